@@ -1,0 +1,171 @@
+"""Activation functions g(Z), each with its hand-derived derivative written beside it.
+
+Every activation is an :class:`Activation`: ``fn(Z)`` computes ``A = g(Z)``,
+``derivative(Z)`` is ``g'(Z)`` and ``vjp(Z, dA)`` is the backward step of the course,
+``dZ = dA * g'(Z)``. For the elementwise activations ``vjp`` is exactly that product;
+for softmax, whose derivative is a Jacobian, ``vjp`` is the Jacobian-vector product
+``dZ = A * (dA - sum(dA * A, axis=-1))`` and never builds an ``(m, K, K)`` tensor.
+
+>>> import jax.numpy as jnp
+>>> import jaxnet as jn
+>>> relu = jn.activations.get("relu")
+>>> relu.fn(jnp.array([-1.0, 2.0])), relu.derivative(jnp.array([-1.0, 2.0]))
+(Array([0., 2.], dtype=float32), Array([0., 1.], dtype=float32))
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Callable
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+
+
+class Activation(NamedTuple):
+    """A named activation ``g`` with its derivative.
+
+    Attributes:
+      name: canonical name, e.g. ``"relu"`` or ``"leaky_relu(0.2)"``; ``get(name)``
+        returns this same object, so it can live in a hashable network description.
+      fn: ``Z -> A = g(Z)``, any shape ``(..., n)``.
+      derivative: ``Z -> g'(Z)``, same shape as ``Z`` (for softmax: the Jacobian
+        ``(..., n, n)``, for inspection only).
+      vjp: ``(Z, dA) -> dZ``, the backward step; same shape as ``Z``.
+    """
+
+    name: str
+    fn: Callable[[jax.Array], jax.Array]
+    derivative: Callable[[jax.Array], jax.Array]
+    vjp: Callable[[jax.Array, jax.Array], jax.Array]
+
+
+def _elementwise(name, fn, derivative) -> Activation:
+    return Activation(name, fn, derivative, lambda Z, dA: dA * derivative(Z))
+
+
+def sigmoid(Z):
+    """sigma(z) = 1 / (1 + e^-z), computed without overflow for any |z|."""
+    return jax.nn.sigmoid(Z)
+
+
+def sigmoid_derivative(Z):
+    """sigma'(z) = sigma(z) (1 - sigma(z))."""
+    s = sigmoid(Z)
+    return s * (1 - s)
+
+
+def tanh(Z):
+    """tanh(z) = (e^z - e^-z) / (e^z + e^-z)."""
+    return jnp.tanh(Z)
+
+
+def tanh_derivative(Z):
+    """tanh'(z) = 1 - tanh(z)^2."""
+    return 1 - jnp.tanh(Z) ** 2
+
+
+def relu(Z):
+    """ReLU(z) = max(0, z)."""
+    return jnp.maximum(Z, 0)
+
+
+def relu_derivative(Z):
+    """ReLU'(z) = 1 if z > 0 else 0 (the course's choice at z = 0)."""
+    return (Z > 0).astype(Z.dtype)
+
+
+def leaky_relu(Z, slope=0.01):
+    """LeakyReLU(z) = z if z > 0 else slope * z."""
+    return jnp.where(Z > 0, Z, slope * Z)
+
+
+def leaky_relu_derivative(Z, slope=0.01):
+    """LeakyReLU'(z) = 1 if z > 0 else slope."""
+    return jnp.where(Z > 0, 1, slope).astype(Z.dtype)
+
+
+def linear(Z):
+    """The identity g(z) = z (regression outputs)."""
+    return Z
+
+
+def linear_derivative(Z):
+    """g'(z) = 1."""
+    return jnp.ones_like(Z)
+
+
+def softmax(Z):
+    """softmax(z)_k = e^{z_k} / sum_j e^{z_j} over the last axis, shifted by max(z) for stability."""
+    e = jnp.exp(Z - jax.lax.stop_gradient(Z.max(axis=-1, keepdims=True)))
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def softmax_derivative(Z):
+    """The Jacobian d a_k / d z_j = a_k (delta_kj - a_j), shape ``(..., K, K)``."""
+    A = softmax(Z)
+    return A[..., :, None] * (jnp.eye(Z.shape[-1], dtype=Z.dtype) - A[..., None, :])
+
+
+def softmax_vjp(Z, dA):
+    """dZ = J^T dA = A * (dA - sum_k dA_k A_k): the Jacobian-vector product, O(m K) memory."""
+    A = softmax(Z)
+    return A * (dA - (dA * A).sum(axis=-1, keepdims=True))
+
+
+_PARAMETERLESS = {
+    "sigmoid": _elementwise("sigmoid", sigmoid, sigmoid_derivative),
+    "tanh": _elementwise("tanh", tanh, tanh_derivative),
+    "relu": _elementwise("relu", relu, relu_derivative),
+    "linear": _elementwise("linear", linear, linear_derivative),
+    "softmax": Activation("softmax", softmax, softmax_derivative, softmax_vjp),
+}
+NAMES = (*_PARAMETERLESS, "leaky_relu")
+_LEAKY = re.compile(r"leaky_relu(?:\((?:slope=)?([^)]+)\))?")
+
+
+@functools.cache
+def _leaky(slope: float) -> Activation:
+    name = "leaky_relu" if slope == 0.01 else f"leaky_relu({slope!r})"
+    return _elementwise(
+        name,
+        functools.partial(leaky_relu, slope=slope),
+        functools.partial(leaky_relu_derivative, slope=slope),
+    )
+
+
+def get(name: str | Activation, **kwargs) -> Activation:
+    """Look up an activation by name.
+
+    Args:
+      name: one of ``NAMES`` (case-insensitive), ``"leaky_relu(0.2)"`` for another
+        slope, or an ``Activation`` (returned as it is).
+      **kwargs: ``slope=`` for ``"leaky_relu"`` (default 0.01).
+
+    Returns:
+      The ``Activation``; the same object for the same arguments.
+
+    Raises:
+      ValueError: for an unknown name (the message lists the valid ones).
+    """
+    if isinstance(name, Activation):
+        return name
+    if not isinstance(name, str):
+        raise TypeError(f"activation must be a name (str) or an Activation, got {name!r}")
+    key = name.strip().lower().replace("-", "_")
+    if key in _PARAMETERLESS and not kwargs:
+        return _PARAMETERLESS[key]
+    leaky = _LEAKY.fullmatch(key)
+    if leaky and set(kwargs) <= {"slope"}:
+        slope = kwargs.get("slope", leaky.group(1) or 0.01)
+        try:
+            return _leaky(float(slope))
+        except ValueError:
+            raise ValueError(
+                f"activation {name!r}: slope must be a number, got {slope!r}"
+            ) from None
+    valid = ", ".join(NAMES)
+    extra = f" with arguments {kwargs}" if kwargs else ""
+    raise ValueError(f"unknown activation {name!r}{extra}; expected one of: {valid}")

@@ -1,0 +1,183 @@
+"""Costs J and their hand-derived gradients: binary and categorical cross-entropy, squared error.
+
+Every cost is the course's J: the mean over the m examples of a per-example loss,
+``J = (1/m) sum_i loss(a_i, y_i)`` (a weighted mean when example weights are given,
+which the training loop uses to mask padded examples). ``A`` and ``Y`` are ``(m, n_L)``.
+
+* binary cross-entropy, ``loss = -sum_k [y_k log a_k + (1 - y_k) log(1 - a_k)]``
+  (for one output unit this is exactly the course's logistic-regression cost);
+* categorical cross-entropy, ``loss = -sum_k y_k log a_k`` with one-hot ``y``;
+* squared error, ``loss = 1/2 sum_k (a_k - y_k)^2`` (the course's 1/2, so that
+  ``dA = A - Y``; history reports Keras's ``mse = mean((a - y)^2)`` separately).
+
+The gradients here are the course's ``dA[L]``: the derivative of each example's loss
+with respect to its output, ``(m, n_L)``; the ``1/m`` is applied later, in
+``linear_backward`` (``dW = dZ^T A_prev / m``). Each cross-entropy is paired with the
+activation for which the gradient through it fuses to ``dZ[L] = A[L] - Y`` (sigmoid,
+softmax; linear for squared error), and has a form computed from the logits ``Z[L]``
+that never takes ``log(0)``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+
+
+class Loss(NamedTuple):
+    """A cost with its gradient.
+
+    Attributes:
+      name: canonical name.
+      per_example: ``(A, Y) -> (m,)`` losses from the output activations.
+      per_example_from_logits: ``(Z, Y) -> (m,)`` from the logits of ``fused_activation``.
+      gradient: ``(A, Y) -> dA``, the course's unfused ``dA[L]``, ``(m, n_L)``.
+      fused_activation: the output activation for which ``dZ[L] = A[L] - Y``.
+    """
+
+    name: str
+    per_example: Callable[[jax.Array, jax.Array], jax.Array]
+    per_example_from_logits: Callable[[jax.Array, jax.Array], jax.Array]
+    gradient: Callable[[jax.Array, jax.Array], jax.Array]
+    fused_activation: str
+
+
+def reduce_mean(losses: jax.Array, weights: jax.Array | None = None) -> jax.Array:
+    """J = sum_i w_i loss_i / sum_i w_i; the plain mean when ``weights`` is None. ``losses``: (m,)."""
+    if weights is None:
+        return losses.mean()
+    return (weights * losses).sum() / weights.sum()
+
+
+def _clip(A):
+    eps = jnp.finfo(A.dtype).eps
+    return jnp.clip(A, eps, 1 - eps)
+
+
+def _as_one_hot(Y, A):
+    """Integer class labels ``(m,)`` -> one-hot ``(m, K)``; one-hot ``Y`` passes through."""
+    if Y.ndim == A.ndim - 1 and jnp.issubdtype(Y.dtype, jnp.integer):
+        return jax.nn.one_hot(Y, A.shape[-1], dtype=A.dtype)
+    return Y
+
+
+def _bce(A, Y):
+    A = _clip(A)
+    return -(Y * jnp.log(A) + (1 - Y) * jnp.log1p(-A)).sum(axis=-1)
+
+
+def _bce_from_logits(Z, Y):
+    # -[y log s(z) + (1-y) log(1-s(z))] = max(z, 0) - z y + log(1 + e^-|z|)
+    return (jnp.maximum(Z, 0) - Z * Y + jnp.log1p(jnp.exp(-jnp.abs(Z)))).sum(axis=-1)
+
+
+def _bce_gradient(A, Y):
+    return -(Y / A - (1 - Y) / (1 - A))
+
+
+def _cce(A, Y):
+    return -(_as_one_hot(Y, A) * jnp.log(_clip(A))).sum(axis=-1)
+
+
+def _cce_from_logits(Z, Y):
+    return jax.nn.logsumexp(Z, axis=-1) - (_as_one_hot(Y, Z) * Z).sum(axis=-1)
+
+
+def _cce_gradient(A, Y):
+    return -_as_one_hot(Y, A) / A
+
+
+def _squared_error(A, Y):
+    return 0.5 * ((A - Y) ** 2).sum(axis=-1)
+
+
+def _squared_error_gradient(A, Y):
+    return A - Y
+
+
+BINARY_CROSS_ENTROPY = Loss(
+    "binary_cross_entropy", _bce, _bce_from_logits, _bce_gradient, "sigmoid"
+)
+CATEGORICAL_CROSS_ENTROPY = Loss(
+    "categorical_cross_entropy", _cce, _cce_from_logits, _cce_gradient, "softmax"
+)
+MEAN_SQUARED_ERROR = Loss(
+    "mean_squared_error", _squared_error, _squared_error, _squared_error_gradient, "linear"
+)
+_LOSSES = {
+    loss.name: loss
+    for loss in (BINARY_CROSS_ENTROPY, CATEGORICAL_CROSS_ENTROPY, MEAN_SQUARED_ERROR)
+}
+_ALIASES = {
+    "bce": "binary_cross_entropy",
+    "cce": "categorical_cross_entropy",
+    "mse": "mean_squared_error",
+}
+NAMES = tuple(_LOSSES)
+
+
+def get(name: str | Loss) -> Loss:
+    """Look up a loss by name (or alias ``bce``, ``cce``, ``mse``); a ``Loss`` passes through."""
+    if isinstance(name, Loss):
+        return name
+    key = _ALIASES.get(str(name).lower(), str(name).lower())
+    if key not in _LOSSES:
+        raise ValueError(
+            f"unknown loss {name!r}; expected one of: {', '.join(NAMES)} (or bce, cce, mse)"
+        )
+    return _LOSSES[key]
+
+
+def for_output(activation_name: str) -> Loss:
+    """The loss that follows an output activation: sigmoid -> BCE, softmax -> CCE, else MSE."""
+    return {"sigmoid": BINARY_CROSS_ENTROPY, "softmax": CATEGORICAL_CROSS_ENTROPY}.get(
+        activation_name, MEAN_SQUARED_ERROR
+    )
+
+
+def binary_cross_entropy(A, Y, weights=None):
+    """J = -(1/m) sum_i [y log a + (1 - y) log(1 - a)] from probabilities ``A`` (m, n_L).
+
+    >>> import jax.numpy as jnp
+    >>> float(binary_cross_entropy(jnp.array([[0.5]]), jnp.array([[1.0]])))  # log 2
+    0.6931...
+    """
+    return reduce_mean(_bce(A, Y), weights)
+
+
+def binary_cross_entropy_from_logits(Z, Y, weights=None):
+    """The same J from the logits ``Z = W A_prev + b`` (m, n_L); finite for any Z."""
+    return reduce_mean(_bce_from_logits(Z, Y), weights)
+
+
+def binary_cross_entropy_gradient(A, Y):
+    """The course's ``dA[L] = -(Y / A - (1 - Y) / (1 - A))``, (m, n_L)."""
+    return _bce_gradient(A, Y)
+
+
+def categorical_cross_entropy(A, Y, weights=None):
+    """J = -(1/m) sum_i sum_k y_k log a_k; ``A`` softmax outputs (m, K), ``Y`` one-hot (m, K) or labels (m,)."""
+    return reduce_mean(_cce(A, Y), weights)
+
+
+def categorical_cross_entropy_from_logits(Z, Y, weights=None):
+    """The same J from logits (m, K): ``logsumexp(z) - z[y]``; finite for any Z."""
+    return reduce_mean(_cce_from_logits(Z, Y), weights)
+
+
+def categorical_cross_entropy_gradient(A, Y):
+    """``dA[L] = -Y / A``, (m, K)."""
+    return _cce_gradient(A, Y)
+
+
+def mean_squared_error(A, Y, weights=None):
+    """J = (1/m) sum_i 1/2 ||a_i - y_i||^2, the course's cost with its 1/2."""
+    return reduce_mean(_squared_error(A, Y), weights)
+
+
+def mean_squared_error_gradient(A, Y):
+    """``dA[L] = A - Y``, (m, n_L)."""
+    return _squared_error_gradient(A, Y)
