@@ -7,7 +7,7 @@
 [(4, 2), (1, 4)]
 """
 
-from jaxnet import activations, initializers, layers, losses, metrics
+from jaxnet import activations, initializers, layers, losses, metrics, optimizers
 from jaxnet.api import (
     backward,
     cost,
@@ -22,16 +22,19 @@ from jaxnet.api import (
 )
 from jaxnet.gradcheck import GradcheckReport, gradcheck, relative_difference
 from jaxnet.network import Network
+from jaxnet.training import TrainingDiverged, fit
 
 __version__ = "0.1.0"
 
 __all__ = [
     "GradcheckReport",
     "Network",
+    "TrainingDiverged",
     "activations",
     "backward",
     "cost",
     "evaluate",
+    "fit",
     "format_summary",
     "forward",
     "forward_with_caches",
@@ -42,6 +45,7 @@ __all__ = [
     "layers",
     "losses",
     "metrics",
+    "optimizers",
     "predict",
     "relative_difference",
     "summary",

@@ -1,0 +1,146 @@
+"""The compiled training program: a train step, an epoch as one ``lax.scan``, chunks of epochs.
+
+One call of :func:`run_chunk` trains ``C`` epochs (``C = 1`` for minibatches, up to
+hundreds of full-batch iterations) without returning to Python. Inside, every epoch
+draws its shuffle from ``fold_in(key, epoch)``, gathers each batch with ``X[idx]``
+(no shuffled copy of the data), and pads the last partial batch with masked examples
+(weight 0), so every batch has the same shape and nothing recompiles from one epoch
+to the next. A step whose loss is not finite is not applied: the state keeps the
+last finite params and records the failing step in ``failed_step``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import optax
+
+from jaxnet import metrics, network
+from jaxnet.network import Network
+
+
+class TrainState(NamedTuple):
+    """What a training run carries: params, optimiser state, steps taken, first failed step (-1)."""
+
+    params: Any
+    opt_state: Any
+    step: jax.Array
+    failed_step: jax.Array
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainConfig:
+    """The static part of a run (hashable: a static argument of ``jax.jit``)."""
+
+    net: Network
+    optimizer: optax.GradientTransformation
+    method: str = "autodiff"
+    batch_size: int | None = None  # None: full batch
+    shuffle: bool = True
+
+
+def init_state(config: TrainConfig, params, step: int = 0) -> TrainState:
+    return TrainState(params, config.optimizer.init(params), jnp.int32(step), jnp.int32(-1))
+
+
+def num_batches(m: int, batch_size: int | None) -> int:
+    return 1 if batch_size is None else -(-m // batch_size)
+
+
+def epoch_plan(key, m: int, batch_size: int, shuffle: bool, dtype=jnp.float32):
+    """Batch indices ``(n_batches, B)`` and weights (0 for the padding of the last batch)."""
+    order = jax.random.permutation(key, m) if shuffle else jnp.arange(m)
+    pad = num_batches(m, batch_size) * batch_size - m
+    idx = jnp.concatenate([order, order[:pad]])
+    weights = jnp.concatenate([jnp.ones(m, dtype), jnp.zeros(pad, dtype)])
+    return idx.reshape(-1, batch_size), weights.reshape(-1, batch_size)
+
+
+def train_step(config: TrainConfig, params, opt_state, X, Y, weights=None):
+    """One optimiser step on a batch: ``(params, opt_state, loss before the step, metric)``."""
+    net = config.net
+    loss, Z_L, grads = network.loss_and_grads(net, params, X, Y, weights, config.method)
+    updates, opt_state = config.optimizer.update(grads, opt_state, params)
+    metric = metrics.metric(net.output_activation.fn(Z_L), Y, net.task, weights)
+    return optax.apply_updates(params, updates), opt_state, loss, metric
+
+
+def _guarded_step(config, state: TrainState, X, Y, weights, active):
+    """Apply a step only if ``active``, nothing has failed yet, and its loss is finite."""
+    params, opt_state, loss, metric = train_step(
+        config, state.params, state.opt_state, X, Y, weights
+    )
+    running = active & (state.failed_step < 0)
+    ok = running & jnp.isfinite(loss)
+    select = functools.partial(jax.tree.map, lambda new, old: jnp.where(ok, new, old))
+    failed = jnp.where(running & ~ok, state.step, state.failed_step)
+    new_state = TrainState(
+        select(params, state.params), select(opt_state, state.opt_state), state.step + ok, failed
+    )
+    return new_state, loss, metric
+
+
+def _minibatch_epoch(config: TrainConfig, state, X, Y, key, active):
+    m, B = X.shape[0], config.batch_size
+    idx, weights = epoch_plan(key, m, B, config.shuffle, X.dtype)
+    masked = m % B != 0
+
+    def body(state, batch):
+        i, w = batch
+        state, loss, metric = _guarded_step(
+            config, state, X[i], Y[i], w if masked else None, active
+        )
+        n = w.sum()
+        return state, (loss * n, metric * n)
+
+    state, (loss_sums, metric_sums) = jax.lax.scan(body, state, (idx, weights))
+    return state, loss_sums.sum() / m, metric_sums.sum() / m
+
+
+def _full_batch_epoch(config: TrainConfig, state, X, Y, key, active):
+    del key
+    return _guarded_step(config, state, X, Y, None, active)
+
+
+def evaluate(net: Network, params, X, Y):
+    """``(J, metric)`` on a dataset, from one forward pass."""
+    A_L, caches = network.forward_with_caches(net, params, X)
+    loss = network.cost_from_output(net, A_L, caches[-1][1], Y)
+    return loss, metrics.metric(A_L, Y, net.task)
+
+
+@functools.partial(jax.jit, static_argnames=("config", "chunk"))
+def run_chunk(
+    config: TrainConfig,
+    state: TrainState,
+    X,
+    Y,
+    X_val,
+    Y_val,
+    key,
+    first_epoch,
+    n_epochs,
+    *,
+    chunk: int,
+):
+    """Train epochs ``first_epoch .. first_epoch + n_epochs - 1`` in one compiled call.
+
+    The scan always has ``chunk`` iterations (so the last, shorter chunk does not
+    recompile); epochs past ``n_epochs`` are inactive. Returns the new state and, per
+    epoch, ``(loss, metric)`` plus ``(val_loss, val_metric)`` when validation data is given.
+    """
+    epoch_fn = _full_batch_epoch if config.batch_size is None else _minibatch_epoch
+
+    def body(state, e):
+        epoch_key = jax.random.fold_in(key, first_epoch + e)
+        state, loss, metric = epoch_fn(config, state, X, Y, epoch_key, e < n_epochs)
+        logs = (loss, metric)
+        if X_val is not None:
+            logs += evaluate(config.net, state.params, X_val, Y_val)
+        return state, logs
+
+    return jax.lax.scan(body, state, jnp.arange(chunk))
