@@ -20,8 +20,10 @@ from jaxnet.api import (
     predict,
     summary,
 )
+from jaxnet.ensemble import fit_ensemble, init_ensemble
 from jaxnet.gradcheck import GradcheckReport, gradcheck, relative_difference
 from jaxnet.network import Network
+from jaxnet.per_example import per_example_grads
 from jaxnet.training import TrainingDiverged, fit
 
 __version__ = "0.1.0"
@@ -35,17 +37,20 @@ __all__ = [
     "cost",
     "evaluate",
     "fit",
+    "fit_ensemble",
     "format_summary",
     "forward",
     "forward_with_caches",
     "gradcheck",
     "grads",
     "init",
+    "init_ensemble",
     "initializers",
     "layers",
     "losses",
     "metrics",
     "optimizers",
+    "per_example_grads",
     "predict",
     "relative_difference",
     "summary",

@@ -1,0 +1,204 @@
+"""Many models at once: ``init_ensemble`` stacks params, ``fit_ensemble`` trains them in one vmapped run.
+
+The K models share the network and the data and differ in their params, their
+shuffling keys and (optionally) their learning rates, which live in the optimiser
+state as traced values: a sweep over seeds or learning rates is ONE compiled program.
+A sweep over hidden-layer sizes is one too: ``init_ensemble(..., hidden_sizes=...)``
+embeds each narrower model in the widest one with its extra units at zero; with a
+hidden activation where ``g(0) = 0`` (tanh, ReLU, leaky ReLU, linear) those units
+output 0, receive zero gradients and stay zero, so each model trains exactly as the
+narrower network would.
+"""
+
+from __future__ import annotations
+
+import functools
+import time
+import warnings
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jaxnet import engine, network, optimizers
+from jaxnet.network import Network
+from jaxnet.progress import Progress
+from jaxnet.training import (
+    append_epochs,
+    check_schedule,
+    new_history,
+    prepare_data,
+    resolve_optimizer,
+)
+from jaxnet.validation import check_network
+
+_ZERO_PRESERVING = ("tanh", "relu", "linear")
+
+
+def _embed(params, net: Network):
+    """Zero-pad a narrower network's params to the shapes of ``net``."""
+
+    def pad(a, shape):
+        return jnp.pad(a, [(0, n - k) for k, n in zip(a.shape, shape)])
+
+    return tuple(
+        {"W": pad(p["W"], (n, n_prev)), "b": pad(p["b"], (n,))}
+        for p, n_prev, n in zip(params, net.sizes, net.sizes[1:])
+    )
+
+
+def init_ensemble(
+    keys, net: Network, scheme="he", *, scale=0.01, dtype=jnp.float32, hidden_sizes=None
+):
+    """Params of K models stacked along a new leading axis (one model per key).
+
+    Args:
+      keys: K ``jax.random`` keys, e.g. ``jax.random.split(key, K)``.
+      net: the network; with ``hidden_sizes``, the widest one.
+      scheme, scale, dtype: as for ``jn.init``.
+      hidden_sizes: optional, one entry per model: the hidden width (an int, for every
+        hidden layer) or a tuple of widths; model k is ``jn.init`` of the narrower network,
+        zero-padded to ``net``'s shapes.
+
+    Returns:
+      A params tree whose leaves have a leading axis K.
+    """
+    check_network(net)
+    keys = list(keys)
+    if hidden_sizes is None:
+        return jax.vmap(lambda k: network.init(k, net, scheme, scale=scale, dtype=dtype))(
+            jnp.stack(keys)
+        )
+    if len(hidden_sizes) != len(keys):
+        raise ValueError(
+            f"hidden_sizes must give one width per key ({len(keys)}), got {len(hidden_sizes)}"
+        )
+    if any(a.split("(")[0] not in (*_ZERO_PRESERVING, "leaky_relu") for a in net.activations[:-1]):
+        raise ValueError(
+            f"hidden_sizes needs hidden activations with g(0) = 0 {_ZERO_PRESERVING + ('leaky_relu',)}, got {net.activations[:-1]}"
+        )
+    models = []
+    for k, widths in zip(keys, hidden_sizes):
+        widths = (widths,) * (net.L - 1) if isinstance(widths, int) else tuple(widths)
+        if len(widths) != net.L - 1 or any(
+            not 1 <= w <= n for w, n in zip(widths, net.sizes[1:-1])
+        ):
+            raise ValueError(
+                f"hidden_sizes entry {widths} does not fit the hidden layers {net.sizes[1:-1]}"
+            )
+        small = Network(
+            (net.sizes[0], *widths, net.sizes[-1]), activations=net.activations, loss=net.loss
+        )
+        models.append(_embed(network.init(k, small, scheme, scale=scale, dtype=dtype), net))
+    return jax.tree.map(lambda *leaves: jnp.stack(leaves), *models)
+
+
+@functools.partial(jax.jit, static_argnames=("config", "chunk"))
+def _run_ensemble_chunk(config, states, X, Y, X_val, Y_val, keys, first_epoch, n_epochs, *, chunk):
+    def one(state, key):
+        return engine.run_chunk(
+            config, state, X, Y, X_val, Y_val, key, first_epoch, n_epochs, chunk=chunk
+        )
+
+    return jax.vmap(one)(states, keys)
+
+
+def fit_ensemble(
+    net: Network,
+    stacked_params,
+    X,
+    Y,
+    *,
+    optimizer="sgd",
+    learning_rate=None,
+    epochs: int = 1,
+    batch_size: int | None = None,
+    keys=None,
+    validation_data=None,
+    grads: str = "autodiff",
+    shuffle: bool = True,
+    verbose: int = 1,
+):
+    """Train K stacked models in one compiled, vmapped run; returns ``(stacked_params, histories)``.
+
+    Args:
+      net, X, Y, optimizer, epochs, batch_size, validation_data, grads, shuffle, verbose:
+        as for ``jn.fit``.
+      stacked_params: params with a leading axis K (see :func:`init_ensemble`).
+      learning_rate: a scalar, or one rate per model ``(K,)``.
+      keys: K shuffling keys (required for shuffled minibatches).
+
+    Returns:
+      The trained stacked params and a list of K histories (as ``jn.fit``'s). A model
+      whose loss becomes non-finite stops updating (its history ends there, with a
+      warning); the others carry on.
+    """
+    leaves = jax.tree.leaves(stacked_params)
+    K = leaves[0].shape[0] if leaves and leaves[0].ndim else 0
+    if K < 1 or any(leaf.shape[:1] != (K,) for leaf in leaves):
+        raise ValueError(
+            "stacked_params must have one leading axis K >= 1 on every leaf (see jn.init_ensemble)"
+        )
+    X, Y, X_val, Y_val = prepare_data(
+        net, jax.tree.map(lambda a: a[0], stacked_params), X, Y, validation_data
+    )
+    check_schedule(epochs, batch_size, X.shape[0], grads)
+    tx, rate = resolve_optimizer(optimizer, learning_rate)
+    if rate is not None and np.ndim(rate) not in (0, 1) or np.ndim(rate) == 1 and len(rate) != K:
+        raise ValueError(
+            f"learning_rate must be a scalar or have one entry per model ({K}), got shape {np.shape(rate)}"
+        )
+    if keys is None:
+        if batch_size is not None and shuffle:
+            raise ValueError("keys (one per model) are required to shuffle minibatches")
+        keys = jax.random.split(jax.random.key(0), K)
+    keys = jnp.stack(list(keys))
+    if keys.shape[0] != K:
+        raise ValueError(f"keys must have one key per model ({K}), got {keys.shape[0]}")
+
+    config = engine.TrainConfig(net, tx, grads, batch_size, shuffle)
+    states = jax.vmap(lambda p: engine.init_state(config, p))(stacked_params)
+    if rate is not None:
+        states = states._replace(
+            opt_state=optimizers.set_learning_rate(states.opt_state, jnp.broadcast_to(rate, (K,)))
+        )
+    histories = [new_history(net, X_val is not None) for _ in range(K)]
+    states = _train(config, states, X, Y, X_val, Y_val, keys, epochs, histories, verbose)
+    return states.params, histories
+
+
+def _train(config, states, X, Y, X_val, Y_val, keys, epochs, histories, verbose):
+    metric_keys = [k for k in histories[0] if k not in ("epoch", "time")]
+    n_batches = engine.num_batches(X.shape[0], config.batch_size)
+    chunk = 1 if config.batch_size is not None else min(epochs, 1000)
+    progress, done = Progress(verbose, epochs, print_every=1 if config.batch_size else 100), 0
+    try:
+        while done < epochs:
+            n, tic = min(chunk, epochs - done), time.perf_counter()
+            states, logs = _run_ensemble_chunk(
+                config, states, X, Y, X_val, Y_val, keys, jnp.int32(done), jnp.int32(n), chunk=chunk
+            )
+            logs, failed = jax.device_get((logs, states.failed_step))
+            seconds = time.perf_counter() - tic
+            for k, history in enumerate(histories):
+                alive = n if failed[k] < 0 else max(0, min(n, failed[k] // n_batches - done))
+                if len(history["loss"]) == done:
+                    append_epochs(history, metric_keys, [v[k] for v in logs], done, alive, seconds)
+            mean_logs = [
+                {key: float(np.mean(v[:, i])) for key, v in zip(metric_keys, logs)}
+                for i in range(n)
+            ]
+            progress.epochs_done(
+                done, [{f"mean_{k}": v for k, v in e.items()} for e in mean_logs], seconds
+            )
+            done += n
+    finally:
+        progress.close()
+    diverged = [k for k in range(len(histories)) if failed[k] >= 0]
+    if diverged:
+        warnings.warn(
+            f"models {diverged} stopped early: their loss became non-finite",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+    return states
