@@ -1,0 +1,69 @@
+"""The course's "cat vs non-cat" images from its two HDF5 files (needs h5py)."""
+
+import os
+
+import numpy as np
+
+from jaxnet.datasets._optional import require
+from jaxnet.datasets._paths import missing_files_error, resolve_dir
+
+FILES = ("train_catvnoncat.h5", "test_catvnoncat.h5")
+_HOW_TO_GET = (
+    "They are the course's datasets/train_catvnoncat.h5 and datasets/test_catvnoncat.h5 "
+    "(Neural Networks and Deep Learning, week 2); there is no canonical download URL."
+)
+
+
+def load_cat_vs_noncat(path: str | os.PathLike | None = None):
+    """Cat vs non-cat, 64x64 RGB: `(X_train, y_train), (X_test, y_test), classes`.
+
+    Args:
+      path: folder holding `train_catvnoncat.h5` and `test_catvnoncat.h5` (or a folder with
+        a `catvnoncat/` subfolder holding them). Default: `$JAXNET_DATA/catvnoncat`, else
+        `~/.cache/jaxnet/catvnoncat`.
+
+    Returns:
+      X_train (209, 64, 64, 3) uint8 and y_train (209,) int32 (1 = cat, 72 cats);
+      X_test (50, 64, 64, 3) uint8 and y_test (50,) int32; classes `("non-cat", "cat")`,
+      indexed by label. Flatten with `flatten_images` and divide by 255 as the course does.
+    """
+    h5py = require("h5py", "load_cat_vs_noncat")
+    directory = resolve_dir("catvnoncat", path, FILES)
+    if not all((directory / f).is_file() for f in FILES):
+        raise missing_files_error("cat vs non-cat", directory, FILES, _HOW_TO_GET)
+    X_train, y_train, classes = _read(h5py, directory / FILES[0], "train")
+    X_test, y_test, test_classes = _read(h5py, directory / FILES[1], "test")
+    if test_classes != classes:
+        raise ValueError(
+            f"{directory / FILES[1]}: list_classes {test_classes} differs from the training "
+            f"file's {classes}"
+        )
+    if X_test.shape[1:] != X_train.shape[1:]:
+        raise ValueError(
+            f"{directory / FILES[1]}: images are {X_test.shape[1:]}, training images are "
+            f"{X_train.shape[1:]}"
+        )
+    return (X_train, y_train), (X_test, y_test), classes
+
+
+def _read(h5py, file, split):
+    keys = (f"{split}_set_x", f"{split}_set_y", "list_classes")
+    try:
+        with h5py.File(file, "r") as f:
+            absent = [k for k in keys if k not in f]
+            if absent:
+                raise ValueError(f"{file}: missing HDF5 dataset(s) {absent}; expected {keys}")
+            X, y, names = (np.asarray(f[k][()]) for k in keys)
+    except OSError as err:
+        raise ValueError(f"{file}: not a readable HDF5 file ({err})") from err
+    if X.ndim != 4 or X.shape[-1] != 3 or X.dtype != np.uint8:
+        raise ValueError(f"{file}: {keys[0]} is {X.dtype} {X.shape}, expected uint8 (m, h, w, 3)")
+    if y.shape != (X.shape[0],) or not np.isin(y, (0, 1)).all():
+        raise ValueError(
+            f"{file}: {keys[1]} must be {X.shape[0]} labels in {{0, 1}}, got shape {y.shape} "
+            f"with values {np.unique(y)[:10]}"
+        )
+    classes = tuple(n.decode() if isinstance(n, bytes) else str(n) for n in names.reshape(-1))
+    if len(classes) != 2:
+        raise ValueError(f"{file}: list_classes must name 2 classes, got {classes}")
+    return X, y.astype(np.int32), classes

@@ -1,0 +1,106 @@
+"""Divide a data set: a random (optionally stratified) train/test split and minibatches."""
+
+import math
+from collections.abc import Iterator
+
+import jax
+import numpy as np
+
+from jaxnet.datasets._validate import as_array, check_int, check_key, check_real
+
+
+def train_test_split(key, X, y, test_fraction: float = 0.2, stratify: bool = False):
+    """Randomly split examples (axis 0) into training and test sets.
+
+    The test set gets `round(m * test_fraction)` examples (at least 1, at most m - 1).
+    With `stratify=True` each class contributes `round(n_c * test_fraction)` examples, so
+    class proportions are kept (the total may then differ by a few from the plain count).
+    Order within each split is random. NumPy inputs give NumPy outputs, jax gives jax.
+
+    Args:
+      key: a `jax.random` key.
+      X: (m, ...) features.
+      y: (m,) labels, (m, 1) binary labels, (m, K) one-hot, or (m, ...) regression targets.
+      test_fraction: in (0, 1).
+      stratify: keep class proportions (labels from y; argmax for one-hot rows).
+
+    Returns:
+      `(X_train, y_train), (X_test, y_test)`.
+    """
+    check_key(key)
+    X, y, m = _pair(X, y, "y")
+    if m < 2:
+        raise ValueError(f"need at least 2 examples to split, got m={m}")
+    f = check_real(test_fraction, "test_fraction", 0.0, strict=True)
+    if f >= 1:
+        raise ValueError(f"test_fraction must be in (0, 1), got {test_fraction!r}")
+    perm = np.asarray(jax.random.permutation(key, m))
+    is_test = np.zeros(m, dtype=bool)
+    if stratify:
+        labels = _class_labels(np.asarray(y))[perm]
+        for c in np.unique(labels):
+            where = np.flatnonzero(labels == c)
+            is_test[where[: math.floor(len(where) * f + 0.5)]] = True
+        if is_test.all() or not is_test.any():
+            raise ValueError(f"test_fraction={f} leaves one split empty with these classes")
+    else:
+        is_test[: min(max(math.floor(m * f + 0.5), 1), m - 1)] = True
+    train, test = perm[~is_test], perm[is_test]
+    return (X[train], y[train]), (X[test], y[test])
+
+
+def minibatches(
+    key, X, Y, batch_size: int, shuffle: bool = True, drop_last: bool = False
+) -> Iterator[tuple]:
+    """Iterate over one epoch of `(X_batch, Y_batch)` pairs, batches along axis 0.
+
+    Args:
+      key: a `jax.random` key for the shuffle (may be None when `shuffle=False`).
+      X: (m, ...) features; Y: (m, ...) labels or targets.
+      batch_size: examples per batch, >= 1.
+      shuffle: visit examples in a random order (a new key gives a new order).
+      drop_last: skip the final batch when it is smaller than `batch_size`.
+
+    Returns:
+      An iterator of `ceil(m / batch_size)` (or `m // batch_size` with `drop_last`)
+      pairs of shapes (b, ...), b = batch_size except possibly the last.
+    """
+    X, Y, m = _pair(X, Y, "Y")
+    batch_size = check_int(batch_size, "batch_size", 1)
+    if drop_last and batch_size > m:
+        raise ValueError(f"batch_size={batch_size} > m={m} with drop_last=True gives no batch")
+    if shuffle:
+        if key is None:
+            raise ValueError("key is required when shuffle=True (or pass shuffle=False)")
+        order = np.asarray(jax.random.permutation(check_key(key), m))
+    else:
+        order = None
+    n_batches = m // batch_size if drop_last else -(-m // batch_size)
+    return _batches(X, Y, order, batch_size, n_batches)
+
+
+def _batches(X, Y, order, batch_size, n_batches):
+    for i in range(n_batches):
+        part = slice(i * batch_size, (i + 1) * batch_size)
+        index = part if order is None else order[part]
+        yield X[index], Y[index]
+
+
+def _pair(X, Y, name):
+    X, Y = as_array(X, "X"), as_array(Y, name)
+    if X.ndim < 1 or Y.ndim < 1 or X.shape[0] != Y.shape[0]:
+        raise ValueError(
+            f"X and {name} must have the same number of examples along axis 0, got shapes "
+            f"{X.shape} and {Y.shape}"
+        )
+    return X, Y, X.shape[0]
+
+
+def _class_labels(y: np.ndarray) -> np.ndarray:
+    if y.ndim == 1:
+        return y
+    if y.ndim == 2 and y.shape[1] == 1:
+        return y[:, 0]
+    if y.ndim == 2:
+        return np.argmax(y, axis=1)
+    raise ValueError(f"stratify needs y of shape (m,), (m, 1) or (m, K), got {y.shape}")
