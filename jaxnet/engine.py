@@ -21,6 +21,7 @@ import optax
 
 from jaxnet import metrics, network
 from jaxnet.network import Network
+from jaxnet.parallel import constrain_batch
 
 
 class TrainState(NamedTuple):
@@ -41,6 +42,17 @@ class TrainConfig:
     method: str = "autodiff"
     batch_size: int | None = None  # None: full batch
     shuffle: bool = True
+    mesh: jax.sharding.Mesh | None = None  # data-parallel: batches split along "data"
+    num_examples: int | None = None  # real rows of X when it is padded for the mesh
+    batch_slots: int | None = None  # batch_size rounded up to a multiple of the devices
+
+
+class Dataset(NamedTuple):
+    """Inputs ``(m, n[0])``, labels ``(m, n[L])`` and optional row weights ``(m,)`` (0 = padding)."""
+
+    X: jax.Array
+    Y: jax.Array
+    weights: jax.Array | None = None
 
 
 def init_state(config: TrainConfig, params, step: int = 0) -> TrainState:
@@ -51,13 +63,21 @@ def num_batches(m: int, batch_size: int | None) -> int:
     return 1 if batch_size is None else -(-m // batch_size)
 
 
-def epoch_plan(key, m: int, batch_size: int, shuffle: bool, dtype=jnp.float32):
-    """Batch indices ``(n_batches, B)`` and weights (0 for the padding of the last batch)."""
+def epoch_plan(
+    key, m: int, batch_size: int, shuffle: bool, dtype=jnp.float32, slots: int | None = None
+):
+    """Batch indices ``(n_batches, slots)`` and weights: 0 for the padding of the last batch
+    and for the ``slots - batch_size`` extra slots per batch (``slots`` defaults to ``batch_size``)."""
     order = jax.random.permutation(key, m) if shuffle else jnp.arange(m)
-    pad = num_batches(m, batch_size) * batch_size - m
-    idx = jnp.concatenate([order, order[:pad]])
-    weights = jnp.concatenate([jnp.ones(m, dtype), jnp.zeros(pad, dtype)])
-    return idx.reshape(-1, batch_size), weights.reshape(-1, batch_size)
+    n_batches, slots = num_batches(m, batch_size), slots or batch_size
+    pad = n_batches * batch_size - m
+    idx = jnp.concatenate([order, order[:pad]]).reshape(n_batches, batch_size)
+    weights = jnp.concatenate([jnp.ones(m, dtype), jnp.zeros(pad, dtype)]).reshape(
+        n_batches, batch_size
+    )
+    extra = slots - batch_size
+    idx = jnp.concatenate([idx, jnp.zeros((n_batches, extra), idx.dtype)], axis=1)
+    return idx, jnp.concatenate([weights, jnp.zeros((n_batches, extra), dtype)], axis=1)
 
 
 def train_step(config: TrainConfig, params, opt_state, X, Y, weights=None):
@@ -84,16 +104,17 @@ def _guarded_step(config, state: TrainState, X, Y, weights, active):
     return new_state, loss, metric
 
 
-def _minibatch_epoch(config: TrainConfig, state, X, Y, key, active):
-    m, B = X.shape[0], config.batch_size
-    idx, weights = epoch_plan(key, m, B, config.shuffle, X.dtype)
-    masked = m % B != 0
+def _minibatch_epoch(config: TrainConfig, state, data: Dataset, key, active):
+    X, Y = data.X, data.Y
+    m, B = config.num_examples or X.shape[0], config.batch_size
+    slots = config.batch_slots or B
+    idx, weights = epoch_plan(key, m, B, config.shuffle, X.dtype, slots)
+    masked = m % B != 0 or slots != B
 
     def body(state, batch):
         i, w = batch
-        state, loss, metric = _guarded_step(
-            config, state, X[i], Y[i], w if masked else None, active
-        )
+        Xb, Yb, w = (constrain_batch(config.mesh, a) for a in (X[i], Y[i], w))
+        state, loss, metric = _guarded_step(config, state, Xb, Yb, w if masked else None, active)
         n = w.sum()
         return state, (loss * n, metric * n)
 
@@ -101,26 +122,24 @@ def _minibatch_epoch(config: TrainConfig, state, X, Y, key, active):
     return state, loss_sums.sum() / m, metric_sums.sum() / m
 
 
-def _full_batch_epoch(config: TrainConfig, state, X, Y, key, active):
+def _full_batch_epoch(config: TrainConfig, state, data: Dataset, key, active):
     del key
-    return _guarded_step(config, state, X, Y, None, active)
+    return _guarded_step(config, state, data.X, data.Y, data.weights, active)
 
 
-def evaluate(net: Network, params, X, Y):
+def evaluate(net: Network, params, X, Y, weights=None):
     """``(J, metric)`` on a dataset, from one forward pass."""
     A_L, caches = network.forward_with_caches(net, params, X)
-    loss = network.cost_from_output(net, A_L, caches[-1][1], Y)
-    return loss, metrics.metric(A_L, Y, net.task)
+    loss = network.cost_from_output(net, A_L, caches[-1][1], Y, weights)
+    return loss, metrics.metric(A_L, Y, net.task, weights)
 
 
 @functools.partial(jax.jit, static_argnames=("config", "chunk"))
 def run_chunk(
     config: TrainConfig,
     state: TrainState,
-    X,
-    Y,
-    X_val,
-    Y_val,
+    train: Dataset,
+    val: Dataset | None,
     key,
     first_epoch,
     n_epochs,
@@ -137,10 +156,10 @@ def run_chunk(
 
     def body(state, e):
         epoch_key = jax.random.fold_in(key, first_epoch + e)
-        state, loss, metric = epoch_fn(config, state, X, Y, epoch_key, e < n_epochs)
+        state, loss, metric = epoch_fn(config, state, train, epoch_key, e < n_epochs)
         logs = (loss, metric)
-        if X_val is not None:
-            logs += evaluate(config.net, state.params, X_val, Y_val)
+        if val is not None:
+            logs += evaluate(config.net, state.params, *val)
         return state, logs
 
     return jax.lax.scan(body, state, jnp.arange(chunk))

@@ -19,13 +19,15 @@ import warnings
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.sharding import PartitionSpec as P
 
-from jaxnet import engine, network, optimizers
+from jaxnet import engine, network, optimizers, parallel
 from jaxnet.network import Network
 from jaxnet.progress import Progress
 from jaxnet.training import (
     append_epochs,
     check_schedule,
+    distribute,
     new_history,
     prepare_data,
     resolve_optimizer,
@@ -94,11 +96,9 @@ def init_ensemble(
 
 
 @functools.partial(jax.jit, static_argnames=("config", "chunk"))
-def _run_ensemble_chunk(config, states, X, Y, X_val, Y_val, keys, first_epoch, n_epochs, *, chunk):
+def _run_ensemble_chunk(config, states, train, val, keys, first_epoch, n_epochs, *, chunk):
     def one(state, key):
-        return engine.run_chunk(
-            config, state, X, Y, X_val, Y_val, key, first_epoch, n_epochs, chunk=chunk
-        )
+        return engine.run_chunk(config, state, train, val, key, first_epoch, n_epochs, chunk=chunk)
 
     return jax.vmap(one)(states, keys)
 
@@ -118,6 +118,8 @@ def fit_ensemble(
     grads: str = "autodiff",
     shuffle: bool = True,
     verbose: int = 1,
+    mesh=None,
+    shard: str = "data",
 ):
     """Train K stacked models in one compiled, vmapped run; returns ``(stacked_params, histories)``.
 
@@ -127,6 +129,10 @@ def fit_ensemble(
       stacked_params: params with a leading axis K (see :func:`init_ensemble`).
       learning_rate: a scalar, or one rate per model ``(K,)``.
       keys: K shuffling keys (required for shuffled minibatches).
+      mesh: a ``jax.sharding.Mesh`` with axis ``"data"`` to run on several devices.
+      shard: with a mesh, ``"data"`` splits every batch over the devices (models
+        replicated), ``"models"`` splits the K models over the devices (data replicated;
+        K is padded to a multiple of the device count with copies that are dropped after).
 
     Returns:
       The trained stacked params and a list of K histories (as ``jn.fit``'s). A model
@@ -139,12 +145,15 @@ def fit_ensemble(
         raise ValueError(
             "stacked_params must have one leading axis K >= 1 on every leaf (see jn.init_ensemble)"
         )
-    X, Y, X_val, Y_val = prepare_data(
+    train, val = prepare_data(
         net, jax.tree.map(lambda a: a[0], stacked_params), X, Y, validation_data
     )
-    check_schedule(epochs, batch_size, X.shape[0], grads)
+    m = train.X.shape[0]
+    check_schedule(epochs, batch_size, m, grads)
+    if shard not in ("data", "models"):
+        raise ValueError(f"shard must be 'data' or 'models', got {shard!r}")
     tx, rate = resolve_optimizer(optimizer, learning_rate)
-    if rate is not None and np.ndim(rate) not in (0, 1) or np.ndim(rate) == 1 and len(rate) != K:
+    if np.ndim(rate) > 1 or (np.ndim(rate) == 1 and len(rate) != K):
         raise ValueError(
             f"learning_rate must be a scalar or have one entry per model ({K}), got shape {np.shape(rate)}"
         )
@@ -162,30 +171,54 @@ def fit_ensemble(
         states = states._replace(
             opt_state=optimizers.set_learning_rate(states.opt_state, jnp.broadcast_to(rate, (K,)))
         )
-    histories = [new_history(net, X_val is not None) for _ in range(K)]
-    states = _train(config, states, X, Y, X_val, Y_val, keys, epochs, histories, verbose)
-    return states.params, histories
+    histories = [new_history(net, val is not None) for _ in range(K)]
+    if mesh is not None and shard == "models":
+        states, keys, train, val = _shard_models(mesh, states, keys, train, val)
+    else:
+        config, train, val = distribute(mesh, config, train, val)
+        states = states if mesh is None else parallel.replicate(mesh, states)
+    states = _train(config, states, train, val, m, keys, epochs, histories, verbose)
+    return jax.tree.map(lambda a: a[:K], states.params), histories
 
 
-def _train(config, states, X, Y, X_val, Y_val, keys, epochs, histories, verbose):
+def _shard_models(mesh, states, keys, train, val):
+    """Pad the model axis to a multiple of the devices (copies of model 0) and split it."""
+    K = keys.shape[0]
+    extra = parallel.padded_size(K, mesh.size) - K
+
+    def pad_and_place(a):
+        a = jnp.concatenate([a, jnp.repeat(a[:1], extra, axis=0)]) if extra else a
+        return parallel.place(mesh, a, P(parallel.DATA_AXIS))
+
+    states = jax.tree.map(pad_and_place, states)
+    if jnp.issubdtype(keys.dtype, jax.dtypes.prng_key):
+        keys = jax.random.wrap_key_data(
+            pad_and_place(jax.random.key_data(keys)), impl=jax.random.key_impl(keys)
+        )
+    else:
+        keys = pad_and_place(keys)
+    return states, keys, parallel.replicate(mesh, train), parallel.replicate(mesh, val)
+
+
+def _train(config, states, train, val, m, keys, epochs, histories, verbose):
     metric_keys = [k for k in histories[0] if k not in ("epoch", "time")]
-    n_batches = engine.num_batches(X.shape[0], config.batch_size)
+    n_batches = engine.num_batches(m, config.batch_size)
     chunk = 1 if config.batch_size is not None else min(epochs, 1000)
     progress, done = Progress(verbose, epochs, print_every=1 if config.batch_size else 100), 0
     try:
         while done < epochs:
             n, tic = min(chunk, epochs - done), time.perf_counter()
             states, logs = _run_ensemble_chunk(
-                config, states, X, Y, X_val, Y_val, keys, jnp.int32(done), jnp.int32(n), chunk=chunk
+                config, states, train, val, keys, jnp.int32(done), jnp.int32(n), chunk=chunk
             )
-            logs, failed = jax.device_get((logs, states.failed_step))
+            logs, failed = parallel.to_host((logs, states.failed_step))
             seconds = time.perf_counter() - tic
-            for k, history in enumerate(histories):
+            for k, history in enumerate(histories):  # padded models (k >= K) are not reported
                 alive = n if failed[k] < 0 else max(0, min(n, failed[k] // n_batches - done))
                 if len(history["loss"]) == done:
                     append_epochs(history, metric_keys, [v[k] for v in logs], done, alive, seconds)
             mean_logs = [
-                {key: float(np.mean(v[:, i])) for key, v in zip(metric_keys, logs)}
+                {key: float(np.mean(v[: len(histories), i])) for key, v in zip(metric_keys, logs)}
                 for i in range(n)
             ]
             progress.epochs_done(

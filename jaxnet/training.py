@@ -6,6 +6,7 @@ records the history, reports progress and saves checkpoints between them.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 import warnings
 
@@ -14,7 +15,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from jaxnet import engine, metrics, optimizers, resume
+from jaxnet import engine, metrics, optimizers, parallel, resume
 from jaxnet.network import Network
 from jaxnet.progress import Progress
 from jaxnet.validation import as_inputs, as_labels, check_network, check_params
@@ -78,24 +79,34 @@ def check_schedule(epochs, batch_size, m: int, grads: str, on_nonfinite: str = "
 
 
 def prepare_data(net: Network, params, X, Y, validation_data):
-    """Validated ``(X, Y, X_val, Y_val)`` in the params' dtype (``X_val = Y_val = None`` without validation)."""
+    r"""Validated ``(train, val)`` :class:`~jaxnet.engine.Dataset`\ s in the params' dtype (``val`` None without validation)."""
     check_network(net)
     dtype = check_params(net, params)
     X = as_inputs(net, X, dtype)
-    Y = as_labels(net, Y, X.shape[0], dtype)
+    train = engine.Dataset(X, as_labels(net, Y, X.shape[0], dtype))
     if validation_data is None:
-        return X, Y, None, None
+        return train, None
     if not isinstance(validation_data, tuple | list) or len(validation_data) != 2:
         raise ValueError("validation_data must be a pair (X_val, Y_val)")
     X_val = as_inputs(net, validation_data[0], dtype, name="validation_data[0] (X_val)")
-    return (
-        X,
-        Y,
-        X_val,
-        as_labels(
-            net, validation_data[1], X_val.shape[0], dtype, name="validation_data[1] (Y_val)"
-        ),
+    Y_val = as_labels(
+        net, validation_data[1], X_val.shape[0], dtype, name="validation_data[1] (Y_val)"
     )
+    return train, engine.Dataset(X_val, Y_val)
+
+
+def distribute(mesh, config: engine.TrainConfig, train, val):
+    """Shard the data over ``mesh`` (padded with masked rows) and complete ``config`` for it."""
+    if mesh is None:
+        return config, train, val
+    train_rows = parallel.shard_rows(mesh, train.X, train.Y)
+    val = None if val is None else engine.Dataset(*parallel.shard_rows(mesh, val.X, val.Y))
+    B = config.batch_size
+    slots = None if B is None else parallel.padded_size(B, mesh.size)
+    config = dataclasses.replace(
+        config, mesh=mesh, num_examples=train.X.shape[0], batch_slots=slots
+    )
+    return config, engine.Dataset(*train_rows), val
 
 
 def history_keys(net: Network, validation: bool) -> tuple[str, ...]:
@@ -122,7 +133,7 @@ def append_epochs(history, keys, logs, first_epoch: int, n: int, seconds: float)
 
 
 def _all_finite(tree) -> bool:
-    return all(bool(jnp.isfinite(leaf).all()) for leaf in jax.tree.leaves(tree))
+    return all(bool(np.isfinite(leaf).all()) for leaf in jax.tree.leaves(tree))
 
 
 def fit(
@@ -144,6 +155,7 @@ def fit(
     checkpoint_dir=None,
     checkpoint_every: int | None = None,
     resume_from=None,
+    mesh=None,
 ):
     """Train ``net`` from ``params``; returns ``(params, history)``.
 
@@ -170,14 +182,16 @@ def fit(
         (and at the end).
       resume_from: a checkpoint (file or directory) to continue from: its params,
         optimiser state, epoch, key and history replace the arguments'.
+      mesh: a ``jax.sharding.Mesh`` with axis ``"data"`` (:func:`jaxnet.parallel.data_mesh`):
+        data-parallel training, params replicated and batches split over the devices.
 
     Returns:
       ``(params, history)``: ``history`` is a JSON-serialisable dict of lists with
       ``loss``, ``accuracy`` (``mse`` for regression), ``val_loss``/``val_accuracy`` when
       validating, ``epoch`` (1-based) and ``time`` (seconds per epoch).
     """
-    X, Y, X_val, Y_val = prepare_data(net, params, X, Y, validation_data)
-    m = X.shape[0]
+    train, val = prepare_data(net, params, X, Y, validation_data)
+    m = train.X.shape[0]
     check_schedule(epochs, batch_size, m, grads, on_nonfinite)
     tx, rate = resolve_optimizer(optimizer, learning_rate)
     if key is None and batch_size is not None and shuffle:
@@ -192,11 +206,14 @@ def fit(
     state = engine.init_state(config, params)
     if rate is not None:
         state = state._replace(opt_state=optimizers.set_learning_rate(state.opt_state, rate))
-    history, start = new_history(net, X_val is not None), 0
+    history, start = new_history(net, val is not None), 0
     if resume_from is not None:
         state, key, history, start = resume.restore_run(resume_from, state, config)
+    config, train, val = distribute(mesh, config, train, val)
+    if mesh is not None:
+        state = parallel.replicate(mesh, state)
     run = _Run(config, state, key, history, epochs, start, verbose, on_nonfinite)
-    run.train(X, Y, X_val, Y_val, checkpoint_dir, checkpoint_every)
+    run.train(train, val, m, checkpoint_dir, checkpoint_every)
     return run.state.params, run.history
 
 
@@ -214,9 +231,9 @@ class _Run:
             return 1
         return min(FULL_BATCH_CHUNK, self.epochs - self.done, checkpoint_every or FULL_BATCH_CHUNK)
 
-    def train(self, X, Y, X_val, Y_val, checkpoint_dir, checkpoint_every):
+    def train(self, train, val, m, checkpoint_dir, checkpoint_every):
         keys = [k for k in self.history if k not in ("epoch", "time")]
-        self.n_batches = engine.num_batches(X.shape[0], self.config.batch_size)
+        self.n_batches = engine.num_batches(m, self.config.batch_size)
         chunk = self.chunk_length(checkpoint_every)
         try:
             while self.done < self.epochs:
@@ -225,17 +242,15 @@ class _Run:
                 self.state, logs = engine.run_chunk(
                     self.config,
                     self.state,
-                    X,
-                    Y,
-                    X_val,
-                    Y_val,
+                    train,
+                    val,
                     self.key,
                     jnp.int32(self.done),
                     jnp.int32(n),
                     chunk=chunk,
                 )
-                logs = jax.device_get(logs)
-                failed = int(self.state.failed_step)
+                logs, failed = parallel.to_host((logs, self.state.failed_step))
+                failed = int(failed)
                 completed = n if failed < 0 else self._epochs_before(failed) - self.done
                 added = append_epochs(
                     self.history, keys, logs, self.done, completed, time.perf_counter() - tic
@@ -258,7 +273,7 @@ class _Run:
     def _diverged(self, failed_step, chunk_start_state):
         nb = self.n_batches
         epoch, step = failed_step // nb + 1, failed_step % nb + 1
-        if not _all_finite(self.state.params):
+        if not _all_finite(parallel.to_host(self.state.params)):
             self.state = chunk_start_state
         message = (
             f"the loss became non-finite at epoch {epoch}/{self.epochs}, step {step}/{nb}; "
