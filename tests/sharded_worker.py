@@ -1,0 +1,129 @@
+"""Sharded vs single-device training on 8 fake CPU devices (run by test_parallel.py in a subprocess).
+
+Usage: python sharded_worker.py MNIST_DIR CHECKPOINT_DIR OUT_JSON
+"""
+
+import json
+import os
+import sys
+import time
+
+os.environ["XLA_FLAGS"] = "--xla_force_host_platform_device_count=8"
+
+import jax  # noqa: E402
+import numpy as np  # noqa: E402
+
+import jaxnet as jn  # noqa: E402
+from jaxnet import engine, parallel  # noqa: E402
+from jaxnet.datasets import flatten_images, load_mnist, planar_flower, scale  # noqa: E402
+
+
+def max_difference(a, b) -> float:
+    return max(
+        float(np.abs(np.asarray(x) - np.asarray(y)).max())
+        for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b))
+    )
+
+
+def compare(name, net, params, X, Y, mesh, **kw):
+    """Fit on one device and on the mesh; report differences, shardings, traces and times."""
+    single, h1 = jn.fit(net, params, X, Y, verbose=0, **kw)
+    cache_before = engine.run_chunk._cache_size()
+    tic = time.perf_counter()
+    sharded, h8 = jn.fit(net, params, X, Y, verbose=0, mesh=mesh, **kw)
+    seconds = time.perf_counter() - tic
+    jn.fit(net, params, X, Y, verbose=0, mesh=mesh, **{**kw, "epochs": kw["epochs"] + 2})
+    return {
+        "name": name,
+        "params_diff": max_difference(single, sharded),
+        "loss_diff": float(np.abs(np.array(h1["loss"]) - np.array(h8["loss"])).max()),
+        "accuracy_diff": float(np.abs(np.array(h1["accuracy"]) - np.array(h8["accuracy"])).max()),
+        "params_sharding": str(sharded[0]["W"].sharding.spec),
+        "new_traces": engine.run_chunk._cache_size() - cache_before,
+        "epoch_time_single": float(np.median(h1["time"][1:] or h1["time"])),
+        "epoch_time_sharded": float(np.median(h8["time"][1:] or h8["time"])),
+        "seconds": seconds,
+    }
+
+
+def main(mnist_dir, checkpoint_dir, out):
+    mesh = parallel.data_mesh()
+    results = {"devices": mesh.size}
+    X, y = planar_flower(jax.random.key(1), m=402)  # 402 rows: not a multiple of 8
+    rows = parallel.shard_rows(mesh, X, y[:, None].astype(X.dtype))
+    results["data_sharding"] = str(rows.X.sharding.spec)
+    results["shard_shapes"] = sorted({s.data.shape[0] for s in rows.X.addressable_shards})
+    planar = jn.Network((2, 4, 1), hidden="tanh", output="sigmoid")
+    p0 = jn.init(jax.random.key(2), planar, scheme="normal")
+    key = jax.random.key(0)
+    runs = [
+        compare("planar full batch", planar, p0, X, y, mesh, learning_rate=1.2, epochs=100),
+        compare(
+            "planar batch 100",
+            planar,
+            p0,
+            X,
+            y,
+            mesh,
+            learning_rate=0.5,
+            epochs=4,
+            batch_size=100,
+            key=key,
+        ),
+    ]
+    (Xm, ym), _ = load_mnist(mnist_dir)
+    Xm, ym = scale(flatten_images(Xm[:1000])), ym[:1000]
+    mnist = jn.Network((784, 64, 10), hidden="relu", output="softmax")
+    pm = jn.init(jax.random.key(3), mnist)
+    runs.append(
+        compare(
+            "mnist 1000, batch 100",
+            mnist,
+            pm,
+            Xm,
+            ym,
+            mesh,
+            optimizer="rmsprop",
+            epochs=2,
+            batch_size=100,
+            key=key,
+        )
+    )
+    runs.append(
+        compare(
+            "mnist 1000, batch 60",
+            mnist,
+            pm,
+            Xm,
+            ym,
+            mesh,
+            optimizer="rmsprop",
+            epochs=2,
+            batch_size=60,
+            key=key,
+        )
+    )
+    results["runs"] = runs
+    params, history = jn.fit(
+        planar,
+        p0,
+        X,
+        y,
+        learning_rate=0.5,
+        epochs=3,
+        batch_size=64,
+        key=key,
+        verbose=0,
+        mesh=mesh,
+        checkpoint_dir=checkpoint_dir,
+    )
+    results["checkpointed"] = {
+        "params": jax.tree.map(lambda a: np.asarray(a).tolist(), params),
+        "history": history,
+    }
+    with open(out, "w") as f:
+        json.dump(results, f)
+
+
+if __name__ == "__main__":
+    main(*sys.argv[1:4])
