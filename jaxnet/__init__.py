@@ -7,7 +7,16 @@
 [(4, 2), (1, 4)]
 """
 
-from jaxnet import activations, initializers, layers, losses, metrics, optimizers
+from jaxnet import (
+    activations,
+    checkpoint,
+    initializers,
+    layers,
+    losses,
+    metrics,
+    optimizers,
+    parallel,
+)
 from jaxnet.api import (
     backward,
     cost,
@@ -28,13 +37,25 @@ from jaxnet.training import TrainingDiverged, fit
 
 __version__ = "0.1.0"
 
+_LAZY = ("datasets", "plotting")  # heavier imports (matplotlib), loaded on first use
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        import importlib
+
+        return importlib.import_module(f"jaxnet.{name}")
+    raise AttributeError(f"module 'jaxnet' has no attribute {name!r}")
+
 __all__ = [
     "GradcheckReport",
     "Network",
     "TrainingDiverged",
     "activations",
     "backward",
+    "checkpoint",
     "cost",
+    "datasets",
     "evaluate",
     "fit",
     "fit_ensemble",
@@ -50,7 +71,9 @@ __all__ = [
     "losses",
     "metrics",
     "optimizers",
+    "parallel",
     "per_example_grads",
+    "plotting",
     "predict",
     "relative_difference",
     "summary",
