@@ -68,8 +68,8 @@ def tanh_derivative(Z):
 
 
 def relu(Z):
-    """ReLU(z) = max(0, z)."""
-    return jnp.maximum(Z, 0)
+    """ReLU(z) = max(0, z); ``jax.grad`` takes 0 at z = 0, as :func:`relu_derivative` does."""
+    return jax.nn.relu(Z)
 
 
 def relu_derivative(Z):
@@ -106,7 +106,8 @@ def softmax(Z):
 def softmax_derivative(Z):
     """The Jacobian d a_k / d z_j = a_k (delta_kj - a_j), shape ``(..., K, K)``."""
     A = softmax(Z)
-    return A[..., :, None] * (jnp.eye(Z.shape[-1], dtype=Z.dtype) - A[..., None, :])
+    eye = jnp.eye(Z.shape[-1], dtype=Z.dtype).reshape((1,) * (Z.ndim - 1) + 2 * Z.shape[-1:])
+    return A[..., :, None] * (eye - A[..., None, :])
 
 
 def softmax_vjp(Z, dA):

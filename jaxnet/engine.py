@@ -90,12 +90,19 @@ def train_step(config: TrainConfig, params, opt_state, X, Y, weights=None):
 
 
 def _guarded_step(config, state: TrainState, X, Y, weights, active):
-    """Apply a step only if ``active``, nothing has failed yet, and its loss is finite."""
+    """Apply a step only if ``active``, nothing has failed yet, and its loss and new params are finite.
+
+    Checking the new params too matters: a finite loss can still give an overflowing
+    update, and the step after it would then fail with non-finite params in the state.
+    """
     params, opt_state, loss, metric = train_step(
         config, state.params, state.opt_state, X, Y, weights
     )
     running = active & (state.failed_step < 0)
-    ok = running & jnp.isfinite(loss)
+    finite = jnp.isfinite(loss)
+    for leaf in jax.tree.leaves(params):
+        finite &= jnp.isfinite(leaf).all()
+    ok = running & finite
     select = functools.partial(jax.tree.map, lambda new, old: jnp.where(ok, new, old))
     failed = jnp.where(running & ~ok, state.step, state.failed_step)
     new_state = TrainState(
@@ -148,18 +155,31 @@ def run_chunk(
 ):
     """Train epochs ``first_epoch .. first_epoch + n_epochs - 1`` in one compiled call.
 
-    The scan always has ``chunk`` iterations (so the last, shorter chunk does not
-    recompile); epochs past ``n_epochs`` are inactive. Returns the new state and, per
-    epoch, ``(loss, metric)`` plus ``(val_loss, val_metric)`` when validation data is given.
+    The scan always has ``chunk`` iterations, so a shorter last chunk (or a run with
+    another number of epochs) does not recompile; epochs past ``n_epochs`` are skipped by
+    a ``lax.cond`` and cost nothing. Returns the new state and, per epoch, ``(loss,
+    metric)`` plus ``(val_loss, val_metric)`` when validation data is given (NaN for
+    skipped epochs).
     """
     epoch_fn = _full_batch_epoch if config.batch_size is None else _minibatch_epoch
 
-    def body(state, e):
-        epoch_key = jax.random.fold_in(key, first_epoch + e)
-        state, loss, metric = epoch_fn(config, state, train, epoch_key, e < n_epochs)
+    def train_epoch(state, e):
+        # the key is derived inside the branch: an unused fold_in must not run per iteration
+        epoch_key = None if config.batch_size is None else jax.random.fold_in(key, first_epoch + e)
+        state, loss, metric = epoch_fn(config, state, train, epoch_key, True)
         logs = (loss, metric)
         if val is not None:
             logs += evaluate(config.net, state.params, *val)
         return state, logs
+
+    def body(state, e):
+        if chunk == 1:
+            return train_epoch(state, e)
+        logs_shape = jax.eval_shape(train_epoch, state, e)[1]
+
+        def skip(state, e):
+            return state, jax.tree.map(lambda s: jnp.full(s.shape, jnp.nan, s.dtype), logs_shape)
+
+        return jax.lax.cond(e < n_epochs, train_epoch, skip, state, e)
 
     return jax.lax.scan(body, state, jnp.arange(chunk))

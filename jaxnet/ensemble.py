@@ -25,6 +25,7 @@ from jaxnet import engine, network, optimizers, parallel
 from jaxnet.network import Network
 from jaxnet.progress import Progress
 from jaxnet.training import (
+    FULL_BATCH_CHUNK,
     append_epochs,
     check_schedule,
     distribute,
@@ -203,7 +204,7 @@ def _shard_models(mesh, states, keys, train, val):
 def _train(config, states, train, val, m, keys, epochs, histories, verbose):
     metric_keys = [k for k in histories[0] if k not in ("epoch", "time")]
     n_batches = engine.num_batches(m, config.batch_size)
-    chunk = 1 if config.batch_size is not None else min(epochs, 1000)
+    chunk = 1 if config.batch_size is not None else FULL_BATCH_CHUNK
     progress, done = Progress(verbose, epochs, print_every=1 if config.batch_size else 100), 0
     try:
         while done < epochs:

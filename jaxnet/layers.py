@@ -27,7 +27,8 @@ DenseCache = tuple[LinearCache, jax.Array]
 
 def linear_forward(A_prev, W, b) -> tuple[jax.Array, LinearCache]:
     """``Z = A_prev W^T + b``; returns ``(Z (m, n[l]), cache = (A_prev, W, b))``."""
-    return A_prev @ W.T + b, (A_prev, W, b)
+    Z = A_prev @ W.T
+    return Z + jnp.broadcast_to(b, Z.shape), (A_prev, W, b)  # explicit: no rank promotion
 
 
 def linear_backward(dZ, cache: LinearCache):

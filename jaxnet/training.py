@@ -30,7 +30,7 @@ class TrainingDiverged(FloatingPointError):
       params: the last finite params (the step whose loss was non-finite was not applied).
       opt_state: the optimiser state that goes with them.
       history: the history of the epochs completed before the failure.
-      epoch, step: 1-based epoch and step within it where the loss became non-finite.
+      epoch, step: 1-based epoch and step within it where the loss (or the updated params) became non-finite.
     """
 
     def __init__(self, message, *, params, opt_state, history, epoch, step):
@@ -227,9 +227,10 @@ class _Run:
         self.progress = Progress(verbose, epochs, start, print_every=100 if self.full_batch else 1)
 
     def chunk_length(self, checkpoint_every):
+        """Epochs per compiled call: 1 with minibatches; up to ``FULL_BATCH_CHUNK`` iterations."""
         if not self.full_batch:
             return 1
-        return min(FULL_BATCH_CHUNK, self.epochs - self.done, checkpoint_every or FULL_BATCH_CHUNK)
+        return min(FULL_BATCH_CHUNK, checkpoint_every or FULL_BATCH_CHUNK)
 
     def train(self, train, val, m, checkpoint_dir, checkpoint_every):
         keys = [k for k in self.history if k not in ("epoch", "time")]
@@ -247,7 +248,7 @@ class _Run:
                     self.key,
                     jnp.int32(self.done),
                     jnp.int32(n),
-                    chunk=chunk,
+                    chunk=FULL_BATCH_CHUNK if self.full_batch else 1,
                 )
                 logs, failed = parallel.to_host((logs, self.state.failed_step))
                 failed = int(failed)
@@ -276,7 +277,7 @@ class _Run:
         if not _all_finite(parallel.to_host(self.state.params)):
             self.state = chunk_start_state
         message = (
-            f"the loss became non-finite at epoch {epoch}/{self.epochs}, step {step}/{nb}; "
+            f"the loss (or the params after the update) became non-finite at epoch {epoch}/{self.epochs}, step {step}/{nb}; "
             f"training stopped and the last finite params were kept (history has {self.done} epochs)"
         )
         if self.on_nonfinite == "stop":
