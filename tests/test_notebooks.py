@@ -1,0 +1,60 @@
+"""The course notebooks run top to bottom, and are committed without outputs.
+
+Each notebook is executed in a fresh ``python3`` kernel (ipykernel's kernelspec, installed
+into the environment with ipykernel itself) with ``notebooks/`` as its working directory
+and ``JAXNET_SHARED_DATA`` pointing at the real data. The notebooks assert their own key
+results (accuracies, gradient checks), so a changed result fails here with the cell.
+"""
+
+import re
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+from nbclient.exceptions import CellExecutionError
+
+NOTEBOOK_DIR = Path(__file__).resolve().parents[1] / "notebooks"
+COURSE_NOTEBOOKS = (
+    "01_logistic_regression.ipynb",
+    "02_shallow_network.ipynb",
+    "03_deep_network.ipynb",
+    "04_mnist.ipynb",
+)
+NOTEBOOKS = sorted(p.name for p in NOTEBOOK_DIR.glob("*.ipynb"))
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def test_course_notebooks_exist():
+    assert set(COURSE_NOTEBOOKS) <= set(NOTEBOOKS), sorted(set(COURSE_NOTEBOOKS) - set(NOTEBOOKS))
+
+
+@pytest.mark.parametrize("name", NOTEBOOKS)
+def test_notebook_is_stripped(name):
+    nb = nbformat.read(NOTEBOOK_DIR / name, as_version=4)
+    nbformat.validate(nb)
+    for i, cell in enumerate(nb.cells):
+        if cell.cell_type != "code":
+            continue
+        assert cell.outputs == [], (
+            f"{name}: code cell {i} has outputs; strip them before committing"
+        )
+        assert cell.execution_count is None, f"{name}: code cell {i} has an execution count"
+
+
+@pytest.mark.slow
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+@pytest.mark.parametrize("name", NOTEBOOKS)
+def test_notebook_runs(name, shared_data, monkeypatch):
+    monkeypatch.setenv("JAXNET_SHARED_DATA", str(shared_data))  # the kernel inherits os.environ
+    nb = nbformat.read(NOTEBOOK_DIR / name, as_version=4)
+    client = NotebookClient(
+        nb,
+        timeout=300,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(NOTEBOOK_DIR)}},
+    )
+    try:
+        client.execute()
+    except CellExecutionError as err:
+        pytest.fail(f"{name} failed:\n{ANSI.sub('', str(err))}", pytrace=False)
