@@ -1,0 +1,270 @@
+"""The ``jaxnet`` command and the scripts: run directories, resume, evaluate/predict/summary,
+gradcheck, every error path (exit 2, one line, no traceback), real MNIST and cat data."""
+
+import csv
+import importlib.util
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import jaxnet as jn
+from jaxnet import checkpoint, cli
+
+REPO = Path(__file__).resolve().parents[1]
+PNG = b"\x89PNG\r\n\x1a\n"
+RUN_FILES = ("config.json", "history.json", "history.csv", "metrics.json",
+             "checkpoint.safetensors", "learning_curves.png")  # fmt: skip
+CONFIG_KEYS = {"dataset", "layers", "hidden_activation", "output_activation", "init", "optimizer",
+               "learning_rate", "epochs", "batch_size", "seed", "grads", "network"}  # fmt: skip
+
+
+def jaxnet(capsys, *argv):
+    """Run ``jaxnet argv`` in-process: ``(exit status, stdout, stderr)``."""
+    code = cli.main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def assert_png(path: Path):
+    assert path.is_file(), path
+    assert path.read_bytes()[:8] == PNG
+
+
+@pytest.fixture(scope="module")
+def planar_run(tmp_path_factory):
+    """``jaxnet train`` with the defaults, shortened to 200 iterations."""
+    run_dir = tmp_path_factory.mktemp("planar") / "run"
+    assert cli.main(["train", "--epochs", "200", "--quiet", "--out", str(run_dir)]) == 0
+    return run_dir
+
+
+def test_train_writes_the_run_directory(planar_run):
+    for name in (*RUN_FILES, "decision_boundary.png"):
+        assert (planar_run / name).is_file(), name
+    assert_png(planar_run / "learning_curves.png")
+    assert_png(planar_run / "decision_boundary.png")
+    assert not (planar_run / "predictions.png").exists()
+    assert not list(planar_run.glob(".*"))  # no temporary files left behind
+    config = json.loads((planar_run / "config.json").read_text())
+    assert set(config) >= CONFIG_KEYS
+    assert config["layers"] == [4] and config["learning_rate"] == 1.2 and config["epochs"] == 200
+    assert config["batch_size"] is None and config["init"] == "normal"
+    assert config["network"]["sizes"] == [2, 4, 1]
+    assert config["command"].startswith("jaxnet train --dataset planar --layers 4 ")
+    metrics = json.loads((planar_run / "metrics.json").read_text())
+    assert {"train", "validation", "epochs", "wall_time_s", "examples_per_second"} <= set(metrics)
+    assert metrics["train"]["examples"] == 320 and metrics["validation"]["examples"] == 80
+    assert 0.8 < metrics["train"]["accuracy"] <= 1 and metrics["epochs"] == 200
+    history = json.loads((planar_run / "history.json").read_text())
+    assert {"epoch", "loss", "accuracy", "val_loss", "val_accuracy"} <= set(history)
+    assert len(history["loss"]) == 200
+    rows = list(csv.reader((planar_run / "history.csv").read_text().splitlines()))
+    assert rows[0][:3] == ["epoch", "loss", "accuracy"] and len(rows) == 201
+    ckpt = checkpoint.restore(planar_run)
+    assert ckpt.step == 200 and ckpt.params[0]["W"].shape == (4, 2)
+
+
+def test_default_train_as_a_subprocess(tmp_path):
+    """The README's ``jaxnet train``: no arguments, offline, seconds, a progress bar."""
+    tic = time.perf_counter()
+    proc = subprocess.run([sys.executable, "-m", "jaxnet", "train"], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=120)  # fmt: skip
+    seconds = time.perf_counter() - tic
+    assert proc.returncode == 0, proc.stderr
+    assert "10000/10000" in proc.stderr  # the progress bar
+    assert "train " in proc.stdout and "validation " in proc.stdout and "accuracy" in proc.stdout
+    (run_dir,) = (tmp_path / "runs").glob("planar-*")
+    for name in (*RUN_FILES, "decision_boundary.png"):
+        assert (run_dir / name).is_file(), name
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert metrics["epochs"] == 10000 and metrics["train"]["accuracy"] > 0.88
+    assert seconds < 30, f"jaxnet train took {seconds:.1f} s"  # ~5-10 s; generous for loaded CI
+
+
+def test_resume_equals_a_straight_run(tmp_path, capsys):
+    common = ["--dataset", "moons", "--batch-size", "32", "--quiet"]
+    assert jaxnet(capsys, "train", *common, "--epochs", 3, "--out", tmp_path / "a")[0] == 0
+    code, out, _ = jaxnet(capsys, "train", "--resume", tmp_path / "a", "--epochs", 6, "--quiet")
+    assert code == 0 and "6 epochs" in out
+    assert jaxnet(capsys, "train", *common, "--epochs", 6, "--out", tmp_path / "b")[0] == 0
+    a, b = (json.loads((tmp_path / d / "history.json").read_text()) for d in "ab")
+    assert a["epoch"] == [1, 2, 3, 4, 5, 6]
+    assert a["loss"] == b["loss"] and a["val_accuracy"] == b["val_accuracy"]
+    pa, pb = (checkpoint.restore(tmp_path / d).params for d in "ab")
+    for la, lb in zip(pa, pb):
+        np.testing.assert_array_equal(la["W"], lb["W"])
+    assert json.loads((tmp_path / "a" / "config.json").read_text())["epochs"] == 6
+    assert len(list(csv.reader((tmp_path / "a" / "history.csv").read_text().splitlines()))) == 7
+
+
+def test_evaluate_summary_and_predict(planar_run, tmp_path, capsys):
+    metrics = json.loads((planar_run / "metrics.json").read_text())
+    code, out, _ = jaxnet(capsys, "evaluate", planar_run)
+    assert code == 0
+    assert f"{100 * metrics['validation']['accuracy']:6.2f}%" in out.splitlines()[1]
+
+    code, out, _ = jaxnet(capsys, "summary", planar_run)
+    assert code == 0 and "Total params: 17" in out and "dense_2" in out
+
+    X = np.array([[0.5, 1.0], [-2.0, 3.0], [3.0, 0.1]], np.float32)
+    inputs = tmp_path / "in.csv"
+    inputs.write_text("x1,x2\n" + "".join(f"{a},{b}\n" for a, b in X))
+    net, params = jn.Network((2, 4, 1), "tanh"), checkpoint.restore(planar_run).params
+    expected = [str(k) for k in np.asarray(jn.predict(net, params, X))]
+    code, out, _ = jaxnet(capsys, "predict", planar_run, inputs)
+    assert code == 0 and out.split() == expected
+    headless = tmp_path / "headless.csv"
+    headless.write_text("".join(f"{a},{b}\n" for a, b in X))
+    assert jaxnet(capsys, "predict", planar_run, headless)[1].split() == expected
+    code, out, _ = jaxnet(capsys, "predict", planar_run, inputs, "--output", tmp_path / "out.csv")
+    rows = list(csv.reader((tmp_path / "out.csv").read_text().splitlines()))
+    assert code == 0 and rows[0] == ["prediction", "probability"]
+    assert [r[0] for r in rows[1:]] == expected and all(0.5 <= float(r[1]) <= 1 for r in rows[1:])
+
+    wide = tmp_path / "wide.csv"
+    wide.write_text("1,2,3\n4,5,6\n")
+    code, out, err = jaxnet(capsys, "predict", planar_run, wide)
+    assert code == 2 and "3 values" in err and "2 features" in err
+
+
+def test_gradcheck(capsys, monkeypatch):
+    code, out, _ = jaxnet(capsys, "gradcheck", "--layers", "5,3")
+    assert code == 0 and "PASSED" in out and "4-5-3-1" in out
+    assert out.count("vs") == 3
+    failed = jn.GradcheckReport(1e-3, 1e-3, 1e-9, threshold=2e-7, passed=False)
+    monkeypatch.setattr(jn, "gradcheck", lambda *a, **k: failed)  # a broken backward pass
+    code, out, _ = jaxnet(capsys, "gradcheck", "--layers", "6", "--hidden-activation", "relu",
+                          "--output-activation", "softmax")  # fmt: skip
+    assert code == 1 and "FAILED" in out and "4-6-3 relu/softmax" in out
+
+
+def test_version_and_help(capsys):
+    with pytest.raises(SystemExit) as e:
+        cli.main(["--version"])
+    assert e.value.code == 0 and capsys.readouterr().out.strip() == f"jaxnet {jn.__version__}"
+    with pytest.raises(SystemExit):
+        cli.main(["train", "--help"])
+    out = capsys.readouterr().out
+    assert "course defaults per dataset" in out and "mnist" in out and "--resume" in out
+
+
+@pytest.mark.parametrize(
+    ("argv", "needle"),
+    [
+        (["train", "--dataset", "nope"], "unknown dataset"),
+        (["train", "--learning-rate", "-0.1"], "--learning-rate"),
+        (["train", "--layers", "5,x"], "--layers"),
+        (["train", "--epochs", "0"], "--epochs"),
+        (["train", "--hidden-activation", "swish"], "unknown activation"),
+        (["train", "--dataset", "spiral", "--output-activation", "sigmoid"], "softmax"),
+        (["train", "--dataset", "mnist", "--data-dir", "{tmp}/missing"], "--download"),
+        (["train", "--dataset", "cat", "--data-dir", "{tmp}/missing"], "put them there"),
+        (["train", "--dataset", "planar", "--data-dir", "{tmp}"], "--data-dir"),
+        (["train", "--dataset", "{tmp}/none.csv"], "no such CSV file"),
+        (["train", "--resume", "{tmp}", "--epochs", "5"], "not a jaxnet run directory"),
+        (["train", "--resume", "{tmp}/missing", "--epochs", "5"], "not a run directory"),
+        (["train", "--resume", "{tmp}", "--layers", "3"], "drop --layers"),
+        (["evaluate", "{tmp}"], "not a jaxnet run directory"),
+        (["summary", "{tmp}/missing"], "not a run directory"),
+        (["predict", "{tmp}", "{tmp}/x.csv"], "not a jaxnet run directory"),
+        (["train", "--bogus"], "unrecognized arguments"),
+        ([], "choose a command"),
+    ],
+)
+def test_errors_exit_2_with_one_line(argv, needle, tmp_path, capsys):
+    code, out, err = jaxnet(capsys, *(a.format(tmp=tmp_path) for a in argv))
+    assert code == 2
+    assert err.startswith("jaxnet: error: ") and err.count("\n") == 1, err
+    assert needle in err and "Traceback" not in err
+
+
+def test_refuses_to_overwrite_a_run(planar_run, capsys):
+    code, _, err = jaxnet(capsys, "train", "--epochs", 5, "--quiet", "--out", planar_run)
+    assert code == 2 and "--resume" in err
+
+
+def test_diverged_run_keeps_its_results_and_exits_1(tmp_path, capsys, monkeypatch):
+    def diverging_fit(net, params, *args, **kwargs):
+        history = {"epoch": [1, 2], "loss": [0.7, 0.6], "accuracy": [0.5, 0.6],
+                   "val_loss": [0.7, 0.65], "val_accuracy": [0.5, 0.55], "time": [0.1, 0.1]}  # fmt: skip
+        raise jn.TrainingDiverged("the loss became non-finite at epoch 3/5, step 1/1",
+                                  params=params, opt_state=None, history=history, epoch=3, step=1)  # fmt: skip
+
+    monkeypatch.setattr(jn, "fit", diverging_fit)
+    code, _, err = jaxnet(capsys, "train", "--epochs", 5, "--quiet", "--out", tmp_path / "run")
+    assert code == 1 and "non-finite" in err and "--learning-rate" in err and "Traceback" not in err
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert metrics["epochs"] == 2 and "non-finite" in metrics["diverged"]
+    assert_png(tmp_path / "run" / "learning_curves.png")
+
+
+def test_error_as_a_subprocess_has_no_traceback(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "jaxnet", "train", "--dataset", "mnist",
+                           "--data-dir", str(tmp_path / "nowhere")],
+                          capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert (
+        proc.stderr.startswith("jaxnet: error: MNIST needs the files")
+        and "--download" in proc.stderr
+    )
+
+
+def test_mnist_run(shared_data, tmp_path, capsys):
+    run_dir = tmp_path / "mnist"
+    code, out, _ = jaxnet(capsys, "train", "--dataset", "mnist", "--data-dir", shared_data / "mnist",
+                          "--epochs", 1, "--limit", 1000, "--quiet", "--out", run_dir)  # fmt: skip
+    assert code == 0 and "test " in out
+    assert_png(run_dir / "predictions.png")
+    assert not (run_dir / "decision_boundary.png").exists()
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert metrics["train"]["examples"] == 1000 and metrics["test"]["examples"] == 10000
+    assert metrics["test"]["accuracy"] > 0.7
+    config = json.loads((run_dir / "config.json").read_text())
+    assert config["network"]["sizes"] == [784, 512, 10] and config["optimizer"] == "rmsprop"
+    pixels = tmp_path / "pixels.csv"  # raw pixels 0..255, as in the files
+    pixels.write_text("\n".join(",".join(["0"] * 784) for _ in range(2)) + "\n")
+    code, out, _ = jaxnet(capsys, "predict", run_dir, pixels)
+    assert code == 0 and len(out.split()) == 2
+
+
+def test_cat_run(shared_data, tmp_path, capsys):
+    run_dir = tmp_path / "cat"
+    code, _, _ = jaxnet(capsys, "train", "--dataset", "cat", "--data-dir", shared_data / "catvnoncat",
+                        "--epochs", 100, "--quiet", "--out", run_dir)  # fmt: skip
+    assert code == 0
+    assert_png(run_dir / "predictions.png")
+    config = json.loads((run_dir / "config.json").read_text())
+    assert config["layers"] == [] and config["init"] == "zeros" and config["learning_rate"] == 0.005
+    assert config["network"]["sizes"] == [12288, 1]
+    code, out, _ = jaxnet(capsys, "evaluate", run_dir)
+    assert code == 0 and "(209 examples)" in out and "(50 examples)" in out
+
+
+def _script(name):
+    spec = importlib.util.spec_from_file_location(name, REPO / "scripts" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_train_mnist_script(shared_data, capsys):
+    argv = ["--epochs", "1", "--limit", "1000", "--data-dir", str(shared_data / "mnist")]
+    assert _script("train_mnist").main(argv) == 0
+    out = capsys.readouterr().out
+    assert "Total params: 407,050" in out and "Epoch 1/1" in out and "Test accuracy:" in out
+
+
+def test_reproduce_course_script(capsys, monkeypatch):
+    script = _script("reproduce_course")
+    quick = [e for e in script.EXPERIMENTS if e[0].startswith(("logistic", "MNIST"))]
+    monkeypatch.setattr(script, "EXPERIMENTS", quick)
+    assert script.main(["--quick"]) == 0
+    out = capsys.readouterr().out
+    (row,) = [line for line in out.splitlines() if line.startswith("logistic regression")]
+    assert "47.0%" in row and float(row.split()[-2].rstrip("%")) < 60
+    assert "skipped (--quick)" in out
