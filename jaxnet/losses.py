@@ -70,8 +70,9 @@ def _bce(A, Y):
 
 
 def _bce_from_logits(Z, Y):
-    # -[y log s(z) + (1-y) log(1-s(z))] = max(z, 0) - z y + log(1 + e^-|z|)
-    return (jnp.maximum(Z, 0) - Z * Y + jnp.log1p(jnp.exp(-jnp.abs(Z)))).sum(axis=-1)
+    # -[y log s(z) + (1-y) log(1-s(z))] = log(1 + e^z) - z y  (softplus: stable for any z, and
+    # its derivative is exactly s(z), also at z = 0 where max(z, 0) + log1p(e^-|z|) is not)
+    return (jax.nn.softplus(Z) - Z * Y).sum(axis=-1)
 
 
 def _bce_gradient(A, Y):

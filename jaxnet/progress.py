@@ -7,8 +7,7 @@ verbosity cannot change results.
 from __future__ import annotations
 
 import sys
-
-from tqdm.auto import tqdm
+import warnings
 
 
 def format_logs(logs: dict[str, float]) -> str:
@@ -31,6 +30,9 @@ class Progress:
         self.verbose, self.epochs, self.print_every = verbose, epochs, print_every
         self.bar = None
         if verbose == 1:
+            with warnings.catch_warnings():  # tqdm.auto warns in notebooks without ipywidgets
+                warnings.simplefilter("ignore")
+                from tqdm.auto import tqdm
             self.bar = tqdm(
                 total=epochs,
                 initial=initial,
