@@ -17,10 +17,21 @@ import math
 import os
 import sys
 
-import jaxnet as jn
-from jaxnet import activations, initializers, optimizers, run_config, run_data, run_files, runs
+import jax
 
-RESUME_OPTIONS = ("epochs", "quiet", "checkpoint_every", "data_dir", "download")
+import jaxnet as jn
+from jaxnet import (
+    activations,
+    initializers,
+    optimizers,
+    parallel,
+    run_config,
+    run_data,
+    run_files,
+    runs,
+)
+
+RESUME_OPTIONS = ("epochs", "quiet", "checkpoint_every", "data_dir", "download", "devices")
 TRAIN_EXAMPLES = """
 examples:
   jaxnet train                                   the course's planar flower, 2-4-1 tanh (seconds)
@@ -109,6 +120,11 @@ def _train_parser(sub):
     add("--resume", metavar="DIR", help="continue the run in DIR to --epochs epochs in total")
     add("--checkpoint-every", type=_number(int, 1), metavar="N", help="also save every N epochs")
     add("--quiet", action="store_true", help="no progress bar")
+    add(
+        "--devices",
+        metavar="N|all",
+        help="data-parallel over N devices (on a CPU: N virtual devices)",
+    )
     train.set_defaults(handler=_train)
 
 
@@ -168,8 +184,34 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _mesh(devices: str | None):
+    """The ``("data",)`` mesh for ``--devices`` (None: the default single-device path)."""
+    if devices is None:
+        return None
+    if devices != "all":
+        try:
+            n = int(devices)
+        except ValueError:
+            n = 0
+        if n < 1:
+            raise UsageError(f"--devices must be a positive int or 'all', got {devices!r}")
+        jax.config.update("jax_num_cpu_devices", n)  # only takes effect before JAX starts
+        available = jax.devices()
+        if len(available) < n:
+            raise UsageError(f"--devices {n}: only {len(available)} device(s) available")
+        available = available[:n]
+    else:
+        available = jax.devices()
+    mesh = parallel.data_mesh(available)
+    print(
+        f"mesh: {mesh.size} x {available[0].platform} device(s), axis 'data' (batches split along it)"
+    )
+    return mesh
+
+
 def _train(args) -> int:
     common = {
+        "mesh": _mesh(args.devices),
         "verbose": 0 if args.quiet else 1,
         "announce": None if args.quiet else print,
         "checkpoint_every": args.checkpoint_every,

@@ -73,6 +73,7 @@ def train(
     checkpoint_every: int | None = None,
     download: bool = False,
     announce=None,
+    mesh=None,
 ) -> RunResult:
     """Train ``config`` into ``run_dir`` (default ``runs/<dataset>-<time>``); see ``jaxnet train --help``.
 
@@ -112,7 +113,7 @@ def train(
             epochs=config.epochs, batch_size=batch, key=shuffle_key,
             validation_data=held_out, grads=config.grads, verbose=verbose,
             checkpoint_dir=run_dir, checkpoint_every=checkpoint_every,
-            resume_from=run_dir if resume else None,
+            resume_from=run_dir if resume else None, mesh=mesh,
         )  # fmt: skip
     except jn.TrainingDiverged as e:
         params, history, diverged = e.params, e.history, e
