@@ -23,6 +23,7 @@ from pathlib import Path
 import matplotlib
 import numpy as np
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from jaxnet import activations as _activations
 from jaxnet import api
@@ -98,12 +99,14 @@ def plot_history(history, path=None, *, dpi: int = 100) -> Figure:
         epochs = np.asarray(history.get("epoch", ()), dtype=float)
         if epochs.shape != train.shape:
             epochs = np.arange(1, train.size + 1, dtype=float)
-        ax.plot(epochs, train, label="train")
+        marker = "o" if epochs.size <= 20 else None  # a single epoch still shows
+        ax.plot(epochs, train, label="train", marker=marker)
         if f"val_{key}" in history:
             val = _as_series(history[f"val_{key}"], f"history['val_{key}']")
-            ax.plot(epochs[: val.size], val[: epochs.size], label="validation")
+            ax.plot(epochs[: val.size], val[: epochs.size], label="validation", marker=marker)
         ax.set_title(f"Model {key}")
         ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_ylabel(key)
         ax.grid(True, alpha=0.3)
         ax.legend()
