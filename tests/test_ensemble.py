@@ -1,0 +1,292 @@
+"""Many models in one vmapped run (``init_ensemble``, ``fit_ensemble``) and per-example gradients.
+
+The setups match test_training's (a 3-4-1 tanh/sigmoid network on 22 examples, batches
+of 5), so the single-model runs compared against here reuse its compiled programs.
+"""
+
+import chex
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import jaxnet as jn
+from jaxnet import ensemble
+
+M, B, K = 22, 5, 4
+F32 = {"rtol": 2e-5, "atol": 2e-6}
+F64 = {"rtol": 1e-10, "atol": 1e-12}
+
+
+def binary_data(seed, m=M, n_x=3, dtype=np.float32):
+    """NumPy data (no compilation per shape): inputs ``(m, n_x)``, 0/1 labels ``(m,)``."""
+    X = np.random.default_rng(seed).standard_normal((m, n_x)).astype(dtype)
+    return X, (X[:, 0] + 0.5 * X[:, 1] ** 2 > 0.3).astype(np.int32)
+
+
+def binary_net():
+    return jn.Network((3, 4, 1), hidden="tanh", output="sigmoid")
+
+
+def model(stacked, k):
+    return jax.tree.map(lambda a: a[k], stacked)
+
+
+def without_time(history):
+    return {k: v for k, v in history.items() if k != "time"}
+
+
+def assert_histories_close(got, expected, **tol):
+    assert set(got) == set(expected)
+    for key in expected:
+        if key == "time":
+            assert len(got[key]) == len(expected[key])
+        else:
+            np.testing.assert_allclose(got[key], expected[key], err_msg=key, **tol)
+
+
+# --- init_ensemble -----------------------------------------------------------------------
+
+
+def test_init_ensemble_stacks_one_init_per_key():
+    net = binary_net()
+    keys = jax.random.split(jax.random.key(0), K)
+    stacked = jn.init_ensemble(keys, net, "xavier")
+    chex.assert_shape(stacked[0]["W"], (K, 4, 3))
+    chex.assert_shape(stacked[1]["b"], (K, 1))
+    for k in range(K):
+        chex.assert_trees_all_close(model(stacked, k), jn.init(keys[k], net, scheme="xavier"))
+    assert not np.allclose(stacked[0]["W"][0], stacked[0]["W"][1])
+
+
+# --- fit_ensemble equals K single fits ---------------------------------------------------
+
+
+@pytest.mark.parametrize("batch_size", [None, B], ids=["full-batch", "minibatch"])
+@pytest.mark.parametrize("rates", ["seeds", "rates"])
+def test_fit_ensemble_equals_sequential_fits(batch_size, rates):
+    net = binary_net()
+    X, Y = binary_data(1)
+    X_val, Y_val = binary_data(2, 10)
+    init_keys = jax.random.split(jax.random.key(3), K)
+    shuffle_keys = jax.random.split(jax.random.key(4), K)
+    stacked = jn.init_ensemble(init_keys, net, "xavier")
+    lrs = [0.5] * K if rates == "seeds" else [0.1, 0.3, 0.5, 0.9]
+    lr = 0.5 if rates == "seeds" else jnp.array(lrs)
+    validation = None if batch_size is None else (X_val, Y_val)
+    epochs = 20 if batch_size is None else 4
+    kw = dict(epochs=epochs, batch_size=batch_size, validation_data=validation, verbose=0)
+    trained, histories = jn.fit_ensemble(
+        net, stacked, X, Y, learning_rate=lr, keys=shuffle_keys, **kw
+    )
+    assert len(histories) == K
+    for k in range(K):
+        single, history = jn.fit(
+            net, model(stacked, k), X, Y, learning_rate=lrs[k], key=shuffle_keys[k], **kw
+        )
+        chex.assert_trees_all_close(model(trained, k), single, **F32)
+        assert_histories_close(histories[k], history, **F32)
+        assert histories[k]["epoch"] == list(range(1, epochs + 1))
+    # the models did differ
+    assert not np.allclose(histories[0]["loss"], histories[1]["loss"])
+
+
+def test_fit_ensemble_compiles_once_for_any_learning_rates():
+    net = jn.Network((2, 9, 1), hidden="tanh", output="sigmoid")  # sizes used nowhere else
+    X, Y = binary_data(5, 16, n_x=2)
+    stacked = jn.init_ensemble(jax.random.split(jax.random.key(6), K), net, "xavier")
+    keys = jax.random.split(jax.random.key(7), K)
+    kw = dict(epochs=3, batch_size=4, keys=keys, verbose=0)
+    size = ensemble._run_ensemble_chunk._cache_size()
+    a, _ = jn.fit_ensemble(net, stacked, X, Y, learning_rate=0.1, **kw)
+    assert ensemble._run_ensemble_chunk._cache_size() == size + 1
+    b, _ = jn.fit_ensemble(net, stacked, X, Y, learning_rate=jnp.array([0.2, 0.3, 0.4, 0.5]), **kw)
+    jn.fit_ensemble(net, stacked, X, Y, learning_rate=0.7, **{**kw, "epochs": 6})
+    assert ensemble._run_ensemble_chunk._cache_size() == size + 1
+    assert not np.allclose(a[0]["W"], b[0]["W"])
+
+
+def test_a_diverging_model_stops_alone():
+    net = jn.Network((3, 8, 1), hidden="relu", output="linear")
+    X = np.random.default_rng(4).standard_normal((M, 3)).astype(np.float32)
+    y = np.sin(X[:, 0]) + X[:, 1] * X[:, 2]
+    stacked = jn.init_ensemble(jax.random.split(jax.random.key(8), K), net)
+    rates = [0.05, 1e6, 0.05, 0.05]
+    with pytest.warns(RuntimeWarning, match=r"models \[1\]"):
+        trained, histories = jn.fit_ensemble(
+            net, stacked, X, y, learning_rate=jnp.array(rates), epochs=20, verbose=0
+        )
+    assert [len(h["loss"]) for h in histories][::2] == [20, 20]
+    assert 1 <= len(histories[1]["loss"]) < 20
+    assert all(len(v) == len(histories[1]["loss"]) for v in histories[1].values())
+    assert all(bool(jnp.isfinite(leaf).all()) for leaf in jax.tree.leaves(trained))
+    for k in (0, 2, 3):
+        single, history = jn.fit(
+            net, model(stacked, k), X, y, learning_rate=0.05, epochs=20, verbose=0
+        )
+        chex.assert_trees_all_close(model(trained, k), single, **F32)
+        assert_histories_close(histories[k], history, **F32)
+    with pytest.raises(jn.TrainingDiverged) as info:
+        jn.fit(net, model(stacked, 1), X, y, learning_rate=1e6, epochs=20, verbose=0)
+    assert len(histories[1]["loss"]) == info.value.epoch - 1
+    chex.assert_trees_all_close(model(trained, 1), info.value.params, rtol=1e-4)
+
+
+# --- hidden-size sweeps ------------------------------------------------------------------
+
+
+def test_hidden_size_sweep_trains_exactly_like_the_narrow_networks():
+    net = binary_net()  # the widest: 4 hidden units
+    X, Y = binary_data(9)
+    widths = [1, 2, 4]
+    keys = list(jax.random.split(jax.random.key(10), len(widths)))
+    stacked = jn.init_ensemble(keys, net, "xavier", hidden_sizes=widths)
+    trained, histories = jn.fit_ensemble(
+        net, stacked, X, Y, learning_rate=0.5, epochs=20, verbose=0
+    )
+    stacked_np, trained_np = jax.tree.map(np.asarray, (stacked, trained))
+
+    def narrow(tree, k, w):
+        """Model k of a stacked tree, cut down to w hidden units."""
+        first, second = tree
+        return (
+            {"W": first["W"][k, :w], "b": first["b"][k, :w]},
+            {"W": second["W"][k, :, :w], "b": second["b"][k]},
+        )
+
+    for k, w in enumerate(widths):
+        small = jn.Network((3, w, 1), hidden="tanh", output="sigmoid")
+        start = jn.init(keys[k], small, scheme="xavier")
+        chex.assert_trees_all_equal(narrow(stacked_np, k, w), jax.tree.map(np.asarray, start))
+        single, history = jn.fit(small, start, X, Y, learning_rate=0.5, epochs=20, verbose=0)
+        assert_histories_close(histories[k], history, rtol=1e-5, atol=1e-6)
+        chex.assert_trees_all_close(narrow(trained_np, k, w), single, rtol=1e-5, atol=1e-6)
+        # the padding units stayed exactly zero
+        first, second = trained_np
+        assert not np.any(first["W"][k, w:]) and not np.any(first["b"][k, w:])
+        assert not np.any(second["W"][k, :, w:])
+    # and the widths matter
+    assert not np.allclose(histories[0]["loss"], histories[2]["loss"], rtol=1e-3)
+
+
+def test_hidden_sizes_take_one_width_per_hidden_layer():
+    net = jn.Network((3, 5, 4, 1), hidden="relu", output="sigmoid")
+    keys = jax.random.split(jax.random.key(11), 2)
+    stacked = jn.init_ensemble(keys, net, hidden_sizes=[(2, 3), 4])
+    assert not np.any(np.asarray(stacked[0]["W"][0, 2:]))
+    assert not np.any(np.asarray(stacked[1]["W"][0, 3:]))
+    assert not np.any(np.asarray(stacked[1]["W"][0, :, 2:]))
+    assert np.all(np.asarray(stacked[0]["W"][0, :2]) != 0)
+    assert not np.any(np.asarray(stacked[0]["W"][1, 4:]))  # width 4 for both layers
+    assert np.all(np.asarray(stacked[0]["W"][1, :4]) != 0)
+
+
+@pytest.mark.parametrize("hidden", ["sigmoid", "softmax"])
+def test_hidden_sizes_reject_activations_with_nonzero_value_at_zero(hidden):
+    """sigmoid(0) = 1/2: padded units would not stay silent."""
+    if hidden == "softmax":
+        net = jn.Network((3, 4, 2), activations=("softmax", "softmax"))
+    else:
+        net = jn.Network((3, 4, 1), hidden=hidden, output="sigmoid")
+    keys = jax.random.split(jax.random.key(12), 2)
+    with pytest.raises(ValueError, match="hidden"):
+        jn.init_ensemble(keys, net, hidden_sizes=[1, 2])
+
+
+@pytest.mark.parametrize(
+    "hidden_sizes", [[1], [1, 5], [0, 2], [(1, 2), 2]], ids=["count", "too-wide", "zero", "depth"]
+)
+def test_bad_hidden_sizes(hidden_sizes):
+    net = binary_net()
+    with pytest.raises(ValueError, match="hidden_sizes"):
+        jn.init_ensemble(jax.random.split(jax.random.key(13), 2), net, hidden_sizes=hidden_sizes)
+
+
+# --- bad arguments -----------------------------------------------------------------------
+
+
+def test_fit_ensemble_bad_arguments():
+    net = binary_net()
+    X, Y = binary_data(14)
+    stacked = jn.init_ensemble(jax.random.split(jax.random.key(15), K), net, "xavier")
+    keys = jax.random.split(jax.random.key(16), K)
+    with pytest.raises(ValueError, match="learning_rate"):
+        jn.fit_ensemble(net, stacked, X, Y, learning_rate=jnp.array([0.1, 0.2, 0.3]), verbose=0)
+    with pytest.raises(ValueError, match="learning_rate"):
+        jn.fit_ensemble(
+            net, stacked, X, Y, learning_rate=jnp.array([0.1, -0.2, 0.3, 0.4]), verbose=0
+        )
+    with pytest.raises(ValueError, match="keys"):
+        jn.fit_ensemble(net, stacked, X, Y, keys=keys[:3], verbose=0)
+    with pytest.raises(ValueError, match="keys"):
+        jn.fit_ensemble(net, stacked, X, Y, batch_size=B, verbose=0)
+    with pytest.raises(ValueError, match="stacked_params"):
+        jn.fit_ensemble(net, jn.init(jax.random.key(0), net), X, Y, verbose=0)
+    with pytest.raises(ValueError, match="epochs"):
+        jn.fit_ensemble(net, stacked, X, Y, epochs=0, verbose=0)
+
+
+# --- per-example gradients ---------------------------------------------------------------
+
+
+def per_example_setup(kind, dtype=jnp.float64):
+    if kind == "tanh":
+        net = binary_net()
+        X, Y = binary_data(17, dtype=dtype)
+    else:
+        net = jn.Network((4, 6, 5, 3), hidden="relu", output="softmax")
+        X = np.random.default_rng(17).standard_normal((M, 4)).astype(dtype)
+        Y = np.argmax(X[:, :3], axis=1)
+    params = jn.init(jax.random.key(18), net, scheme="xavier", dtype=dtype)
+    # non-zero biases, so every term of the gradient is exercised
+    params = jax.tree.map(lambda a: a + 0.1 if a.ndim == 1 else a, params)
+    return net, params, X, Y
+
+
+@pytest.mark.parametrize("method", ["manual", "autodiff"])
+@pytest.mark.parametrize("kind", ["tanh", "relu"])
+def test_per_example_grads_stack_the_single_example_gradients(kind, method, x64):
+    net, params, X, Y = per_example_setup(kind)
+    per = jn.per_example_grads(net, params, X, Y, method=method)
+    chex.assert_trees_all_equal_structs(per, params)
+    for g, p in zip(jax.tree.leaves(per), jax.tree.leaves(params)):
+        chex.assert_shape(g, (M, *p.shape))
+    # their mean is the gradient of J, by either method
+    mean = jax.tree.map(lambda g: g.mean(axis=0), per)
+    for reference in ("manual", "autodiff"):
+        chex.assert_trees_all_close(mean, jn.grads(net, params, X, Y, method=reference), **F64)
+    # row i is the gradient on example i alone (sliced in NumPy: no compilation per row)
+    per_np = jax.tree.map(np.asarray, per)
+    for i in range(M):
+        row = jax.tree.map(lambda g, i=i: g[i], per_np)
+        single = jn.grads(net, params, X[i : i + 1], Y[i : i + 1], method=method)
+        chex.assert_trees_all_close(row, single, **F64)
+    # the rows differ
+    assert not np.allclose(per[0]["W"][0], per[0]["W"][1])
+
+
+@pytest.mark.parametrize("chunk_size", [1, 5, M, 64])
+def test_per_example_grads_in_chunks_are_the_same(chunk_size, x64):
+    net, params, X, Y = per_example_setup("relu")
+    whole = jn.per_example_grads(net, params, X, Y)
+    chex.assert_trees_all_close(
+        jn.per_example_grads(net, params, X, Y, chunk_size=chunk_size), whole, **F64
+    )
+
+
+def test_per_example_grads_float32_and_bad_arguments():
+    net, params, X, Y = per_example_setup("tanh", jnp.float32)
+    per = jn.per_example_grads(net, params, X, Y)
+    chex.assert_type(jax.tree.leaves(per), jnp.float32)
+    chex.assert_trees_all_close(
+        jax.tree.map(lambda g: g.mean(axis=0), per),
+        jn.grads(net, params, X, Y),
+        rtol=1e-5,
+        atol=1e-6,
+    )
+    with pytest.raises(ValueError, match="method"):
+        jn.per_example_grads(net, params, X, Y, method="numeric")
+    with pytest.raises(ValueError, match="chunk_size"):
+        jn.per_example_grads(net, params, X, Y, chunk_size=0)
+    with pytest.raises(ValueError, match="X"):
+        jn.per_example_grads(net, params, X[:, :2], Y)
