@@ -111,13 +111,14 @@ def as_labels(net: Network, Y, m: int, dtype, name: str = "Y"):
     if task == "multiclass" and (Y.ndim == 1 or Y.shape[1] == 1):
         _check_values(Y, name, integers_below=n_out)
         return jax.nn.one_hot(jnp.asarray(Y).reshape(m), n_out, dtype=dtype)
+    got = Y.shape  # the caller's shape, for the message
     if Y.ndim == 1:
         Y = Y.reshape(m, 1)
     if Y.shape[1] != n_out:
         what = {"multiclass": f"integer labels ({m},) or one-hot ({m}, {n_out})"}.get(
             task, f"({m}, {n_out})"
         )
-        raise ValueError(f"{name} has shape {Y.shape}, expected {what} for {n_out} output units")
+        raise ValueError(f"{name} has shape {got}, expected {what} for {n_out} output units")
     if task == "multiclass":
         _check_one_hot(Y, name)
     elif task in ("binary", "multilabel"):

@@ -1,0 +1,160 @@
+"""Building blocks: every layer's hand backward equals ``jax.vjp`` of its forward; initialisers."""
+
+import chex
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from absl.testing import parameterized
+from helpers import ACTIVATIONS
+
+import jaxnet as jn
+from jaxnet.layers import Dense, dense_backward, dense_forward, linear_backward, linear_forward
+
+M, N_IN, N_OUT = 5, 4, 3
+
+
+def _inputs(dtype=jnp.float64):
+    """``A_prev (M, N_IN)``, ``W (N_OUT, N_IN)``, ``b (N_OUT,)``, ``dA (M, N_OUT)``."""
+    keys = jax.random.split(jax.random.key(0), 4)
+    shapes = ((M, N_IN), (N_OUT, N_IN), (N_OUT,), (M, N_OUT))
+    return tuple(jax.random.normal(k, s, dtype) for k, s in zip(keys, shapes, strict=True))
+
+
+class LayerBackwardTest(chex.TestCase):
+    """One generic test proves every layer: backward == vjp(forward), jitted and eager."""
+
+    @chex.variants(with_jit=True, without_jit=True)
+    @parameterized.parameters(*ACTIVATIONS)
+    def test_dense_backward_equals_vjp_of_forward(self, activation):
+        with jax.enable_x64(True):
+            A_prev, W, b, dA = _inputs()
+
+            @self.variant
+            def manual(A_prev, W, b, dA):
+                _, cache = dense_forward(A_prev, W, b, activation)
+                return dense_backward(dA, cache, activation)
+
+            @self.variant
+            def autodiff(A_prev, W, b, dA):
+                _, pullback = jax.vjp(
+                    lambda A_prev, W, b: dense_forward(A_prev, W, b, activation)[0], A_prev, W, b
+                )
+                return pullback(dA)
+
+            dA_prev, dW, db = manual(A_prev, W, b, dA)
+            vjp_A_prev, vjp_W, vjp_b = autodiff(A_prev, W, b, dA)
+            chex.assert_shape((dA_prev, dW, db), ((M, N_IN), (N_OUT, N_IN), (N_OUT,)))
+            # dense_backward is the gradient of the MEAN over the M examples
+            chex.assert_trees_all_close(
+                (dA_prev, dW, db), (vjp_A_prev, vjp_W / M, vjp_b / M), rtol=1e-10, atol=1e-13
+            )
+
+    @chex.variants(with_jit=True, without_jit=True)
+    @parameterized.parameters(*ACTIVATIONS)
+    def test_dense_layer_triple_backward_equals_vjp(self, activation):
+        with jax.enable_x64(True):
+            A_prev, _, b, dA = _inputs()
+            layer = Dense(N_OUT, activation)
+            params = layer.init(
+                jax.random.key(1), N_IN, scheme="normal", scale=1.0, dtype=jnp.float64
+            )
+            params = {"W": params["W"], "b": b}
+            chex.assert_type(params["W"], jnp.float64)
+
+            @self.variant
+            def manual(params, A_prev, dA):
+                _, cache = layer.forward(params, A_prev)
+                return layer.backward(params, cache, dA)
+
+            @self.variant
+            def autodiff(params, A_prev, dA):
+                _, pullback = jax.vjp(lambda p, a: layer.forward(p, a)[0], params, A_prev)
+                return pullback(dA)
+
+            dA_prev, dparams = manual(params, A_prev, dA)
+            vjp_params, vjp_A_prev = autodiff(params, A_prev, dA)
+            chex.assert_trees_all_equal_structs(dparams, params)
+            chex.assert_trees_all_close(
+                (dA_prev, dparams),
+                (vjp_A_prev, jax.tree.map(lambda g: g / M, vjp_params)),
+                rtol=1e-10,
+                atol=1e-13,
+            )
+
+    @chex.variants(with_jit=True, without_jit=True)
+    def test_linear_backward_equals_vjp_of_forward(self):
+        with jax.enable_x64(True):
+            A_prev, W, b, dZ = _inputs()
+            Z, cache = self.variant(linear_forward)(A_prev, W, b)
+            chex.assert_trees_all_close(Z, A_prev @ W.T + b[None, :])
+            _, pullback = jax.vjp(lambda *args: linear_forward(*args)[0], A_prev, W, b)
+            v_A, v_W, v_b = pullback(dZ)
+            got = self.variant(linear_backward)(dZ, cache)
+            chex.assert_trees_all_close(got, (v_A, v_W / M, v_b / M), rtol=1e-12)
+
+
+def test_single_example_reads_like_the_course():
+    """``z = W a_prev + b`` for one example; the batch is the same function under vmap."""
+    A_prev, W, b, _ = _inputs(jnp.float32)
+    Z, _ = linear_forward(A_prev, W, b)
+    chex.assert_trees_all_close(Z[2], W @ A_prev[2] + b, rtol=1e-5)
+    per_example = jax.vmap(lambda a: linear_forward(a, W, b)[0])(A_prev)
+    chex.assert_trees_all_close(per_example, Z, rtol=1e-5)
+
+
+def test_dense_forward_caches_and_shapes():
+    A_prev, W, b, _ = _inputs(jnp.float32)
+    A, ((cached_A_prev, cached_W, cached_b), Z) = dense_forward(A_prev, W, b, "tanh")
+    chex.assert_shape((A, Z), (M, N_OUT))
+    chex.assert_trees_all_equal((cached_A_prev, cached_W, cached_b), (A_prev, W, b))
+    chex.assert_trees_all_close(A, jnp.tanh(Z))
+    params = Dense(7, "relu").init(jax.random.key(0), N_IN)
+    chex.assert_shape((params["W"], params["b"]), ((7, N_IN), (7,)))
+    chex.assert_trees_all_equal(params["b"], jnp.zeros(7))
+
+
+# ---------------------------------------------------------------- initialisers
+
+SHAPE = (300, 500)  # (n_out, n_in)
+
+
+@pytest.mark.parametrize(
+    "scheme, std",
+    [
+        ("he", np.sqrt(2 / SHAPE[1])),
+        ("xavier", np.sqrt(2 / (SHAPE[0] + SHAPE[1]))),
+        ("glorot", np.sqrt(2 / (SHAPE[0] + SHAPE[1]))),
+        ("lecun", np.sqrt(1 / SHAPE[1])),
+        ("normal", 0.01),
+    ],
+)
+def test_initializer_statistics(scheme, std):
+    W = np.asarray(jn.initializers.get(scheme)(jax.random.key(0), SHAPE))
+    assert W.shape == SHAPE and W.dtype == np.float32
+    np.testing.assert_allclose(W.std(), std, rtol=0.03)
+    assert abs(W.mean()) < 0.03 * std
+
+
+def test_normal_scale_and_zeros():
+    W = jn.initializers.get("normal", scale=0.5)(jax.random.key(0), SHAPE)
+    np.testing.assert_allclose(np.std(W), 0.5, rtol=0.03)
+    chex.assert_trees_all_equal(
+        jn.initializers.get("zeros")(jax.random.key(0), (3, 2)), jnp.zeros((3, 2))
+    )
+
+
+def test_init_biases_zero_deterministic_per_key(x64):
+    net = jn.Network((6, 5, 5, 5, 2), hidden="relu", output="softmax")
+    for scheme in ("zeros", "normal", "he", "xavier", "lecun"):
+        params = jn.init(jax.random.key(3), net, scheme=scheme, dtype=jnp.float64)
+        chex.assert_type(jax.tree.leaves(params), jnp.float64)
+        chex.assert_trees_all_equal([p["b"] for p in params], [jnp.zeros(n) for n in net.sizes[1:]])
+        chex.assert_trees_all_equal(
+            params, jn.init(jax.random.key(3), net, scheme=scheme, dtype=jnp.float64)
+        )
+        if scheme != "zeros":
+            other = jn.init(jax.random.key(4), net, scheme=scheme, dtype=jnp.float64)
+            assert not np.allclose(params[0]["W"], other[0]["W"])
+            # each layer draws from its own key
+            assert not np.allclose(params[1]["W"], params[2]["W"])

@@ -1,0 +1,275 @@
+"""The network: hand backprop equals ``jax.grad(jn.cost)``, the course's shapes, symmetry, no retracing."""
+
+import contextlib
+import dataclasses
+
+import chex
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from helpers import ACTIVATIONS, OUTPUTS, architectures, make_net, random_data, random_params
+from hypothesis import example, given, settings
+
+import jaxnet as jn
+import jaxnet.api
+
+# the largest manual-vs-autodiff relative difference seen, per dtype (printed with -s)
+LARGEST_RELATIVE_DIFFERENCE = {"float32": 0.0, "float64": 0.0}
+TOLERANCES = {"float32": {"rtol": 1e-4, "atol": 1e-5}, "float64": {"rtol": 1e-8, "atol": 1e-12}}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def report_largest_relative_difference():
+    yield
+    print(f"\nlargest manual-vs-autodiff relative difference: {LARGEST_RELATIVE_DIFFERENCE}")
+
+
+def _manual_and_autodiff(net, params, X, Y):
+    _, caches = jn.forward_with_caches(net, params, X)
+    return jn.backward(net, params, caches, Y), jax.grad(jn.cost, argnums=1)(net, params, X, Y)
+
+
+# one compilation per architecture and dtype (the public functions' own jits inline into it)
+_manual_and_autodiff_jit = jax.jit(_manual_and_autodiff, static_argnums=0)
+
+
+def assert_manual_equals_autodiff(net, m, seed, dtype):
+    """``jn.backward`` (hand backprop through the caches) == ``jax.grad(jn.cost)``."""
+    with jax.enable_x64(dtype == "float64"):
+        params = random_params(seed, net, dtype)
+        X, Y = random_data(seed + 1, net, m, dtype)
+        manual, autodiff = _manual_and_autodiff_jit(net, params, X, Y)
+        chex.assert_trees_all_equal_structs(manual, params)
+        chex.assert_trees_all_equal_structs(autodiff, params)
+        chex.assert_trees_all_close(manual, autodiff, **TOLERANCES[dtype])
+        difference = jn.relative_difference(manual, autodiff)
+        LARGEST_RELATIVE_DIFFERENCE[dtype] = max(LARGEST_RELATIVE_DIFFERENCE[dtype], difference)
+
+
+@pytest.mark.parametrize("dtype", ("float64", "float32"))
+@pytest.mark.parametrize("output, loss", OUTPUTS)
+def test_every_hidden_activation_with_every_output(output, loss, dtype):
+    """One deep net chains all seven hidden activations in front of each output/loss pair."""
+    n_out = 3 if output == "softmax" else 2
+    net = make_net((4, 5, 6, 3, 5, 4, 6, 5, n_out), ACTIVATIONS, output, loss)
+    assert_manual_equals_autodiff(net, m=9, seed=0, dtype=dtype)
+
+
+@settings(max_examples=8, deadline=None, derandomize=True)
+@given(architectures())
+@example((make_net((3, 2), (), "sigmoid"), 1, 0))  # depth 1: logistic regression, one example
+@example((make_net((8, 8, 8, 8, 8, 8), ("relu",) * 4, "softmax"), 16, 1))  # depth 5
+def test_manual_backprop_equals_autodiff(case):
+    net, m, seed = case
+    for dtype in ("float64", "float32"):
+        assert_manual_equals_autodiff(net, m, seed, dtype)
+
+
+def test_zero_initialisation_gradients_agree_at_the_relu_kink():
+    """With zeros init every Z is exactly 0: manual and autodiff must pick the same g'(0)."""
+    for hidden, output in (("relu", "softmax"), ("leaky_relu", "sigmoid")):
+        net = jn.Network((3, 4, 2), hidden=hidden, output=output)
+        params = jn.init(jax.random.key(0), net, scheme="zeros")
+        X, Y = random_data(1, net, 5)
+        chex.assert_trees_all_close(
+            jn.grads(net, params, X, Y, method="manual"),
+            jn.grads(net, params, X, Y, method="autodiff"),
+            atol=1e-7,
+        )
+
+
+@pytest.mark.parametrize("sizes, m", [((5, 1), 3), ((4, 3, 1), 7), ((20, 16, 8, 10), 2)])
+def test_course_matrix_dimensions(sizes, m):
+    net = jn.Network(sizes, hidden="relu", output="softmax" if sizes[-1] > 1 else "sigmoid")
+    params = jn.init(jax.random.key(0), net)
+    X, Y = random_data(1, net, m)
+    A_L, caches = jn.forward_with_caches(net, params, X)
+    assert len(params) == len(caches) == net.L == len(sizes) - 1
+    chex.assert_shape(A_L, (m, sizes[-1]))
+    for l in range(1, net.L + 1):
+        (A_prev, W, b), Z = caches[l - 1]
+        chex.assert_shape(params[l - 1]["W"], (sizes[l], sizes[l - 1]))
+        chex.assert_shape(params[l - 1]["b"], (sizes[l],))
+        chex.assert_shape((W, b), ((sizes[l], sizes[l - 1]), (sizes[l],)))
+        chex.assert_shape((A_prev, Z), ((m, sizes[l - 1]), (m, sizes[l])))
+    grads = jn.backward(net, params, caches, Y)
+    chex.assert_trees_all_equal_structs(grads, params)
+    chex.assert_trees_all_equal_shapes(grads, params)
+
+
+def _train(net, params, X, Y, steps=5, learning_rate=0.5):
+    for _ in range(steps):
+        grads = jn.grads(net, params, X, Y)
+        params = jax.tree.map(lambda p, g: p - learning_rate * g, params, grads)
+    return params
+
+
+def test_zero_initialisation_does_not_break_symmetry():
+    net = jn.Network((3, 4, 1), hidden="sigmoid", output="sigmoid")
+    X, Y = random_data(0, net, 11)  # odd m: the labels cannot be exactly balanced
+    params = _train(net, jn.init(jax.random.key(1), net, scheme="zeros"), X, Y)
+    W1, W2 = params[0]["W"], params[1]["W"]
+    chex.assert_trees_all_close(W1, jnp.broadcast_to(W1[:1], W1.shape))  # every row equal
+    chex.assert_trees_all_close(W2, jnp.full_like(W2, W2[0, 0]))
+    assert float(jnp.abs(W1).min()) > 0 and float(jnp.abs(W2).min()) > 0  # it did train
+
+    params = _train(net, jn.init(jax.random.key(1), net, scheme="normal"), X, Y)
+    W1 = params[0]["W"]
+    assert float(jnp.abs(W1 - W1[:1]).max()) > 1e-3  # random init breaks the symmetry
+
+
+def test_jit_traces_once_and_the_core_does_not_recompile():
+    net = jn.Network((4, 6, 3), hidden="relu", output="softmax")
+    params = jn.init(jax.random.key(0), net)
+    chex.clear_trace_counter()
+
+    @jax.jit
+    @chex.assert_max_traces(n=1)
+    def step(params, X, Y):
+        return jn.forward(net, params, X), jn.grads(net, params, X, Y)
+
+    for i in range(3):
+        X, Y = random_data(i, net, 8)
+        step(params, X, Y)
+    with pytest.raises(AssertionError, match="traced > 1 times"):  # new shapes must retrace
+        step(params, *random_data(9, net, 9))
+
+    # the public functions reuse their compiled core for new arrays of the same shapes
+    X, Y = random_data(10, net, 10)
+    params = jax.tree.map(lambda p: p + 0.1, params)
+    jn.forward(net, params, X), jn.grads(net, params, X, Y)
+    sizes = (jaxnet.api._forward_with_caches._cache_size(), jaxnet.api._grads._cache_size())
+    with _count_compilations() as compilations:
+        for i in range(3):
+            X, Y = random_data(20 + i, net, 10)
+            params = jax.tree.map(lambda p: p + 0.1, params)
+            jn.forward(net, params, X), jn.grads(net, params, X, Y)
+    assert compilations == []
+    assert (jaxnet.api._forward_with_caches._cache_size(), jaxnet.api._grads._cache_size()) == sizes
+
+
+@contextlib.contextmanager
+def _count_compilations():
+    """Collects one entry per jaxpr trace or XLA compilation made inside the block."""
+    events = []
+
+    def listener(event, duration, **kwargs):
+        if event.startswith("/jax/core/compile/"):
+            events.append(event)
+
+    jax.monitoring.register_event_duration_secs_listener(listener)
+    try:
+        yield events
+    finally:
+        jax.monitoring.unregister_event_duration_listener(listener)
+
+
+def test_forward_under_vmap_matches_the_batch():
+    net = jn.Network((3, 5, 2), hidden="tanh", output="softmax")
+    params = jn.init(jax.random.key(0), net)
+    X, _ = random_data(1, net, 6)
+    per_example = jax.vmap(lambda x: jn.forward(net, params, x[None, :])[0])(X)
+    chex.assert_trees_all_close(per_example, jn.forward(net, params, X), rtol=1e-5)
+    # per-example gradients (leading axis m) average to the batch gradient
+    X, Y = random_data(2, net, 6)
+    per_example = jax.vmap(lambda x, y: jn.grads(net, params, x[None], y[None]))(X, Y)
+    chex.assert_tree_shape_prefix(per_example, (6,))
+    mean = jax.tree.map(lambda g: g.mean(axis=0), per_example)
+    chex.assert_trees_all_close(mean, jn.grads(net, params, X, Y), rtol=1e-4, atol=1e-6)
+
+
+def test_predict_and_evaluate():
+    net = jn.Network((2, 3), output="softmax")
+    W = jnp.array([[1.0, 0.0], [0.0, 1.0], [-1.0, -1.0]])
+    params = ({"W": W, "b": jnp.zeros(3)},)
+    X = jnp.array([[2.0, 0.0], [0.0, 2.0], [-2.0, -2.0], [2.0, 0.0]])
+    Y = jnp.array([0, 1, 2, 1])
+    chex.assert_trees_all_equal(jn.predict(net, params, X), jnp.array([0, 1, 2, 0], jnp.int32))
+    result = jn.evaluate(net, params, X, Y)
+    assert set(result) == {"loss", "accuracy"} and all(type(v) is float for v in result.values())
+    assert result["accuracy"] == pytest.approx(0.75)
+    assert result["loss"] == pytest.approx(float(jn.cost(net, params, X, Y)), rel=1e-6)
+
+    binary = jn.Network((2, 1), output="sigmoid")
+    params = ({"W": jnp.array([[1.0, -1.0]]), "b": jnp.zeros(1)},)
+    chex.assert_trees_all_equal(jn.predict(binary, params, X), jnp.array([1, 0, 0, 1], jnp.int32))
+    assert jn.evaluate(binary, params, X, jnp.array([1, 0, 1, 1]))["accuracy"] == 0.75
+
+    regression = jn.Network((2, 1), output="linear")
+    pred = jn.predict(regression, params, X)
+    chex.assert_trees_all_close(pred, X @ params[0]["W"].T)
+    result = jn.evaluate(regression, params, X, jnp.zeros(4))
+    assert set(result) == {"loss", "mse"} and all(type(v) is float for v in result.values())
+    assert result["mse"] == pytest.approx(float(jnp.mean(pred**2)))
+    assert result["loss"] == pytest.approx(result["mse"] / 2)  # the cost keeps the course's 1/2
+
+
+def test_summary_shows_shapes_and_the_total(capsys):
+    net = jn.Network((784, 512, 10), hidden="relu", output="softmax")
+    assert net.num_params == 512 * 785 + 10 * 513 == 407_050
+    text = jn.format_summary(net)
+    for expected in ("(512, 784)", "(10, 512)", "(512,)", "(10,)", "407,050", "relu", "softmax"):
+        assert expected in text
+    assert jn.summary(net) is None
+    assert capsys.readouterr().out.strip() == text.strip()
+
+
+def test_network_is_frozen_hashable_and_round_trips():
+    net = jn.Network((2, 4, 3, 1), activations=("relu", "leaky_relu(0.2)", "sigmoid"))
+    same = jn.Network([2, 4, 3, 1], activations=["ReLU", "leaky_relu(slope=0.2)", "sigmoid"])
+    assert net == same and hash(net) == hash(same)
+    assert {net: "a"}[same] == "a"
+    assert net != jn.Network((2, 4, 3, 1), hidden="tanh")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        net.sizes = (1, 1)
+    assert jn.Network.from_dict(net.to_dict()) == net
+    assert net.to_dict() == {
+        "sizes": [2, 4, 3, 1],
+        "activations": ["relu", "leaky_relu(0.2)", "sigmoid"],
+        "loss": "binary_cross_entropy",
+    }
+    assert (net.L, net.task, net.fused) == (3, "binary", True)
+    assert jn.Network((2, 3), output="softmax").loss == "categorical_cross_entropy"
+    assert jn.Network((2, 3), output="linear").loss == "mean_squared_error"
+    assert not jn.Network((2, 1), output="sigmoid", loss="mse").fused
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, match",
+    [
+        ({"sizes": (3,)}, ValueError, "sizes must be at least two positive ints"),
+        ({"sizes": (3, 0, 1)}, ValueError, "sizes must be at least two positive ints"),
+        ({"sizes": (3, 2.5, 1)}, ValueError, "sizes must be at least two positive ints"),
+        ({"sizes": 3}, TypeError, "sizes must be a sequence"),
+        ({"sizes": (3, 1), "output": "swish"}, ValueError, r"'swish'.*sigmoid, tanh, relu"),
+        ({"sizes": (3, 2, 1), "activations": ("relu",)}, ValueError, "one activation per layer"),
+        ({"sizes": (3, 2, 1), "activations": "relu"}, ValueError, "one activation per layer"),
+        ({"sizes": (3, 1), "output": "softmax"}, ValueError, "softmax output needs at least 2"),
+        ({"sizes": (3, 1), "output": "tanh", "loss": "bce"}, ValueError, "needs a sigmoid"),
+        ({"sizes": (3, 2), "output": "sigmoid", "loss": "cce"}, ValueError, "needs a softmax"),
+        ({"sizes": (3, 1), "loss": "hinge"}, ValueError, r"unknown loss 'hinge'.*mean_squared"),
+    ],
+)
+def test_network_validation(kwargs, error, match):
+    with pytest.raises(error, match=match):
+        jn.Network(**kwargs)
+
+
+def test_public_entry_points_agree_with_the_core():
+    net = jn.Network((3, 4, 2), hidden="tanh", output="softmax")
+    params = random_params(0, net)
+    X, labels = random_data(1, net, 6)
+    one_hot = jax.nn.one_hot(labels, 2)
+    J = jn.cost(net, params, X, labels)
+    assert J.shape == () and float(J) > 0
+    chex.assert_trees_all_close(J, jn.cost(net, params, X, one_hot))
+    chex.assert_trees_all_close(
+        jn.forward(net, params, X), jn.forward_with_caches(net, params, X)[0]
+    )
+    chex.assert_trees_all_close(
+        jn.grads(net, params, X, labels, method="autodiff"),
+        jn.grads(net, params, np.asarray(X), np.asarray(one_hot), method="manual"),
+        rtol=1e-4,
+        atol=1e-6,
+    )
