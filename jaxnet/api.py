@@ -56,6 +56,11 @@ def init(key, net: Network, scheme: str = "he", *, scale: float = 0.01, dtype=jn
     initializers.get(initializer_name)  # unknown scheme -> ValueError before any work
     if not jnp.issubdtype(dtype, jnp.floating):
         raise TypeError(f"dtype must be a floating dtype, got {dtype}")
+    if jnp.dtype(dtype).itemsize == 8 and not jax.config.jax_enable_x64:
+        raise ValueError(
+            "dtype float64 needs 64-bit JAX: jax.config.update('jax_enable_x64', True) "
+            "or `with jax.enable_x64(True):`"
+        )
     return network.init(key, net, initializer_name, scale=scale, dtype=dtype)
 
 

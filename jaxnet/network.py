@@ -14,6 +14,7 @@ training uses it to mask padded examples, so their loss and gradients count zero
 from __future__ import annotations
 
 import dataclasses
+import numbers
 from collections.abc import Sequence
 
 import jax
@@ -122,11 +123,10 @@ def _check_sizes(sizes) -> tuple[int, ...]:
         sizes = tuple(sizes)
     except TypeError:
         raise TypeError(f"sizes must be a sequence of layer sizes, got {sizes!r}") from None
-    if len(sizes) < 2 or not all(
-        isinstance(n, int) and not isinstance(n, bool) and n > 0 for n in sizes
-    ):
+    ints = all(isinstance(n, numbers.Integral) and not isinstance(n, bool) for n in sizes)
+    if len(sizes) < 2 or not ints or min(sizes) < 1:
         raise ValueError(f"sizes must be at least two positive ints (n_x, ..., n_L), got {sizes!r}")
-    return sizes
+    return tuple(int(n) for n in sizes)  # NumPy ints become Python ints: hashable, JSON-friendly
 
 
 def _check_output(n_out: int, output: str, loss: str) -> None:
