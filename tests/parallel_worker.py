@@ -8,15 +8,20 @@ import json
 import os
 import sys
 
-os.environ["XLA_FLAGS"] = "--xla_force_host_platform_device_count=2"
+import jax
 
-import jax  # noqa: E402
+import jaxnet as jn
+from jaxnet import parallel
+from jaxnet.datasets import planar_flower
 
-jax.config.update("jax_cpu_collectives_implementation", "gloo")
 
-import jaxnet as jn  # noqa: E402
-from jaxnet import parallel  # noqa: E402
-from jaxnet.datasets import planar_flower  # noqa: E402
+def train_planar(mesh=None):
+    """The run both sides compare: planar flower, batches of 50 (not a multiple of 4 devices)."""
+    X, y = planar_flower(jax.random.key(1), m=402)
+    net = jn.Network((2, 4, 1), hidden="tanh", output="sigmoid")
+    params = jn.init(jax.random.key(2), net, scheme="normal")
+    return jn.fit(net, params, X, y, learning_rate=0.5, epochs=4, batch_size=50,
+                  key=jax.random.key(0), verbose=0, mesh=mesh)  # fmt: skip
 
 
 def main(process_id: int, num_processes: int, port: int, out: str, crash: bool) -> None:
@@ -24,21 +29,7 @@ def main(process_id: int, num_processes: int, port: int, out: str, crash: bool) 
     if crash and process_id == 1:
         os._exit(3)  # dies without a word: the other process must not hang
     mesh = parallel.data_mesh()
-    X, y = planar_flower(jax.random.key(1), m=402)
-    net = jn.Network((2, 4, 1), hidden="tanh", output="sigmoid")
-    params = jn.init(jax.random.key(2), net, scheme="normal")
-    params, history = jn.fit(
-        net,
-        params,
-        X,
-        y,
-        learning_rate=0.5,
-        epochs=4,
-        batch_size=50,
-        key=jax.random.key(0),
-        verbose=0,
-        mesh=mesh,
-    )
+    params, history = train_planar(mesh)
     result = {
         "devices": len(mesh.devices.ravel()),
         "params": jax.tree.map(lambda a: a.tolist(), parallel.to_host(params)),
@@ -49,5 +40,8 @@ def main(process_id: int, num_processes: int, port: int, out: str, crash: bool) 
 
 
 if __name__ == "__main__":
+    # before JAX starts its backends: 2 virtual CPU devices per process, gloo collectives
+    os.environ["XLA_FLAGS"] = "--xla_force_host_platform_device_count=2"
+    jax.config.update("jax_cpu_collectives_implementation", "gloo")
     pid, nproc, port, out = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
     main(pid, nproc, port, out, crash=len(sys.argv) > 5 and sys.argv[5] == "crash")

@@ -14,10 +14,10 @@ from pathlib import Path
 import jax
 import numpy as np
 import pytest
+from parallel_worker import train_planar
 
 import jaxnet as jn
 from jaxnet import checkpoint, parallel
-from jaxnet.datasets import planar_flower
 
 HERE = Path(__file__).parent
 TOL = 1e-4  # float32: the sharded all-reduce sums in another order
@@ -111,20 +111,7 @@ def test_two_processes_equal_one(tmp_path):
         assert p.returncode == 0, out[-3000:]
     results = [json.loads((tmp_path / f"p{i}.json").read_text()) for i in range(2)]
     assert results[0]["devices"] == 4
-    X, y = planar_flower(jax.random.key(1), m=402)
-    net = jn.Network((2, 4, 1), hidden="tanh", output="sigmoid")
-    params = jn.init(jax.random.key(2), net, scheme="normal")
-    params, history = jn.fit(
-        net,
-        params,
-        X,
-        y,
-        learning_rate=0.5,
-        epochs=4,
-        batch_size=50,
-        key=jax.random.key(0),
-        verbose=0,
-    )
+    params, history = train_planar()  # one process, one device
     for result in results:
         for got, want in zip(result["params"], params, strict=True):
             for name in ("W", "b"):
