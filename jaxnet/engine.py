@@ -19,7 +19,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from jaxnet import metrics, network
+from jaxnet import metrics, network, optimizers
 from jaxnet.network import Network
 from jaxnet.parallel import constrain_batch
 
@@ -57,6 +57,15 @@ class Dataset(NamedTuple):
 
 def init_state(config: TrainConfig, params, step: int = 0) -> TrainState:
     return TrainState(params, config.optimizer.init(params), jnp.int32(step), jnp.int32(-1))
+
+
+@functools.partial(jax.jit, static_argnames="config")
+def start_state(config: TrainConfig, params, learning_rate=None) -> TrainState:
+    """A fresh state (one compiled call); ``learning_rate`` set in an ``inject_hyperparams`` state."""
+    state = init_state(config, params)
+    if learning_rate is None:
+        return state
+    return state._replace(opt_state=optimizers.set_learning_rate(state.opt_state, learning_rate))
 
 
 def num_batches(m: int, batch_size: int | None) -> int:

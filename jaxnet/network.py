@@ -14,6 +14,7 @@ training uses it to mask padded examples, so their loss and gradients count zero
 from __future__ import annotations
 
 import dataclasses
+import functools
 import numbers
 from collections.abc import Sequence
 
@@ -138,6 +139,7 @@ def _check_output(n_out: int, output: str, loss: str) -> None:
         raise ValueError(f"categorical_cross_entropy needs a softmax output, got output {output!r}")
 
 
+@functools.partial(jax.jit, static_argnames=("net", "scheme", "scale", "dtype"))  # one compile
 def init(key, net: Network, scheme="he", *, scale=0.01, dtype=jnp.float32) -> tuple[dict, ...]:
     """Params for ``net``: ``W[l]`` drawn by ``scheme`` (see :mod:`jaxnet.initializers`), ``b[l] = 0``."""
     keys = jax.random.split(key, net.L)

@@ -203,9 +203,7 @@ def fit(
     key = jax.random.key(0) if key is None else key
 
     config = engine.TrainConfig(net, tx, grads, batch_size, shuffle)
-    state = engine.init_state(config, params)
-    if rate is not None:
-        state = state._replace(opt_state=optimizers.set_learning_rate(state.opt_state, rate))
+    state = engine.start_state(config, params, rate)
     history, start = new_history(net, val is not None), 0
     if resume_from is not None:
         state, key, history, start = resume.restore_run(resume_from, state, config)
