@@ -1,0 +1,1 @@
+"""Benchmarks of jaxnet against its peers (see README.md); run `python benchmarks/run.py`."""

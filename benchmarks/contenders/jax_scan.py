@@ -1,0 +1,83 @@
+"""Raw JAX reference: one jitted ``lax.scan`` per epoch that gathers each batch inside the scan body.
+
+The training arrays are arguments of the jitted function (not closed-over constants); the
+partial last batch runs once after the scan, inside the same compiled epoch.
+"""
+
+import functools
+
+import numpy as np
+
+from benchmarks import common
+
+
+def workload_a(args, clock):
+    import jax
+    import jax.numpy as jnp
+    import optax
+
+    X, y, X_test, y_test = (jnp.asarray(a) for a in common.mnist_for(args))
+    r = common.RMSPROP
+    tx = optax.rmsprop(r["learning_rate"], decay=r["rho"], eps=r["eps"])
+
+    @functools.partial(jax.jit, static_argnums=1)
+    def init(key, sizes=(784, 512, 10)):
+        keys = jax.random.split(key, len(sizes) - 1)
+        return [
+            {"W": jax.random.normal(k, (n, n_in)) * jnp.sqrt(2 / n_in), "b": jnp.zeros(n)}
+            for k, n_in, n in zip(keys, sizes, sizes[1:], strict=False)
+        ]
+
+    def logits(params, x):
+        h = jax.nn.relu(x @ params[0]["W"].T + params[0]["b"])
+        return h @ params[1]["W"].T + params[1]["b"]
+
+    def loss_fn(params, xb, yb):
+        return optax.softmax_cross_entropy_with_integer_labels(logits(params, xb), yb).mean()
+
+    def train_step(state, xb, yb):
+        params, opt_state = state
+        loss, grads = jax.value_and_grad(loss_fn)(params, xb, yb)
+        updates, opt_state = tx.update(grads, opt_state, params)
+        return (optax.apply_updates(params, updates), opt_state), loss
+
+    @functools.partial(jax.jit, donate_argnums=(0,))
+    def epoch(state, X, y, key):
+        def body(state, idx):
+            return train_step(state, X[idx], y[idx])
+
+        perm = jax.random.permutation(key, X.shape[0])
+        n_full = X.shape[0] // common.BATCH * common.BATCH
+        state, losses = jax.lax.scan(body, state, perm[:n_full].reshape(-1, common.BATCH))
+        if n_full < X.shape[0]:
+            state, _ = body(state, perm[n_full:])
+        return state, losses.mean()
+
+    key = jax.random.key(args.seed)
+    t0, c0 = common.now(), clock.seconds
+    params = init(key, (784, 512, 10))
+    state = (params, tx.init(params))
+    epoch_times = []
+    for e in range(common.MNIST_EPOCHS[args.size]):
+        te = common.now()
+        state, loss = epoch(state, X, y, jax.random.fold_in(key, e))
+        jax.block_until_ready(loss)
+        epoch_times.append(common.now() - te)
+    total, compile_s = common.now() - t0, clock.seconds - c0
+    acc = float(
+        (np.asarray(jax.jit(logits)(state[0], X_test)).argmax(1) == np.asarray(y_test)).mean()
+    )
+    return {
+        "total_s": total,
+        "epoch_s": epoch_times,
+        "steady_epoch_s": common.steady(epoch_times),
+        "compile_s": compile_s,
+        "test_acc": acc,
+    }
+
+
+if __name__ == "__main__":
+    args = common.parse_args()
+    if args.workload != "A":
+        raise SystemExit(f"jax_scan runs workload A only, not {args.workload}")
+    common.emit(workload_a(args, common.CompileClock()))

@@ -1,0 +1,66 @@
+"""Keras 3 on the JAX backend, as its MNIST examples write it: ``Sequential``, ``compile``, ``fit``."""
+
+import os
+
+from benchmarks import common
+
+
+def workload_a(args, keras, clock):
+    X, y, X_test, y_test = common.mnist_for(args)
+    Y = keras.utils.to_categorical(y, 10)
+    keras.utils.set_random_seed(args.seed)
+
+    class EpochTimer(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            self.t0 = common.now()
+
+        def on_epoch_end(self, epoch, logs=None):
+            epoch_times.append(common.now() - self.t0)
+
+    epoch_times = []
+    t0, c0 = common.now(), clock.seconds
+    model = keras.Sequential(
+        [
+            keras.Input((784,)),
+            keras.layers.Dense(512, activation="relu"),
+            keras.layers.Dense(10, activation="softmax"),
+        ]
+    )
+    r = common.RMSPROP
+    opt = keras.optimizers.RMSprop(learning_rate=r["learning_rate"], rho=r["rho"], epsilon=r["eps"])
+    model.compile(optimizer=opt, loss="categorical_crossentropy", metrics=["accuracy"])
+    model.fit(
+        X,
+        Y,
+        batch_size=common.BATCH,
+        epochs=common.MNIST_EPOCHS[args.size],
+        shuffle=True,
+        verbose=0,
+        callbacks=[EpochTimer()],
+    )
+    total, compile_s = common.now() - t0, clock.seconds - c0
+    acc = float((model.predict(X_test, batch_size=1024, verbose=0).argmax(1) == y_test).mean())
+    return {
+        "total_s": total,
+        "epoch_s": epoch_times,
+        "steady_epoch_s": common.steady(epoch_times),
+        "compile_s": compile_s,
+        "test_acc": acc,
+        "backend": keras.backend.backend(),
+    }
+
+
+def main():
+    args = common.parse_args()
+    os.environ["KERAS_BACKEND"] = "jax"
+    try:
+        import keras
+    except ImportError as e:
+        common.missing("keras", e)
+    if args.workload != "A":
+        raise SystemExit(f"keras runs workload A only, not {args.workload}")
+    common.emit(workload_a(args, keras, common.CompileClock()))
+
+
+if __name__ == "__main__":
+    main()
