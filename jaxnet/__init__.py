@@ -47,6 +47,7 @@ def __getattr__(name):
         return importlib.import_module(f"jaxnet.{name}")
     raise AttributeError(f"module 'jaxnet' has no attribute {name!r}")
 
+
 __all__ = [
     "GradcheckReport",
     "Network",
