@@ -59,7 +59,7 @@ SCALING = {  # sweeps in m and width around "base" (m, width, epochs); epochs at
     "quick": {
         "m": [300, 600],
         "width": [16],
-        "epochs": [1],
+        "epochs": [2],
         "base": (600, 16, 2),
         "epoch_base": (300, 16),
     },
