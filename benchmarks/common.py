@@ -98,6 +98,32 @@ def steady(epoch_times: list[float]) -> float:
     return statistics.median(rest)
 
 
+def epoch_result(
+    total_s: float, epoch_times: list[float], compile_s: float, test_acc: float, **extra
+) -> dict:
+    """Workload A's result line: total, per-epoch and steady times, compile time, test accuracy."""
+    return {
+        "total_s": total_s,
+        "epoch_s": epoch_times,
+        "steady_epoch_s": steady(epoch_times),
+        "compile_s": compile_s,
+        "test_acc": test_acc,
+        **extra,
+    }
+
+
+def sequential_result(n: int, k: int, measured_s: float, accuracies) -> dict:
+    """Workload C for sequential peers: ``k`` of ``n`` runs timed, the total scaled to ``n``."""
+    return {
+        "n_models": n,
+        "timed_models": k,
+        "measured_s": measured_s,
+        "total_s": measured_s * n / k,
+        "extrapolated": k < n,
+        "mean_train_acc": float(sum(accuracies) / k),
+    }
+
+
 def time_calls(fn, n: int, *, warmup: int = 3) -> dict:
     """Median/min seconds of ``n`` calls of ``fn()`` (which must block until its result is ready)."""
     for _ in range(warmup):

@@ -21,7 +21,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.sharding import PartitionSpec as P
 
-from jaxnet import engine, network, optimizers, parallel
+from jaxnet import engine, network, parallel
 from jaxnet.network import Network
 from jaxnet.progress import Progress
 from jaxnet.training import (
@@ -167,11 +167,8 @@ def fit_ensemble(
         raise ValueError(f"keys must have one key per model ({K}), got {keys.shape[0]}")
 
     config = engine.TrainConfig(net, tx, grads, batch_size, shuffle)
-    states = jax.vmap(lambda p: engine.init_state(config, p))(stacked_params)
-    if rate is not None:
-        states = states._replace(
-            opt_state=optimizers.set_learning_rate(states.opt_state, jnp.broadcast_to(rate, (K,)))
-        )
+    rates = None if rate is None else jnp.broadcast_to(jnp.asarray(rate, jnp.float32), (K,))
+    states = jax.vmap(lambda p, r: engine.start_state(config, p, r))(stacked_params, rates)
     histories = [new_history(net, val is not None) for _ in range(K)]
     if mesh is not None and shard == "models":
         states, keys, train, val = _shard_models(mesh, states, keys, train, val)

@@ -42,13 +42,7 @@ def workload_a(args, jax, nnx, optax, clock):
         epoch_times.append(common.now() - te)
     total, compile_s = common.now() - t0, clock.seconds - c0
     acc = float((np.asarray(nnx.jit(lambda m, x: m(x))(model, X_test)).argmax(1) == y_test).mean())
-    return {
-        "total_s": total,
-        "epoch_s": epoch_times,
-        "steady_epoch_s": common.steady(epoch_times),
-        "compile_s": compile_s,
-        "test_acc": acc,
-    }
+    return common.epoch_result(total, epoch_times, compile_s, acc)
 
 
 def main():

@@ -67,13 +67,7 @@ def workload_a(args, clock):
     acc = float(
         (np.asarray(jax.jit(logits)(state[0], X_test)).argmax(1) == np.asarray(y_test)).mean()
     )
-    return {
-        "total_s": total,
-        "epoch_s": epoch_times,
-        "steady_epoch_s": common.steady(epoch_times),
-        "compile_s": compile_s,
-        "test_acc": acc,
-    }
+    return common.epoch_result(total, epoch_times, compile_s, acc)
 
 
 if __name__ == "__main__":

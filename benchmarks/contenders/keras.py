@@ -40,14 +40,7 @@ def workload_a(args, keras, clock):
     )
     total, compile_s = common.now() - t0, clock.seconds - c0
     acc = float((model.predict(X_test, batch_size=1024, verbose=0).argmax(1) == y_test).mean())
-    return {
-        "total_s": total,
-        "epoch_s": epoch_times,
-        "steady_epoch_s": common.steady(epoch_times),
-        "compile_s": compile_s,
-        "test_acc": acc,
-        "backend": keras.backend.backend(),
-    }
+    return common.epoch_result(total, epoch_times, compile_s, acc, backend=keras.backend.backend())
 
 
 def main():

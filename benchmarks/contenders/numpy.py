@@ -59,13 +59,7 @@ def workload_a(args):
         epoch_times.append(common.now() - te)
     total = common.now() - t0
     acc = float((mlp_forward(p, X_test)[0].argmax(1) == y_test).mean())
-    return {
-        "total_s": total,
-        "epoch_s": epoch_times,
-        "steady_epoch_s": common.steady(epoch_times),
-        "compile_s": 0.0,
-        "test_acc": acc,
-    }
+    return common.epoch_result(total, epoch_times, 0.0, acc)
 
 
 # ------------------------------------------------------------------ B, C: planar 2-4-1, GD
@@ -123,14 +117,7 @@ def workload_c(args):
         for s in range(k)
     ]
     measured = common.now() - t0
-    return {
-        "n_models": n,
-        "timed_models": k,
-        "measured_s": measured,
-        "total_s": measured * n / k,
-        "extrapolated": k < n,
-        "mean_train_acc": float(np.mean(accs)),
-    }
+    return common.sequential_result(n, k, measured, accs)
 
 
 if __name__ == "__main__":

@@ -30,14 +30,7 @@ def workload_a(args, torch, nn):
     total = common.now() - t0
     with torch.no_grad():
         acc = (model(X_test).argmax(1) == y_test).float().mean().item()
-    return {
-        "total_s": total,
-        "epoch_s": epoch_times,
-        "steady_epoch_s": common.steady(epoch_times),
-        "compile_s": 0.0,
-        "test_acc": acc,
-        "threads": torch.get_num_threads(),
-    }
+    return common.epoch_result(total, epoch_times, 0.0, acc, threads=torch.get_num_threads())
 
 
 def planar_model(torch, nn, X, Y, seed, iterations):
@@ -84,14 +77,7 @@ def workload_c(args, torch, nn):
     t0 = common.now()
     accs = [planar_model(torch, nn, X, Y, s, common.PLANAR_ITERS[args.size])[1] for s in range(k)]
     measured = common.now() - t0
-    return {
-        "n_models": n,
-        "timed_models": k,
-        "measured_s": measured,
-        "total_s": measured * n / k,
-        "extrapolated": k < n,
-        "mean_train_acc": sum(accs) / k,
-    }
+    return common.sequential_result(n, k, measured, accs)
 
 
 def main():
