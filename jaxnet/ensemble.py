@@ -21,7 +21,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.sharding import PartitionSpec as P
 
-from jaxnet import engine, network, parallel
+from jaxnet import compiled, engine, network, parallel
 from jaxnet.network import Network
 from jaxnet.progress import Progress
 from jaxnet.training import (
@@ -96,10 +96,12 @@ def init_ensemble(
     return jax.tree.map(lambda *leaves: jnp.stack(leaves), *models)
 
 
-@functools.partial(jax.jit, static_argnames=("config", "chunk"))
-def _run_ensemble_chunk(config, states, train, val, keys, first_epoch, n_epochs, *, chunk):
+@functools.partial(compiled.jit, static_argnames=("config", "chunk", "guarded"))
+def _run_ensemble_chunk(config, states, train, val, keys, first_epoch, n_epochs, *, chunk, guarded):
     def one(state, key):
-        return engine.run_chunk(config, state, train, val, key, first_epoch, n_epochs, chunk=chunk)
+        return engine.run_chunk(
+            config, state, train, val, key, first_epoch, n_epochs, chunk=chunk, guarded=guarded
+        )
 
     return jax.vmap(one)(states, keys)
 
@@ -203,25 +205,31 @@ def _train(config, states, train, val, m, keys, epochs, histories, verbose):
     n_batches = engine.num_batches(m, config.batch_size)
     chunk = 1 if config.batch_size is not None else FULL_BATCH_CHUNK
     progress, done = Progress(verbose, epochs, print_every=1 if config.batch_size else 100), 0
+    failed = np.full(len(histories), -1)
     try:
         while done < epochs:
             n, tic = min(chunk, epochs - done), time.perf_counter()
-            states, logs = _run_ensemble_chunk(
-                config, states, train, val, keys, jnp.int32(done), jnp.int32(n), chunk=chunk
+            states, logs, failed = engine.replaying(
+                functools.partial(_run_ensemble_chunk, config),
+                states,
+                train,
+                val,
+                keys,
+                np.int32(done),
+                np.int32(n),
+                chunk=chunk,
+                guarded=bool(np.any(failed >= 0)),  # keep failed models frozen
             )
-            logs, failed = parallel.to_host((logs, states.failed_step))
             seconds = time.perf_counter() - tic
             for k, history in enumerate(histories):  # padded models (k >= K) are not reported
                 alive = n if failed[k] < 0 else max(0, min(n, failed[k] // n_batches - done))
                 if len(history["loss"]) == done:
                     append_epochs(history, metric_keys, [v[k] for v in logs], done, alive, seconds)
-            mean_logs = [
-                {key: float(np.mean(v[: len(histories), i])) for key, v in zip(metric_keys, logs)}
-                for i in range(n)
-            ]
-            progress.epochs_done(
-                done, [{f"mean_{k}": v for k, v in e.items()} for e in mean_logs], seconds
-            )
+            mean_logs = {
+                f"mean_{key}": np.mean(v[: len(histories), :n], axis=0).tolist()
+                for key, v in zip(metric_keys, logs)
+            }
+            progress.epochs_done(done, mean_logs, seconds)
             done += n
     finally:
         progress.close()

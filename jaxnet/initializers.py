@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 import jax
@@ -25,26 +26,25 @@ def zeros(key, shape, dtype=jnp.float32):
     return jnp.zeros(shape, dtype)
 
 
-def normal(scale: float = 0.01) -> Initializer:
-    """``randn * scale``: the course's small random initialisation."""
+def _scaled(std_of: Callable[[int, int], float]) -> Initializer:
+    """``randn(shape) * std_of(n[l-1], n[l])``."""
 
-    def init(key, shape, dtype=jnp.float32):
-        return scale * jax.random.normal(key, shape, dtype)
-
-    return init
-
-
-def _fan_scaled(scale_of: Callable[[int, int], float]) -> Initializer:
     def init(key, shape, dtype=jnp.float32):
         n_out, n_in = shape
-        return jax.random.normal(key, shape, dtype) * jnp.sqrt(scale_of(n_in, n_out)).astype(dtype)
+        return jax.random.normal(key, shape, dtype) * jnp.asarray(std_of(n_in, n_out), dtype)
 
+    init.std_of = std_of
     return init
 
 
-he = _fan_scaled(lambda n_in, n_out: 2.0 / n_in)
-xavier = _fan_scaled(lambda n_in, n_out: 2.0 / (n_in + n_out))
-lecun = _fan_scaled(lambda n_in, n_out: 1.0 / n_in)
+def normal(scale: float = 0.01) -> Initializer:
+    """``randn * scale``: the course's small random initialisation."""
+    return _scaled(lambda n_in, n_out: scale)
+
+
+he = _scaled(lambda n_in, n_out: math.sqrt(2.0 / n_in))
+xavier = _scaled(lambda n_in, n_out: math.sqrt(2.0 / (n_in + n_out)))
+lecun = _scaled(lambda n_in, n_out: math.sqrt(1.0 / n_in))
 
 NAMES = ("zeros", "normal", "he", "xavier", "lecun")
 

@@ -20,8 +20,10 @@ from collections.abc import Sequence
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from jaxnet import activations as _activations
+from jaxnet import initializers
 from jaxnet import losses as _losses
 from jaxnet.layers import Dense, linear_backward
 
@@ -141,12 +143,24 @@ def _check_output(n_out: int, output: str, loss: str) -> None:
 
 @functools.partial(jax.jit, static_argnames=("net", "scheme", "scale", "dtype"))  # one compile
 def init(key, net: Network, scheme="he", *, scale=0.01, dtype=jnp.float32) -> tuple[dict, ...]:
-    """Params for ``net``: ``W[l]`` drawn by ``scheme`` (see :mod:`jaxnet.initializers`), ``b[l] = 0``."""
-    keys = jax.random.split(key, net.L)
-    return tuple(
-        layer.init(k, n_in, scheme, scale=scale, dtype=dtype)
-        for layer, k, n_in in zip(net.layers, keys, net.sizes[:-1], strict=True)
-    )
+    """Params for ``net``: ``W[l]`` drawn by ``scheme`` (see :mod:`jaxnet.initializers`), ``b[l] = 0``.
+
+    Every ``W[l]`` is a slice of ONE draw of standard normals, scaled by its scheme's
+    standard deviation: one random-number kernel to compile whatever the depth (a draw
+    per layer made compiling ``init`` cost ~0.15 s per layer on a CPU).
+    """
+    initializer = initializers.get(scheme, scale=scale)
+    shapes = [(n_out, n_in) for n_in, n_out in zip(net.sizes[:-1], net.sizes[1:])]
+    if initializer is initializers.zeros:
+        weights = [jnp.zeros(shape, dtype) for shape in shapes]
+    else:
+        ends = np.cumsum([n_out * n_in for n_out, n_in in shapes])
+        draws = jnp.split(jax.random.normal(key, (int(ends[-1]),), dtype), ends[:-1])
+        weights = [
+            z.reshape(n_out, n_in) * jnp.asarray(initializer.std_of(n_in, n_out), dtype)
+            for z, (n_out, n_in) in zip(draws, shapes)
+        ]
+    return tuple({"W": W, "b": jnp.zeros((W.shape[0],), dtype)} for W in weights)
 
 
 def forward_with_caches(net: Network, params, X):

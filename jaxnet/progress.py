@@ -42,21 +42,23 @@ class Progress:
                 dynamic_ncols=True,
             )
 
-    def epochs_done(self, first_epoch: int, logs: list[dict[str, float]], seconds: float) -> None:
-        """Report epochs ``first_epoch + 1 ..`` (1-based) whose logs are given, trained in ``seconds``."""
-        if not logs:
+    def epochs_done(self, first_epoch: int, logs: dict[str, list[float]], seconds: float) -> None:
+        """Report epochs ``first_epoch + 1 ..`` (1-based), trained in ``seconds``.
+
+        ``logs`` is columnar: ``{"loss": [one value per epoch], ...}``.
+        """
+        n = len(next(iter(logs.values()), []))
+        if n == 0:
             return
         if self.bar is not None:
-            self.bar.update(len(logs))
-            self.bar.set_postfix_str(format_logs(logs[-1]), refresh=True)
+            self.bar.update(n)
+            self.bar.set_postfix_str(format_logs({k: v[-1] for k, v in logs.items()}), refresh=True)
         elif self.verbose >= 2:
-            per_epoch = seconds / len(logs)
-            for i, epoch_logs in enumerate(logs, start=first_epoch + 1):
-                if i % self.print_every == 0 or i == self.epochs or i == 1:
-                    print(
-                        f"Epoch {i}/{self.epochs} - {per_epoch:.3g}s - {format_logs(epoch_logs)}",
-                        flush=True,
-                    )
+            for i in range(n):
+                epoch = first_epoch + 1 + i
+                if epoch % self.print_every == 0 or epoch == self.epochs or epoch == 1:
+                    row = format_logs({k: v[i] for k, v in logs.items()})
+                    print(f"Epoch {epoch}/{self.epochs} - {seconds / n:.3g}s - {row}", flush=True)
 
     def close(self) -> None:
         if self.bar is not None:

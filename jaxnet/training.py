@@ -7,11 +7,11 @@ records the history, reports progress and saves checkpoints between them.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import time
 import warnings
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 import optax
 
@@ -119,16 +119,16 @@ def new_history(net: Network, validation: bool) -> dict[str, list]:
     return {"epoch": [], **{k: [] for k in history_keys(net, validation)}, "time": []}
 
 
-def append_epochs(history, keys, logs, first_epoch: int, n: int, seconds: float) -> list[dict]:
-    """Add ``n`` epochs of compiled-run logs (arrays ``(chunk,)``) to ``history``; return them as dicts."""
-    added = []
-    for i in range(n):
-        epoch_logs = {k: float(v[i]) for k, v in zip(keys, logs)}
-        for k, v in epoch_logs.items():
-            history[k].append(v)
-        history["epoch"].append(first_epoch + i + 1)
-        history["time"].append(seconds / n)
-        added.append(epoch_logs)
+def append_epochs(history, keys, logs, first_epoch: int, n: int, seconds: float) -> dict:
+    """Add ``n`` epochs of compiled-run logs (arrays ``(chunk,)``) to ``history``; return them
+    as columns ``{key: [n floats]}``."""
+    added = {k: np.asarray(v[:n], np.float64).tolist() for k, v in zip(keys, logs)}
+    if n == 0:
+        return added
+    for k, values in added.items():
+        history[k].extend(values)
+    history["epoch"].extend(range(first_epoch + 1, first_epoch + n + 1))
+    history["time"].extend([seconds / n] * n)
     return added
 
 
@@ -238,17 +238,16 @@ class _Run:
             while self.done < self.epochs:
                 n = min(chunk, self.epochs - self.done)
                 before, tic = self.state, time.perf_counter()
-                self.state, logs = engine.run_chunk(
-                    self.config,
+                self.state, logs, failed = engine.replaying(
+                    functools.partial(engine.run_chunk, self.config),
                     self.state,
                     train,
                     val,
                     self.key,
-                    jnp.int32(self.done),
-                    jnp.int32(n),
+                    np.int32(self.done),
+                    np.int32(n),
                     chunk=FULL_BATCH_CHUNK if self.full_batch else 1,
                 )
-                logs, failed = parallel.to_host((logs, self.state.failed_step))
                 failed = int(failed)
                 completed = n if failed < 0 else self._epochs_before(failed) - self.done
                 added = append_epochs(

@@ -33,6 +33,14 @@ def _as_array(x, name: str):
         raise TypeError(f"{name} must be an array, got {type(x).__name__}: {e}") from None
 
 
+def _on_device(x, dtype):
+    """``x`` as a JAX array of ``dtype``; a NumPy array is cast on the host and put on the
+    device with ``device_put`` (``jnp.asarray`` would compile a cast or a copy per shape)."""
+    if isinstance(x, np.ndarray):
+        return jax.device_put(x.astype(dtype, copy=False))
+    return jnp.asarray(x, dtype)
+
+
 def _check_finite(x, name: str) -> None:
     if (
         is_concrete(x)
@@ -97,7 +105,7 @@ def as_inputs(net: Network, X, dtype, name: str = "X"):
     if not (jnp.issubdtype(X.dtype, jnp.number) or X.dtype == bool):
         raise TypeError(f"{name} must be numeric, got dtype {X.dtype}")
     _check_finite(X, name)
-    return jnp.asarray(X, dtype)
+    return _on_device(X, dtype)
 
 
 def as_labels(net: Network, Y, m: int, dtype, name: str = "Y"):
@@ -110,6 +118,8 @@ def as_labels(net: Network, Y, m: int, dtype, name: str = "Y"):
         )
     if task == "multiclass" and (Y.ndim == 1 or Y.shape[1] == 1):
         _check_values(Y, name, integers_below=n_out)
+        if isinstance(Y, np.ndarray):
+            return _on_device(Y.reshape(m, 1) == np.arange(n_out), dtype)
         return jax.nn.one_hot(jnp.asarray(Y).reshape(m), n_out, dtype=dtype)
     got = Y.shape  # the caller's shape, for the message
     if Y.ndim == 1:
@@ -125,7 +135,7 @@ def as_labels(net: Network, Y, m: int, dtype, name: str = "Y"):
         _check_values(Y, name, integers_below=2)
     else:
         _check_finite(Y, name)
-    return jnp.asarray(Y, dtype)
+    return _on_device(Y, dtype)
 
 
 def _check_values(Y, name: str, integers_below: int) -> None:
