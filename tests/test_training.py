@@ -277,6 +277,20 @@ def test_full_batch_chunks_share_one_trace():
     np.testing.assert_allclose(h7["loss"], h1500["loss"][:7], **F32)
 
 
+def test_the_guarded_replay_is_compiled_only_when_a_run_diverges():
+    """The fast path carries no finiteness guard; a diverging chunk is replayed guarded."""
+    net = jn.Network((3, 5, 1), hidden="relu", output="linear")  # sizes used nowhere else
+    X, y = regression_data(19, n_x=3)
+    params = jn.init(jax.random.key(20), net)
+    before = engine.run_chunk._cache_size()
+    jn.fit(net, params, X, y, learning_rate=0.01, epochs=5, verbose=0)
+    assert engine.run_chunk._cache_size() == before + 1
+    with pytest.raises(jn.TrainingDiverged) as info:
+        jn.fit(net, params, X, y, learning_rate=1e6, epochs=50, verbose=0)
+    assert engine.run_chunk._cache_size() == before + 2  # + the guarded variant
+    assert all_finite(info.value.params)
+
+
 # --- manual backprop and autodiff give the same training ----------------------------------
 
 
