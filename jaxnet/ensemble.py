@@ -67,11 +67,9 @@ def init_ensemble(
       A params tree whose leaves have a leading axis K.
     """
     check_network(net)
-    keys = list(keys)
     if hidden_sizes is None:
-        return jax.vmap(lambda k: network.init(k, net, scheme, scale=scale, dtype=dtype))(
-            jnp.stack(keys)
-        )
+        return _init_each(stack_keys(keys), net, scheme, scale, dtype)
+    keys = list(keys)
     if len(hidden_sizes) != len(keys):
         raise ValueError(
             f"hidden_sizes must give one width per key ({len(keys)}), got {len(hidden_sizes)}"
@@ -94,6 +92,23 @@ def init_ensemble(
         )
         models.append(_embed(network.init(k, small, scheme, scale=scale, dtype=dtype), net))
     return jax.tree.map(lambda *leaves: jnp.stack(leaves), *models)
+
+
+@functools.partial(jax.jit, static_argnames=("net", "scheme", "scale", "dtype"))
+def _init_each(keys, net: Network, scheme, scale, dtype):
+    """``jn.init`` for each key, stacked: a ``lax.map`` loop compiles the one-model ``init``
+    once, where a ``vmap`` of it took twice as long to compile (0.57 against 0.28 s)."""
+    return jax.lax.map(lambda k: network.init(k, net, scheme, scale=scale, dtype=dtype), keys)
+
+
+def stack_keys(keys):
+    """K keys as one key array ``(K,)``: an array of keys as it is, a sequence stacked.
+
+    (``list()`` of a key array would compile an unstack, and stacking it again a stack.)
+    """
+    if isinstance(keys, jax.Array) and keys.ndim == 1:
+        return keys
+    return jnp.stack(list(keys))
 
 
 @functools.partial(compiled.jit, static_argnames=("config", "chunk", "guarded"))
@@ -148,9 +163,8 @@ def fit_ensemble(
         raise ValueError(
             "stacked_params must have one leading axis K >= 1 on every leaf (see jn.init_ensemble)"
         )
-    train, val = prepare_data(
-        net, jax.tree.map(lambda a: a[0], stacked_params), X, Y, validation_data
-    )
+    first_model = jax.tree.map(lambda a: np.asarray(a)[0], stacked_params)  # (no compiled slice)
+    train, val = prepare_data(net, first_model, X, Y, validation_data)
     m = train.X.shape[0]
     check_schedule(epochs, batch_size, m, grads)
     if shard not in ("data", "models"):
@@ -164,12 +178,12 @@ def fit_ensemble(
         if batch_size is not None and shuffle:
             raise ValueError("keys (one per model) are required to shuffle minibatches")
         keys = jax.random.split(jax.random.key(0), K)
-    keys = jnp.stack(list(keys))
+    keys = stack_keys(keys)
     if keys.shape[0] != K:
         raise ValueError(f"keys must have one key per model ({K}), got {keys.shape[0]}")
 
     config = engine.TrainConfig(net, tx, grads, batch_size, shuffle)
-    rates = None if rate is None else jnp.broadcast_to(jnp.asarray(rate, jnp.float32), (K,))
+    rates = None if rate is None else np.broadcast_to(np.asarray(rate, np.float32), (K,))
     states = jax.vmap(lambda p, r: engine.start_state(config, p, r))(stacked_params, rates)
     histories = [new_history(net, val is not None) for _ in range(K)]
     if mesh is not None and shard == "models":
