@@ -14,6 +14,8 @@ A layer is also the triple of pure functions ``init / forward / backward`` that
 
 from __future__ import annotations
 
+import functools
+import operator
 from typing import NamedTuple
 
 import jax
@@ -25,9 +27,36 @@ LinearCache = tuple[jax.Array, jax.Array, jax.Array]
 DenseCache = tuple[LinearCache, jax.Array]
 
 
+SMALL_LAYER = 32  # n[l] * n[l-1] up to which a layer's products are multiply-adds
+
+
+def matmul(X, Y, small: bool):
+    """``X @ Y`` for ``X (m, k)`` (or one example ``(k,)``), ``Y (k, n)``; with ``small``, as ``k``
+    broadcast multiply-adds.
+
+    ``sum_i X[:, i] Y[i, :]`` is one fused elementwise loop where a matrix product is a
+    library call. For a tiny layer (``n k <= SMALL_LAYER``, e.g. the planar network's
+    2 -> 4 -> 1) XLA:CPU ran it 1.5-3x faster, alone and vmapped over 64 models; from
+    ``n k = 64`` the library wins.
+    """
+    if not small:
+        return X @ Y
+    lead = (1,) * (X.ndim - 1)  # explicit broadcasting: no rank promotion
+
+    def term(i):
+        return X[..., i : i + 1] * Y[i].reshape(*lead, -1)
+
+    return functools.reduce(operator.add, (term(i) for i in range(Y.shape[0])))
+
+
+def is_small(W) -> bool:
+    """Whether the layer of ``W (n[l], n[l-1])`` is tiny enough for :func:`matmul`'s loop."""
+    return W.shape[0] * W.shape[1] <= SMALL_LAYER
+
+
 def linear_forward(A_prev, W, b) -> tuple[jax.Array, LinearCache]:
     """``Z = A_prev W^T + b``; returns ``(Z (m, n[l]), cache = (A_prev, W, b))``."""
-    Z = A_prev @ W.T
+    Z = matmul(A_prev, W.T, is_small(W))
     return Z + jnp.broadcast_to(b, Z.shape), (A_prev, W, b)  # explicit: no rank promotion
 
 
@@ -44,7 +73,7 @@ def linear_backward(dZ, cache: LinearCache):
     """
     A_prev, W, _ = cache
     m = A_prev.shape[0]
-    return dZ @ W, dZ.T @ A_prev / m, dZ.mean(axis=0)
+    return matmul(dZ, W, is_small(W)), dZ.T @ A_prev / m, dZ.mean(axis=0)
 
 
 def dense_forward(A_prev, W, b, activation="relu") -> tuple[jax.Array, DenseCache]:

@@ -158,3 +158,32 @@ def test_init_biases_zero_deterministic_per_key(x64):
             assert not np.allclose(params[0]["W"], other[0]["W"])
             # each layer draws from its own key
             assert not np.allclose(params[1]["W"], params[2]["W"])
+
+
+# --- tiny layers: products as multiply-adds ------------------------------------------------
+
+
+@pytest.mark.parametrize("k, n", [(1, 4), (2, 4), (4, 1), (3, 8), (4, 8), (8, 8), (5, 20)])
+def test_small_matmul_is_the_matrix_product(x64, k, n):
+    rng = np.random.default_rng(k * 100 + n)
+    X, Y = rng.standard_normal((9, k)), rng.standard_normal((k, n))
+    for x in (X, X[3]):  # a batch and one example
+        chex.assert_trees_all_close(
+            jn.layers.matmul(x, Y, small=True), x @ Y, rtol=1e-13, atol=1e-14
+        )
+    grad = jax.grad(lambda x, y, s: jnp.sum(jnp.tanh(jn.layers.matmul(x, y, s))), argnums=(0, 1))
+    chex.assert_trees_all_close(grad(X, Y, True), grad(X, Y, False), rtol=1e-12, atol=1e-14)
+
+
+def test_only_tiny_layers_take_the_multiply_add_path():
+    assert jn.layers.is_small(jnp.zeros((4, 2))) and jn.layers.is_small(jnp.zeros((1, 4)))
+    assert jn.layers.is_small(jnp.zeros((4, 8)))  # 32 = SMALL_LAYER
+    assert not jn.layers.is_small(jnp.zeros((7, 5)))
+    assert not jn.layers.is_small(jnp.zeros((512, 784)))
+
+
+def test_a_tiny_layer_compiles_without_a_matrix_product():
+    X, W, b = jnp.ones((400, 2)), jnp.ones((4, 2)), jnp.zeros(4)
+    small = jax.jit(lambda X: linear_forward(X, W, b)[0]).lower(X).as_text()
+    big = jax.jit(lambda X: linear_forward(X, jnp.ones((64, 2)), jnp.zeros(64))[0]).lower(X)
+    assert "dot_general" not in small and "dot_general" in big.as_text()
