@@ -190,3 +190,16 @@ def test_get_aliases_and_for_output():
     assert losses.for_output("tanh") is losses.MEAN_SQUARED_ERROR
     with pytest.raises(ValueError, match=r"unknown loss 'hinge'.*binary_cross_entropy"):
         losses.get("hinge")
+
+
+def test_softplus_and_its_derivative_are_exact_everywhere(x64):
+    """One exponential serves the value and the derivative; both match the references."""
+    z = jnp.array([-800.0, -40.0, -3.0, -1e-9, 0.0, 1e-9, 2.5, 40.0, 800.0])
+    chex.assert_trees_all_close(jn.losses.softplus(z), jax.nn.softplus(z), rtol=1e-15, atol=0)
+    derivative = jax.vmap(jax.grad(jn.losses.softplus))(z)
+    chex.assert_trees_all_close(derivative, jax.nn.sigmoid(z), rtol=1e-15, atol=0)
+    assert float(jax.grad(jn.losses.softplus)(0.0)) == 0.5
+    # the derivative rule is itself differentiable: s'(z) = s(z) (1 - s(z)) = s(z) s(-z)
+    second = jax.vmap(jax.grad(jax.grad(jn.losses.softplus)))(z)
+    expected = jax.nn.sigmoid(z) * jax.nn.sigmoid(-z)
+    chex.assert_trees_all_close(second, expected, rtol=1e-12, atol=1e-300)
