@@ -132,10 +132,6 @@ def append_epochs(history, keys, logs, first_epoch: int, n: int, seconds: float)
     return added
 
 
-def _all_finite(tree) -> bool:
-    return all(bool(np.isfinite(leaf).all()) for leaf in jax.tree.leaves(tree))
-
-
 def fit(
     net: Network,
     params,
@@ -237,7 +233,7 @@ class _Run:
         try:
             while self.done < self.epochs:
                 n = min(chunk, self.epochs - self.done)
-                before, tic = self.state, time.perf_counter()
+                tic = time.perf_counter()
                 self.state, logs, failed = engine.replaying(
                     functools.partial(engine.run_chunk, self.config),
                     self.state,
@@ -256,7 +252,7 @@ class _Run:
                 self.progress.epochs_done(self.done, added, time.perf_counter() - tic)
                 self.done += completed
                 if failed >= 0:
-                    self._diverged(failed, before)
+                    self._diverged(failed)
                     return
                 if checkpoint_dir is not None and (
                     self.done % (checkpoint_every or self.epochs) == 0 or self.done == self.epochs
@@ -268,11 +264,10 @@ class _Run:
     def _epochs_before(self, failed_step: int) -> int:
         return failed_step // self.n_batches
 
-    def _diverged(self, failed_step, chunk_start_state):
+    def _diverged(self, failed_step):
+        """Warn or raise; the state is the guarded replay's, so its params are the last finite."""
         nb = self.n_batches
         epoch, step = failed_step // nb + 1, failed_step % nb + 1
-        if not _all_finite(parallel.to_host(self.state.params)):
-            self.state = chunk_start_state
         message = (
             f"the loss (or the params after the update) became non-finite at epoch {epoch}/{self.epochs}, step {step}/{nb}; "
             f"training stopped and the last finite params were kept (history has {self.done} epochs)"
