@@ -69,21 +69,26 @@ def _bce(A, Y):
     return -(Y * jnp.log(A) + (1 - Y) * jnp.log1p(-A)).sum(axis=-1)
 
 
+def _softplus_and_exp(z):
+    """``(softplus(z), e^-|z|)``: the value and the exponential its derivative reuses."""
+    e = jnp.exp(-jnp.abs(z))
+    return jnp.maximum(z, 0) + jnp.log1p(e), e
+
+
 @jax.custom_jvp
 def softplus(z):
     """``log(1 + e^z) = max(z, 0) + log1p(e^-|z|)``, stable for any ``z``, with its derivative
     ``s(z)`` given explicitly (exact at every ``z``, including the kinks of ``max`` and ``|z|``
     at 0, where autodiff of the formula is not to be trusted)."""
-    return jnp.maximum(z, 0) + jnp.log1p(jnp.exp(-jnp.abs(z)))
+    return _softplus_and_exp(z)[0]
 
 
 @softplus.defjvp
 def _softplus_jvp(primals, tangents):
     """``s(z) = 1 / (1 + e^-z)`` from the same ``e = e^-|z|`` as the value: one exponential."""
     (z,), (dz,) = primals, tangents
-    e = jnp.exp(-jnp.abs(z))
-    sigmoid = jnp.where(z >= 0, 1, e) / (1 + e)
-    return jnp.maximum(z, 0) + jnp.log1p(e), sigmoid * dz
+    value, e = _softplus_and_exp(z)
+    return value, jnp.where(z >= 0, 1, e) / (1 + e) * dz
 
 
 def _bce_from_logits(Z, Y):

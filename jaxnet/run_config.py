@@ -23,22 +23,13 @@ GRADS = ("autodiff", "manual")
 
 
 @dataclasses.dataclass(frozen=True)
-class RunConfig:
-    """Everything that determines a run (saved as ``config.json``).
-
-    ``layers`` are the hidden sizes (input and output sizes follow the data);
-    ``output_activation=None`` follows the data; ``batch_size=None`` is full batch.
+class RunConfig(run_data.Defaults):
+    """Everything that determines a run (saved as ``config.json``): the hyperparameters of
+    :class:`~jaxnet.run_data.Defaults` (``layers`` are the hidden sizes; input and output
+    sizes follow the data), the dataset, and how the run draws, differentiates and loads.
     """
 
     dataset: str
-    layers: tuple[int, ...]
-    hidden_activation: str
-    output_activation: str | None
-    init: str
-    optimizer: str
-    learning_rate: float
-    epochs: int
-    batch_size: int | None
     seed: int = 0
     grads: str = "autodiff"
     data_dir: str | None = None
@@ -75,7 +66,7 @@ def resolve_config(dataset: str = "planar", **given) -> RunConfig:
     defaults = sp.defaults
     if sp.with_layers is not None and given.get("layers"):
         defaults = sp.with_layers
-    values = {**dataclasses.asdict(defaults), "seed": 0, "grads": "autodiff"}
+    values = dataclasses.asdict(defaults)
     values |= {k: v for k, v in given.items() if v is not None}
     if sp is run_data.SPECS["csv"]:  # saved runs must find their files from any directory
         dataset = str(Path(dataset).expanduser().resolve())
