@@ -1,4 +1,4 @@
-"""The course's building blocks, batch-first: linear and dense (linear -> activation) layers.
+"""The dense layer, batch-first: linear and dense (linear -> activation) building blocks.
 
 Shapes (``m`` examples along axis 0): ``A_prev`` is ``(m, n[l-1])``, ``W`` is
 ``(n[l], n[l-1])``, ``b`` is ``(n[l],)``, ``Z`` and ``A`` are ``(m, n[l])``.
