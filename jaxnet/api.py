@@ -8,8 +8,6 @@ checks are static; value checks are skipped on tracers).
 
 from __future__ import annotations
 
-import functools
-
 import jax
 import jax.numpy as jnp
 
@@ -17,20 +15,12 @@ from jaxnet import initializers, metrics, network
 from jaxnet.network import Network
 from jaxnet.validation import as_inputs, as_labels, check_network, check_params
 
-_METHODS = ("manual", "autodiff")
-
-
 _forward_with_caches = jax.jit(network.forward_with_caches, static_argnames="net")
 _cost = jax.jit(network.cost, static_argnames="net")
 _backward = jax.jit(network.backward, static_argnames="net")
-_grads = jax.jit(network.grads, static_argnames=("net", "method"))
-
-
-@functools.partial(jax.jit, static_argnames="net")
-def _evaluate(net, params, X, Y):
-    A_L, caches = network.forward_with_caches(net, params, X)
-    loss = network.cost_from_output(net, A_L, caches[-1][1], Y)
-    return {"loss": loss, metrics.metric_name(net.task): metrics.metric(A_L, Y, net.task)}
+# the one jitted gradient (gradcheck uses it too)
+compiled_grads = jax.jit(network.grads, static_argnames=("net", "backprop", "train"))
+_evaluate = jax.jit(network.evaluate, static_argnames="net")
 
 
 def _checked(net, params, X, Y=None):
@@ -89,12 +79,12 @@ def backward(net: Network, params, caches, Y):
     return _backward(net, params, caches, as_labels(net, Y, caches[0][0][0].shape[0], dtype))
 
 
-def grads(net: Network, params, X, Y, method: str = "manual"):
-    """dJ/dparams by ``method`` ``"manual"`` (hand backprop) or ``"autodiff"`` (``jax.grad`` of J)."""
-    if method not in _METHODS:
-        raise ValueError(f"method must be one of {_METHODS}, got {method!r}")
+def grads(net: Network, params, X, Y, backprop: str = "manual"):
+    """dJ/dparams by ``backprop`` ``"manual"`` (hand backprop) or ``"autodiff"`` (``jax.grad`` of J)."""
+    if backprop not in network.BACKPROP:
+        raise ValueError(f"backprop must be one of {network.BACKPROP}, got {backprop!r}")
     X, Y = _checked(net, params, X, Y)
-    return _grads(net, params, X, Y, method=method)
+    return compiled_grads(net, params, X, Y, backprop=backprop)
 
 
 def predict(net: Network, params, X):
@@ -105,7 +95,8 @@ def predict(net: Network, params, X):
 def evaluate(net: Network, params, X, Y) -> dict[str, float]:
     """``{"loss": J, "accuracy": ...}`` (``"mse"`` instead of accuracy for regression), as floats."""
     X, Y = _checked(net, params, X, Y)
-    return {k: float(v) for k, v in _evaluate(net, params, X, Y).items()}
+    loss, metric = _evaluate(net, params, X, Y)
+    return {"loss": float(loss), metrics.metric_name(net.task): float(metric)}
 
 
 def format_summary(net: Network) -> str:

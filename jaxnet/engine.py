@@ -93,10 +93,10 @@ def epoch_plan(
 def train_step(config: TrainConfig, params, opt_state, X, Y, weights=None):
     """One optimiser step on a batch: ``(params, opt_state, loss before the step, metric)``."""
     net = config.net
-    loss, Z_L, grads = network.loss_and_grads(net, params, X, Y, weights, config.method)
+    loss, A_L, grads, stats = network.loss_and_grads(net, params, X, Y, weights, config.method)
     updates, opt_state = config.optimizer.update(grads, opt_state, params)
-    metric = metrics.metric(net.output_activation.fn(Z_L), Y, net.task, weights)
-    return optax.apply_updates(params, updates), opt_state, loss, metric
+    metric = metrics.metric(A_L, Y, net.task, weights)
+    return network.with_stats(net, optax.apply_updates(params, updates), stats), opt_state, loss, metric
 
 
 def _step(config: TrainConfig, state: TrainState, X, Y, weights, guarded: bool):

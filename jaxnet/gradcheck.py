@@ -17,11 +17,11 @@ import jax.numpy as jnp
 from jax.flatten_util import ravel_pytree
 
 from jaxnet import network
+from jaxnet.api import compiled_grads
 from jaxnet.network import Network
 from jaxnet.validation import as_inputs, as_labels, check_network, check_params
 
 COURSE_THRESHOLD = 2e-7
-_grads = jax.jit(network.grads, static_argnames=("net", "method"))
 
 
 class GradcheckReport(NamedTuple):
@@ -89,13 +89,15 @@ def gradcheck(
     """
     check_network(net)
     check_params(net, params)
-    manual_grads = manual_grads or (lambda n, p, x, y: _grads(n, p, x, y, method="manual"))
+    manual_grads = manual_grads or (
+        lambda n, p, x, y: compiled_grads(n, p, x, y, backprop="manual")
+    )
     with jax.enable_x64(True):
         params64 = jax.tree.map(lambda a: jnp.asarray(a, jnp.float64), params)
         X64 = as_inputs(net, X, jnp.float64)
         Y64 = as_labels(net, Y, X64.shape[0], jnp.float64)
         manual = manual_grads(net, params64, X64, Y64)
-        autodiff = _grads(net, params64, X64, Y64, method="autodiff")
+        autodiff = compiled_grads(net, params64, X64, Y64, backprop="autodiff")
         numeric = numeric_grads(net, params64, X64, Y64, epsilon)
         diffs = (
             relative_difference(manual, autodiff),

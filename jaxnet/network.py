@@ -23,7 +23,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxnet import activations as _activations
-from jaxnet import initializers
+from jaxnet import initializers, metrics
 from jaxnet import losses as _losses
 from jaxnet.layers import Dense, linear_backward
 
@@ -84,6 +84,11 @@ class Network:
     def layers(self) -> tuple[Dense, ...]:
         """One :class:`~jaxnet.layers.Dense` per layer."""
         return tuple(Dense(n, a) for n, a in zip(self.sizes[1:], self.activations, strict=True))
+
+    @property
+    def needs_key(self) -> bool:
+        """Whether some layer draws randomness in training (dropout); then training needs a key."""
+        return False
 
     @property
     def output_activation(self) -> _activations.Activation:
@@ -215,29 +220,49 @@ def backward(net: Network, params, caches, Y, weights=None) -> tuple[dict, ...]:
     return tuple(reversed(grads))
 
 
-def loss_and_grads(net: Network, params, X, Y, weights=None, method="manual"):
-    """``(J, Z[L], grads)`` in one pass, by hand-derived backprop or by ``jax.grad``."""
-    if method == "manual":
+BACKPROP = ("manual", "autodiff")
+
+
+def loss_and_grads(
+    net: Network, params, X, Y, weights=None, backprop="manual", *, key=None, train=True
+):
+    """``(J, A[L], grads, stats)`` in one pass, by hand-derived backprop or by ``jax.grad``.
+
+    ``grads`` has the params' tree (zeros for non-trainable leaves); ``stats`` holds one
+    dict per layer with the new values of its non-trainable leaves (see :func:`with_stats`).
+    """
+    del key, train  # dense layers draw no randomness and have no train mode
+    stats = tuple({} for _ in range(net.L))
+    if backprop == "manual":
         A_L, caches = forward_with_caches(net, params, X)
         Z_L = caches[-1][1]
-        return (
-            cost_from_output(net, A_L, Z_L, Y, weights),
-            Z_L,
-            backward(net, params, caches, Y, weights),
-        )
+        J = cost_from_output(net, A_L, Z_L, Y, weights)
+        return J, A_L, backward(net, params, caches, Y, weights), stats
 
     def J(p):
         A_L, caches = forward_with_caches(net, p, X)
-        Z_L = caches[-1][1]
-        return cost_from_output(net, A_L, Z_L, Y, weights), Z_L
+        return cost_from_output(net, A_L, caches[-1][1], Y, weights), A_L
 
-    (loss, Z_L), grads = jax.value_and_grad(J, has_aux=True)(params)
-    return loss, Z_L, grads
+    (loss, A_L), grads = jax.value_and_grad(J, has_aux=True)(params)
+    return loss, A_L, grads, stats
 
 
-def grads(net: Network, params, X, Y, weights=None, method="manual"):
-    """dJ/dparams by ``method`` ``"manual"`` (hand backprop) or ``"autodiff"`` (``jax.grad``)."""
-    return loss_and_grads(net, params, X, Y, weights, method)[2]
+def with_stats(net: Network, params, stats):
+    """``params`` with each layer's non-trainable leaves replaced by its ``stats`` dict."""
+    del net
+    return tuple({**p, **s} for p, s in zip(params, stats, strict=True))
+
+
+def evaluate(net: Network, params, X, Y, weights=None):
+    """``(J, metric)`` in inference mode, from one forward pass: the one evaluate core."""
+    A_L, caches = forward_with_caches(net, params, X)
+    loss = cost_from_output(net, A_L, caches[-1][1], Y, weights)
+    return loss, metrics.metric(A_L, Y, net.task, weights)
+
+
+def grads(net: Network, params, X, Y, weights=None, backprop="manual", *, key=None, train=True):
+    """dJ/dparams by ``backprop`` ``"manual"`` (hand backprop) or ``"autodiff"`` (``jax.grad``)."""
+    return loss_and_grads(net, params, X, Y, weights, backprop, key=key, train=train)[2]
 
 
 def predictions(net: Network, A_L):

@@ -17,10 +17,10 @@ from jaxnet.network import Network
 from jaxnet.validation import as_inputs, as_labels, check_network, check_params
 
 
-@functools.partial(jax.jit, static_argnames=("net", "method", "chunk_size"))
-def _per_example(net, params, X, Y, method, chunk_size):
+@functools.partial(jax.jit, static_argnames=("net", "backprop", "chunk_size"))
+def _per_example(net, params, X, Y, backprop, chunk_size):
     def one(x, y):
-        return network.grads(net, params, x[None, :], y[None, :], method=method)
+        return network.grads(net, params, x[None, :], y[None, :], backprop=backprop)
 
     if chunk_size is None:
         return jax.vmap(one)(X, Y)
@@ -28,22 +28,22 @@ def _per_example(net, params, X, Y, method, chunk_size):
 
 
 def per_example_grads(
-    net: Network, params, X, Y, method: str = "autodiff", chunk_size: int | None = None
+    net: Network, params, X, Y, backprop: str = "manual", chunk_size: int | None = None
 ):
     """Gradients of each example's loss: the params' tree with a leading axis m on every leaf.
 
     Args:
       net, params, X, Y: as for ``jn.grads`` (X ``(m, n[0])``).
-      method: ``"autodiff"`` (``jax.grad``) or ``"manual"`` (hand-derived backprop).
+      backprop: ``"manual"`` (hand-derived backprop) or ``"autodiff"`` (``jax.grad``).
       chunk_size: process this many examples at a time (bounds memory to
         ``chunk_size x num_params`` floats); ``None`` vmaps over all m at once.
     """
     check_network(net)
-    if method not in ("manual", "autodiff"):
-        raise ValueError(f"method must be 'manual' or 'autodiff', got {method!r}")
+    if backprop not in network.BACKPROP:
+        raise ValueError(f"backprop must be one of {network.BACKPROP}, got {backprop!r}")
     if chunk_size is not None and (not isinstance(chunk_size, int) or chunk_size < 1):
         raise ValueError(f"chunk_size must be None or an int >= 1, got {chunk_size!r}")
     dtype = check_params(net, params)
     X = as_inputs(net, X, dtype)
     Y = as_labels(net, Y, X.shape[0], dtype)
-    return _per_example(net, params, X, Y, method, chunk_size)
+    return _per_example(net, params, X, Y, backprop, chunk_size)

@@ -85,5 +85,5 @@ def test_numeric_grads_match_autodiff(x64):
     X, Y = random_data(3, net, 4, jnp.float64)
     numeric = numeric_grads(net, params, X, Y, chunk_size=4)  # several chunks
     chex.assert_trees_all_equal_structs(numeric, params)
-    autodiff = network.grads(net, params, X, Y, method="autodiff")
+    autodiff = network.grads(net, params, X, Y, backprop="autodiff")
     chex.assert_trees_all_close(numeric, autodiff, rtol=1e-6, atol=1e-9)

@@ -73,8 +73,8 @@ def test_zero_initialisation_gradients_agree_at_the_relu_kink():
         params = jn.init(jax.random.key(0), net, scheme="zeros")
         X, Y = random_data(1, net, 5)
         chex.assert_trees_all_close(
-            jn.grads(net, params, X, Y, method="manual"),
-            jn.grads(net, params, X, Y, method="autodiff"),
+            jn.grads(net, params, X, Y, backprop="manual"),
+            jn.grads(net, params, X, Y, backprop="autodiff"),
             atol=1e-7,
         )
 
@@ -139,14 +139,17 @@ def test_jit_traces_once_and_the_core_does_not_recompile():
     X, Y = random_data(10, net, 10)
     params = jax.tree.map(lambda p: p + 0.1, params)
     jn.forward(net, params, X), jn.grads(net, params, X, Y)
-    sizes = (jaxnet.api._forward_with_caches._cache_size(), jaxnet.api._grads._cache_size())
+    sizes = (jaxnet.api._forward_with_caches._cache_size(), jaxnet.api.compiled_grads._cache_size())
     with _count_compilations() as compilations:
         for i in range(3):
             X, Y = random_data(20 + i, net, 10)
             params = jax.tree.map(lambda p: p + 0.1, params)
             jn.forward(net, params, X), jn.grads(net, params, X, Y)
     assert compilations == []
-    assert (jaxnet.api._forward_with_caches._cache_size(), jaxnet.api._grads._cache_size()) == sizes
+    assert (
+        jaxnet.api._forward_with_caches._cache_size(),
+        jaxnet.api.compiled_grads._cache_size(),
+    ) == sizes
 
 
 @contextlib.contextmanager
@@ -268,8 +271,8 @@ def test_public_entry_points_agree_with_the_core():
         jn.forward(net, params, X), jn.forward_with_caches(net, params, X)[0]
     )
     chex.assert_trees_all_close(
-        jn.grads(net, params, X, labels, method="autodiff"),
-        jn.grads(net, params, np.asarray(X), np.asarray(one_hot), method="manual"),
+        jn.grads(net, params, X, labels, backprop="autodiff"),
+        jn.grads(net, params, np.asarray(X), np.asarray(one_hot), backprop="manual"),
         rtol=1e-4,
         atol=1e-6,
     )

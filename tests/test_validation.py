@@ -176,9 +176,9 @@ def test_unknown_names_list_the_valid_ones():
 def test_other_bad_arguments():
     params = _params(BINARY)
     with pytest.raises(
-        ValueError, match=r"^method must be one of \('manual', 'autodiff'\), got 'numeric'"
+        ValueError, match=r"^backprop must be one of \('manual', 'autodiff'\), got 'numeric'"
     ):
-        jn.grads(BINARY, params, X, np.zeros(4), method="numeric")
+        jn.grads(BINARY, params, X, np.zeros(4), backprop="numeric")
     with pytest.raises(TypeError, match=r"^net must be a jaxnet.Network, got tuple"):
         jn.forward((3, 4, 1), params, X)
     with pytest.raises(TypeError, match=r"^dtype must be a floating dtype"):
