@@ -1,10 +1,16 @@
-"""The course generators: shapes, dtypes, label sets, balance, formulas, determinism, errors."""
+"""The course generators: shapes, dtypes, label sets, balance, formulas, determinism, errors;
+their random source (Threefry, the same on the host and under jit) and that they compile nothing."""
+
+import contextlib
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
+from jax.extend.random import threefry_2x32
 
 import jaxnet.datasets as ds
+from jaxnet.datasets import _random
 
 KEY = jax.random.key(0)
 OTHER = jax.random.key(1)
@@ -108,6 +114,87 @@ def test_planar_flower_vmaps_over_keys():
     X = jax.vmap(lambda k: ds.planar_flower(k)[0])(keys)
     assert X.shape == (3, 400, 2)
     np.testing.assert_allclose(X[1], ds.planar_flower(keys[1])[0], rtol=1e-5, atol=1e-5)
+
+
+@contextlib.contextmanager
+def compilations():
+    """Collects one entry per XLA compilation made inside the block."""
+    events = []
+
+    def listener(event, duration, **kwargs):
+        if event == "/jax/core/compile/backend_compile_duration":
+            events.append(event)
+
+    jax.monitoring.register_event_duration_secs_listener(listener)
+    try:
+        yield events
+    finally:
+        jax.monitoring.unregister_event_duration_listener(listener)
+
+
+@pytest.mark.parametrize(
+    "name,make",
+    [  # sizes no other test uses, so that a compiled generator could not hit an in-memory cache
+        ("planar_flower", lambda key: ds.planar_flower(key, m=398)),
+        ("spiral", lambda key: ds.spiral(key, 299, classes=4)),
+        ("housing_prices", lambda key: ds.housing_prices(key, m=997)),
+        ("xor_parity", lambda key: ds.xor_parity(5)),
+    ],
+)
+def test_a_concrete_key_compiles_nothing_and_gives_jax_arrays(name, make):
+    key = jax.random.key(12345)
+    with compilations() as compiled:
+        X, y = make(key)
+    assert compiled == [], name
+    assert isinstance(X, jax.Array) and isinstance(y, jax.Array), name
+
+
+@pytest.mark.parametrize("name,make", KEYED)
+def test_jit_gives_the_host_values(name, make):
+    X, y = make(OTHER)
+    X_jit, y_jit = jax.jit(make)(OTHER)
+    np.testing.assert_allclose(X_jit, X, rtol=1e-5, atol=1e-5, err_msg=name)
+    np.testing.assert_allclose(y_jit, y, rtol=1e-5, err_msg=name)
+
+
+def test_threefry_matches_jax_on_host_and_traced():
+    key = (np.array([0x13198A2E], np.uint32), np.array([0x03707344], np.uint32))
+    c0, c1 = np.array([0, 7, 2**32 - 1], np.uint32), np.array([1, 0, 12345], np.uint32)
+    x0, x1 = _random.threefry2x32(np, key, (c0, c1))
+    expected = threefry_2x32((key[0][0], key[1][0]), np.concatenate([c0, c1]))
+    np.testing.assert_array_equal(np.concatenate([x0, x1]), expected)
+    j0, j1 = jax.jit(lambda k, c: _random.threefry2x32(jnp, k, c))(key, (c0, c1))
+    np.testing.assert_array_equal(np.concatenate([j0, j1]), expected)
+
+
+def test_key_words_of_typed_and_legacy_keys():
+    typed = _random.key_words(jax.random.key(7), np)
+    legacy = _random.key_words(jax.random.PRNGKey(7), np)
+    assert [w.tolist() for w in typed] == [[0], [7]] == [w.tolist() for w in legacy]
+    rbg = _random.key_words(jax.random.key(7, impl="rbg"), np)  # 4 words folded to 2
+    assert all(w.dtype == np.uint32 and w.shape == (1,) for w in rbg)
+
+
+def test_normal_and_uniform_draws_have_their_distributions():
+    words = _random.key_words(KEY, np)
+    z = _random.normal(np, words, 0, 200_000)
+    assert z.dtype == np.float32 and abs(z.mean()) < 0.01 and abs(z.std() - 1) < 0.01
+    assert abs((np.abs(z) < 1.959964).mean() - 0.95) < 0.003  # two-sided 95% interval
+    u = _random.uniform(np, words, 1, 200_000)
+    assert u.dtype == np.float32 and u.min() >= 0 and u.max() < 1 and abs(u.mean() - 0.5) < 0.005
+    assert abs(np.corrcoef(z, _random.normal(np, words, 1, 200_000))[0, 1]) < 0.01  # streams
+
+
+def test_permutation_is_a_random_order():
+    words = _random.key_words(KEY, np)
+    perm = _random.permutation(words, 0, 1000)
+    assert sorted(perm.tolist()) == list(range(1000)) and perm.tolist() != list(range(1000))
+    np.testing.assert_array_equal(perm, _random.permutation(words, 0, 1000))
+    assert not np.array_equal(perm, _random.permutation(words, 1, 1000))
+    first = [
+        _random.permutation(_random.key_words(jax.random.key(k), np), 0, 3)[0] for k in range(600)
+    ]
+    assert np.bincount(first).min() > 150  # each of 3 elements comes first about 200 times
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,7 @@
-"""Preprocessing and splitting: flatten, scale, standardize, one-hot, split, minibatches."""
+"""Preprocessing and splitting: flatten, scale, standardize, one-hot, split, minibatches;
+host (NumPy) inputs are prepared without compiling anything."""
+
+import contextlib
 
 import jax
 import jax.numpy as jnp
@@ -148,3 +151,54 @@ def test_minibatches_validate_eagerly(kwargs, error, match):
     args = {"key": KEY, "X": np.zeros((10, 2)), "Y": np.zeros(10)} | kwargs
     with pytest.raises(error, match=match):
         ds.minibatches(**args)
+
+
+@contextlib.contextmanager
+def compilations():
+    """Collects one entry per XLA compilation made inside the block."""
+    events = []
+
+    def listener(event, duration, **kwargs):
+        if event == "/jax/core/compile/backend_compile_duration":
+            events.append(event)
+
+    jax.monitoring.register_event_duration_secs_listener(listener)
+    try:
+        yield events
+    finally:
+        jax.monitoring.unregister_event_duration_listener(listener)
+
+
+def test_host_inputs_compile_nothing_and_match_the_jitted_path():
+    rng = np.random.default_rng(3)
+    X = rng.integers(0, 256, (37, 5)).astype(np.uint8)  # a shape no other test uses
+    y = rng.integers(0, 3, 37).astype(np.int32)
+    with compilations() as compiled:
+        scaled = ds.scale(X)
+        stats, Z, _ = ds.standardize(X)
+        back = stats.invert(np.asarray(Z))
+        Y = ds.one_hot(y, 3)
+        labels = ds.from_one_hot(np.asarray(Y))
+    assert compiled == []
+    for out in (scaled, stats.mean, stats.std, Z, back, Y, labels):
+        assert isinstance(out, jax.Array)
+    np.testing.assert_allclose(scaled, jax.jit(ds.scale)(X), rtol=1e-7)
+    np.testing.assert_allclose(Z, jax.jit(stats.apply)(X), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(back, X, rtol=1e-5, atol=1e-4)
+    jitted_stats = jax.jit(ds.Standardization.fit)(X)
+    np.testing.assert_allclose(stats.mean, jitted_stats.mean, rtol=1e-6)
+    np.testing.assert_allclose(stats.std, jitted_stats.std, rtol=1e-5)
+    np.testing.assert_array_equal(Y, jax.jit(ds.one_hot, static_argnums=1)(y, 3))
+    assert Y.dtype == jnp.float32 and labels.dtype == jnp.int32
+    np.testing.assert_array_equal(labels, y)
+
+
+def test_split_of_jax_arrays_compiles_nothing_and_gives_jax_arrays():
+    X, y = ds.planar_flower(jax.random.key(3), m=46)
+    with compilations() as compiled:
+        (X_tr, y_tr), (X_te, y_te) = ds.train_test_split(KEY, X, y, test_fraction=0.25)
+    assert compiled == []
+    assert all(isinstance(a, jax.Array) for a in (X_tr, y_tr, X_te, y_te))
+    assert X_tr.shape == (34, 2) and X_te.shape == (12, 2) and y_te.dtype == jnp.int32
+    rows = {tuple(r) for r in np.asarray(X).tolist()}
+    assert {tuple(r) for r in np.r_[X_tr, X_te].tolist()} == rows

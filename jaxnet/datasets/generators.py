@@ -1,15 +1,19 @@
-"""The course's toy data sets, generated with `jax.random`: flower, spiral, parity, housing."""
+"""The course's toy data sets, pure functions of a `jax.random` key: flower, spiral, parity, housing.
+
+With a concrete key the data is computed by NumPy on the host and placed on the device
+(nothing is compiled: a first result should not wait for one-off XLA programs); under
+`jax.jit`/`jax.vmap` the same formulas run on `jax.numpy`. Both draw from Threefry-2x32
+keyed by the key (`jaxnet.datasets._random`), so a key gives the same data either way.
+"""
 
 import math
-from functools import partial
 
-import jax
-import jax.numpy as jnp
 import numpy as np
 
+from jaxnet.datasets import _random
 from jaxnet.datasets._validate import check_int, check_key, check_real
 
-_F32 = jnp.float32
+_F32 = np.float32
 _MAX_BITS = 20
 
 
@@ -19,8 +23,9 @@ def planar_flower(key, m: int = 400, petals: float = 4.0, noise: float = 0.2):
     For class j in {0, 1}: `t = linspace(3.12 j, 3.12 (j+1), m/2) + noise * N(0, 1)`,
     `r = petals * sin(4 t) + noise * N(0, 1)`, point `(r sin t, r cos t)`, label j.
     `petals` is the course's `a`, the maximum ray (length) of a petal. Rows are in the
-    course's order: the m/2 points of class 0, then those of class 1. Works under
-    `jax.vmap` over `key`.
+    course's order: the m/2 points of class 0, then those of class 1. The normal draws
+    are Box-Muller from Threefry bits (streams 0 for t, 1 for r). Works under `jax.vmap`
+    over `key`, with the same values as a call per key.
 
     Args:
       key: a `jax.random` key.
@@ -41,18 +46,14 @@ def planar_flower(key, m: int = 400, petals: float = 4.0, noise: float = 0.2):
         raise ValueError(f"m must be even (m/2 points per class), got m={m}")
     petals = check_real(petals, "petals", 0.0, strict=True)
     noise = check_real(noise, "noise", 0.0)
-    return _flower(key, petals, noise, m=m)
-
-
-@partial(jax.jit, static_argnames="m")
-def _flower(key, petals, noise, *, m):
+    xp = _random.namespace(key)
+    words = _random.key_words(key, xp)
     n = m // 2
-    k_t, k_r = jax.random.split(key)
-    base = jnp.concatenate([jnp.linspace(3.12 * j, 3.12 * (j + 1), n, dtype=_F32) for j in (0, 1)])
-    t = base + noise * jax.random.normal(k_t, (m,), _F32)
-    r = petals * jnp.sin(4.0 * t) + noise * jax.random.normal(k_r, (m,), _F32)
-    X = jnp.stack([r * jnp.sin(t), r * jnp.cos(t)], axis=1)
-    return X, jnp.repeat(jnp.arange(2, dtype=jnp.int32), n)
+    base = np.concatenate([np.linspace(3.12 * j, 3.12 * (j + 1), n) for j in (0, 1)]).astype(_F32)
+    t = base + noise * _random.normal(xp, words, 0, m)
+    r = petals * xp.sin(4.0 * t) + noise * _random.normal(xp, words, 1, m)
+    X = xp.stack([r * xp.sin(t), r * xp.cos(t)], axis=1)
+    return _random.placed(X, np.repeat(np.arange(2, dtype=np.int32), n))
 
 
 def spiral(key, m: int = 300, classes: int = 3, noise: float = 0.2):
@@ -61,7 +62,7 @@ def spiral(key, m: int = 300, classes: int = 3, noise: float = 0.2):
     Class c gets `m // classes` points (the first `m % classes` classes one more). Its
     point i of N has radius `r = i / (N - 1)` and angle
     `t = 2 pi c / classes + 4 r + noise * N(0, 1)`; the point is `(r sin t, r cos t)`.
-    Rows are grouped by class.
+    Rows are grouped by class. Works under `jax.vmap` over `key`.
 
     Args:
       key: a `jax.random` key.
@@ -82,13 +83,9 @@ def spiral(key, m: int = 300, classes: int = 3, noise: float = 0.2):
     labels = np.repeat(np.arange(classes, dtype=np.int32), counts)
     radius = np.concatenate([np.linspace(0.0, 1.0, n) for n in counts]).astype(np.float32)
     offset = (2 * np.pi / classes * labels).astype(np.float32)
-    return _spiral(key, offset + 4.0 * radius, radius, noise), jnp.asarray(labels)
-
-
-@jax.jit
-def _spiral(key, angle, radius, noise):
-    t = angle + noise * jax.random.normal(key, angle.shape, _F32)
-    return jnp.stack([radius * jnp.sin(t), radius * jnp.cos(t)], axis=1)
+    xp = _random.namespace(key)
+    t = offset + 4.0 * radius + noise * _random.normal(xp, _random.key_words(key, xp), 0, m)
+    return _random.placed(xp.stack([radius * xp.sin(t), radius * xp.cos(t)], axis=1), labels)
 
 
 def xor_parity(n_bits: int):
@@ -115,7 +112,7 @@ def xor_parity(n_bits: int):
     rows = np.arange(2**n_bits, dtype=np.int64)
     shifts = np.arange(n_bits - 1, -1, -1, dtype=np.int64)
     bits = (rows[:, None] >> shifts[None, :]) & 1
-    return jnp.asarray(bits, _F32), jnp.asarray(bits.sum(axis=1) % 2, jnp.int32)
+    return _random.placed(bits.astype(_F32), (bits.sum(axis=1) % 2).astype(np.int32))
 
 
 def housing_prices(key, m: int = 1000, noise: float = 0.1):
@@ -126,9 +123,11 @@ def housing_prices(key, m: int = 1000, noise: float = 0.1):
       1 bedrooms: `round(size / 600 + 0.6 N(0,1))`, clipped to [1, 6];
       2 zip-code wealth index: uniform in [0, 1];
       3 walkability score: uniform in [0, 100].
+
     Target, in thousands of dollars (always > 0):
       `price = (50 + 0.15 size + 10 bedrooms + 0.5 walkability) * (0.5 + wealth)
       * exp(noise * N(0,1))`.
+    Works under `jax.vmap` over `key`.
 
     Args:
       key: a `jax.random` key.
@@ -142,17 +141,12 @@ def housing_prices(key, m: int = 1000, noise: float = 0.1):
     check_key(key)
     m = check_int(m, "m", 2)
     noise = check_real(noise, "noise", 0.0)
-    return _housing(key, noise, m=m)
-
-
-@partial(jax.jit, static_argnames="m")
-def _housing(key, noise, *, m):
-    k_size, k_bed, k_wealth, k_walk, k_price = jax.random.split(key, 5)
-    normal = lambda k: jax.random.normal(k, (m,), _F32)  # noqa: E731
-    size = jnp.clip(jnp.exp(math.log(1500.0) + 0.4 * normal(k_size)), 400.0, 6000.0)
-    bedrooms = jnp.clip(jnp.round(size / 600.0 + 0.6 * normal(k_bed)), 1.0, 6.0)
-    wealth = jax.random.uniform(k_wealth, (m,), _F32)
-    walk = jax.random.uniform(k_walk, (m,), _F32, 0.0, 100.0)
+    xp = _random.namespace(key)
+    words = _random.key_words(key, xp)
+    size = xp.clip(xp.exp(math.log(1500.0) + 0.4 * _random.normal(xp, words, 0, m)), 400.0, 6000.0)
+    bedrooms = xp.clip(xp.round(size / 600.0 + 0.6 * _random.normal(xp, words, 1, m)), 1.0, 6.0)
+    wealth = _random.uniform(xp, words, 2, m)
+    walk = 100.0 * _random.uniform(xp, words, 3, m)
     value = 50.0 + 0.15 * size + 10.0 * bedrooms + 0.5 * walk
-    price = value * (0.5 + wealth) * jnp.exp(noise * normal(k_price))
-    return jnp.stack([size, bedrooms, wealth, walk], axis=1), price
+    price = value * (0.5 + wealth) * xp.exp(noise * _random.normal(xp, words, 4, m))
+    return _random.placed(xp.stack([size, bedrooms, wealth, walk], axis=1), price)

@@ -1,4 +1,9 @@
-"""Pure array preprocessing: unroll images, scale pixels, standardize, one-hot labels."""
+"""Pure array preprocessing: unroll images, scale pixels, standardize, one-hot labels.
+
+Host (NumPy) inputs are computed with NumPy and the result put on the device, so preparing
+data compiles nothing; jax.Array inputs (and traced values, inside `jit`) use `jax.numpy`.
+Either way the results are jax.Arrays.
+"""
 
 import math
 from typing import NamedTuple
@@ -7,6 +12,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxnet.datasets._random import placed
 from jaxnet.datasets._validate import as_array, check_int, check_real, is_traced
 
 
@@ -24,9 +30,12 @@ def flatten_images(X):
 
 def scale(X, max_value: float = 255.0) -> jax.Array:
     """`X / max_value` as float32 (pixels 0..255 -> 0..1). Same shape as X; jit-safe."""
-    if not is_traced(max_value):
-        check_real(max_value, "max_value", 0.0, strict=True)
-    return jnp.asarray(as_array(X, "X"), jnp.float32) / jnp.float32(max_value)
+    X = as_array(X, "X")
+    if is_traced(max_value):
+        return jnp.asarray(X, jnp.float32) / jnp.float32(max_value)
+    check_real(max_value, "max_value", 0.0, strict=True)
+    xp = _namespace(X)
+    return placed(xp.asarray(X, xp.float32) / xp.float32(max_value))
 
 
 class Standardization(NamedTuple):
@@ -42,24 +51,30 @@ class Standardization(NamedTuple):
     @classmethod
     def fit(cls, X) -> "Standardization":
         """Mean and guarded std over axis 0 of X (m, ...), m >= 1."""
-        X = _float(X)
+        X, xp = _float(X)
         if X.ndim < 1 or X.shape[0] == 0:
             raise ValueError(f"X must have shape (m, ...) with m >= 1, got shape {X.shape}")
-        mean, std = jnp.mean(X, axis=0), jnp.std(X, axis=0)
+        mean, std = xp.mean(X, axis=0), xp.std(X, axis=0)
         # Below float rounding level the spread is noise: treat the feature as constant.
-        constant = std <= 100 * jnp.finfo(X.dtype).eps * jnp.abs(mean)
-        return cls(mean, jnp.where(constant, jnp.ones_like(std), std))
+        constant = std <= 100 * xp.finfo(X.dtype).eps * xp.abs(mean)
+        return cls(*placed(mean, xp.where(constant, xp.ones_like(std), std)))
 
     def apply(self, X) -> jax.Array:
-        """(X - mean) / std, X of shape (m, *mean.shape)."""
-        X = _float(X)
+        """``(X - mean) / std``, X of shape ``(m, *mean.shape)``."""
+        X, xp = _float(X, self)
         if X.shape[1:] != self.mean.shape:
             raise ValueError(f"X must have shape (m, {self.mean.shape}), got {X.shape}")
-        return (X - self.mean[None]) / self.std[None]
+        mean, std = self._like(xp)
+        return placed((X - mean[None]) / std[None])
 
     def invert(self, Z) -> jax.Array:
         """Undo `apply`: Z * std + mean."""
-        return _float(Z) * self.std[None] + self.mean[None]
+        Z, xp = _float(Z, self)
+        mean, std = self._like(xp)
+        return placed(Z * std[None] + mean[None])
+
+    def _like(self, xp):
+        return (np.asarray(self.mean), np.asarray(self.std)) if xp is np else (self.mean, self.std)
 
 
 def standardize(X_train, X_test=None):
@@ -86,6 +101,8 @@ def one_hot(y, num_classes: int) -> jax.Array:
         if lo < 0 or hi >= num_classes:
             bad = lo if lo < 0 else hi
             raise ValueError(f"y holds label {bad}, outside 0..{num_classes - 1} (num_classes)")
+    if _namespace(y) is np:
+        return placed((y[:, None] == np.arange(num_classes)).astype(np.float32))
     return jax.nn.one_hot(y, num_classes, dtype=jnp.float32)
 
 
@@ -94,9 +111,19 @@ def from_one_hot(Y) -> jax.Array:
     Y = as_array(Y, "Y")
     if Y.ndim != 2:
         raise ValueError(f"Y must have shape (m, K), got shape {Y.shape}")
-    return jnp.argmax(Y, axis=1).astype(jnp.int32)
+    xp = _namespace(Y)
+    return placed(xp.argmax(Y, axis=1).astype(xp.int32))
 
 
-def _float(X) -> jax.Array:
-    X = jnp.asarray(as_array(X, "X"))
-    return X if jnp.issubdtype(X.dtype, jnp.floating) else X.astype(jnp.float32)
+def _namespace(X, stats=None):
+    """NumPy for host arrays (with concrete statistics), else `jax.numpy`."""
+    on_host = isinstance(X, np.ndarray) and not (stats is not None and is_traced(stats.mean))
+    return np if on_host else jnp
+
+
+def _float(X, stats=None):
+    """X as a floating array of jax's dtype for it (float32 unless x64), and its namespace."""
+    X = as_array(X, "X")
+    xp = _namespace(X, stats)
+    dtype = X.dtype if xp.issubdtype(X.dtype, xp.floating) else np.float32
+    return xp.asarray(X, jax.dtypes.canonicalize_dtype(dtype)), xp

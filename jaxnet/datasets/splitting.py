@@ -1,4 +1,8 @@
-"""Divide a data set: a random (optionally stratified) train/test split and minibatches."""
+"""Divide a data set: a random (optionally stratified) train/test split and minibatches.
+
+The random order is drawn on the host (`jaxnet.datasets._random.permutation`, Threefry bits
+of the key) and a split is indexed in NumPy: splitting small data compiles nothing.
+"""
 
 import math
 from collections.abc import Iterator
@@ -6,6 +10,7 @@ from collections.abc import Iterator
 import jax
 import numpy as np
 
+from jaxnet.datasets import _random
 from jaxnet.datasets._validate import as_array, check_int, check_key, check_real
 
 
@@ -15,7 +20,8 @@ def train_test_split(key, X, y, test_fraction: float = 0.2, stratify: bool = Fal
     The test set gets `round(m * test_fraction)` examples (at least 1, at most m - 1).
     With `stratify=True` each class contributes `round(n_c * test_fraction)` examples, so
     class proportions are kept (the total may then differ by a few from the plain count).
-    Order within each split is random. NumPy inputs give NumPy outputs, jax gives jax.
+    Order within each split is random. NumPy inputs give NumPy outputs, jax gives jax
+    (indexed on the host and put back on the default device, so nothing is compiled).
 
     Args:
       key: a `jax.random` key.
@@ -34,7 +40,7 @@ def train_test_split(key, X, y, test_fraction: float = 0.2, stratify: bool = Fal
     f = check_real(test_fraction, "test_fraction", 0.0, strict=True)
     if f >= 1:
         raise ValueError(f"test_fraction must be in (0, 1), got {test_fraction!r}")
-    perm = np.asarray(jax.random.permutation(key, m))
+    perm = _random.permutation(_random.key_words(key, np), 0, m)
     is_test = np.zeros(m, dtype=bool)
     if stratify:
         labels = _class_labels(np.asarray(y))[perm]
@@ -46,7 +52,14 @@ def train_test_split(key, X, y, test_fraction: float = 0.2, stratify: bool = Fal
     else:
         is_test[: min(max(math.floor(m * f + 0.5), 1), m - 1)] = True
     train, test = perm[~is_test], perm[is_test]
-    return (X[train], y[train]), (X[test], y[test])
+    return (_take(X, train), _take(y, train)), (_take(X, test), _take(y, test))
+
+
+def _take(a, index: np.ndarray):
+    """`a[index]` along axis 0; a jax.Array is gathered on the host (no one-off gather program)."""
+    if isinstance(a, jax.Array):
+        return jax.device_put(np.asarray(a)[index])
+    return a[index]
 
 
 def minibatches(
@@ -72,7 +85,7 @@ def minibatches(
     if shuffle:
         if key is None:
             raise ValueError("key is required when shuffle=True (or pass shuffle=False)")
-        order = np.asarray(jax.random.permutation(check_key(key), m))
+        order = _random.permutation(_random.key_words(check_key(key), np), 0, m)
     else:
         order = None
     n_batches = m // batch_size if drop_last else -(-m // batch_size)
