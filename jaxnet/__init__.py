@@ -9,7 +9,6 @@
 
 from jaxnet import (
     activations,
-    checkpoint,
     initializers,
     layers,
     losses,
@@ -31,6 +30,8 @@ from jaxnet.api import (
 )
 from jaxnet.ensemble import fit_ensemble, init_ensemble
 from jaxnet.gradcheck import GradcheckReport, gradcheck, relative_difference
+from jaxnet.io import checkpoint
+from jaxnet.io.compilation_cache import enable_compilation_cache
 from jaxnet.network import Network
 from jaxnet.per_example import per_example_grads
 from jaxnet.training import TrainingDiverged, fit
@@ -57,6 +58,7 @@ __all__ = [
     "checkpoint",
     "cost",
     "datasets",
+    "enable_compilation_cache",
     "evaluate",
     "fit",
     "fit_ensemble",

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import jax.numpy as jnp
 
-from jaxnet import checkpoint
 from jaxnet.engine import TrainConfig, TrainState
+from jaxnet.io import checkpoint
 from jaxnet.network import Network
 
 

@@ -23,10 +23,11 @@ import os
 import tempfile
 from pathlib import Path
 
+import jax
 import numpy as np
 
 import jaxnet as jn
-from jaxnet import checkpoint
+from jaxnet.io import checkpoint
 
 CONFIG, HISTORY, METRICS = "config.json", "history.json", "metrics.json"
 
@@ -161,20 +162,26 @@ def read_config(run_dir) -> dict:
     return saved
 
 
-def _checkpoint(run_dir) -> checkpoint.Checkpoint:
-    try:
-        return checkpoint.restore(run_dir)
-    except FileNotFoundError as e:
-        raise ValueError(f"{run_dir} has no checkpoint ({e}); was its training interrupted?") from e
+def _no_checkpoint(run_dir, e: FileNotFoundError) -> ValueError:
+    return ValueError(f"{run_dir} has no checkpoint ({e}); was its training interrupted?")
 
 
 def read_params(run_dir):
-    return _checkpoint(run_dir).params
+    """The params of the run's checkpoint, restored into the shape of its saved network."""
+    net = jn.Network.from_dict(read_config(run_dir)["network"])
+    like = jax.eval_shape(lambda: jn.init(jax.random.key(0), net))
+    try:
+        return checkpoint.restore(run_dir, like).params
+    except FileNotFoundError as e:
+        raise _no_checkpoint(run_dir, e) from e
 
 
 def epochs_done(run_dir) -> int:
-    """The number of epochs the run's checkpoint has trained."""
-    return _checkpoint(run_dir).step
+    """The number of epochs the run's checkpoint has trained (its header only is read)."""
+    try:
+        return checkpoint.read_metadata(run_dir)["step"]
+    except FileNotFoundError as e:
+        raise _no_checkpoint(run_dir, e) from e
 
 
 def read_metrics(run_dir) -> dict | None:

@@ -16,7 +16,8 @@ import jax
 import numpy as np
 
 import jaxnet as jn
-from jaxnet import activations, checkpoint, run_data, run_files
+from jaxnet import activations, run_data, run_files
+from jaxnet.io import checkpoint
 from jaxnet.run_config import RunConfig, check_config, command_line, resolve_config
 
 __all__ = [

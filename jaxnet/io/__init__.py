@@ -1,5 +1,5 @@
 """Files: the one atomic writer, checkpoints and the one CSV reader."""
 
-from jaxnet.io import atomic
+from jaxnet.io import atomic, checkpoint
 
-__all__ = ["atomic"]
+__all__ = ["atomic", "checkpoint"]

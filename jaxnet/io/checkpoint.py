@@ -1,0 +1,289 @@
+"""Checkpoints: params, optimizer state, step, PRNG key, history and config in one file.
+
+A checkpoint is ONE ``.safetensors`` file, so any safetensors reader opens its arrays and
+nothing is ever unpickled. Every array leaf is a tensor named by its pytree path
+(`jaxnet.io.named_tensors`): ``params[0]['W']``, ``opt_state[0].mu[1]['b']``, ``key``. The
+header's ``"jaxnet"`` entry is a strict-JSON string: the format version, the step, history
+and config (`jaxnet.io.strict_json`), each tensor's dtype name and a SHA-256 of the tensors.
+
+The file holds arrays, never structure: `restore` rebuilds params and optimizer state in
+the structure of a template the caller supplies (arrays or ``jax.ShapeDtypeStruct``, e.g.
+from ``jax.eval_shape``), so restoring imports or calls nothing a file names, and a file
+that does not fit its template is refused naming the first mismatching path. Saving is
+atomic (`jaxnet.io.atomic`): an interrupted save leaves the previous checkpoint intact.
+
+>>> import jax, jax.numpy as jnp, optax, tempfile
+>>> params = ({"W": jnp.ones((4, 3)), "b": jnp.zeros(4)},)
+>>> opt = optax.adam(1e-3)
+>>> d = tempfile.mkdtemp()
+>>> file = save(d, params, opt.init(params), step=10, key=jax.random.key(0), history={"loss": [0.5]})
+>>> file.name
+'checkpoint.safetensors'
+>>> like = jax.eval_shape(lambda: params)
+>>> ckpt = restore(d, like, like_opt_state=jax.eval_shape(opt.init, like))
+>>> ckpt.step, ckpt.history, ckpt.params[0]["W"].shape
+(10, {'loss': [0.5]}, (4, 3))
+>>> read_metadata(d)["step"]
+10
+"""
+
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import safetensors
+import safetensors.numpy
+
+from jaxnet.io import atomic, strict_json
+from jaxnet.io.named_tensors import KEY_IMPLS, from_tensors, to_tensors, under, wrap_key
+
+__all__ = [
+    "FILENAME",
+    "FORMAT",
+    "KEY_IMPLS",
+    "Checkpoint",
+    "latest",
+    "read_metadata",
+    "restore",
+    "save",
+]
+
+FORMAT = 2  # version of the metadata layout; restore refuses other versions
+FILENAME = "checkpoint.safetensors"  # the file written when `path` is a directory
+_META = "jaxnet"  # the safetensors metadata entry holding our JSON
+_PARTS = ("params", "opt_state")  # the trees stored under these names, beside "key"
+
+
+class Checkpoint(NamedTuple):
+    """Everything needed to resume a run, as `restore` returns it.
+
+    Attributes:
+      params: pytree in the template's structure, of jax arrays, e.g. a tuple of
+        ``{"W": (n_l, n_{l-1}), "b": (n_l,)}``.
+      opt_state: the optax state in ``like_opt_state``'s structure, or None if not asked.
+      step: the training step the checkpoint was written at.
+      key: PRNG key of the kind saved (typed ``jax.random.key`` or raw uint32), or None.
+      history: dict of lists, e.g. ``{"loss": [...], "val_accuracy": [...]}`` (nan kept).
+      config: dict describing the network and run settings.
+    """
+
+    params: Any
+    opt_state: Any
+    step: int
+    key: jax.Array | None
+    history: dict
+    config: dict
+
+
+def _resolve(path: str | os.PathLike) -> Path:
+    """The checkpoint file for `path`: ``path/checkpoint.safetensors`` for a directory or a
+    path without suffix, else `path` itself."""
+    p = Path(path)
+    if p.is_dir() or (p.suffix == "" and not p.is_file()):
+        return p / FILENAME
+    return p
+
+
+def _digest(tensors: dict[str, np.ndarray]) -> str:
+    """SHA-256 over the names, dtypes, shapes and bytes of `tensors`."""
+    h = hashlib.sha256()
+    for name in sorted(tensors):
+        a = tensors[name]
+        h.update(f"{name}|{a.dtype.name}|{a.shape}|".encode())
+        h.update(a.tobytes())
+    return h.hexdigest()
+
+
+def _check_save_args(step: Any, key: Any, history: Any, config: Any) -> int:
+    if isinstance(step, bool) or not isinstance(step, int | np.integer):
+        raise TypeError(f"step must be an int, got {type(step).__name__} {step!r}")
+    if step < 0:
+        raise ValueError(f"step must be >= 0, got {step}")
+    if key is not None and not (
+        isinstance(key, jax.Array)
+        and (jnp.issubdtype(key.dtype, jax.dtypes.prng_key) or key.dtype == jnp.uint32)
+    ):
+        raise TypeError(
+            "key must be a jax.random.key(...) or a raw uint32 jax.random.PRNGKey(...), got "
+            f"{type(key).__name__} of dtype {getattr(key, 'dtype', None)}"
+        )
+    for name, value in (("history", history), ("config", config)):
+        if type(value) is not dict:
+            raise TypeError(f"{name} must be a dict, got {type(value).__name__}")
+    return int(step)
+
+
+def save(
+    path: str | os.PathLike,
+    params: Any,
+    opt_state: Any = None,
+    *,
+    step: int,
+    key: jax.Array | None = None,
+    history: dict | None = None,
+    config: dict | None = None,
+) -> Path:
+    """Atomically write a checkpoint; return the `pathlib.Path` of the file written.
+
+    Args:
+      path: a ``.safetensors`` file, or a directory (or suffix-less path, created if
+        missing) in which ``checkpoint.safetensors`` is written. An existing file is
+        replaced only once the new one is fully on disk.
+      params: pytree of arrays, e.g. a tuple of ``{"W": (n_l, n_{l-1}), "b": (n_l,)}``; any
+        pytree jax flattens (`restore` takes its structure from a template).
+      opt_state: optax state (a pytree of arrays and Python scalars) or None.
+      step: the training step, an int >= 0 (``int(x)`` a jax scalar).
+      key: a typed ``jax.random.key`` or a raw uint32 ``jax.random.PRNGKey``, or None.
+      history: dict of JSON-able values: lists of floats (nan/inf kept; arrays -> lists).
+      config: dict of JSON-able values (the network description, run settings).
+
+    Raises:
+      ValueError: `step` < 0, a leaf that cannot be stored (its path and type named), or
+        history/config nested more than `strict_json.MAX_DEPTH` levels.
+      TypeError: `step`, `key`, `history` or `config` of the wrong type.
+    """
+    history = {} if history is None else history
+    config = {} if config is None else config
+    meta = {"format": FORMAT, "step": _check_save_args(step, key, history, config)}
+    meta["history"] = strict_json.encode(history, "history")
+    meta["config"] = strict_json.encode(config, "config")
+    tensors, meta["dtypes"] = {}, {}
+    for part, tree in (("params", params), ("opt_state", opt_state), ("key", key)):
+        arrays, dtypes = to_tensors(tree, part)  # a key is a single leaf, named "key"
+        tensors |= arrays
+        meta["dtypes"] |= dtypes
+    meta["sha256"] = _digest(tensors)
+    text = json.dumps(meta, allow_nan=False)
+    if strict_json.depth(text) > strict_json.MAX_DEPTH:  # restore would refuse it
+        raise ValueError(f"history or config nests more than {strict_json.MAX_DEPTH} levels")
+    file = _resolve(path)
+    with atomic.atomic_path(file) as tmp:
+        safetensors.numpy.save_file(tensors, tmp, metadata={_META: text})
+    return file
+
+
+def _header(file: Path) -> dict | None:
+    """The decoded, type-checked jaxnet metadata of `file` (None if it has none)."""
+    try:
+        with safetensors.safe_open(file, framework="numpy") as f:
+            header, names = f.metadata() or {}, set(f.keys())
+    except (safetensors.SafetensorError, OSError) as e:
+        raise ValueError(f"checkpoint {file} is corrupt or truncated ({e})") from e
+    if _META not in header:
+        return None
+    try:
+        meta = strict_json.loads(header[_META])
+    except ValueError as e:
+        raise ValueError(f"checkpoint {file} is corrupt: its metadata is not JSON ({e})") from e
+    if type(meta) is not dict or meta.get("format") != FORMAT:
+        version = meta.get("format") if type(meta) is dict else None
+        raise ValueError(f"checkpoint {file} has format {version!r}; jaxnet reads format {FORMAT}")
+    for field, kind in {"step": int, "history": dict, "config": dict, "dtypes": dict}.items():
+        if type(meta.get(field)) is not kind:
+            raise ValueError(
+                f"checkpoint {file} is corrupt: metadata field {field!r} is not a {kind.__name__}"
+            )
+    if meta["step"] < 0 or set(meta["dtypes"]) != names or type(meta.get("sha256")) is not str:
+        raise ValueError(f"checkpoint {file} is corrupt: its tensors do not match its metadata")
+    if not all(type(v) is str for v in meta["dtypes"].values()):
+        raise ValueError(f"checkpoint {file} is corrupt: its dtypes are not names")
+    stray = [n for n in names if n != "key" and not any(under(n, p) for p in _PARTS)]
+    if stray:
+        raise ValueError(f"checkpoint {file} is corrupt: tensor {stray[0]!r} belongs to no part")
+    meta["history"] = strict_json.decode(meta["history"])
+    meta["config"] = strict_json.decode(meta["config"])
+    return meta
+
+
+def _checked_header(file: Path) -> dict:
+    if not file.is_file():
+        raise FileNotFoundError(f"no checkpoint file at {file}")
+    meta = _header(file)
+    if meta is None:
+        raise ValueError(f"{file} is not a jaxnet checkpoint: it has no {_META!r} metadata")
+    return meta
+
+
+def read_metadata(path: str | os.PathLike) -> dict:
+    """``{"step", "history", "config"}`` of a checkpoint, from its header alone.
+
+    No tensor is read or hashed, so this is cheap at any checkpoint size (e.g. to read the
+    epochs a run has done); `restore` verifies the arrays.
+
+    Raises:
+      FileNotFoundError: no checkpoint file at `path`.
+      ValueError: the header is corrupt, truncated or not a jaxnet checkpoint's.
+    """
+    meta = _checked_header(_resolve(path))
+    return {k: meta[k] for k in ("step", "history", "config")}
+
+
+def restore(path: str | os.PathLike, like: Any, *, like_opt_state: Any = None) -> Checkpoint:
+    """Read a checkpoint written by `save` into the structure of `like`; all or nothing.
+
+    Args:
+      path: the file, or the directory holding ``checkpoint.safetensors`` (as in `save`).
+      like: params template: a pytree of arrays or ``jax.ShapeDtypeStruct`` (e.g.
+        ``jax.eval_shape(lambda: jn.init(key, net))``) or Python scalars. The params come
+        back in its structure; every leaf must be in the file with its shape and dtype,
+        and the file must hold no params the template lacks.
+      like_opt_state: the same for the optimizer state (e.g. ``optimizer.init(params)`` or
+        its ``jax.eval_shape``); None returns ``opt_state=None`` without checking it.
+
+    Returns:
+      A `Checkpoint`; arrays are jax arrays with their saved dtypes (float64 needs
+      ``jax.enable_x64(True)``; weak types are not kept).
+
+    Raises:
+      FileNotFoundError: no checkpoint file at `path`.
+      ValueError: the file is corrupt, truncated, fails its checksum or is not a jaxnet
+        checkpoint, or it does not match `like`/`like_opt_state` (the first mismatching
+        path, its saved and expected shape or dtype are named).
+      TypeError: a template leaf that is not an array, ShapeDtypeStruct or Python scalar.
+    """
+    file = _resolve(path)
+    meta = _checked_header(file)
+    try:
+        with safetensors.safe_open(file, framework="numpy") as f:
+            tensors = {name: f.get_tensor(name) for name in f.keys()}  # noqa: SIM118
+    except (safetensors.SafetensorError, OSError) as e:
+        raise ValueError(f"checkpoint {file} is corrupt or truncated ({e})") from e
+    if _digest(tensors) != meta["sha256"]:
+        raise ValueError(f"checkpoint {file} is corrupt: its arrays do not match their checksum")
+    source, dtypes = f"checkpoint {file}", meta["dtypes"]
+    params = from_tensors(like, "params", tensors, dtypes, source=source, arg="like")
+    opt_state = None
+    if like_opt_state is not None:
+        opt_state = from_tensors(
+            like_opt_state, "opt_state", tensors, dtypes, source=source, arg="like_opt_state"
+        )
+    key = None
+    if "key" in tensors:
+        t, saved = tensors["key"], dtypes["key"]
+        raw = saved == "uint32" and t.dtype == np.uint32
+        key = jnp.asarray(t) if raw else wrap_key(t, saved, "key", source)
+    return Checkpoint(params, opt_state, meta["step"], key, meta["history"], meta["config"])
+
+
+def latest(directory: str | os.PathLike) -> Path | None:
+    """The ``*.safetensors`` checkpoint in `directory` with the highest step, or None.
+
+    Only headers are read. Files without jaxnet metadata are skipped; a corrupt one raises
+    ValueError. Ties in step go to the last file name in sorted order.
+
+    >>> import tempfile
+    >>> latest(tempfile.mkdtemp()) is None
+    True
+    """
+    d = Path(directory)
+    found = []
+    for file in sorted(d.glob("*.safetensors")) if d.is_dir() else []:
+        meta = _header(file)
+        if meta is not None:
+            found.append((meta["step"], file))
+    return max(found)[1] if found else None
