@@ -24,6 +24,7 @@ import json
 import os
 import re
 import secrets
+import stat
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -101,12 +102,16 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     while True:
         tmp = path.with_name(f".{path.stem}.{os.getpid()}-{secrets.token_hex(4)}.tmp{path.suffix}")
         try:
-            os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
             break
         except FileExistsError:
             continue
+    mode = stat.S_IMODE(os.fstat(fd).st_mode)  # 0o666 less the umask, without reading it
+    os.close(fd)
     try:
         yield tmp
+        if stat.S_IMODE(os.stat(tmp).st_mode) != mode:  # a writer that made its own file
+            os.chmod(tmp, mode)
         _fsync(tmp)
         os.replace(tmp, path)
     except BaseException:
