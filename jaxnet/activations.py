@@ -47,7 +47,7 @@ def _elementwise(name, fn, derivative) -> Activation:
 
 
 def sigmoid(Z):
-    """sigma(z) = 1 / (1 + e^-z), computed without overflow for any |z|."""
+    """sigma(z) = 1 / (1 + e^-z), computed without overflow for any ``|z|``."""
     return jax.nn.sigmoid(Z)
 
 

@@ -1,15 +1,15 @@
-"""Named optimisers as optax ``GradientTransformation``s, with the course's update rules.
+"""Named optimisers as optax ``GradientTransformation`` objects, with the course's update rules.
 
 Every named optimiser is wrapped in ``optax.inject_hyperparams``, so its learning rate
 lives in the optimiser state as an array: a sweep over learning rates (``fit_ensemble``)
-is one compiled program, and changing the rate never recompiles.
+is one compiled program, and changing the rate never recompiles. The update rules::
 
-| name       | update (g = dW)                                                         |
-|------------|-------------------------------------------------------------------------|
-| "sgd"      | ``W -= alpha g``                                                        |
-| "momentum" | ``v = beta v + (1 - beta) g;  W -= alpha v``  (the course's form, beta 0.9) |
-| "rmsprop"  | ``s = rho s + (1 - rho) g^2;  W -= alpha g / sqrt(s + eps)``  (Keras: rho 0.9, eps 1e-7) |
-| "adam"     | the course's Adam: bias-corrected ``v``, ``s`` (b1 0.9, b2 0.999, eps 1e-8) = ``optax.adam`` |
+    | name       | update (g = dW)                                                         |
+    |------------|-------------------------------------------------------------------------|
+    | "sgd"      | ``W -= alpha g``                                                        |
+    | "momentum" | ``v = beta v + (1 - beta) g;  W -= alpha v``  (the course's form, beta 0.9) |
+    | "rmsprop"  | ``s = rho s + (1 - rho) g^2;  W -= alpha g / sqrt(s + eps)``  (Keras: rho 0.9, eps 1e-7) |
+    | "adam"     | the course's Adam: bias-corrected ``v``, ``s`` (b1 0.9, b2 0.999, eps 1e-8) = ``optax.adam`` |
 """
 
 from __future__ import annotations

@@ -84,6 +84,7 @@ class ShardedRows(NamedTuple):
 
 
 def padded_size(n: int, devices: int) -> int:
+    """``n`` rounded up to a multiple of ``devices`` (the rows a sharded array holds)."""
     return -(-n // devices) * devices
 
 
