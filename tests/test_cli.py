@@ -9,6 +9,7 @@ import sys
 import time
 from pathlib import Path
 
+import jax
 import numpy as np
 import pytest
 
@@ -33,6 +34,12 @@ def jaxnet(capsys, *argv):
 def assert_png(path: Path):
     assert path.is_file(), path
     assert path.read_bytes()[:8] == PNG
+
+
+def restore_run(run_dir):
+    """The run's checkpoint, restored into a template of the network its config.json names."""
+    net = jn.Network.from_dict(json.loads((Path(run_dir) / "config.json").read_text())["network"])
+    return checkpoint.restore(run_dir, jax.eval_shape(lambda: jn.init(jax.random.key(0), net)))
 
 
 @pytest.fixture(scope="module")
@@ -65,7 +72,7 @@ def test_train_writes_the_run_directory(planar_run):
     assert len(history["loss"]) == 200
     rows = list(csv.reader((planar_run / "history.csv").read_text().splitlines()))
     assert rows[0][:3] == ["epoch", "loss", "accuracy"] and len(rows) == 201
-    ckpt = checkpoint.restore(planar_run)
+    ckpt = restore_run(planar_run)
     assert ckpt.step == 200 and ckpt.params[0]["W"].shape == (4, 2)
 
 
@@ -95,7 +102,7 @@ def test_resume_equals_a_straight_run(tmp_path, capsys):
     a, b = (json.loads((tmp_path / d / "history.json").read_text()) for d in "ab")
     assert a["epoch"] == [1, 2, 3, 4, 5, 6]
     assert a["loss"] == b["loss"] and a["val_accuracy"] == b["val_accuracy"]
-    pa, pb = (checkpoint.restore(tmp_path / d).params for d in "ab")
+    pa, pb = (restore_run(tmp_path / d).params for d in "ab")
     for la, lb in zip(pa, pb):
         np.testing.assert_array_equal(la["W"], lb["W"])
     assert json.loads((tmp_path / "a" / "config.json").read_text())["epochs"] == 6
@@ -114,7 +121,7 @@ def test_evaluate_summary_and_predict(planar_run, tmp_path, capsys):
     X = np.array([[0.5, 1.0], [-2.0, 3.0], [3.0, 0.1]], np.float32)
     inputs = tmp_path / "in.csv"
     inputs.write_text("x1,x2\n" + "".join(f"{a},{b}\n" for a, b in X))
-    net, params = jn.Network((2, 4, 1), "tanh"), checkpoint.restore(planar_run).params
+    net, params = jn.Network((2, 4, 1), "tanh"), restore_run(planar_run).params
     expected = [str(k) for k in np.asarray(jn.predict(net, params, X))]
     code, out, _ = jaxnet(capsys, "predict", planar_run, inputs)
     assert code == 0 and out.split() == expected
