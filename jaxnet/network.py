@@ -1,20 +1,31 @@
-"""The network description and the traced core: forward, cost and hand-derived backward.
+"""The network: a static composition of layers, and the traced core (init, forward, cost, backprop).
 
-A :class:`Network` is a small frozen, hashable value (layer sizes, activations, loss)
-that ``jax.jit`` takes as a static argument; params are a tuple with one
-``{"W": (n[l], n[l-1]), "b": (n[l],)}`` per layer. The functions in this module are
-the pure core that training compiles: they do no validation and expect ``X (m, n[0])``
-and ``Y (m, n[L])`` already in the params' dtype. The public, validated entry points
-(``jn.forward``, ``jn.cost``, ...) live in :mod:`jaxnet.api`.
+A :class:`Network` is a small frozen, hashable value (its layers, the per-example input
+shape, the loss) that ``jax.jit`` takes as a static argument; params are a tuple with one
+dict per layer (``{"W": (n[l], n[l-1]), "b": (n[l],)}`` for a dense layer, ``{}`` for a
+parameter-free one). ``Network(sizes, hidden, output)`` is the course's dense shorthand;
+:func:`Sequential` composes any layers of :mod:`jaxnet.layers`. Both build the same class.
+
+The functions in this module are the pure core that training compiles: they do no
+validation and expect ``X (m, *input_shape)`` and ``Y (m, n[L])`` already in the params'
+dtype. The public, validated entry points (``jn.forward``, ``jn.cost``, ...) live in
+:mod:`jaxnet.api`.
+
+The output layer runs linear and the network applies its activation, so the cost can be
+computed from the logits ``Z[L]`` (stable) and the fused gradient ``dZ[L] = A[L] - Y``
+enters the output layer's backward directly.
 
 ``weights`` (optional, ``(m,)``) turns every mean over examples into a weighted mean;
 training uses it to mask padded examples, so their loss and gradients count zero.
+``key`` feeds the layers that draw randomness in training (layer ``l`` gets
+``fold_in(key, l)``); ``train`` selects training behaviour (dropout on, batch statistics).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import functools
+import math
 import numbers
 from collections.abc import Sequence
 
@@ -25,18 +36,25 @@ import numpy as np
 from jaxnet import activations as _activations
 from jaxnet import initializers, metrics
 from jaxnet import losses as _losses
-from jaxnet.layers import Dense, linear_backward
+from jaxnet.layers import Dense
+from jaxnet.layers import base as _base
+
+BACKPROP = ("manual", "autodiff")
 
 
-@dataclasses.dataclass(frozen=True, init=False)
+@dataclasses.dataclass(frozen=True, init=False, eq=False, repr=False)
 class Network:
-    """An L-layer fully connected network: sizes ``(n[0], ..., n[L])`` and one activation per layer.
+    """A network: layers applied in order to inputs of ``input_shape``, and a loss.
+
+    The course's dense shorthand, ``sizes (n[0], ..., n[L])`` and one activation per layer:
 
     >>> net = Network((784, 512, 10), hidden="relu", output="softmax")
     >>> net.activations, net.loss
     (('relu', 'softmax'), 'categorical_cross_entropy')
     >>> Network((2, 4, 3, 1), activations=("relu", "tanh", "sigmoid")).L
     3
+
+    Any layers: :func:`Sequential` (the same class).
 
     Args:
       sizes: ``(n_x, n[1], ..., n[L])``, at least two positive ints.
@@ -47,8 +65,8 @@ class Network:
         cross-entropy, softmax -> categorical cross-entropy, otherwise mean squared error).
     """
 
-    sizes: tuple[int, ...]
-    activations: tuple[str, ...]
+    layers: tuple
+    input_shape: tuple[int, ...]
     loss: str
 
     def __init__(
@@ -68,31 +86,145 @@ class Network:
                 f"activations must give one activation per layer ({len(sizes) - 1} for sizes "
                 f"{sizes}), got {activations!r}"
             )
-        names = tuple(_activations.get(a).name for a in activations)
-        loss_name = (_losses.for_output(names[-1]) if loss is None else _losses.get(loss)).name
-        _check_output(sizes[-1], names[-1], loss_name)
-        object.__setattr__(self, "sizes", sizes)
-        object.__setattr__(self, "activations", names)
+        layers = tuple(Dense(n, a) for n, a in zip(sizes[1:], activations))
+        self._build(layers, (sizes[0],), loss)
+
+    @classmethod
+    def from_layers(cls, layers, input_shape, loss: str | None = None) -> Network:
+        """The network of ``layers`` on inputs of ``input_shape`` (what :func:`Sequential` calls)."""
+        net = object.__new__(cls)
+        net._build(_check_layers(layers), _check_input_shape(input_shape), loss)
+        return net
+
+    def _build(self, layers: tuple, input_shape: tuple[int, ...], loss) -> None:
+        shapes, shape = [], input_shape
+        for l, layer in enumerate(layers):
+            try:
+                shape = tuple(int(n) for n in layer.output_shape(shape))
+            except ValueError as e:
+                raise ValueError(f"layers[{l}] ({layer!r}) on input shape {shape}: {e}") from None
+            shapes.append(shape)
+        output = getattr(layers[-1], "activation", None)
+        if not hasattr(layers[-1], "activation") or not hasattr(layers[-1], "_replace"):
+            raise ValueError(
+                f"the last layer must be the output layer, one with an activation (e.g. "
+                f"Dense(10, 'softmax')), got {layers[-1]!r}"
+            )
+        if len(shapes[-1]) != 1:
+            raise ValueError(
+                f"the output layer must give a vector (n[L],) per example, got shape "
+                f"{shapes[-1]}: put a Flatten() and a Dense layer last"
+            )
+        output = _activations.get(output or "linear").name
+        loss_name = (_losses.for_output(output) if loss is None else _losses.get(loss)).name
+        _check_output(shapes[-1][0], output, loss_name)
+        object.__setattr__(self, "layers", layers)
+        object.__setattr__(self, "input_shape", input_shape)
         object.__setattr__(self, "loss", loss_name)
+        object.__setattr__(self, "_output_shapes", tuple(shapes))
+
+    # --- identity: frozen, hashable, a static argument of jit ----------------------------
+
+    def _identity(self):
+        # the layer types count: two kinds of layer with equal fields are different layers
+        return tuple((type(layer), layer) for layer in self.layers), self.input_shape, self.loss
+
+    def __eq__(self, other):
+        return type(other) is type(self) and self._identity() == other._identity()
+
+    def __hash__(self):
+        return hash(self._identity())
+
+    def __repr__(self) -> str:
+        if self.is_dense:
+            return f"Network({self.sizes}, activations={self.activations}, loss={self.loss!r})"
+        layers = ", ".join(map(repr, self.layers))
+        return f"Sequential([{layers}], input_shape={self.input_shape}, loss={self.loss!r})"
+
+    # --- shapes ------------------------------------------------------------------------
 
     @property
     def L(self) -> int:
-        """The number of layers with parameters (the input layer is layer 0)."""
-        return len(self.sizes) - 1
+        """The number of layers (the input layer is layer 0); params has one entry per layer."""
+        return len(self.layers)
 
     @property
-    def layers(self) -> tuple[Dense, ...]:
-        """One :class:`~jaxnet.layers.Dense` per layer."""
-        return tuple(Dense(n, a) for n, a in zip(self.sizes[1:], self.activations, strict=True))
+    def output_shapes(self) -> tuple[tuple[int, ...], ...]:
+        """The per-example output shape of every layer."""
+        return self._output_shapes
+
+    @property
+    def input_shapes(self) -> tuple[tuple[int, ...], ...]:
+        """The per-example input shape of every layer."""
+        return (self.input_shape, *self._output_shapes[:-1])
+
+    @property
+    def output_shape(self) -> tuple[int]:
+        """``(n[L],)``."""
+        return self._output_shapes[-1]
+
+    @property
+    def is_dense(self) -> bool:
+        """Whether this is the course's dense stack: Dense layers on vector inputs."""
+        return len(self.input_shape) == 1 and all(type(layer) is Dense for layer in self.layers)
+
+    @property
+    def sizes(self) -> tuple[int, ...]:
+        """``(n[0], ..., n[L])`` of a dense network (see :attr:`is_dense`)."""
+        if not self.is_dense:
+            raise AttributeError(
+                "sizes is defined for dense networks only; use input_shape and output_shapes"
+            )
+        return (self.input_shape[0], *(layer.units for layer in self.layers))
+
+    @property
+    def activations(self) -> tuple[str, ...]:
+        """The activation of every layer that has one (all of them in a dense network)."""
+        return tuple(
+            _activations.get(layer.activation or "linear").name
+            for layer in self.layers
+            if hasattr(layer, "activation")
+        )
+
+    def param_shapes(self) -> tuple[dict[str, tuple[int, ...]], ...]:
+        """One ``{name: shape}`` per layer: the params' tree, as shapes."""
+        return tuple(
+            layer.param_shapes(shape) for layer, shape in zip(self.layers, self.input_shapes)
+        )
+
+    def trainable(self) -> tuple[dict[str, bool], ...]:
+        """One ``{name: trainable?}`` per layer (batch norm's moving statistics are not)."""
+        return tuple(
+            {name: name not in _non_trainable(layer) for name in shapes}
+            for layer, shapes in zip(self.layers, self.param_shapes())
+        )
+
+    @property
+    def num_params(self) -> int:
+        """All parameters, trainable or not (dense: ``sum_l n[l] (n[l-1] + 1)``)."""
+        return sum(math.prod(s) for p in self.param_shapes() for s in p.values())
+
+    @property
+    def num_trainable_params(self) -> int:
+        """The parameters that gradient descent trains."""
+        trainable = self.trainable()
+        return sum(
+            math.prod(s)
+            for p, t in zip(self.param_shapes(), trainable)
+            for k, s in p.items()
+            if t[k]
+        )
+
+    # --- output and loss ---------------------------------------------------------------
 
     @property
     def needs_key(self) -> bool:
         """Whether some layer draws randomness in training (dropout); then training needs a key."""
-        return False
+        return any(getattr(layer, "needs_key", False) for layer in self.layers)
 
     @property
     def output_activation(self) -> _activations.Activation:
-        return _activations.get(self.activations[-1])
+        return _activations.get(self.layers[-1].activation or "linear")
 
     @property
     def loss_function(self) -> _losses.Loss:
@@ -101,7 +233,7 @@ class Network:
     @property
     def fused(self) -> bool:
         """Whether the output gradient fuses to ``dZ[L] = A[L] - Y`` (and the cost uses logits)."""
-        return self.loss_function.fused_activation == self.activations[-1]
+        return self.loss_function.fused_activation == self.output_activation.name
 
     @property
     def task(self) -> str:
@@ -109,21 +241,65 @@ class Network:
         if self.loss == "categorical_cross_entropy":
             return "multiclass"
         if self.loss == "binary_cross_entropy":
-            return "binary" if self.sizes[-1] == 1 else "multilabel"
+            return "binary" if self.output_shape[0] == 1 else "multilabel"
         return "regression"
 
-    @property
-    def num_params(self) -> int:
-        """``sum_l n[l] (n[l-1] + 1)``."""
-        return sum(n * (n_prev + 1) for n_prev, n in zip(self.sizes, self.sizes[1:]))
+    # --- JSON ----------------------------------------------------------------------------
 
     def to_dict(self) -> dict:
-        """A JSON-friendly description; ``Network.from_dict`` rebuilds the same value."""
-        return {"sizes": list(self.sizes), "activations": list(self.activations), "loss": self.loss}
+        """A JSON-friendly description; ``Network.from_dict`` rebuilds the same value.
+
+        Dense networks keep the course's form ``{"sizes", "activations", "loss"}``; others
+        give ``{"input_shape", "layers": [layer.to_dict(), ...], "loss"}``.
+        """
+        if self.is_dense:
+            return {
+                "sizes": list(self.sizes),
+                "activations": list(self.activations),
+                "loss": self.loss,
+            }
+        return {
+            "input_shape": list(self.input_shape),
+            "layers": [layer.to_dict() for layer in self.layers],
+            "loss": self.loss,
+        }
 
     @classmethod
     def from_dict(cls, d: dict) -> Network:
+        """The network ``d`` (from :meth:`to_dict`) describes; layers are rebuilt through the
+        registry of kinds (:func:`jaxnet.layers.from_dict`), nothing is imported by name."""
+        if not isinstance(d, dict) or "loss" not in d or not ({"sizes", "layers"} & set(d)):
+            raise ValueError(
+                "a network dict must hold 'sizes', 'activations' and 'loss' (dense) or "
+                f"'input_shape', 'layers' and 'loss', got {d!r:.200}"
+            )
+        if "layers" in d:
+            if not isinstance(d["layers"], list) or "input_shape" not in d:
+                raise ValueError(
+                    f"a network dict needs a list 'layers' and an 'input_shape', got {d!r:.200}"
+                )
+            layers = tuple(_base.from_dict(layer) for layer in d["layers"])
+            return cls.from_layers(layers, d["input_shape"], d["loss"])
+        if "activations" not in d:
+            raise ValueError(f"a dense network dict needs 'activations', got {d!r:.200}")
         return cls(d["sizes"], activations=d["activations"], loss=d["loss"])
+
+
+def Sequential(layers, input_shape, loss: str | None = None) -> Network:  # noqa: N802 - Keras's name
+    """A :class:`Network` of ``layers`` applied in order to inputs of ``input_shape`` (per example).
+
+    >>> from jaxnet.layers import Dense
+    >>> net = Sequential([Dense(64, "relu"), Dense(10, "softmax")], input_shape=(784,))
+    >>> net == Network((784, 64, 10), hidden="relu", output="softmax")
+    True
+
+    Args:
+      layers: the layers (:mod:`jaxnet.layers`); the last one is the output layer and
+        has an activation.
+      input_shape: one example's shape, e.g. ``(784,)`` or ``(64, 64, 3)`` (NHWC images).
+      loss: the cost; by default it follows the output activation, as for :class:`Network`.
+    """
+    return Network.from_layers(layers, input_shape, loss)
 
 
 def _check_sizes(sizes) -> tuple[int, ...]:
@@ -137,6 +313,30 @@ def _check_sizes(sizes) -> tuple[int, ...]:
     return tuple(int(n) for n in sizes)  # NumPy ints become Python ints: hashable, JSON-friendly
 
 
+def _check_layers(layers) -> tuple:
+    if isinstance(layers, str | bytes | dict) or not isinstance(layers, Sequence):
+        raise TypeError(f"layers must be a sequence of layers, got {type(layers).__name__}")
+    if not layers:
+        raise ValueError("layers must hold at least one layer (the output layer), got none")
+    return tuple(_base.check_layer(layer, f"layers[{l}]") for l, layer in enumerate(layers))
+
+
+def _check_input_shape(input_shape) -> tuple[int, ...]:
+    if isinstance(input_shape, numbers.Integral) and not isinstance(input_shape, bool):
+        input_shape = (input_shape,)
+    try:
+        shape = tuple(input_shape)
+    except TypeError:
+        raise TypeError(f"input_shape must be a tuple of ints, got {input_shape!r}") from None
+    ints = all(isinstance(n, numbers.Integral) and not isinstance(n, bool) for n in shape)
+    if not shape or not ints or min(shape) < 1:
+        raise ValueError(
+            f"input_shape must be one example's shape, positive ints such as (784,) or "
+            f"(64, 64, 3), got {input_shape!r}"
+        )
+    return tuple(int(n) for n in shape)
+
+
 def _check_output(n_out: int, output: str, loss: str) -> None:
     if output == "softmax" and n_out < 2:
         raise ValueError(f"a softmax output needs at least 2 units, got sizes[-1] = {n_out}")
@@ -146,40 +346,99 @@ def _check_output(n_out: int, output: str, loss: str) -> None:
         raise ValueError(f"categorical_cross_entropy needs a softmax output, got output {output!r}")
 
 
+def _non_trainable(layer) -> tuple[str, ...]:
+    return tuple(getattr(layer, "non_trainable", ()))
+
+
+# --- init ------------------------------------------------------------------------------
+
+
 @functools.partial(jax.jit, static_argnames=("net", "scheme", "scale", "dtype"))  # one compile
 def init(key, net: Network, scheme="he", *, scale=0.01, dtype=jnp.float32) -> tuple[dict, ...]:
-    """Params for ``net``: ``W[l]`` drawn by ``scheme`` (see :mod:`jaxnet.initializers`), ``b[l] = 0``.
+    """Params for ``net``: each layer's own ``init`` (dense: ``W[l]`` by ``scheme``, ``b[l] = 0``).
 
-    Every ``W[l]`` is a slice of ONE draw of standard normals, scaled by its scheme's
-    standard deviation: one random-number kernel to compile whatever the depth (a draw
-    per layer made compiling ``init`` cost ~0.15 s per layer on a CPU).
+    The layers' random values are slices of ONE draw of standard normals
+    (:class:`jaxnet.initializers.Normals`), taken in layer order: one random-number kernel
+    to compile whatever the depth.
     """
-    initializer = initializers.get(scheme, scale=scale)
-    shapes = [(n_out, n_in) for n_in, n_out in zip(net.sizes[:-1], net.sizes[1:])]
-    if initializer is initializers.zeros:
-        weights = [jnp.zeros(shape, dtype) for shape in shapes]
-    else:
-        ends = np.cumsum([n_out * n_in for n_out, n_in in shapes])
-        draws = jnp.split(jax.random.normal(key, (int(ends[-1]),), dtype), ends[:-1])
-        weights = [
-            z.reshape(n_out, n_in) * jnp.asarray(initializer.std_of(n_in, n_out), dtype)
-            for z, (n_out, n_in) in zip(draws, shapes)
-        ]
-    return tuple({"W": W, "b": jnp.zeros((W.shape[0],), dtype)} for W in weights)
+    shapes = net.input_shapes
+    counts = [
+        _normals_drawn(l, layer, shape, scheme, scale, dtype)
+        for l, (layer, shape) in enumerate(zip(net.layers, shapes))
+    ]
+    ends = np.cumsum([0, *counts])
+    draws = jax.random.normal(key, (int(ends[-1]),), dtype) if ends[-1] else None
+    return tuple(
+        layer.init(
+            initializers.Normals(None if draws is None else draws[start:end]),
+            shape,
+            scheme,
+            scale=scale,
+            dtype=dtype,
+        )
+        for layer, shape, start, end in zip(net.layers, shapes, ends[:-1], ends[1:])
+    )
 
 
-def forward_with_caches(net: Network, params, X):
-    """``A[L] (m, n[L])`` and one ``(linear_cache, Z)`` per layer, chaining ``dense_forward``."""
+def _normals_drawn(l: int, layer, shape, scheme, scale, dtype) -> int:
+    """How many standard normals ``layer.init`` draws: counted abstractly (``jax.eval_shape``)."""
+    counter = initializers.Normals()
+    init = functools.partial(layer.init, counter, shape, scheme, scale=scale, dtype=dtype)
+    try:
+        jax.eval_shape(init)
+    except TypeError as e:
+        raise TypeError(
+            f"layers[{l}] ({layer!r}): its init must draw through jaxnet.initializers "
+            f"(which take a key or the pre-drawn normals jn.init passes): {e}"
+        ) from None
+    return counter.used
+
+
+# --- forward and cost --------------------------------------------------------------------
+
+
+def _running_layers(net: Network) -> tuple:
+    """The layers as the core runs them: the output layer linear (its activation is the network's)."""
+    *hidden, output = net.layers
+    return (*hidden, output._replace(activation="linear"))
+
+
+def _layer_key(key, l: int, layer):
+    return (
+        jax.random.fold_in(key, l)
+        if key is not None and getattr(layer, "needs_key", False)
+        else None
+    )
+
+
+def _check_key(net: Network, key, train: bool) -> None:
+    if train and key is None and net.needs_key:
+        raise ValueError(
+            "key is needed: a training-mode call of a network whose layers draw randomness "
+            "(dropout) takes key=jax.random.key(...)"
+        )
+
+
+def _forward(net: Network, params, X, key, train: bool, weights):
+    """``(A[L], Z[L], caches)``: the layers chained, the output activation applied to ``Z[L]``."""
+    _check_key(net, key, train)
     A, caches = X, []
-    for layer, p in zip(net.layers, params, strict=True):
-        A, cache = layer.forward(p, A)
+    for l, (layer, p) in enumerate(zip(_running_layers(net), params, strict=True)):
+        A, cache = layer.forward(p, A, key=_layer_key(key, l, layer), train=train, weights=weights)
         caches.append(cache)
-    return A, tuple(caches)
+    return net.output_activation.fn(A), A, tuple(caches)
 
 
-def forward(net: Network, params, X):
+def forward_with_caches(net: Network, params, X, *, key=None, train=False, weights=None):
+    """``A[L] (m, n[L])`` and one cache per layer; the output layer's is ``(inner, Z[L])``
+    (dense: ``((A_prev, W, b), Z)``, the course's ``linear_activation_forward`` cache)."""
+    A_L, _, caches = _forward(net, params, X, key, train, weights)
+    return A_L, caches
+
+
+def forward(net: Network, params, X, *, key=None, train=False):
     """The output activations ``A[L] (m, n[L])``."""
-    return forward_with_caches(net, params, X)[0]
+    return _forward(net, params, X, key, train, None)[0]
 
 
 def cost_from_output(net: Network, A_L, Z_L, Y, weights=None):
@@ -189,17 +448,26 @@ def cost_from_output(net: Network, A_L, Z_L, Y, weights=None):
     return _losses.reduce_mean(per_example, weights)
 
 
-def cost(net: Network, params, X, Y, weights=None):
+def cost(net: Network, params, X, Y, weights=None, *, key=None, train=False):
     """The cost J (a scalar): the (weighted) mean over examples of the loss."""
-    A_L, caches = forward_with_caches(net, params, X)
-    return cost_from_output(net, A_L, caches[-1][1], Y, weights)
+    A_L, Z_L, _ = _forward(net, params, X, key, train, weights)
+    return cost_from_output(net, A_L, Z_L, Y, weights)
+
+
+def evaluate(net: Network, params, X, Y, weights=None):
+    """``(J, metric)`` in inference mode from one forward pass: the one evaluate core."""
+    A_L, Z_L, _ = _forward(net, params, X, None, False, weights)
+    return cost_from_output(net, A_L, Z_L, Y, weights), metrics.metric(A_L, Y, net.task, weights)
+
+
+# --- backprop ----------------------------------------------------------------------------
 
 
 def output_delta(net: Network, Z_L, Y, weights=None):
     """``dZ[L] (m, n[L])``: ``A[L] - Y`` when fused, else ``g'(Z[L])`` applied to the loss's ``dA[L]``.
 
-    With ``weights``, row i is scaled by ``m w_i / sum(w)`` so the ``1/m`` of
-    ``linear_backward`` becomes the weighted mean.
+    With ``weights``, row i is scaled by ``m w_i / sum(w)``, so that each layer's ``1/m``
+    (``dW = dZ^T A_prev / m``) gives the weighted mean.
     """
     act = net.output_activation
     A_L = act.fn(Z_L)
@@ -209,18 +477,32 @@ def output_delta(net: Network, Z_L, Y, weights=None):
     return dZ
 
 
-def backward(net: Network, params, caches, Y, weights=None) -> tuple[dict, ...]:
-    """Hand-derived backprop: the gradients of J, with exactly the params' tree structure."""
-    linear_cache, Z_L = caches[-1]
-    dA, dW, db = linear_backward(output_delta(net, Z_L, Y, weights), linear_cache)
-    grads = [{"W": dW, "b": db}]
-    for layer, p, cache in reversed(tuple(zip(net.layers, params, caches))[:-1]):
+def _backward(net: Network, params, caches, dZ_L) -> tuple[dict, ...]:
+    dA, grads = dZ_L, []
+    for layer, p, cache in reversed(tuple(zip(_running_layers(net), params, caches, strict=True))):
         dA, g = layer.backward(p, cache, dA)
         grads.append(g)
     return tuple(reversed(grads))
 
 
-BACKPROP = ("manual", "autodiff")
+def backward(net: Network, params, caches, Y, weights=None) -> tuple[dict, ...]:
+    """Hand-derived backprop: the gradients of J, with exactly the params' tree structure."""
+    return _backward(net, params, caches, output_delta(net, caches[-1][1], Y, weights))
+
+
+def _stats(net: Network, caches) -> tuple[dict, ...]:
+    return tuple(
+        layer.stats(cache) if hasattr(layer, "stats") else {}
+        for layer, cache in zip(net.layers, caches)
+    )
+
+
+def _stop_non_trainable(net: Network, params):
+    """The non-trainable leaves behind ``stop_gradient``: autodiff gives them zeros, as backward does."""
+    return tuple(
+        {k: v if t[k] else jax.lax.stop_gradient(v) for k, v in p.items()}
+        for p, t in zip(params, net.trainable(), strict=True)
+    )
 
 
 def loss_and_grads(
@@ -228,41 +510,42 @@ def loss_and_grads(
 ):
     """``(J, A[L], grads, stats)`` in one pass, by hand-derived backprop or by ``jax.grad``.
 
-    ``grads`` has the params' tree (zeros for non-trainable leaves); ``stats`` holds one
-    dict per layer with the new values of its non-trainable leaves (see :func:`with_stats`).
+    ``grads`` has the params' tree (zeros for the non-trainable leaves); ``stats`` holds
+    one dict per layer with the new values of its non-trainable leaves (``{}`` for most
+    layers), for :func:`with_stats`.
     """
-    del key, train  # dense layers draw no randomness and have no train mode
-    stats = tuple({} for _ in range(net.L))
     if backprop == "manual":
-        A_L, caches = forward_with_caches(net, params, X)
-        Z_L = caches[-1][1]
+        A_L, Z_L, caches = _forward(net, params, X, key, train, weights)
+        dZ_L = output_delta(net, Z_L, Y, weights)
         J = cost_from_output(net, A_L, Z_L, Y, weights)
-        return J, A_L, backward(net, params, caches, Y, weights), stats
+        return J, A_L, _backward(net, params, caches, dZ_L), _stats(net, caches)
+    if backprop != "autodiff":
+        raise ValueError(f"backprop must be one of {BACKPROP}, got {backprop!r}")
 
     def J(p):
-        A_L, caches = forward_with_caches(net, p, X)
-        return cost_from_output(net, A_L, caches[-1][1], Y, weights), A_L
+        A_L, Z_L, caches = _forward(net, _stop_non_trainable(net, p), X, key, train, weights)
+        return cost_from_output(net, A_L, Z_L, Y, weights), (A_L, _stats(net, caches))
 
-    (loss, A_L), grads = jax.value_and_grad(J, has_aux=True)(params)
+    (loss, (A_L, stats)), grads = jax.value_and_grad(J, has_aux=True)(params)
     return loss, A_L, grads, stats
 
 
+def grads(net: Network, params, X, Y, weights=None, backprop="manual", *, key=None, train=False):
+    """dJ/dparams by ``backprop`` ``"manual"`` (hand backprop) or ``"autodiff"`` (``jax.grad``).
+
+    Inference mode by default, like :func:`cost`: the gradient of ``cost(..., train=train)``.
+    """
+    return loss_and_grads(net, params, X, Y, weights, backprop, key=key, train=train)[2]
+
+
 def with_stats(net: Network, params, stats):
-    """``params`` with each layer's non-trainable leaves replaced by its ``stats`` dict."""
+    """``params`` with each layer's non-trainable leaves replaced by its ``stats`` dict.
+
+    Training applies the optimiser to every leaf, then this: whatever the optimiser
+    proposed for a non-trainable leaf is discarded.
+    """
     del net
     return tuple({**p, **s} for p, s in zip(params, stats, strict=True))
-
-
-def evaluate(net: Network, params, X, Y, weights=None):
-    """``(J, metric)`` in inference mode, from one forward pass: the one evaluate core."""
-    A_L, caches = forward_with_caches(net, params, X)
-    loss = cost_from_output(net, A_L, caches[-1][1], Y, weights)
-    return loss, metrics.metric(A_L, Y, net.task, weights)
-
-
-def grads(net: Network, params, X, Y, weights=None, backprop="manual", *, key=None, train=True):
-    """dJ/dparams by ``backprop`` ``"manual"`` (hand backprop) or ``"autodiff"`` (``jax.grad``)."""
-    return loss_and_grads(net, params, X, Y, weights, backprop, key=key, train=train)[2]
 
 
 def predictions(net: Network, A_L):

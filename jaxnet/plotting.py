@@ -177,8 +177,10 @@ def decision_grid(net, params, X, *, resolution: int = 200, margin=None):
       ``jn.predict(net, params, [[xx[i, j], yy[i, j]]])``.
     """
     X = _check_planar(X)
-    if net.sizes[0] != 2:
-        raise ValueError(f"the network must take 2 inputs to draw a plane, got sizes {net.sizes}")
+    if net.input_shape != (2,):
+        raise ValueError(
+            f"the network must take 2 inputs to draw a plane, got input_shape {net.input_shape}"
+        )
     if net.task not in ("binary", "multiclass"):
         raise ValueError(f"decision boundaries need a classifier, got a {net.task} network")
     if not isinstance(resolution, numbers.Integral) or resolution < 2:
@@ -242,7 +244,7 @@ def plot_decision_boundary(
     X = _check_planar(X)
     Y = _class_labels(Y, X.shape[0])
     xx, yy, Z = decision_grid(net, params, X, resolution=resolution, margin=margin)
-    k = max(2, net.sizes[-1], int(Y.max()) + 1)
+    k = max(2, net.output_shape[0], int(Y.max()) + 1)
     levels = np.arange(k + 1) - 0.5
     style = {"cmap": matplotlib.colormaps["Spectral"], "vmin": -0.5, "vmax": k - 0.5}
     fig, ax = _new_axes(ax, (6, 5))

@@ -1,10 +1,20 @@
 """Checks at the public boundary: each error names the argument, what it got and what was expected.
 
+The one validation module: scalar arguments (:func:`check_int`, :func:`check_real`,
+:func:`check_choice`, :func:`check_bool`, :func:`check_key`), arrays (:func:`as_array`),
+and a network's params, inputs and labels (:func:`check_params`, :func:`as_inputs`,
+:func:`as_labels`).
+
 Shape checks always run (they are static, so they also work on tracers inside ``jit``);
 value checks (finiteness, label range) run only on concrete arrays, once, outside traced code.
+Numeric arguments reject ``bool`` (``True`` is not a learning rate) and accept NumPy scalars.
 """
 
 from __future__ import annotations
+
+import math
+import numbers
+from collections.abc import Hashable
 
 import jax
 import jax.numpy as jnp
@@ -12,20 +22,90 @@ import numpy as np
 
 from jaxnet.network import Network
 
-
-def is_concrete(x) -> bool:
-    """True for arrays whose values can be read now (not tracers inside jit/grad/vmap)."""
-    return not isinstance(x, jax.core.Tracer)
+# --- scalars -------------------------------------------------------------------------------
 
 
-def check_network(net) -> Network:
-    if not isinstance(net, Network):
-        raise TypeError(f"net must be a jaxnet.Network, got {type(net).__name__}")
-    return net
+def is_traced(x) -> bool:
+    """True when ``x`` is a JAX tracer (inside ``jit``/``vmap``/``grad``): its value cannot be read."""
+    return isinstance(x, jax.core.Tracer)
 
 
-def _as_array(x, name: str):
-    if isinstance(x, jax.Array | np.ndarray):
+def check_int(value, name: str, minimum: int | None = None) -> int:
+    """``value`` as an int: an integer (a NumPy one too, not a bool), ``>= minimum`` if given."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an integer, got {value!r} ({type(value).__name__})")
+    if minimum is not None and value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    return int(value)
+
+
+def check_real(value, name: str, minimum: float | None = None, *, strict: bool = False) -> float:
+    """``value`` as a float: a finite real number (not a bool), ``>= minimum`` (``>`` if ``strict``).
+
+    ``check_real(x, "learning_rate", 0.0, strict=True)`` asks for a positive number.
+    """
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number, got {value!r} ({type(value).__name__})")
+    value = float(value)
+    too_small = minimum is not None and (value < minimum or (strict and value == minimum))
+    if not math.isfinite(value) or too_small:
+        bound = "" if minimum is None else f" {'>' if strict else '>='} {minimum}"
+        raise ValueError(f"{name} must be a finite number{bound}, got {value!r}")
+    return value
+
+
+def check_choice(value, name: str, choices):
+    """``value`` if it is one of ``choices``; else a ``ValueError`` listing them."""
+    choices = tuple(choices)
+    if not isinstance(value, Hashable) or isinstance(value, bool) or value not in choices:
+        raise ValueError(f"{name} must be one of {choices}, got {value!r}")
+    return value
+
+
+def check_bool(value, name: str) -> bool:
+    """``value`` if it is a bool (``True``/``False``, or a NumPy bool)."""
+    if not isinstance(value, bool | np.bool_):
+        raise TypeError(f"{name} must be True or False, got {value!r} ({type(value).__name__})")
+    return bool(value)
+
+
+def check_key(key, name: str = "key"):
+    """``key`` if it is one ``jax.random`` key (typed, or a legacy uint32 ``(2,)`` array)."""
+    dtype = getattr(key, "dtype", None)
+    shape = getattr(key, "shape", None)
+    if dtype is not None and jax.dtypes.issubdtype(dtype, jax.dtypes.prng_key) and shape == ():
+        return key
+    if dtype == np.uint32 and shape == (2,):
+        return key
+    got = f"{type(key).__name__} with shape {shape} and dtype {dtype}" if dtype else repr(key)
+    raise TypeError(
+        f"{name} must be a single jax.random key (e.g. jax.random.key(0)), got {got}; "
+        "for several keys use jax.vmap"
+    )
+
+
+def check_dtype(dtype, name: str = "dtype") -> jnp.dtype:
+    """A floating dtype that JAX can hold now: float64 needs ``jax_enable_x64``."""
+    try:
+        dtype = jnp.dtype(dtype)
+    except TypeError:
+        raise TypeError(f"{name} must be a floating dtype, got {dtype!r}") from None
+    if not jnp.issubdtype(dtype, jnp.floating):
+        raise TypeError(f"{name} must be a floating dtype, got {dtype}")
+    if dtype.itemsize == 8 and not jax.config.jax_enable_x64:
+        raise ValueError(
+            f"{name} float64 needs 64-bit JAX: jax.config.update('jax_enable_x64', True) "
+            "or `with jax.enable_x64(True):` (or use float32)"
+        )
+    return dtype
+
+
+# --- arrays --------------------------------------------------------------------------------
+
+
+def as_array(x, name: str):
+    """``x`` unchanged if it is already an array (NumPy or JAX), else ``np.asarray(x)``."""
+    if hasattr(x, "shape") and hasattr(x, "dtype"):
         return x
     try:
         return np.asarray(x)
@@ -41,77 +121,125 @@ def _on_device(x, dtype):
     return jnp.asarray(x, dtype)
 
 
+def _check_real_numbers(x, name: str) -> None:
+    """Numbers or bools, not complex (its imaginary part would be dropped), not strings."""
+    if jnp.issubdtype(x.dtype, jnp.complexfloating):
+        raise TypeError(f"{name} must be real, got complex dtype {x.dtype}")
+    if not (jnp.issubdtype(x.dtype, jnp.number) or x.dtype == bool):
+        raise TypeError(f"{name} must be numeric, got dtype {x.dtype}")
+
+
 def _check_finite(x, name: str) -> None:
-    if (
-        is_concrete(x)
-        and jnp.issubdtype(x.dtype, jnp.inexact)
-        and not np.isfinite(np.asarray(x)).all()
-    ):
-        bad = int((~np.isfinite(np.asarray(x))).sum())
-        raise ValueError(f"{name} must be finite, got {bad} NaN or infinite value(s)")
+    if not is_traced(x) and jnp.issubdtype(x.dtype, jnp.inexact):
+        values = np.asarray(x)
+        if not np.isfinite(values).all():
+            bad = int((~np.isfinite(values)).sum())
+            raise ValueError(f"{name} must be finite, got {bad} NaN or infinite value(s)")
+
+
+# --- a network's arguments ---------------------------------------------------------------
+
+
+def check_network(net) -> Network:
+    if not isinstance(net, Network):
+        raise TypeError(f"net must be a jaxnet.Network, got {type(net).__name__}")
+    return net
+
+
+def _for(net: Network) -> str:
+    """The network, in an error message."""
+    if net.is_dense:
+        return f"sizes {net.sizes}"
+    return f"{net.L} layers on input shape {net.input_shape}"
+
+
+def _keys(names) -> str:
+    quoted = [repr(k) for k in names]
+    if not quoted:
+        return "no keys ({})"
+    return quoted[0] if len(quoted) == 1 else f"{', '.join(quoted[:-1])} and {quoted[-1]}"
 
 
 def check_params(net: Network, params, name: str = "params") -> jnp.dtype:
-    """Params must be a tuple of L ``{"W": (n[l], n[l-1]), "b": (n[l],)}`` in one float dtype."""
-    if not isinstance(params, tuple | list) or len(params) != net.L:
-        got = (
-            f"{type(params).__name__} of length {len(params)}"
-            if isinstance(params, tuple | list)
-            else type(params).__name__
+    """Params must be a tuple of one dict per layer with the shapes of ``net.param_shapes()``,
+    all in one float dtype that JAX holds now; returns that dtype."""
+    if not isinstance(params, tuple | list):
+        raise TypeError(
+            f"{name} must be a tuple of {net.L} layer dicts for {_for(net)}, got "
+            f"{type(params).__name__}"
         )
+    if len(params) != net.L:
         raise ValueError(
-            f"{name} must be a tuple of {net.L} layer dicts for sizes {net.sizes}, got {got}"
+            f"{name} must be a tuple of {net.L} layer dicts for {_for(net)}, got "
+            f"{type(params).__name__} of length {len(params)}"
         )
     dtypes = set()
-    for l, (p, n_prev, n) in enumerate(zip(params, net.sizes, net.sizes[1:]), start=1):
-        if not isinstance(p, dict) or set(p) != {"W", "b"}:
-            raise ValueError(f"{name}[{l - 1}] must be a dict with keys 'W' and 'b', got {p!r:.80}")
-        for key, expected in (("W", (n, n_prev)), ("b", (n,))):
-            leaf = _as_array(p[key], f"{name}[{l - 1}]['{key}']")
-            if tuple(leaf.shape) != expected:
-                raise ValueError(
-                    f"{name}[{l - 1}]['{key}'] (layer {l}) has shape {tuple(leaf.shape)}, expected "
-                    f"{expected} for sizes {net.sizes}"
-                )
+    for l, (p, shapes) in enumerate(zip(params, net.param_shapes())):
+        if not isinstance(p, dict):
+            raise TypeError(
+                f"{name}[{l}] must be a dict with keys {_keys(shapes)}, got {type(p).__name__}"
+            )
+        if set(p) != set(shapes):
+            raise ValueError(
+                f"{name}[{l}] must be a dict with keys {_keys(shapes)}, got keys {_keys(p)}"
+            )
+        for key, expected in shapes.items():
+            where = f"{name}[{l}]['{key}']"
+            leaf = as_array(p[key], where)
             if not jnp.issubdtype(leaf.dtype, jnp.floating):
-                raise TypeError(
-                    f"{name}[{l - 1}]['{key}'] must be floating point, got {leaf.dtype}"
+                raise TypeError(f"{where} must be floating point, got {leaf.dtype}")
+            if tuple(leaf.shape) != tuple(expected):
+                raise ValueError(
+                    f"{where} (layer {l + 1}) has shape {tuple(leaf.shape)}, expected "
+                    f"{tuple(expected)} for {_for(net)}"
                 )
-            _check_finite(leaf, f"{name}[{l - 1}]['{key}']")
+            _check_finite(leaf, where)
             dtypes.add(jnp.dtype(leaf.dtype))
     if len(dtypes) > 1:
         raise TypeError(f"{name} must share one dtype, got {sorted(map(str, dtypes))}")
-    return dtypes.pop()
+    if not dtypes:  # no layer has params
+        return jnp.dtype(jnp.float32)
+    return check_dtype(dtypes.pop(), f"{name} of dtype")
 
 
 def as_inputs(net: Network, X, dtype, name: str = "X"):
-    """``X`` as a ``(m, n[0])`` array of ``dtype``."""
-    X = _as_array(X, name)
-    if X.ndim != 2:
-        hint = {
-            1: "; for one example use X[None, :]",
-            4: "; flatten images first with jaxnet.datasets.flatten_images",
-        }.get(X.ndim, "")
+    """``X`` as a ``(m, *net.input_shape)`` array of ``dtype`` (``(m, n[0])`` for a dense network)."""
+    X = as_array(X, name)
+    _check_real_numbers(X, name)
+    shape = net.input_shape
+    if X.ndim != 1 + len(shape):
+        if net.is_dense:
+            hint = {
+                1: "; for one example use X[None, :]",
+                4: "; flatten images first with jaxnet.datasets.flatten_images",
+            }.get(X.ndim, "")
+            raise ValueError(
+                f"{name} must be 2-D (m examples, {shape[0]} features), got shape {X.shape}{hint}"
+            )
         raise ValueError(
-            f"{name} must be 2-D (m examples, {net.sizes[0]} features), got shape {X.shape}{hint}"
+            f"{name} must be {1 + len(shape)}-D (m examples of shape {shape}), got shape {X.shape}"
         )
-    if X.shape[1] != net.sizes[0]:
+    if tuple(X.shape[1:]) != shape:
+        if net.is_dense:
+            raise ValueError(
+                f"{name} has {X.shape[1]} features per example (shape {X.shape}), but the "
+                f"network expects sizes[0] = {shape[0]}"
+            )
         raise ValueError(
-            f"{name} has {X.shape[1]} features per example (shape {X.shape}), but the network "
-            f"expects sizes[0] = {net.sizes[0]}"
+            f"{name} has examples of shape {tuple(X.shape[1:])} (shape {X.shape}), but the "
+            f"network expects input_shape {shape}"
         )
     if X.shape[0] < 1:
         raise ValueError(f"{name} has no examples (shape {X.shape})")
-    if not (jnp.issubdtype(X.dtype, jnp.number) or X.dtype == bool):
-        raise TypeError(f"{name} must be numeric, got dtype {X.dtype}")
     _check_finite(X, name)
     return _on_device(X, dtype)
 
 
 def as_labels(net: Network, Y, m: int, dtype, name: str = "Y"):
     """Labels as ``(m, n[L])`` of ``dtype``: one-hot for softmax, 0/1 columns for sigmoid."""
-    Y = _as_array(Y, name)
-    n_out, task = net.sizes[-1], net.task
+    Y = as_array(Y, name)
+    _check_real_numbers(Y, name)
+    n_out, task = net.output_shape[0], net.task
     if Y.ndim not in (1, 2) or Y.shape[0] != m:
         raise ValueError(
             f"{name} must have one row per example of X: shape ({m},) or ({m}, {n_out}), got {Y.shape}"
@@ -138,8 +266,40 @@ def as_labels(net: Network, Y, m: int, dtype, name: str = "Y"):
     return _on_device(Y, dtype)
 
 
+def check_mode(net: Network, key, train) -> None:
+    """``train`` a bool, ``key`` None or a key, and a key when training needs one."""
+    check_bool(train, "train")
+    if key is not None:
+        check_key(key)
+    elif train and net.needs_key:
+        raise ValueError(
+            "key is needed: train=True runs the network's dropout, which draws its mask "
+            "from key=jax.random.key(...)"
+        )
+
+
+def check_caches(net: Network, caches, name: str = "caches") -> int:
+    """``caches`` from ``jn.forward_with_caches(net, ...)``: one per layer, the last ending in
+    ``Z[L] (m, n[L])``; returns ``m``."""
+    if not isinstance(caches, tuple | list):
+        raise TypeError(
+            f"{name} must be the caches of jn.forward_with_caches (a tuple of {net.L}), got "
+            f"{type(caches).__name__}"
+        )
+    if len(caches) != net.L:
+        raise ValueError(f"{name} must hold one cache per layer ({net.L}), got {len(caches)}")
+    last = caches[-1]
+    Z_L = last[1] if isinstance(last, tuple | list) and len(last) == 2 else None
+    if getattr(Z_L, "ndim", None) != 2 or Z_L.shape[1:] != net.output_shape:
+        raise TypeError(
+            f"{name}[-1] must be the output layer's cache (inner_cache, Z[L] (m, "
+            f"{net.output_shape[0]})) from jn.forward_with_caches, got {last!r:.80}"
+        )
+    return Z_L.shape[0]
+
+
 def _check_values(Y, name: str, integers_below: int) -> None:
-    if not is_concrete(Y):
+    if is_traced(Y):
         return
     values = np.asarray(Y)
     ok = (
@@ -159,7 +319,7 @@ def _check_values(Y, name: str, integers_below: int) -> None:
 
 
 def _check_one_hot(Y, name: str) -> None:
-    if not is_concrete(Y):
+    if is_traced(Y):
         return
     values = np.asarray(Y, dtype=np.float64)
     if not (

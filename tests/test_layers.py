@@ -9,7 +9,14 @@ from absl.testing import parameterized
 from helpers import ACTIVATIONS
 
 import jaxnet as jn
-from jaxnet.layers import Dense, dense_backward, dense_forward, linear_backward, linear_forward
+from jaxnet.layers import (
+    Dense,
+    _matmul,
+    dense_backward,
+    dense_forward,
+    linear_backward,
+    linear_forward,
+)
 
 M, N_IN, N_OUT = 5, 4, 3
 
@@ -169,17 +176,17 @@ def test_small_matmul_is_the_matrix_product(x64, k, n):
     X, Y = rng.standard_normal((9, k)), rng.standard_normal((k, n))
     for x in (X, X[3]):  # a batch and one example
         chex.assert_trees_all_close(
-            jn.layers.matmul(x, Y, small=True), x @ Y, rtol=1e-13, atol=1e-14
+            _matmul.matmul(x, Y, small=True), x @ Y, rtol=1e-13, atol=1e-14
         )
-    grad = jax.grad(lambda x, y, s: jnp.sum(jnp.tanh(jn.layers.matmul(x, y, s))), argnums=(0, 1))
+    grad = jax.grad(lambda x, y, s: jnp.sum(jnp.tanh(_matmul.matmul(x, y, s))), argnums=(0, 1))
     chex.assert_trees_all_close(grad(X, Y, True), grad(X, Y, False), rtol=1e-12, atol=1e-14)
 
 
 def test_only_tiny_layers_take_the_multiply_add_path():
-    assert jn.layers.is_small(jnp.zeros((4, 2))) and jn.layers.is_small(jnp.zeros((1, 4)))
-    assert jn.layers.is_small(jnp.zeros((4, 8)))  # 32 = SMALL_LAYER
-    assert not jn.layers.is_small(jnp.zeros((7, 5)))
-    assert not jn.layers.is_small(jnp.zeros((512, 784)))
+    assert _matmul.is_small(jnp.zeros((4, 2))) and _matmul.is_small(jnp.zeros((1, 4)))
+    assert _matmul.is_small(jnp.zeros((4, 8)))  # 32 = SMALL_LAYER
+    assert not _matmul.is_small(jnp.zeros((7, 5)))
+    assert not _matmul.is_small(jnp.zeros((512, 784)))
 
 
 def test_a_tiny_layer_compiles_without_a_matrix_product():

@@ -106,7 +106,7 @@ def _swap_layer_2_W(params):
     "make_bad, error, match",
     [
         (lambda p: p[:1], ValueError, r"^params must be a tuple of 2 layer dicts .*length 1"),
-        (lambda p: p[0], ValueError, r"^params must be a tuple of 2 layer dicts .*got dict"),
+        (lambda p: p[0], TypeError, r"^params must be a tuple of 2 layer dicts .*got dict"),
         (
             _swap_layer_2_W,
             ValueError,

@@ -11,7 +11,7 @@ import math
 import numpy as np
 
 from jaxnet.datasets import _random
-from jaxnet.datasets._validate import check_int, check_key, check_real
+from jaxnet.validation import check_int, check_key, check_real
 
 _F32 = np.float32
 _MAX_BITS = 20
@@ -127,6 +127,7 @@ def housing_prices(key, m: int = 1000, noise: float = 0.1):
     Target, in thousands of dollars (always > 0):
       `price = (50 + 0.15 size + 10 bedrooms + 0.5 walkability) * (0.5 + wealth)
       * exp(noise * N(0,1))`.
+
     Works under `jax.vmap` over `key`.
 
     Args:

@@ -13,7 +13,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxnet.datasets._random import placed
-from jaxnet.datasets._validate import as_array, check_int, check_real, is_traced
+from jaxnet.validation import as_array, check_int, check_real, is_traced
 
 
 def flatten_images(X):

@@ -7,7 +7,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxnet.datasets._optional import require
-from jaxnet.datasets._validate import check_int, check_key
+from jaxnet.validation import check_int, check_key
 
 _RESERVED = {"n_samples": "m", "random_state": "key", "return_X_y": None, "return_centers": None}
 

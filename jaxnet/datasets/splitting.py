@@ -11,7 +11,7 @@ import jax
 import numpy as np
 
 from jaxnet.datasets import _random
-from jaxnet.datasets._validate import as_array, check_int, check_key, check_real
+from jaxnet.validation import as_array, check_int, check_key, check_real
 
 
 def train_test_split(key, X, y, test_fraction: float = 0.2, stratify: bool = False):

@@ -1,23 +1,25 @@
-"""The course's building blocks: one file per layer, each ``forward`` with its hand-derived ``backward``."""
+"""The course's building blocks: one file per layer, each ``forward`` with its hand-derived ``backward``.
 
+Every layer follows the protocol of :mod:`jaxnet.layers.base`; ``from_dict`` rebuilds
+one from its ``to_dict()`` through the registry of kinds.
+"""
+
+from jaxnet.layers.base import Layer, from_dict, register
 from jaxnet.layers.dense import (
-    SMALL_LAYER,
     Dense,
     dense_backward,
     dense_forward,
-    is_small,
     linear_backward,
     linear_forward,
-    matmul,
 )
 
 __all__ = [
-    "SMALL_LAYER",
     "Dense",
+    "Layer",
     "dense_backward",
     "dense_forward",
-    "is_small",
+    "from_dict",
     "linear_backward",
     "linear_forward",
-    "matmul",
+    "register",
 ]

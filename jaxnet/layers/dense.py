@@ -8,50 +8,24 @@ Backward: ``dZ = dA * g'(Z)``, ``dW = dZ^T A_prev / m``, ``db = mean(dZ, axis=0)
 ``dA_prev = dZ W``. The caches are the course's: ``linear_cache = (A_prev, W, b)`` and
 ``cache = (linear_cache, Z)``.
 
-A layer is also the triple of pure functions ``init / forward / backward`` that
-:class:`Dense` bundles; a network is their composition.
+:class:`Dense` bundles them as a layer (see :mod:`jaxnet.layers.base`): the triple
+``init / forward / backward`` that a network composes.
 """
 
 from __future__ import annotations
 
-import functools
-import operator
+import numbers
 from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
 
 from jaxnet import activations, initializers
+from jaxnet.layers._matmul import is_small, matmul
+from jaxnet.layers.base import register
 
 LinearCache = tuple[jax.Array, jax.Array, jax.Array]
 DenseCache = tuple[LinearCache, jax.Array]
-
-
-SMALL_LAYER = 32  # n[l] * n[l-1] up to which a layer's products are multiply-adds
-
-
-def matmul(X, Y, small: bool):
-    """``X @ Y`` for ``X (m, k)`` (or one example ``(k,)``), ``Y (k, n)``; with ``small``, as ``k``
-    broadcast multiply-adds.
-
-    ``sum_i X[:, i] Y[i, :]`` is one fused elementwise loop where a matrix product is a
-    library call. For a tiny layer (``n k <= SMALL_LAYER``, e.g. the planar network's
-    2 -> 4 -> 1) XLA:CPU ran it 1.5-3x faster, alone and vmapped over 64 models; from
-    ``n k = 64`` the library wins.
-    """
-    if not small:
-        return X @ Y
-    lead = (1,) * (X.ndim - 1)  # explicit broadcasting: no rank promotion
-
-    def term(i):
-        return X[..., i : i + 1] * Y[i].reshape(*lead, -1)
-
-    return functools.reduce(operator.add, (term(i) for i in range(Y.shape[0])))
-
-
-def is_small(W) -> bool:
-    """Whether the layer of ``W (n[l], n[l-1])`` is tiny enough for :func:`matmul`'s loop."""
-    return W.shape[0] * W.shape[1] <= SMALL_LAYER
 
 
 def linear_forward(A_prev, W, b) -> tuple[jax.Array, LinearCache]:
@@ -91,22 +65,69 @@ def dense_backward(dA, cache: DenseCache, activation="relu"):
     return linear_backward(activations.get(activation).vjp(Z, dA), linear_cache)
 
 
-class Dense(NamedTuple):
-    """A fully connected layer of ``units`` neurons: the ``init / forward / backward`` triple.
-
-    Params are ``{"W": (units, n_in), "b": (units,)}``.
-    """
-
+class _DenseFields(NamedTuple):
     units: int
     activation: str = "relu"
 
-    def init(self, key, n_in: int, scheme="he", *, scale=0.01, dtype=jnp.float32) -> dict:
-        """``{"W": init(key, (units, n_in)), "b": zeros(units)}``."""
-        W = initializers.get(scheme, scale=scale)(key, (self.units, n_in), dtype)
-        return {"W": W, "b": jnp.zeros((self.units,), dtype)}
 
-    def forward(self, params: dict, A_prev) -> tuple[jax.Array, DenseCache]:
-        """``(A, cache)`` for ``A_prev (m, n_in)``."""
+@register
+class Dense(_DenseFields):
+    """A fully connected layer of ``units`` neurons: the course's ``linear -> activation`` block.
+
+    Params ``{"W": (units, n[l-1]), "b": (units,)}``; input ``(m, n[l-1])``, output
+    ``(m, units)``. ``activation`` is any name of :mod:`jaxnet.activations` (kept in its
+    canonical form, so equal layers compare and hash equal).
+
+    >>> Dense(4, "ReLU")
+    Dense(units=4, activation='relu')
+    """
+
+    __slots__ = ()
+    kind = "dense"
+    non_trainable = ()
+    needs_key = False
+
+    def __new__(cls, units, activation="relu"):
+        if isinstance(units, bool) or not isinstance(units, numbers.Integral) or units < 1:
+            raise ValueError(f"units must be an int >= 1, got {units!r}")
+        return super().__new__(cls, int(units), activations.get(activation).name)
+
+    def __eq__(self, other):
+        return type(self) is type(other) and tuple.__eq__(self, other)
+
+    def __ne__(self, other):
+        return not self == other
+
+    def __hash__(self):
+        return hash((self.kind, *self))
+
+    def output_shape(self, input_shape) -> tuple[int]:
+        """``(units,)`` for a vector of ``n[l-1]`` features per example."""
+        input_shape = _vector_shape(input_shape)
+        if len(input_shape) != 1:
+            raise ValueError(
+                f"Dense expects a vector of features per example, got input shape "
+                f"{input_shape}: put a Flatten() before it"
+            )
+        return (self.units,)
+
+    def param_shapes(self, input_shape) -> dict[str, tuple[int, ...]]:
+        """``{"W": (units, n[l-1]), "b": (units,)}``."""
+        (n_prev,) = _vector_shape(input_shape)
+        return {"W": (self.units, n_prev), "b": (self.units,)}
+
+    def init(self, key, input_shape, scheme="he", *, scale=0.01, dtype=jnp.float32) -> dict:
+        """``{"W": drawn by scheme (see jaxnet.initializers), "b": zeros}``; ``input_shape``
+        is ``(n[l-1],)`` (or the int ``n[l-1]``)."""
+        shapes = self.param_shapes(input_shape)
+        W = initializers.get(scheme, scale=scale)(key, shapes["W"], dtype)
+        return {"W": W, "b": jnp.zeros(shapes["b"], dtype)}
+
+    def forward(
+        self, params: dict, A_prev, *, key=None, train=False, weights=None
+    ) -> tuple[jax.Array, DenseCache]:
+        """``(A (m, units), cache)`` for ``A_prev (m, n[l-1])``; ``key``, ``train``, ``weights`` unused."""
+        del key, train, weights
         return dense_forward(A_prev, params["W"], params["b"], self.activation)
 
     def backward(self, params: dict, cache: DenseCache, dA) -> tuple[jax.Array, dict]:
@@ -114,3 +135,19 @@ class Dense(NamedTuple):
         del params  # the cache holds W
         dA_prev, dW, db = dense_backward(dA, cache, self.activation)
         return dA_prev, {"W": dW, "b": db}
+
+    def stats(self, cache) -> dict:
+        """No state: ``{}``."""
+        del cache
+        return {}
+
+    def to_dict(self) -> dict:
+        """``{"kind": "dense", "units": ..., "activation": ...}``."""
+        return {"kind": self.kind, **self._asdict()}
+
+
+def _vector_shape(input_shape) -> tuple[int, ...]:
+    """``input_shape`` as a tuple; an int ``n`` means ``(n,)``."""
+    if isinstance(input_shape, numbers.Integral):
+        return (int(input_shape),)
+    return tuple(input_shape)
