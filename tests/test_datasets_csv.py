@@ -40,7 +40,10 @@ def test_label_column_anywhere_and_named(tmp_path):
         ("label,a,b\n1,2,3\n0,2\n", "line 3: 2 cells, but the header names 3 columns"),
         ("label,a\n1,2,3\n0,1,1\n", "line 2: 3 cells"),
         ("label,a\n1,2\n\n0.5,3\n", r"line 4: label column 'label' holds 0\.5"),
-        ("label,a\n1,2\nnan,3\n", "line 3: label column"),
+        ("label,a\n1,2\nnan,3\n", r"line 3, column 'label': 'nan' is not a finite number"),
+        ("label,a\n1,2\n-1,3\n", r"line 3: label column 'label' holds -1; .* integers 0\.\.K-1"),
+        ("label,a\n1,2\n999999999,3\n", r"line 3: .* holds 999999999; .*numpy\.unique"),
+        ("label,a\n1,2\n1e300,3\n", r"line 3: .* holds 1e\+300"),
     ],
 )
 def test_malformed_files_raise_value_error_naming_the_problem(tmp_path, text, problem):

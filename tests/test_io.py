@@ -1,4 +1,4 @@
-"""jaxnet.io.atomic: a write replaces the file whole or not at all, and cleans up after kills."""
+"""jaxnet.io: the atomic writer (whole or nothing, stale temps cleaned), the CSV reader, strict JSON."""
 
 import json
 import os
@@ -6,9 +6,11 @@ import stat
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
-from jaxnet.io import atomic
+from jaxnet.io import atomic, strict_json
+from jaxnet.io.csv import read_table
 
 
 def _temps(folder):
@@ -126,3 +128,125 @@ def test_a_temp_of_a_live_process_or_a_newer_one_is_kept(tmp_path, monkeypatch):
     monkeypatch.setattr(atomic, "_STARTED", dead_new.stat().st_mtime + 1)
     atomic.write_bytes(target, b"newer")
     assert live.exists() and not dead_new.exists()
+
+
+# --- jaxnet.io.csv ------------------------------------------------------------------------
+
+
+def _csv(tmp_path, text, name="data.csv"):
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_read_table_with_header_label_blank_lines_quotes_and_bom(tmp_path):
+    path = tmp_path / "t.csv"
+    path.write_bytes('\ufeffx1, "label" ,x2\r\n0.5,1, "2" \r\n\r\n  \n-1,0,3e2\n'.encode())
+    table = read_table(path, label_column="label")
+    np.testing.assert_array_equal(table.features, [[0.5, 2.0], [-1.0, 300.0]])
+    assert table.features.dtype == np.float32 and table.labels.dtype == np.float64
+    assert table.labels.tolist() == [1.0, 0.0] and table.columns == ("x1", "x2")
+    assert table.lines.tolist() == [2, 5]
+
+
+def test_read_table_without_header_and_label_by_index(tmp_path):
+    table = read_table(_csv(tmp_path, "1,2,3\n4,5,6\n"), label_column=-1, dtype=np.float64)
+    assert table.columns is None and table.features.dtype == np.float64
+    np.testing.assert_array_equal(table.features, [[1, 2], [4, 5]])
+    assert table.labels.tolist() == [3, 6] and table.lines.tolist() == [1, 2]
+
+
+@pytest.mark.parametrize("first", ["x1,x2", "label,1x1", "a b,c_d", "Höhe,ширина"])
+def test_a_first_row_of_names_is_a_header(tmp_path, first):
+    table = read_table(_csv(tmp_path, f"{first}\n1,2\n"))
+    assert table.columns == tuple(first.split(",")) and table.features.tolist() == [[1, 2]]
+
+
+@pytest.mark.parametrize(
+    "first, match",
+    [
+        ("1.5,abc", r"line 1, column 2: 'abc' is not a number \(a first row is read as column"),
+        ("abc,1.5", r"line 1, column 1: 'abc' is not a number \(a first row"),
+        ("0x1F,0x20", r"line 1, column 1: '0x1F' is not a decimal number"),
+        ("2..3,1", r"line 1, column 1: '2\.\.3' is not a number$"),
+        ("1e5e,2", r"line 1, column 1: '1e5e' is not a number$"),
+    ],
+)
+def test_a_first_row_that_is_neither_names_nor_numbers_is_an_error_not_dropped(
+    tmp_path, first, match
+):
+    with pytest.raises(ValueError, match=match):
+        read_table(_csv(tmp_path, f"{first}\n1,2\n3,4\n"))
+
+
+def test_a_declared_header_is_taken_and_a_declared_headerless_file_keeps_row_one(tmp_path):
+    path = _csv(tmp_path, "0,1\n2,3\n")
+    assert read_table(path, header=True).columns == ("0", "1")
+    assert read_table(path, header=True).features.tolist() == [[2, 3]]
+    assert read_table(path, header=False).features.tolist() == [[0, 1], [2, 3]]
+    with pytest.raises(ValueError, match=r"line 1, column 1: 'x' is not a number"):
+        read_table(_csv(tmp_path, "x,y\n2,3\n", "named.csv"), header=False)
+
+
+@pytest.mark.parametrize(
+    "label_column, error, match",
+    [
+        ("y", ValueError, r"no column named 'y' in the header \(columns: 'a', 'b'\)"),
+        (5, ValueError, "label_column=5 but rows have 2 cells"),
+        (1.0, TypeError, "label_column must be a column name or index, got float"),
+        (True, TypeError, "got bool"),
+    ],
+)
+def test_read_table_bad_label_column(tmp_path, label_column, error, match):
+    with pytest.raises(error, match=match):
+        read_table(_csv(tmp_path, "a,b\n1,2\n"), label_column=label_column)
+
+
+def test_a_named_label_column_needs_a_header(tmp_path):
+    with pytest.raises(ValueError, match="names a column, but the file has no header row"):
+        read_table(_csv(tmp_path, "1,2\n"), label_column="label")
+
+
+def test_labels_stay_exact_and_are_not_bound_by_the_feature_dtype(tmp_path):
+    table = read_table(_csv(tmp_path, "y,x\n1e39,1\n9007199254740993,2\n"), label_column="y")
+    assert table.labels.tolist() == [1e39, 9007199254740992.0]  # float64, not float32's inf
+
+
+# --- jaxnet.io.strict_json ----------------------------------------------------------------
+
+
+def test_strict_json_depth_ignores_brackets_inside_strings():
+    assert strict_json.depth('{"a": "[[[{{{\\"]]]", "b": [[1]]}') == 3
+    assert strict_json.depth("") == 0 and strict_json.depth("1") == 0
+    assert strict_json.loads('{"name": "' + "[" * 1000 + '"}') == {"name": "[" * 1000}
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["[" * 100_000 + "]" * 100_000, '{"a":' * 5_000 + "1" + "}" * 5_000, "[" * 65 + "]" * 65],
+)
+def test_strict_json_refuses_deep_nesting_without_recursion(text):
+    with pytest.raises(ValueError, match="nested more than 64 levels"):
+        strict_json.loads(text)
+
+
+def test_strict_json_refuses_non_standard_constants():
+    assert strict_json.loads("[" * 64 + "]" * 64) is not None
+    for constant in ("NaN", "Infinity", "-Infinity"):
+        with pytest.raises(ValueError, match="not strict JSON"):
+            strict_json.loads(f"[{constant}]")
+
+
+def test_strict_json_encode_round_trips_and_names_bad_values():
+    value = {"t": (1, (2.5, float("nan"))), "$x": {"$dict": 1}, "a": np.arange(3)}
+    decoded = strict_json.decode(json.loads(json.dumps(strict_json.encode(value, "v"))))
+    assert repr(decoded) == repr(
+        {"t": (1, (2.5, float("nan"))), "$x": {"$dict": 1}, "a": [0, 1, 2]}
+    )
+    with pytest.raises(TypeError, match=r"v\['s'\] is a set"):
+        strict_json.encode({"s": {1}}, "v")
+    deep = []
+    for _ in range(100_000):
+        deep = [deep]
+    with pytest.raises(ValueError, match="nested too deeply"):
+        strict_json.encode(deep, "config")
