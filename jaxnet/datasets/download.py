@@ -1,14 +1,14 @@
 """Atomic, verified downloads: a file lands complete and checked, or not at all."""
 
-import contextlib
 import hashlib
 import http.client
 import os
-import tempfile
 import urllib.error
 import urllib.request
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+
+from jaxnet.io import atomic
 
 _CHUNK = 1 << 20
 
@@ -26,9 +26,9 @@ def download_file(
 ) -> Path:
     """Download the first of `urls` that works to `destination`, verified, atomically.
 
-    The bytes go to a temporary file in the destination's folder, are checked against
-    every entry of `checksums` (e.g. `{"md5": "...", "sha256": "..."}`), flushed to disk
-    (fsync) and only then renamed over `destination` with `os.replace`. On any failure the
+    The bytes go to a temporary file in the destination's folder (`jaxnet.io.atomic`), are
+    checked against every entry of `checksums` (e.g. `{"md5": "...", "sha256": "..."}`),
+    flushed to disk (fsync) and only then renamed over `destination`. On any failure the
     temporary file is removed and an existing `destination` is left exactly as it was.
 
     Args:
@@ -77,36 +77,29 @@ def download_file(
 
 
 def _fetch_one(url: str, destination: Path, checksums: Mapping[str, str], timeout: float):
+    """Stream `url` into `destination` through the atomic writer, verified before the rename."""
     hashes = {name: hashlib.new(name, usedforsecurity=False) for name in checksums}
-    fd, tmp = tempfile.mkstemp(
-        dir=destination.parent, prefix=f".{destination.name}.", suffix=".part"
-    )
-    try:
-        with os.fdopen(fd, "wb") as out, _open(url, timeout) as response:
-            length = response.headers.get("Content-Length", "")
-            expected = int(length) if length.isdigit() else None
-            received = 0
-            while chunk := response.read(_CHUNK):
-                out.write(chunk)
-                received += len(chunk)
-                for digest in hashes.values():
-                    digest.update(chunk)
-            if expected is not None and received != expected:
-                raise OSError(f"transfer interrupted: got {received} of {expected} bytes")
-            out.flush()
-            os.fsync(out.fileno())
+    with (
+        atomic.atomic_path(destination) as tmp,
+        open(tmp, "wb") as out,
+        _open(url, timeout) as response,
+    ):
+        length = response.headers.get("Content-Length", "")
+        expected = int(length) if length.isdigit() else None
+        received = 0
+        while chunk := response.read(_CHUNK):
+            out.write(chunk)
+            received += len(chunk)
+            for digest in hashes.values():
+                digest.update(chunk)
+        if expected is not None and received != expected:
+            raise OSError(f"transfer interrupted: got {received} of {expected} bytes")
         for name, digest in hashes.items():
             if digest.hexdigest() != checksums[name].strip().lower():
                 raise _ChecksumMismatch(
                     f"{name} mismatch for {destination.name}: expected {checksums[name]}, "
                     f"got {digest.hexdigest()} ({received} bytes)"
                 )
-        os.replace(tmp, destination)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-    _fsync_dir(destination.parent)
 
 
 def _open(url: str, timeout: float):
@@ -115,16 +108,3 @@ def _open(url: str, timeout: float):
     except urllib.error.HTTPError as err:
         err.close()  # an HTTPError holds the open response; do not leak its socket
         raise OSError(f"HTTP {err.code} {err.reason}") from None
-
-
-def _fsync_dir(directory: Path) -> None:
-    """Make the rename durable where the platform allows opening a folder."""
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        with contextlib.suppress(OSError):
-            os.fsync(fd)
-    finally:
-        os.close(fd)
