@@ -134,7 +134,7 @@ BAD_FILES = {
         "truncated",
     ),
     "trailing bytes": (FILES[1], gzip.compress(idx_bytes(LABELS, 2049) + b"xx"), "trailing"),
-    "wrong image size": (FILES[0], _gz(np.zeros((10, 27, 28)), 2051), r"\(28, 28\)"),
+    "wrong image size": (FILES[0], _gz(np.zeros((10, 27, 28)), 2051), r"expected \(m, 28, 28\)"),
     "label out of range": (FILES[3], _gz(np.full(5, 10), 2049), "0..9"),
 }
 

@@ -46,6 +46,39 @@ def load_cat_vs_noncat(path: str | os.PathLike | None = None):
     return (X_train, y_train), (X_test, y_test), classes
 
 
+MAX_IMAGE_BYTES = 1 << 30  # the most pixel data a file may declare (the course's: 2.6 MB)
+MAX_CLASS_NAMES = 64  # bytes per entry of list_classes
+
+
+def _check_declared(h5py, file, keys, datasets) -> None:
+    """Refuse, before reading anything, datasets whose declared shape, dtype or storage is not
+    the course's: a tiny file may declare (10**7, 64, 64, 3) and a read would allocate it."""
+    X, y, names = datasets
+    for key, d in zip(keys, datasets, strict=True):
+        if not isinstance(d, h5py.Dataset) or d.is_virtual or d.external:
+            raise ValueError(f"{file}: {key} is not a dataset stored in the file itself")
+    if len(X.shape) != 4 or X.shape[-1] != 3 or X.dtype != np.uint8:
+        raise ValueError(f"{file}: {keys[0]} is {X.dtype} {X.shape}, expected uint8 (m, h, w, 3)")
+    nbytes = int(np.prod(X.shape, dtype=object))
+    if nbytes > MAX_IMAGE_BYTES:
+        raise ValueError(
+            f"{file}: {keys[0]} declares shape {X.shape} ({nbytes} bytes), more than the "
+            f"{MAX_IMAGE_BYTES} bytes a cat vs non-cat file may hold; refusing to read it"
+        )
+    if y.shape != (X.shape[0],) or y.dtype.kind not in "iub":
+        raise ValueError(
+            f"{file}: {keys[1]} is {y.dtype} {y.shape}, expected {X.shape[0]} integer labels"
+        )
+    if (
+        names.shape != (2,)
+        or names.dtype.kind not in "SUO"
+        or names.dtype.itemsize > MAX_CLASS_NAMES
+    ):
+        raise ValueError(
+            f"{file}: list_classes is {names.dtype} {names.shape}, expected 2 class names"
+        )
+
+
 def _read(h5py, file, split):
     keys = (f"{split}_set_x", f"{split}_set_y", "list_classes")
     try:
@@ -53,17 +86,16 @@ def _read(h5py, file, split):
             absent = [k for k in keys if k not in f]
             if absent:
                 raise ValueError(f"{file}: missing HDF5 dataset(s) {absent}; expected {keys}")
+            _check_declared(h5py, file, keys, [f[k] for k in keys])
             X, y, names = (np.asarray(f[k][()]) for k in keys)
     except OSError as err:
         raise ValueError(f"{file}: not a readable HDF5 file ({err})") from err
-    if X.ndim != 4 or X.shape[-1] != 3 or X.dtype != np.uint8:
-        raise ValueError(f"{file}: {keys[0]} is {X.dtype} {X.shape}, expected uint8 (m, h, w, 3)")
-    if y.shape != (X.shape[0],) or not np.isin(y, (0, 1)).all():
+    if not np.isin(y, (0, 1)).all():
         raise ValueError(
-            f"{file}: {keys[1]} must be {X.shape[0]} labels in {{0, 1}}, got shape {y.shape} "
-            f"with values {np.unique(y)[:10]}"
+            f"{file}: {keys[1]} must be {X.shape[0]} labels in {{0, 1}}, got values "
+            f"{np.unique(y)[:10]}"
         )
-    classes = tuple(n.decode() if isinstance(n, bytes) else str(n) for n in names.reshape(-1))
-    if len(classes) != 2:
-        raise ValueError(f"{file}: list_classes must name 2 classes, got {classes}")
+    classes = tuple(
+        n.decode(errors="replace") if isinstance(n, bytes) else str(n) for n in names.reshape(-1)
+    )
     return X, y.astype(np.int32), classes

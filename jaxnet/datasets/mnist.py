@@ -124,10 +124,8 @@ def _load(name, title, path, download, mirrors, checksums, timeout):
 
 
 def _split(images_path, labels_path) -> Split:
-    images = read_idx(images_path, IMAGES_MAGIC)
-    if images.shape[1:] != (28, 28):
-        raise ValueError(f"{images_path}: images are {images.shape[1:]}, expected (28, 28)")
-    labels = read_idx(labels_path, LABELS_MAGIC)
+    images = read_idx(images_path, IMAGES_MAGIC, expected_shape=(None, 28, 28))
+    labels = read_idx(labels_path, LABELS_MAGIC, expected_shape=(None,))
     if images.shape[0] != labels.shape[0]:
         raise ValueError(
             f"{images_path} holds {images.shape[0]} images but {labels_path} holds "
