@@ -32,15 +32,21 @@ RMSPROP = {"learning_rate": 1e-3, "rho": 0.9, "eps": 1e-7}
 
 def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description="one benchmark contender; prints one JSON line")
-    p.add_argument("--workload", required=True, choices=["A", "B", "C", "D", "scaling"])
+    p.add_argument("--workload", required=True, choices=["A", "B", "C", "D", "scaling", "train"])
     p.add_argument("--quick", action="store_true", help="tiny sizes: a smoke test")
     p.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--grads", choices=["autodiff", "manual"], default="autodiff")
+    p.add_argument("--backprop", choices=["autodiff", "manual"], default="autodiff")
     p.add_argument("--variant", default=None, help="C: 'ensemble' or 'single' (jaxnet)")
     p.add_argument("--m", type=int, default=None, help="scaling: training examples")
     p.add_argument("--width", type=int, default=512, help="scaling: hidden units")
     p.add_argument("--epochs", type=int, default=None, help="scaling: epochs")
+    p.add_argument(
+        "--cache-dir",
+        type=Path,
+        default=None,
+        help="B, train: JAX's persistent compilation cache folder (empty: cold; filled: warm)",
+    )
     a = p.parse_args(argv)
     a.size = "quick" if a.quick else "full"
     return a
@@ -156,6 +162,21 @@ class CompileClock:
         if event in self.EVENTS:
             self.seconds += duration
             self.count += event == self.EVENTS[-1]
+
+
+def enable_jax_cache(folder: Path | None) -> None:
+    """Turn on JAX's persistent compilation cache in ``folder`` for every program (None: off).
+
+    The plain JAX settings, as a raw-JAX user would write them; jaxnet's contender calls
+    ``jn.enable_compilation_cache`` instead, which sets the same options.
+    """
+    if folder is None:
+        return
+    import jax
+
+    jax.config.update("jax_compilation_cache_dir", str(folder))
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
+    jax.config.update("jax_persistent_cache_min_entry_size_bytes", -1)
 
 
 # ----------------------------------------------------------------------------- FLOPs

@@ -1,13 +1,18 @@
 """Run the jaxnet benchmark: every contender in its own process, alternating, several times.
 
-    python benchmarks/run.py [--quick] [--repeats N] [--workloads A,B,C,D,scaling]
+    python benchmarks/run.py [--quick] [--repeats N] [--workloads A,B,C,D,scaling,train]
                              [--out benchmarks/results] [--data-dir PATH]
 
-Workloads (see README.md): A MNIST 784-512-10 RMSprop, B planar 2-4-1, C 64 planar
-models, D hand vs autodiff backprop, scaling (jaxnet in m, width and epochs). Each
+Workloads (see README.md): A MNIST 784-512-10 RMSprop, B planar 2-4-1 (cold and warm
+compilation cache), C 64 planar models, D hand vs autodiff backprop, scaling (jaxnet in m,
+width and epochs), train (the whole ``jaxnet train`` command, cold and warm cache). Each
 contender is ``python -m benchmarks.contenders.NAME --workload W ...`` and prints one JSON
 line; a peer that is not installed reports ``missing``. The medians (min-max) and ratios
 to jaxnet go to stdout and to ``results.json`` / ``results.md`` in ``--out``.
+
+A cold-cache run gets an empty compilation cache folder (one per contender and round, in a
+temporary folder of this invocation); the warm-cache run right after it is a second process
+with the same folder.
 """
 
 from __future__ import annotations
@@ -19,8 +24,10 @@ import os
 import platform
 import re
 import resource
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -31,21 +38,43 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks import common, report  # noqa: E402
 
-WORKLOADS = ("A", "B", "C", "D", "scaling")
+WORKLOADS = ("A", "B", "C", "D", "scaling", "train")
 
 
 @dataclass
 class Entry:
-    """One contender of one workload: a label, the module to run and its extra arguments."""
+    """One contender of one workload: a label, the module to run and its extra arguments.
+
+    ``cache``: ``"cold"`` (an empty compilation cache folder) or ``"warm"`` (the folder the
+    cold entry just before it filled); None: no persistent cache.
+    """
 
     label: str
     module: str
     args: list[str] = field(default_factory=list)
     runs: list[dict] = field(default_factory=list)
+    cache: str | None = None
 
 
-def contender(name: str, label: str | None = None, *args: str) -> Entry:
-    return Entry(label or name, f"benchmarks.contenders.{name}", list(args))
+def contender(name: str, label: str | None = None, *args: str, cache: str | None = None) -> Entry:
+    return Entry(label or name, f"benchmarks.contenders.{name}", list(args), cache=cache)
+
+
+def cache_pair(name: str, label: str) -> list[Entry]:
+    """``label (cold cache)`` then ``label (warm cache)``: two processes, one cache folder."""
+    return [contender(name, f"{label} ({c} cache)", cache=c) for c in ("cold", "warm")]
+
+
+def groups(entries: list[Entry]) -> list[list[Entry]]:
+    """Entries that run one after the other: a warm-cache entry with its cold one, else alone."""
+    out: list[list[Entry]] = []
+    for e in entries:
+        after_cold = out and out[-1][-1].cache == "cold" and out[-1][-1].module == e.module
+        if e.cache == "warm" and after_cold:
+            out[-1].append(e)
+        else:
+            out.append([e])
+    return out
 
 
 SCALING = {  # sweeps in m and width around "base" (m, width, epochs); epochs at "epoch_base"
@@ -79,8 +108,8 @@ def entries(workload: str, quick: bool) -> list[Entry]:
     n = common.ENSEMBLE["quick" if quick else "full"]
     return {
         "A": [
-            contender("jaxnet", "jaxnet (autodiff)", "--grads", "autodiff"),
-            contender("jaxnet", "jaxnet (manual)", "--grads", "manual"),
+            contender("jaxnet", "jaxnet (autodiff)", "--backprop", "autodiff"),
+            contender("jaxnet", "jaxnet (manual)", "--backprop", "manual"),
             contender("numpy"),
             contender("torch"),
             contender("keras"),
@@ -88,7 +117,12 @@ def entries(workload: str, quick: bool) -> list[Entry]:
             contender("jax_scan"),
             Entry("floor (matmul rate)", "benchmarks.floor"),
         ],
-        "B": [contender("jaxnet"), contender("numpy"), contender("torch")],
+        "B": [
+            *cache_pair("jaxnet", "jaxnet"),
+            *cache_pair("jax_scan", "jax_scan"),
+            contender("numpy"),
+            contender("torch"),
+        ],
         "C": [
             contender("jaxnet", f"jaxnet fit_ensemble ({n} models)", "--variant", "ensemble"),
             contender("jaxnet", "jaxnet fit (1 model)", "--variant", "single"),
@@ -96,8 +130,8 @@ def entries(workload: str, quick: bool) -> list[Entry]:
             contender("torch", f"torch ({n} sequential runs)"),
         ],
         "D": [
-            contender("jaxnet", "manual", "--grads", "manual"),
-            contender("jaxnet", "autodiff", "--grads", "autodiff"),
+            contender("jaxnet", "manual", "--backprop", "manual"),
+            contender("jaxnet", "autodiff", "--backprop", "autodiff"),
         ],
         "scaling": [
             contender(
@@ -112,6 +146,7 @@ def entries(workload: str, quick: bool) -> list[Entry]:
             )
             for m, w, e in scaling_configs(quick)
         ],
+        "train": cache_pair("cli", "jaxnet train"),
     }[workload]
 
 
@@ -156,7 +191,7 @@ def last_error(stderr: str) -> str:
     return (errors or lines or ["no output"])[-1][:300]
 
 
-def run_one(entry: Entry, workload: str, args, seed: int) -> dict:
+def run_one(entry: Entry, workload: str, args, seed: int, cache_dir: Path | None = None) -> dict:
     cmd = [
         sys.executable,
         "-m",
@@ -169,6 +204,11 @@ def run_one(entry: Entry, workload: str, args, seed: int) -> dict:
         str(args.data_dir),
         *entry.args,
     ] + (["--quick"] if args.quick else [])
+    if entry.cache is not None:
+        if entry.cache == "cold":  # also on a rerun of a contended cold run
+            shutil.rmtree(cache_dir, ignore_errors=True)
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        cmd += ["--cache-dir", str(cache_dir)]
     busy = wait_quiet(args.quiet_wait) if args.quiet_wait else cpu_busy(0.1)
     t0, cpu0, busy0 = time.perf_counter(), children_cpu(), system_cpu()[0]
     try:
@@ -193,6 +233,8 @@ def run_one(entry: Entry, workload: str, args, seed: int) -> dict:
             "stderr_tail": p.stderr[-3000:],
         }
     extra = {"process_s": wall, "cpu_busy_before": round(busy, 3), "seed": seed}
+    if entry.cache is not None:
+        extra["cache"] = entry.cache
     if args.jobs == 1:  # with overlapping children the CPU time cannot be told apart
         extra["process_cpu_s"] = cpu
         extra["others_cpu_frac"] = round(others / (wall * (os.cpu_count() or 1)), 3)
@@ -286,23 +328,34 @@ def main(argv=None) -> int:
     }
     todo = {w: entries(w, args.quick) for w in args.workloads}
     # Alternate: A B C, A B C, ... within each workload; --jobs > 1 overlaps runs (smoke tests).
-    tasks = [(w, r, e) for w in todo for r in range(args.repeats) for e in todo[w]]
+    # A task is a group of entries run in order (a cold-cache run, then its warm-cache run).
+    tasks = [(w, r, g) for w in todo for r in range(args.repeats) for g in groups(todo[w])]
+    cache_root = Path(tempfile.mkdtemp(prefix="jaxnet-bench-xla-"))
 
-    def task(t):
-        w, r, e = t
+    def run_entry(w, r, e, cache_dir):
         for attempt in range(1, args.retries + 2):
-            res = {**run_one(e, w, args, seed=r), "attempts": attempt}
+            res = {**run_one(e, w, args, r, cache_dir), "attempts": attempt}
             print(f"[{w} {r + 1}/{args.repeats}] {e.label}: {report.brief(res)}", file=sys.stderr)
             if res.get("others_cpu_frac", 0) <= args.contended:
                 break
         return res
 
-    with ThreadPoolExecutor(max_workers=args.jobs) as pool:
-        for (_, _, e), res in zip(tasks, pool.map(task, tasks), strict=True):
-            e.runs.append(res)
+    def task(t):
+        w, r, group = t
+        cache_dir = cache_root / f"{w}-{r}-{group[0].label}".replace(" ", "_")
+        return [run_entry(w, r, e, cache_dir) for e in group]
+
+    try:
+        with ThreadPoolExecutor(max_workers=args.jobs) as pool:
+            for (_, _, group), results_ in zip(tasks, pool.map(task, tasks), strict=True):
+                for e, res in zip(group, results_, strict=True):
+                    e.runs.append(res)
+    finally:
+        shutil.rmtree(cache_root, ignore_errors=True)
     for w, es in todo.items():
         results["workloads"][w] = [
-            {"label": e.label, "module": e.module, "args": e.args, "runs": e.runs} for e in es
+            {"label": e.label, "module": e.module, "args": e.args, "cache": e.cache, "runs": e.runs}
+            for e in es
         ]
     results["finished"] = datetime.now(UTC).isoformat(timespec="seconds")
     report.summarise(results)

@@ -52,7 +52,7 @@ def test_results_json_structure(quick_run):
     results = json.loads((out / "results.json").read_text())
     assert {"machine", "config", "workloads", "targets", "fits"} <= set(results)
     assert results["machine"]["cpu"] and "jax" in results["machine"]["versions"]
-    assert set(results["workloads"]) == {"A", "B", "C", "D", "scaling"}
+    assert set(results["workloads"]) == {"A", "B", "C", "D", "scaling", "train"}
     for entries in results["workloads"].values():
         for e in entries:
             assert e["status"] in ("ok", "missing"), (e["label"], e["errors"])
