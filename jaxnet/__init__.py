@@ -13,7 +13,6 @@ from jaxnet import (
     layers,
     losses,
     metrics,
-    optimizers,
     parallel,
 )
 from jaxnet.api import (
@@ -28,13 +27,19 @@ from jaxnet.api import (
     predict,
     summary,
 )
-from jaxnet.ensemble import fit_ensemble, init_ensemble
 from jaxnet.gradcheck import GradcheckReport, gradcheck, relative_difference
 from jaxnet.io import checkpoint
 from jaxnet.io.compilation_cache import enable_compilation_cache
 from jaxnet.network import Network
 from jaxnet.per_example import per_example_grads
-from jaxnet.training import TrainingDiverged, fit
+from jaxnet.training import (
+    CheckpointWriteError,
+    TrainingDiverged,
+    fit,
+    fit_ensemble,
+    init_ensemble,
+    optimizers,
+)
 
 __version__ = "0.1.0"
 
@@ -50,6 +55,7 @@ def __getattr__(name):
 
 
 __all__ = [
+    "CheckpointWriteError",
     "GradcheckReport",
     "Network",
     "TrainingDiverged",

@@ -15,7 +15,6 @@ only the rows its own devices hold (``jax.make_array_from_callback``).
 from __future__ import annotations
 
 import os
-from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -75,28 +74,22 @@ def to_host(tree):
     return jax.tree.map(get, tree)
 
 
-class ShardedRows(NamedTuple):
-    """Rows padded to a multiple of the device count and split along ``"data"``."""
-
-    X: jax.Array
-    Y: jax.Array
-    weights: jax.Array | None  # (m_padded,): 1 for real examples, 0 for padding; None if unpadded
-
-
 def padded_size(n: int, devices: int) -> int:
     """``n`` rounded up to a multiple of ``devices`` (the rows a sharded array holds)."""
     return -(-n // devices) * devices
 
 
-def shard_rows(mesh: Mesh, X, Y) -> ShardedRows:
-    """Pad ``X (m, n)``, ``Y (m, k)`` with masked rows to a multiple of ``mesh.size`` and shard them."""
+def shard_rows(mesh: Mesh, X, Y):
+    """``(X, Y, weights)``: ``X (m, ...)`` and ``Y (m, k)`` padded with masked rows to a multiple
+    of ``mesh.size`` and split along ``"data"``; ``weights (m_padded,)`` is 1 for real rows and
+    0 for padding, or None when nothing was padded (the fields of ``jaxnet.training.engine.Dataset``)."""
     m, m_pad = X.shape[0], padded_size(X.shape[0], mesh.size)
     weights = None
     if m_pad != m:
-        X = jnp.concatenate([X, jnp.zeros((m_pad - m, X.shape[1]), X.dtype)])
+        X = jnp.concatenate([X, jnp.zeros((m_pad - m, *X.shape[1:]), X.dtype)])
         Y = jnp.concatenate([Y, jnp.broadcast_to(Y[:1], (m_pad - m, Y.shape[1]))])
         weights = place(mesh, (jnp.arange(m_pad) < m).astype(X.dtype), P(DATA_AXIS))
-    return ShardedRows(place(mesh, X, P(DATA_AXIS)), place(mesh, Y, P(DATA_AXIS)), weights)
+    return place(mesh, X, P(DATA_AXIS)), place(mesh, Y, P(DATA_AXIS)), weights
 
 
 def constrain_batch(mesh: Mesh | None, x):

@@ -112,7 +112,7 @@ def train(
             net, params, X, y,
             optimizer=config.optimizer, learning_rate=config.learning_rate,
             epochs=config.epochs, batch_size=batch, key=shuffle_key,
-            validation_data=held_out, grads=config.grads, verbose=verbose,
+            validation_data=held_out, backprop=config.grads, verbose=verbose,
             checkpoint_dir=run_dir, checkpoint_every=checkpoint_every,
             resume_from=run_dir if resume else None, mesh=mesh,
         )  # fmt: skip

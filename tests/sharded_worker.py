@@ -12,9 +12,10 @@ os.environ["XLA_FLAGS"] = "--xla_force_host_platform_device_count=8"
 
 import jax  # noqa: E402
 import numpy as np  # noqa: E402
+from helpers import count_compiles  # noqa: E402
 
 import jaxnet as jn  # noqa: E402
-from jaxnet import engine, parallel  # noqa: E402
+from jaxnet import parallel  # noqa: E402
 from jaxnet.datasets import flatten_images, load_mnist, planar_flower, scale  # noqa: E402
 
 
@@ -28,18 +29,18 @@ def max_difference(a, b) -> float:
 def compare(name, net, params, X, Y, mesh, **kw):
     """Fit on one device and on the mesh; report differences, shardings, traces and times."""
     single, h1 = jn.fit(net, params, X, Y, verbose=0, **kw)
-    cache_before = engine.run_chunk._cache_size()
-    tic = time.perf_counter()
-    sharded, h8 = jn.fit(net, params, X, Y, verbose=0, mesh=mesh, **kw)
-    seconds = time.perf_counter() - tic
-    jn.fit(net, params, X, Y, verbose=0, mesh=mesh, **{**kw, "epochs": kw["epochs"] + 2})
+    with count_compiles() as compiles:
+        tic = time.perf_counter()
+        sharded, h8 = jn.fit(net, params, X, Y, verbose=0, mesh=mesh, **kw)
+        seconds = time.perf_counter() - tic
+        jn.fit(net, params, X, Y, verbose=0, mesh=mesh, **{**kw, "epochs": kw["epochs"] + 2})
     return {
         "name": name,
         "params_diff": max_difference(single, sharded),
         "loss_diff": float(np.abs(np.array(h1["loss"]) - np.array(h8["loss"])).max()),
         "accuracy_diff": float(np.abs(np.array(h1["accuracy"]) - np.array(h8["accuracy"])).max()),
         "params_sharding": str(sharded[0]["W"].sharding.spec),
-        "new_traces": engine.run_chunk._cache_size() - cache_before,
+        "new_traces": compiles["jit(run_chunk)"],
         "epoch_time_single": float(np.median(h1["time"][1:] or h1["time"])),
         "epoch_time_sharded": float(np.median(h8["time"][1:] or h8["time"])),
         "seconds": seconds,
@@ -50,9 +51,9 @@ def main(mnist_dir, checkpoint_dir, out):
     mesh = parallel.data_mesh()
     results = {"devices": mesh.size}
     X, y = planar_flower(jax.random.key(1), m=402)  # 402 rows: not a multiple of 8
-    rows = parallel.shard_rows(mesh, X, y[:, None].astype(X.dtype))
-    results["data_sharding"] = str(rows.X.sharding.spec)
-    results["shard_shapes"] = sorted({s.data.shape[0] for s in rows.X.addressable_shards})
+    X_rows, _, _ = parallel.shard_rows(mesh, X, y[:, None].astype(X.dtype))
+    results["data_sharding"] = str(X_rows.sharding.spec)
+    results["shard_shapes"] = sorted({s.data.shape[0] for s in X_rows.addressable_shards})
     planar = jn.Network((2, 4, 1), hidden="tanh", output="sigmoid")
     p0 = jn.init(jax.random.key(2), planar, scheme="normal")
     key = jax.random.key(0)

@@ -11,9 +11,10 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
+from helpers import count_compiles
 
 import jaxnet as jn
-from jaxnet import engine, optimizers
+from jaxnet import optimizers
 
 F64 = {"rtol": 1e-10, "atol": 1e-12}
 STEPS = 20
@@ -35,7 +36,7 @@ def hand_loop(net, params, X, Y, rule, steps=STEPS):
     """``params, state = rule(params, grads, state, t)`` for t = 1..steps on full-batch gradients."""
     state = None
     for t in range(1, steps + 1):
-        params, state = rule(params, jn.grads(net, params, X, Y, method="manual"), state, t)
+        params, state = rule(params, jn.grads(net, params, X, Y, backprop="manual"), state, t)
     return params
 
 
@@ -246,13 +247,25 @@ def test_the_same_name_gives_the_same_transformation():
     assert optimizers.get("adam") is optimizers.get("adam")
 
 
+def test_name_of_finds_the_named_transformations_only():
+    for name in optimizers.NAMES:
+        assert optimizers.name_of(optimizers.get(name)) == name
+    assert optimizers.name_of(optax.adam(1e-3)) is None
+    assert optimizers.name_of(optax.inject_hyperparams(optax.sgd)(learning_rate=0.01)) is None
+
+
+def test_public_name_is_the_training_module():
+    assert jn.optimizers is optimizers
+    assert optimizers.__name__ == "jaxnet.training.optimizers"
+
+
 def test_changing_the_learning_rate_does_not_recompile():
     net, params, X, Y = setup(jnp.float32)
     kw = dict(optimizer="momentum", epochs=STEPS, verbose=0)
     a, _ = jn.fit(net, params, X, Y, learning_rate=0.1, **kw)
-    size = engine.run_chunk._cache_size()
-    b, _ = jn.fit(net, params, X, Y, learning_rate=0.3, **kw)
-    assert engine.run_chunk._cache_size() == size
+    with count_compiles() as compiles:
+        b, _ = jn.fit(net, params, X, Y, learning_rate=0.3, **kw)
+    assert compiles["jit(run_chunk)"] == 0
     assert not np.allclose(a[0]["W"], b[0]["W"])  # the new rate was used
 
 

@@ -17,7 +17,8 @@ import pytest
 from parallel_worker import train_planar
 
 import jaxnet as jn
-from jaxnet import checkpoint, parallel
+from jaxnet import parallel
+from jaxnet.io import checkpoint
 
 HERE = Path(__file__).parent
 TOL = 1e-4  # float32: the sharded all-reduce sums in another order

@@ -1,12 +1,12 @@
 """The compiled training program: a train step, an epoch as one ``lax.scan``, chunks of epochs.
 
 One call of :func:`run_chunk` trains ``C`` epochs (``C = 1`` for minibatches, up to
-hundreds of full-batch iterations) without returning to Python. Inside, every epoch
-draws its shuffle from ``fold_in(key, epoch)``, gathers each batch with ``X[idx]``
+``FULL_BATCH_CHUNK`` full-batch iterations) without returning to Python. Inside, every
+epoch draws its shuffle from ``fold_in(key, epoch)``, gathers each batch with ``X[idx]``
 (no shuffled copy of the data), and pads the last partial batch with masked examples
-(weight 0), so every batch has the same shape and nothing recompiles from one epoch
-to the next. A failing step (non-finite loss or params) is recorded in ``failed_step``;
-the chunk is then replayed guarded (:func:`replaying`), keeping the last finite params.
+(weight 0), so every batch has the same shape and nothing recompiles from one epoch to
+the next. A failing step (non-finite loss or params) is recorded in ``failed_step``; the
+chunk is then replayed guarded (:func:`replaying`), keeping the last finite params.
 """
 
 from __future__ import annotations
@@ -20,9 +20,14 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from jaxnet import metrics, network, optimizers
+from jaxnet import metrics, network
 from jaxnet.network import Network
 from jaxnet.parallel import constrain_batch, to_host
+from jaxnet.training import optimizers
+
+FULL_BATCH_CHUNK = 1000  # full-batch iterations per compiled call (the length of its log buffers)
+_STEP_KEYS = 0x64726F70  # "drop": fold_in(key, _STEP_KEYS) roots the per-step keys, apart from the
+# shuffle keys fold_in(key, epoch)
 
 
 class TrainState(NamedTuple):
@@ -40,7 +45,7 @@ class TrainConfig:
 
     net: Network
     optimizer: optax.GradientTransformation
-    method: str = "autodiff"
+    backprop: str = "manual"
     batch_size: int | None = None  # None: full batch
     shuffle: bool = True
     mesh: jax.sharding.Mesh | None = None  # data-parallel: batches split along "data"
@@ -49,24 +54,20 @@ class TrainConfig:
 
 
 class Dataset(NamedTuple):
-    """Inputs ``(m, n[0])``, labels ``(m, n[L])`` and optional row weights ``(m,)`` (0 = padding)."""
+    """Inputs ``(m, ...)``, labels ``(m, n[L])`` and optional row weights ``(m,)`` (0 = padding)."""
 
     X: jax.Array
     Y: jax.Array
     weights: jax.Array | None = None
 
 
-def init_state(config: TrainConfig, params, step: int = 0) -> TrainState:
-    return TrainState(params, config.optimizer.init(params), jnp.int32(step), jnp.int32(-1))
-
-
 @functools.partial(jax.jit, static_argnames="config")
 def start_state(config: TrainConfig, params, learning_rate=None) -> TrainState:
     """A fresh state (one compiled call); ``learning_rate`` set in an ``inject_hyperparams`` state."""
-    state = init_state(config, params)
-    if learning_rate is None:
-        return state
-    return state._replace(opt_state=optimizers.set_learning_rate(state.opt_state, learning_rate))
+    opt_state = config.optimizer.init(params)
+    if learning_rate is not None:
+        opt_state = optimizers.set_learning_rate(opt_state, learning_rate)
+    return TrainState(params, opt_state, jnp.int32(0), jnp.int32(-1))
 
 
 def num_batches(m: int, batch_size: int | None) -> int:
@@ -90,26 +91,33 @@ def epoch_plan(
     return idx, jnp.concatenate([weights, jnp.zeros((n_batches, extra), dtype)], axis=1)
 
 
-def train_step(config: TrainConfig, params, opt_state, X, Y, weights=None):
-    """One optimiser step on a batch: ``(params, opt_state, loss before the step, metric)``."""
+def train_step(config: TrainConfig, params, opt_state, X, Y, weights=None, key=None):
+    """One optimiser step on a batch: ``(params, opt_state, loss before the step, metric)``.
+
+    ``updates, opt_state = tx.update(grads, opt_state, params)``; the non-trainable leaves
+    (batch norm's moving statistics) take the forward pass's ``stats``, not the update.
+    """
     net = config.net
-    loss, A_L, grads, stats = network.loss_and_grads(net, params, X, Y, weights, config.method)
+    loss, A_L, grads, stats = network.loss_and_grads(
+        net, params, X, Y, weights, config.backprop, key=key, train=True
+    )
     updates, opt_state = config.optimizer.update(grads, opt_state, params)
-    metric = metrics.metric(A_L, Y, net.task, weights)
-    return network.with_stats(net, optax.apply_updates(params, updates), stats), opt_state, loss, metric
+    params = network.with_stats(net, optax.apply_updates(params, updates), stats)
+    return params, opt_state, loss, metrics.metric(A_L, Y, net.task, weights)
 
 
-def _step(config: TrainConfig, state: TrainState, X, Y, weights, guarded: bool):
+def _step(config: TrainConfig, state: TrainState, X, Y, weights, step_keys, guarded: bool):
     """One step on the state; its loss and metric. ``failed_step`` records the first failure.
 
     Unguarded (the fast path) the step is always applied and ``failed_step`` marks the
     first non-finite loss; the caller then replays the chunk guarded. Guarded, a step
     is applied only while nothing has failed and its loss AND new params are finite
     (a finite loss can still give an overflowing update), so the state keeps the last
-    finite params. The guard's selects cost ~15% of an MNIST epoch, hence the replay.
+    finite params. The guard's selects are not free on every step, hence the replay.
     """
+    key = None if step_keys is None else jax.random.fold_in(step_keys, state.step)
     params, opt_state, loss, metric = train_step(
-        config, state.params, state.opt_state, X, Y, weights
+        config, state.params, state.opt_state, X, Y, weights, key
     )
     running = state.failed_step < 0
     if guarded:
@@ -127,7 +135,7 @@ def all_finite(tree) -> jax.Array:
     return jnp.all(jnp.stack([jnp.isfinite(leaf).all() for leaf in jax.tree.leaves(tree)]))
 
 
-def _minibatch_epoch(config: TrainConfig, state, data: Dataset, key, guarded):
+def _minibatch_epoch(config: TrainConfig, state, data: Dataset, key, step_keys, guarded):
     X, Y = data.X, data.Y
     m, B = config.num_examples or X.shape[0], config.batch_size
     slots = config.batch_slots or B
@@ -137,7 +145,9 @@ def _minibatch_epoch(config: TrainConfig, state, data: Dataset, key, guarded):
     def body(state, batch):
         i, w = batch
         Xb, Yb, w = (constrain_batch(config.mesh, a) for a in (X[i], Y[i], w))
-        state, loss, metric = _step(config, state, Xb, Yb, w if masked else None, guarded)
+        state, loss, metric = _step(
+            config, state, Xb, Yb, w if masked else None, step_keys, guarded
+        )
         n = w.sum()
         return state, (loss * n, metric * n)
 
@@ -145,16 +155,9 @@ def _minibatch_epoch(config: TrainConfig, state, data: Dataset, key, guarded):
     return state, loss_sums.sum() / m, metric_sums.sum() / m
 
 
-def _full_batch_epoch(config: TrainConfig, state, data: Dataset, key, guarded):
+def _full_batch_epoch(config: TrainConfig, state, data: Dataset, key, step_keys, guarded):
     del key
-    return _step(config, state, data.X, data.Y, data.weights, guarded)
-
-
-def evaluate(net: Network, params, X, Y, weights=None):
-    """``(J, metric)`` on a dataset, from one forward pass."""
-    A_L, caches = network.forward_with_caches(net, params, X)
-    loss = network.cost_from_output(net, A_L, caches[-1][1], Y, weights)
-    return loss, metrics.metric(A_L, Y, net.task, weights)
+    return _step(config, state, data.X, data.Y, data.weights, step_keys, guarded)
 
 
 @functools.partial(jax.jit, static_argnames=("config", "chunk", "guarded"))
@@ -176,7 +179,11 @@ def run_chunk(
     each epoch's logs into buffers of length ``chunk``, so a shorter last chunk (or a run
     with another number of epochs) does not recompile. Returns the new state and, per
     epoch, ``(loss, metric)`` plus ``(val_loss, val_metric)`` when validation data is
-    given (arrays ``(chunk,)``, NaN past ``n_epochs``).
+    given (arrays ``(chunk,)``, NaN past ``n_epochs``). Validation runs in inference mode
+    through ``network.evaluate``.
+
+    Keys: epoch ``e`` shuffles with ``fold_in(key, e)``; a network that draws randomness
+    (dropout) gets ``fold_in(fold_in(key, _STEP_KEYS), step)`` at global step ``step``.
 
     Unguarded (the fast path) a failure only sets ``failed_step`` (also when the final
     params are not finite); :func:`replaying` then replays the chunk guarded
@@ -184,15 +191,16 @@ def run_chunk(
     nothing for the guarantee, and a diverging run pays one more compile.
     """
     epoch_fn = _full_batch_epoch if config.batch_size is None else _minibatch_epoch
+    step_keys = jax.random.fold_in(key, _STEP_KEYS) if config.net.needs_key else None
 
     def train_epoch(e, carry):
         state, logs = carry
         # the key is derived only with minibatches: an unused fold_in would still run
         epoch_key = None if config.batch_size is None else jax.random.fold_in(key, first_epoch + e)
-        state, loss, metric = epoch_fn(config, state, train, epoch_key, guarded)
+        state, loss, metric = epoch_fn(config, state, train, epoch_key, step_keys, guarded)
         epoch_logs = (loss, metric)
         if val is not None:
-            epoch_logs += evaluate(config.net, state.params, *val)
+            epoch_logs += network.evaluate(config.net, state.params, *val)
         return state, tuple(buf.at[e].set(v) for buf, v in zip(logs, epoch_logs))
 
     n_logs = 2 if val is None else 4

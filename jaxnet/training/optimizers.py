@@ -67,3 +67,8 @@ def set_learning_rate(opt_state, learning_rate):
     rate = jnp.broadcast_to(jnp.asarray(learning_rate, current.dtype), current.shape)
     hyperparams = {**opt_state.hyperparams, "learning_rate": rate}
     return opt_state._replace(hyperparams=hyperparams)
+
+
+def name_of(optimizer: optax.GradientTransformation) -> str | None:
+    """The name :func:`get` gave ``optimizer``, or None for any other transformation."""
+    return next((n for n in NAMES if get(n) is optimizer), None)

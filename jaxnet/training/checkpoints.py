@@ -1,0 +1,159 @@
+"""Checkpoints of a training run, and resuming one bitwise: between ``fit`` and :mod:`jaxnet.io.checkpoint`.
+
+A checkpoint holds the params, the optimiser state, the run key, the history and the
+run's settings (network, optimizer, batch size, shuffling, steps taken). A resumed run
+must be the same run: a call that differs in a setting the continuation depends on is
+refused with a message naming it, before anything is loaded.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jaxnet.io import checkpoint
+from jaxnet.training import history as history_
+from jaxnet.training import optimizers
+from jaxnet.training.engine import TrainConfig, TrainState
+
+
+def writable_directory(path) -> Path:
+    """``checkpoint_dir`` as a ``Path``: created if missing and probed for writing, before training.
+
+    A path that exists and is not a directory is refused (never replaced).
+    """
+    try:
+        path = Path(path)
+    except TypeError:
+        raise TypeError(f"checkpoint_dir must be a path, got {path!r}") from None
+    if path.exists() and not path.is_dir():
+        raise ValueError(
+            f"checkpoint_dir {path} exists and is not a directory (it is left as it is); "
+            "pass a directory, new or existing"
+        )
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=path):
+            pass
+    except OSError as e:
+        raise ValueError(f"checkpoint_dir {path} cannot be written: {e.strerror or e}") from None
+    return path
+
+
+def settings(config: TrainConfig) -> dict:
+    """The JSON description of a run stored beside its arrays."""
+    return {
+        "network": config.net.to_dict(),
+        "optimizer": optimizers.name_of(config.optimizer) or "optax",
+        "backprop": config.backprop,
+        "batch_size": config.batch_size,
+        "shuffle": config.shuffle,
+    }
+
+
+def save(directory, state: TrainState, config: TrainConfig, key, history: dict, epochs_done: int):
+    """Write ``directory/checkpoint.safetensors`` atomically (the previous one survives a crash)."""
+    return checkpoint.save(
+        directory,
+        state.params,
+        state.opt_state,
+        step=epochs_done,
+        key=key,
+        history=history,
+        config={**settings(config), "steps": int(state.step)},
+    )
+
+
+def resume(path, state: TrainState, config: TrainConfig, *, epochs, key, learning_rate, validation):
+    """``(state, key, history, epochs_done)`` to continue the run saved at ``path``.
+
+    ``state`` (freshly initialised for this call) is the template the arrays must fit.
+    Refused (``ValueError`` naming the setting): another network, optimizer, batch size or
+    shuffling, validation data given or not unlike the saved history, ``epochs`` below the
+    epochs done, a ``key`` other than the saved one. Honoured: ``learning_rate`` (None keeps
+    the saved rate; a number replaces it from the resumed epoch on), ``backprop`` (how the
+    gradients are computed, not what), verbosity, checkpointing and the mesh.
+    """
+    meta = checkpoint.read_metadata(path)
+    saved, done = meta["config"], meta["step"]
+    where = f"resume_from {path}"
+    _same_settings(where, saved, config)
+    _same_history(where, meta["history"], config, done, validation)
+    if epochs < done:
+        raise ValueError(
+            f"epochs={epochs} is below the {done} epochs {path} has done; with resume_from, "
+            "epochs is the total (like Keras's epochs with initial_epoch)"
+        )
+    try:
+        ckpt = checkpoint.restore(path, state.params, like_opt_state=state.opt_state)
+    except ValueError as e:
+        raise ValueError(f"{where} does not fit this run: {e}") from e
+    opt_state = ckpt.opt_state
+    if learning_rate is not None:
+        opt_state = optimizers.set_learning_rate(opt_state, learning_rate)
+    restored = TrainState(ckpt.params, opt_state, jnp.int32(saved["steps"]), jnp.int32(-1))
+    return restored, _run_key(where, ckpt.key, key), ckpt.history, done
+
+
+def _same_settings(where: str, saved: dict, config: TrainConfig) -> None:
+    required = ("network", "batch_size", "shuffle", "steps")
+    missing = [k for k in required if k not in saved]
+    if missing:
+        raise ValueError(f"{where} was not written by jn.fit: its config lacks {missing}")
+    if saved["network"] != json.loads(json.dumps(config.net.to_dict())):  # tuples as lists
+        raise ValueError(
+            f"{where} was written for a different network ({saved['network']}), not {config.net}"
+        )
+    name = optimizers.name_of(config.optimizer) or "optax"
+    if saved.get("optimizer", name) != name:
+        raise ValueError(
+            f"{where} was trained with a different optimizer: {saved['optimizer']!r}, "
+            f"not optimizer={name!r}"
+        )
+    for setting in ("batch_size", "shuffle"):
+        if saved[setting] != getattr(config, setting):
+            raise ValueError(
+                f"{where} was trained with {setting}={saved[setting]!r}, not "
+                f"{setting}={getattr(config, setting)!r}: a resumed run keeps its {setting}"
+            )
+
+
+def _same_history(where: str, saved: dict, config: TrainConfig, done: int, validation: bool):
+    expected = history_.new(config.net, validation)
+    if "val_loss" in saved and not validation:
+        raise ValueError(f"{where} was validated every epoch: pass its validation_data again")
+    if "val_loss" not in saved and validation:
+        raise ValueError(
+            f"{where} was trained without validation_data: its history has no val_loss to "
+            "extend (pass validation_data=None, or start a new run from its params)"
+        )
+    if set(saved) != set(expected) or any(
+        not isinstance(v, list) or len(v) != done for v in saved.values()
+    ):
+        raise ValueError(
+            f"{where} has no jn.fit history of its {done} epochs: expected the lists "
+            f"{sorted(expected)}, got {sorted(saved)}"
+        )
+
+
+def _run_key(where: str, saved, given):
+    """The run's key: the saved one (``key`` may repeat it), else ``key``."""
+    if saved is None:
+        if given is None:
+            raise ValueError(f"{where} holds no key (it was not saved by jn.fit): pass key=")
+        return given
+    if given is not None and not np.array_equal(_key_data(saved), _key_data(given)):
+        raise ValueError(
+            f"{where} was trained with another key: pass key=None (or its own key) to continue it"
+        )
+    return saved
+
+
+def _key_data(key):
+    typed = jnp.issubdtype(key.dtype, jax.dtypes.prng_key)
+    return np.asarray(jax.random.key_data(key) if typed else key)
