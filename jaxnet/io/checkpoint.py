@@ -160,7 +160,9 @@ def save(
     meta["sha256"] = _digest(tensors)
     text = json.dumps(meta, allow_nan=False)
     if strict_json.depth(text) > strict_json.MAX_DEPTH:  # restore would refuse it
-        raise ValueError(f"history or config nests more than {strict_json.MAX_DEPTH} levels")
+        raise ValueError(
+            f"history or config is nested too deeply (over {strict_json.MAX_DEPTH} JSON levels)"
+        )
     file = _resolve(path)
     with atomic.atomic_path(file) as tmp:
         safetensors.numpy.save_file(tensors, tmp, metadata={_META: text})

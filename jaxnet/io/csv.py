@@ -8,8 +8,8 @@ decimal number (hexadecimal, empty, another separator such as ``;``), NaN or inf
 number too large for the dtype (``1e400``), rows of different lengths.
 
 A first row is a header when ``header=True``, or (``header=None``) when every cell reads as a
-name: no cell is a number or a malformed one (``x1``, ``label`` and ``1x1`` are names; ``0x1F``
-and ``2..3`` are not). Otherwise it is data, so a data row is never dropped as a header.
+name: it has a letter and is no number, malformed or not (``x1``, ``label`` and ``1x1`` are
+names; ``0x1F``, ``1e5e``, ``2..3`` and ``1;2`` are not). Otherwise it is data, so a data row is never dropped as a header.
 
 >>> import tempfile, pathlib
 >>> p = pathlib.Path(tempfile.mkdtemp()) / "tiny.csv"
@@ -83,10 +83,12 @@ def _is_number(cell: str) -> bool:
 
 
 def _is_name(cell: str) -> bool:
+    """A cell that reads as a column name: a letter, and not a (malformed or hex) number."""
     return (
-        not _is_number(cell)
-        and not _INT_LITERAL.fullmatch(cell)
+        any(c.isalpha() for c in cell)
         and _NOT_IN_NUMBERS.search(cell) is not None
+        and not _is_number(cell)
+        and not _INT_LITERAL.fullmatch(cell)
     )
 
 
