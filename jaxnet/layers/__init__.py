@@ -5,6 +5,13 @@ one from its ``to_dict()`` through the registry of kinds.
 """
 
 from jaxnet.layers.base import Layer, from_dict, register
+from jaxnet.layers.batchnorm import (
+    BatchNorm,
+    batchnorm_backward,
+    batchnorm_forward,
+    batchnorm_inference,
+)
+from jaxnet.layers.conv import Conv2D, conv_backward, conv_forward
 from jaxnet.layers.dense import (
     Dense,
     dense_backward,
@@ -12,8 +19,28 @@ from jaxnet.layers.dense import (
     linear_backward,
     linear_forward,
 )
+from jaxnet.layers.dropout import Dropout, dropout_backward, dropout_forward
+from jaxnet.layers.flatten import Flatten, flatten_backward, flatten_forward
+from jaxnet.layers.pool import AvgPool2D, MaxPool2D, pool_backward, pool_forward
 
 __all__ = [
+    "AvgPool2D",
+    "BatchNorm",
+    "Conv2D",
+    "Dropout",
+    "Flatten",
+    "MaxPool2D",
+    "batchnorm_backward",
+    "batchnorm_forward",
+    "batchnorm_inference",
+    "conv_backward",
+    "conv_forward",
+    "dropout_backward",
+    "dropout_forward",
+    "flatten_backward",
+    "flatten_forward",
+    "pool_backward",
+    "pool_forward",
     "Dense",
     "Layer",
     "dense_backward",

@@ -1,0 +1,260 @@
+"""The convolutional layer (course 4, week 1), NHWC: ``conv_forward`` and its hand-derived ``conv_backward``.
+
+Shapes: ``A_prev`` is ``(m, n_H_prev, n_W_prev, n_C_prev)``, the kernel ``W`` is
+``(f, f, n_C_prev, n_C)``, ``b`` is ``(n_C,)`` and ``Z`` is ``(m, n_H, n_W, n_C)`` with
+``n_H = floor((n_H_prev + 2 pad - f) / stride) + 1`` (likewise ``n_W``).
+
+Forward (a correlation, as the course and every framework write it)::
+
+    Z[i, h, w, c] = sum_{a, b, k} A_pad[i, h s + a, w s + b, k] W[a, b, k, c] + b[c]
+
+Backward, derived from that sum (the course writes it as loops; here each is one
+convolution, the shape XLA runs fastest)::
+
+    dA_pad[i, y, x, k] = sum_{h s + a = y, w s + b = x, c} dZ[i, h, w, c] W[a, b, k, c]
+        = the convolution of dZ dilated by s (s - 1 zeros between its rows and columns)
+          with the kernel flipped in (a, b) and its channels swapped, padded f - 1 on each
+          side; rows the stride never reached ((n + 2 pad - f) % s of them) get zeros.
+    dW[a, b, k, c] = (1/m) sum_{i, h, w} A_pad[i, h s + a, w s + b, k] dZ[i, h, w, c]
+        = the correlation of A_pad with dZ (dilated by s), the examples summed as channels.
+    db[c] = (1/m) sum_{i, h, w} dZ[i, h, w, c]
+
+``dZ`` and ``dA_prev`` are per example (row i = d loss_i / d Z_i), ``dW`` and ``db`` the
+gradient of the mean cost: the ``1/m`` of ``linear_backward``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+from jax import lax
+
+from jaxnet import activations, initializers
+from jaxnet.layers.base import register
+
+Padding = tuple[tuple[int, int], tuple[int, int]]
+
+
+def same_padding(n: int, f: int, stride: int) -> tuple[int, int]:
+    """Keras/TF ``"same"``: ``ceil(n / s)`` outputs; the odd pixel of padding goes after (bottom/right)."""
+    total = max((-(-n // stride) - 1) * stride + f - n, 0)
+    return total // 2, total - total // 2
+
+
+def conv_padding(pad, n_H_prev: int, n_W_prev: int, f: int, stride: int) -> Padding:
+    """``((top, bottom), (left, right))`` for ``pad`` = ``"valid"``, ``"same"``, an int or explicit pairs."""
+    if isinstance(pad, str):
+        if pad.lower() == "valid":
+            return (0, 0), (0, 0)
+        if pad.lower() == "same":
+            return same_padding(n_H_prev, f, stride), same_padding(n_W_prev, f, stride)
+        raise ValueError(f"padding must be 'valid', 'same' or an int >= 0; got {pad!r}")
+    if isinstance(pad, int):
+        return (pad, pad), (pad, pad)
+    (top, bottom), (left, right) = pad
+    return (int(top), int(bottom)), (int(left), int(right))
+
+
+def output_size(n: int, f: int, stride: int, before: int, after: int) -> int:
+    """``floor((n + before + after - f) / s) + 1``: the course's ``floor((n + 2p - f) / s) + 1``."""
+    return (n + before + after - f) // stride + 1
+
+
+@dataclasses.dataclass(frozen=True)
+class ConvCache:
+    """The course's ``(A_prev, W, b, hparameters)``; ``stride`` and ``padding`` are static."""
+
+    A_prev: jax.Array
+    W: jax.Array
+    b: jax.Array
+    stride: int
+    padding: Padding
+
+
+jax.tree_util.register_dataclass(
+    ConvCache, data_fields=("A_prev", "W", "b"), meta_fields=("stride", "padding")
+)
+
+
+def conv_forward(A_prev, W, b, stride: int = 1, pad=0) -> tuple[jax.Array, ConvCache]:
+    """``Z = W * A_prev + b`` (correlation), one XLA convolution; returns ``(Z (m, n_H, n_W, n_C), cache)``.
+
+    ``pad`` is ``"valid"``, ``"same"`` (Keras/TF: asymmetric when needed, more on the
+    bottom/right), an int (the course's symmetric zero padding) or ``((top, bottom), (left, right))``.
+    """
+    padding = conv_padding(pad, A_prev.shape[1], A_prev.shape[2], W.shape[0], stride)
+    Z = lax.conv_general_dilated(
+        A_prev, W, (stride, stride), padding, dimension_numbers=("NHWC", "HWIO", "NHWC")
+    )
+    return Z + b.reshape(1, 1, 1, -1), ConvCache(A_prev, W, b, stride, padding)
+
+
+def _unreached(n: int, f: int, stride: int, before: int, after: int) -> int:
+    """Trailing padded rows no window covers: ``(n + before + after - f) % s``."""
+    return (n + before + after - f) % stride
+
+
+def conv_backward(dZ, cache: ConvCache):
+    """Hand-derived gradients of :func:`conv_forward` (see the module docstring for the sums).
+
+    Args:
+      dZ: ``(m, n_H, n_W, n_C)``, each example's ``d loss_i / d Z_i``.
+      cache: from :func:`conv_forward`.
+
+    Returns:
+      ``(dA_prev (m, n_H_prev, n_W_prev, n_C_prev), dW (f, f, n_C_prev, n_C), db (n_C,))``.
+    """
+    A_prev, W, s = cache.A_prev, cache.W, cache.stride
+    (top, bottom), (left, right) = cache.padding
+    m, n_H_prev, n_W_prev, _ = A_prev.shape
+    f = W.shape[0]
+    r_H = _unreached(n_H_prev, f, s, top, bottom)
+    r_W = _unreached(n_W_prev, f, s, left, right)
+    # dA_prev: a full convolution of the stride-dilated dZ with the flipped kernel; the
+    # (negative where the forward padded) edges crop A_pad back to A_prev.
+    dA_prev = lax.conv_general_dilated(
+        dZ,
+        W[::-1, ::-1],
+        (1, 1),
+        ((f - 1 - top, f - 1 - bottom + r_H), (f - 1 - left, f - 1 - right + r_W)),
+        lhs_dilation=(s, s),
+        dimension_numbers=("NHWC", "HWOI", "NHWC"),
+    )
+    # dW: the examples are the contracted "channels" (CHWN), dZ is the kernel (IHWO) and
+    # A_prev's channels are the batch, so the output is (f, f, n_C_prev, n_C) directly.
+    dW = lax.conv_general_dilated(
+        A_prev,
+        dZ,
+        (1, 1),
+        ((top, bottom - r_H), (left, right - r_W)),
+        rhs_dilation=(s, s),
+        dimension_numbers=("CHWN", "IHWO", "HWNC"),
+    )
+    return dA_prev, dW / m, dZ.sum(axis=(0, 1, 2)) / m
+
+
+def _positive_int(value, name: str, minimum: int = 1) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ValueError(f"{name} must be an int >= {minimum}; got {value!r}")
+    return value
+
+
+def _padding_value(padding):
+    if isinstance(padding, str) and padding.lower() in ("valid", "same"):
+        return padding.lower()
+    if isinstance(padding, int) and not isinstance(padding, bool) and padding >= 0:
+        return padding
+    raise ValueError(f"padding must be 'valid', 'same' or an int >= 0; got {padding!r}")
+
+
+class _Conv2DFields(NamedTuple):
+    filters: int
+    kernel_size: int
+    strides: int = 1
+    padding: str | int = "valid"
+    activation: str | None = None
+
+
+@register
+class Conv2D(_Conv2DFields):
+    """``filters`` square ``kernel_size`` x ``kernel_size`` kernels, then ``activation`` (None: linear).
+
+    Params ``{"W": (f, f, n_C_prev, filters), "b": (filters,)}``; input and output NHWC.
+    ``padding``: ``"valid"`` (none), ``"same"`` (output ``ceil(n / strides)``, Keras/TF) or an int.
+    """
+
+    __slots__ = ()
+    kind = "conv2d"
+    non_trainable = ()
+    needs_key = False
+
+    def __new__(cls, filters, kernel_size, strides=1, padding="valid", activation=None):
+        activation = None if activation is None else activations.get(activation).name
+        return super().__new__(
+            cls,
+            _positive_int(filters, "filters"),
+            _positive_int(kernel_size, "kernel_size"),
+            _positive_int(strides, "strides"),
+            _padding_value(padding),
+            activation,
+        )
+
+    def __eq__(self, other):
+        return type(self) is type(other) and tuple.__eq__(self, other)
+
+    def __ne__(self, other):
+        return not self == other
+
+    def __hash__(self):
+        return hash((self.kind, *self))
+
+    def _padding(self, n_H_prev: int, n_W_prev: int) -> Padding:
+        return conv_padding(self.padding, n_H_prev, n_W_prev, self.kernel_size, self.strides)
+
+    def output_shape(self, input_shape) -> tuple[int, int, int]:
+        """``(n_H, n_W, filters)`` for one example ``(n_H_prev, n_W_prev, n_C_prev)``."""
+        if len(input_shape) != 3:
+            raise ValueError(
+                f"Conv2D expects images (n_H, n_W, n_C) per example (NHWC batches); got input "
+                f"shape {tuple(input_shape)}: add a reshape to images before a Conv2D"
+            )
+        f, s = self.kernel_size, self.strides
+        (top, bottom), (left, right) = self._padding(input_shape[0], input_shape[1])
+        padded = (input_shape[0] + top + bottom, input_shape[1] + left + right)
+        if f > min(padded):
+            raise ValueError(
+                f"kernel_size={f} is larger than the padded input {padded[0]}x{padded[1]} "
+                f"(input {input_shape[0]}x{input_shape[1]}, padding={self.padding!r})"
+            )
+        n_H = output_size(input_shape[0], f, s, top, bottom)
+        return n_H, output_size(input_shape[1], f, s, left, right), self.filters
+
+    def param_shapes(self, input_shape) -> dict[str, tuple]:
+        """``{"W": (f, f, n_C_prev, filters), "b": (filters,)}``."""
+        f, n_C_prev = self.kernel_size, input_shape[-1]
+        return {"W": (f, f, n_C_prev, self.filters), "b": (self.filters,)}
+
+    def init(self, key, input_shape, scheme="he", *, scale=0.01, dtype=jnp.float32) -> dict:
+        """``W`` by ``scheme`` with ``fan_in = f f n_C_prev``, ``fan_out = f f filters`` (Keras's); ``b = 0``."""
+        self.output_shape(input_shape)
+        shapes = self.param_shapes(input_shape)
+        W = initializers.get(scheme, scale=scale)(key, shapes["W"], dtype)
+        return {"W": W, "b": jnp.zeros(shapes["b"], dtype)}
+
+    def forward(self, params, A_prev, *, key=None, train=False, weights=None):
+        """``(A, cache)``: ``A = g(conv_forward(A_prev, W, b))``; ``key``, ``train``, ``weights`` unused."""
+        del key, train, weights
+        if A_prev.ndim != 4:
+            raise ValueError(
+                f"Conv2D expects A_prev of shape (m, n_H, n_W, n_C); got shape {A_prev.shape}"
+            )
+        if A_prev.shape[-1] != params["W"].shape[2]:
+            raise ValueError(
+                f"A_prev has {A_prev.shape[-1]} channels but the params' W {params['W'].shape} "
+                f"expects n_C_prev={params['W'].shape[2]}"
+            )
+        self.output_shape(A_prev.shape[1:])
+        Z, conv_cache = conv_forward(A_prev, params["W"], params["b"], self.strides, self.padding)
+        if self.activation is None:
+            return Z, (conv_cache, None)
+        return activations.get(self.activation).fn(Z), (conv_cache, Z)
+
+    def backward(self, params, cache, dA):
+        """``(dA_prev, {"W": dW, "b": db})``: ``dZ = dA g'(Z)``, then :func:`conv_backward`."""
+        del params  # the cache holds W
+        conv_cache, Z = cache
+        dZ = dA if self.activation is None else activations.get(self.activation).vjp(Z, dA)
+        dA_prev, dW, db = conv_backward(dZ, conv_cache)
+        return dA_prev, {"W": dW, "b": db}
+
+    def stats(self, cache) -> dict:
+        """No state: ``{}``."""
+        del cache
+        return {}
+
+    def to_dict(self) -> dict:
+        """``{"kind": "conv2d", "filters", "kernel_size", "strides", "padding", "activation"}``."""
+        return {"kind": self.kind, **self._asdict()}

@@ -1,0 +1,127 @@
+"""Inverted dropout (course 2, week 1): ``dropout_forward`` and its hand-derived ``dropout_backward``.
+
+``rate`` is the fraction of units dropped (Keras, Flax, PyTorch); the course writes
+``keep_prob = 1 - rate``. In training, each unit is kept with probability ``keep_prob``
+and the kept ones are scaled by ``1 / keep_prob`` so that ``E[A_out] = A`` and nothing
+changes at inference, where dropout is the identity::
+
+    D = (rand(A.shape) < keep_prob)        # the mask, drawn from an explicit key
+    A_out = A * D / keep_prob
+    dA = dA_out * D / keep_prob            # backward reuses the mask from the cache
+
+Same key, same mask, bit for bit.
+"""
+
+from __future__ import annotations
+
+import numbers
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+
+from jaxnet.layers.base import register
+
+
+class DropoutCache(NamedTuple):
+    """The mask ``D`` (bool, the shape of ``A``) and ``keep_prob = 1 - rate`` (a scalar of ``A``'s dtype)."""
+
+    D: jax.Array
+    keep_prob: jax.Array
+
+
+def dropout_forward(A, rate, key) -> tuple[jax.Array, DropoutCache]:
+    """``A * D / (1 - rate)`` with ``D ~ Bernoulli(1 - rate)`` drawn from ``key``; returns ``(A_out, cache)``.
+
+    ``rate`` may be a traced scalar (a vmapped sweep of rates), so it is not validated here;
+    :class:`Dropout` checks it once.
+    """
+    keep_prob = jnp.asarray(1 - rate, A.dtype)
+    D = jax.random.bernoulli(key, keep_prob, A.shape)
+    return jnp.where(D, A / keep_prob, 0), DropoutCache(D, keep_prob)
+
+
+def dropout_backward(dA, cache: DropoutCache):
+    """``dA_prev = dA * D / keep_prob``: the same mask, the same scale."""
+    D, keep_prob = cache
+    return jnp.where(D, dA / keep_prob, 0)
+
+
+class _DropoutFields(NamedTuple):
+    rate: float = 0.5
+
+
+@register
+class Dropout(_DropoutFields):
+    """Inverted dropout of a fraction ``rate`` in [0, 1) of the units (``keep_prob = 1 - rate``).
+
+    Identity when ``train=False`` or ``rate == 0``; in training it needs ``key``.
+    No parameters.
+    """
+
+    __slots__ = ()
+    kind = "dropout"
+    non_trainable = ()
+
+    def __new__(cls, rate=0.5):
+        ok = isinstance(rate, numbers.Real) and not isinstance(rate, bool) and 0 <= rate < 1
+        if not ok:
+            raise ValueError(
+                f"rate must be a number in [0, 1) (the fraction dropped; keep_prob = 1 - rate); "
+                f"got rate={rate!r}"
+            )
+        return super().__new__(cls, float(rate))
+
+    @property
+    def needs_key(self) -> bool:
+        """Whether a training forward draws a mask (``rate > 0``)."""
+        return self.rate > 0
+
+    def __eq__(self, other):
+        return type(self) is type(other) and tuple.__eq__(self, other)
+
+    def __ne__(self, other):
+        return not self == other
+
+    def __hash__(self):
+        return hash((self.kind, *self))
+
+    def output_shape(self, input_shape) -> tuple:
+        """The input shape."""
+        return tuple(input_shape)
+
+    def param_shapes(self, input_shape) -> dict[str, tuple]:
+        """No parameters: ``{}``."""
+        del input_shape
+        return {}
+
+    def init(self, key, input_shape, scheme="he", *, scale=0.01, dtype=jnp.float32) -> dict:
+        """No parameters: ``{}``."""
+        del key, input_shape, scheme, scale, dtype
+        return {}
+
+    def forward(self, params, A_prev, *, key=None, train=False, weights=None):
+        """``(A, cache)``: :func:`dropout_forward` in training, else ``(A_prev, None)``."""
+        del params, weights
+        if not train or self.rate == 0:
+            return A_prev, None
+        if key is None:
+            raise ValueError(
+                f"Dropout(rate={self.rate}) in training needs a random key for its mask; got "
+                "key=None (pass key=jax.random.key(seed), or train=False for inference)"
+            )
+        return dropout_forward(A_prev, self.rate, key)
+
+    def backward(self, params, cache, dA):
+        """``(dA_prev, {})``: :func:`dropout_backward`, or ``dA`` itself after an identity forward."""
+        del params
+        return (dA if cache is None else dropout_backward(dA, cache)), {}
+
+    def stats(self, cache) -> dict:
+        """No state: ``{}``."""
+        del cache
+        return {}
+
+    def to_dict(self) -> dict:
+        """``{"kind": "dropout", "rate": rate}``."""
+        return {"kind": self.kind, "rate": self.rate}

@@ -1,0 +1,89 @@
+"""Flatten: images ``(m, n_H, n_W, n_C)`` to rows ``(m, n_H n_W n_C)`` for the dense layers, and back.
+
+Row-major (C order), as NumPy's and Keras's ``reshape``: the course's ``X.reshape(m, -1)``.
+The backward is the inverse reshape of ``dA``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+
+from jaxnet.layers.base import register
+
+
+@dataclasses.dataclass(frozen=True)
+class FlattenCache:
+    """The input shape (static)."""
+
+    shape: tuple[int, ...]
+
+
+jax.tree_util.register_dataclass(FlattenCache, data_fields=(), meta_fields=("shape",))
+
+
+def flatten_forward(A_prev) -> tuple[jax.Array, FlattenCache]:
+    """``(A_prev.reshape(m, -1), cache)``."""
+    return A_prev.reshape(A_prev.shape[0], -1), FlattenCache(tuple(A_prev.shape))
+
+
+def flatten_backward(dA, cache: FlattenCache):
+    """``dA (m, n_H n_W n_C)`` back to the input shape."""
+    return dA.reshape(cache.shape)
+
+
+@register
+class Flatten(NamedTuple):
+    """Flattens each example to one row. No parameters."""
+
+    kind = "flatten"
+    non_trainable = ()
+    needs_key = False
+
+    def __eq__(self, other):
+        return type(self) is type(other)
+
+    def __ne__(self, other):
+        return not self == other
+
+    def __hash__(self):
+        return hash(self.kind)
+
+    def output_shape(self, input_shape) -> tuple[int]:
+        """``(prod(input_shape),)``."""
+        return (math.prod(input_shape),)
+
+    def param_shapes(self, input_shape) -> dict[str, tuple]:
+        """No parameters: ``{}``."""
+        del input_shape
+        return {}
+
+    def init(self, key, input_shape, scheme="he", *, scale=0.01, dtype=jnp.float32) -> dict:
+        """No parameters: ``{}``."""
+        del key, input_shape, scheme, scale, dtype
+        return {}
+
+    def forward(self, params, A_prev, *, key=None, train=False, weights=None):
+        """``(A, cache)`` from :func:`flatten_forward`."""
+        del params, key, train, weights
+        if A_prev.ndim < 2:
+            raise ValueError(f"Flatten expects A_prev of shape (m, ...); got shape {A_prev.shape}")
+        return flatten_forward(A_prev)
+
+    def backward(self, params, cache, dA):
+        """``(dA_prev, {})`` from :func:`flatten_backward`."""
+        del params
+        return flatten_backward(dA, cache), {}
+
+    def stats(self, cache) -> dict:
+        """No state: ``{}``."""
+        del cache
+        return {}
+
+    def to_dict(self) -> dict:
+        """``{"kind": "flatten"}``."""
+        return {"kind": self.kind}

@@ -1,0 +1,249 @@
+"""Pooling layers (course 4, week 1), NHWC: ``pool_forward`` and its hand-derived ``pool_backward``.
+
+Shapes: ``A_prev`` is ``(m, n_H_prev, n_W_prev, n_C)``, ``A`` is ``(m, n_H, n_W, n_C)`` with
+``n_H = floor((n_H_prev - f) / stride) + 1`` (no padding, as the course and Keras's default).
+Each channel is pooled on its own: ``A[i, h, w, c]`` is the max (or the mean) of the window
+``A_prev[i, h s : h s + f, w s : w s + f, c]``.
+
+Backward (the course's loops, vectorised over windows; windows may overlap when ``s < f``,
+and every window adds its share):
+
+- max: each ``dA[i, h, w, c]`` goes to the position of its window's maximum. On ties it goes
+  to the FIRST maximum in row-major window order, which is what ``jax.vjp`` of
+  ``lax.reduce_window(max)`` picks; the course's ``create_mask_from_window`` marks every
+  position equal to the maximum and so sends a tied window's gradient to each of them.
+- average: each ``dA[i, h, w, c]`` is spread evenly, ``dA / f^2``, over its window.
+
+``dA`` and ``dA_prev`` are per example; pooling has no parameters.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+from jax import lax
+
+from jaxnet.layers.base import register
+
+MODES = ("max", "average")
+
+
+@dataclasses.dataclass(frozen=True)
+class PoolCache:
+    """The course's ``(A_prev, hparameters)`` and the output ``A`` (max backward compares with it)."""
+
+    A_prev: jax.Array
+    A: jax.Array
+    f: int
+    stride: int
+    mode: str
+
+
+jax.tree_util.register_dataclass(
+    PoolCache, data_fields=("A_prev", "A"), meta_fields=("f", "stride", "mode")
+)
+
+
+def pool_forward(A_prev, f: int, stride: int | None = None, mode: str = "max"):
+    """Max or average pooling of ``f x f`` windows moved by ``stride`` (default ``f``).
+
+    Returns ``(A (m, n_H, n_W, n_C), cache)``.
+    """
+    stride = f if stride is None else stride
+    window, strides = (1, f, f, 1), (1, stride, stride, 1)
+    # Python scalars as init values: lax recognises the max/sum window and can differentiate it.
+    if mode == "max":
+        A = lax.reduce_window(A_prev, -jnp.inf, lax.max, window, strides, "VALID")
+    elif mode == "average":
+        A = lax.reduce_window(A_prev, 0.0, lax.add, window, strides, "VALID") / (f * f)
+    else:
+        raise ValueError(f"mode must be one of {MODES}; got {mode!r}")
+    return A, PoolCache(A_prev, A, f, stride, mode)
+
+
+def _pad(x, config):
+    """``lax.pad`` with zeros; ``config`` lists ``(low, high, interior)`` per axis."""
+    return lax.pad(x, jnp.zeros((), x.dtype), config)
+
+
+def _tile(parts, stride: int, size: tuple[int, int]):
+    """Windows that do not overlap (``s >= f``) tile the input: one stack, one reshape, one fusion."""
+    f = len(parts)
+    m, n_H, n_W, n_C = parts[0][0].shape
+    blocks = jnp.stack(
+        [jnp.stack(row, axis=3) for row in parts], axis=2
+    )  # (m, n_H, f, n_W, f, n_C)
+    gap = (0, stride - f, 0)  # positions between windows get nothing
+    blocks = _pad(blocks, [(0, 0, 0), (0, 0, 0), gap, (0, 0, 0), gap, (0, 0, 0)])
+    tiled = blocks.reshape(m, n_H * stride, n_W * stride, n_C)
+    # the last rows/columns no window reached ((n - f) % s of them) get zeros
+    edges = [(0, size[0] - n_H * stride, 0), (0, size[1] - n_W * stride, 0)]
+    return _pad(tiled, [(0, 0, 0), *edges, (0, 0, 0)])
+
+
+def _overlap(parts, stride: int, size: tuple[int, int]):
+    """Overlapping windows (``s < f``): each offset's part is added by a strided (interior) padding."""
+    total = 0
+    for a, row in enumerate(parts):
+        for b, part in enumerate(row):
+            config = [(0, 0, 0)]
+            for offset, n_out, n in zip((a, b), part.shape[1:3], size):
+                config.append((offset, n - offset - (n_out - 1) * stride - 1, stride - 1))
+            total = total + _pad(part, [*config, (0, 0, 0)])
+    return total
+
+
+def _place(parts, stride: int, size: tuple[int, int]):
+    """``dA_prev (m, *size, n_C)``: the sum of ``parts[a][b][:, h, w]`` placed at ``(a + h s, b + w s)``."""
+    return _tile(parts, stride, size) if stride >= len(parts) else _overlap(parts, stride, size)
+
+
+def _max_backward(dA, cache: PoolCache):
+    """Each window's gradient to its first maximum (row-major order): one mask per window offset.
+
+    ``taken`` marks the windows whose maximum an earlier offset already claimed.
+    """
+    A_prev, A, f, s = cache.A_prev, cache.A, cache.f, cache.stride
+    n_H, n_W = A.shape[1:3]
+    taken = jnp.zeros(A.shape, bool)
+    parts = []
+    for a in range(f):
+        parts.append([])
+        for b in range(f):
+            x = A_prev[:, a : a + (n_H - 1) * s + 1 : s, b : b + (n_W - 1) * s + 1 : s]
+            first = (x == A) & ~taken
+            taken = taken | first
+            parts[a].append(jnp.where(first, dA, 0))
+    return _place(parts, s, A_prev.shape[1:3])
+
+
+def _average_backward(dA, cache: PoolCache):
+    """``dA / f^2`` summed over the windows covering each position: a window sum of the stride-dilated ``dA``."""
+    f, s = cache.f, cache.stride
+    config = [(0, 0, 0)]
+    for n_out, n in zip(dA.shape[1:3], cache.A_prev.shape[1:3]):
+        unreached = n - f - (n_out - 1) * s
+        config.append((f - 1, f - 1 + unreached, s - 1))
+    dilated = _pad(dA / (f * f), [*config, (0, 0, 0)])
+    return lax.reduce_window(dilated, 0.0, lax.add, (1, f, f, 1), (1, 1, 1, 1), "VALID")
+
+
+def pool_backward(dA, cache: PoolCache):
+    """``dA_prev (m, n_H_prev, n_W_prev, n_C)`` from ``dA (m, n_H, n_W, n_C)`` (module docstring)."""
+    if cache.mode == "max":
+        return _max_backward(dA, cache)
+    return _average_backward(dA, cache)
+
+
+def _pool_arg(value, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{name} must be an int >= 1; got {value!r}")
+    return value
+
+
+class _PoolFields(NamedTuple):
+    pool_size: int
+    strides: int | None = None
+
+
+class _Pool2D(_PoolFields):
+    """Shared by :class:`MaxPool2D` and :class:`AvgPool2D`; equal only to a layer of the same class."""
+
+    __slots__ = ()
+    kind = "pool2d"
+    mode = "max"
+    non_trainable = ()
+    needs_key = False
+
+    def __new__(cls, pool_size=2, strides=None):
+        pool_size = _pool_arg(pool_size, "pool_size")
+        return super().__new__(
+            cls, pool_size, None if strides is None else _pool_arg(strides, "strides")
+        )
+
+    def __eq__(self, other):  # MaxPool2D(2) and AvgPool2D(2) are equal tuples, not equal layers
+        return type(self) is type(other) and tuple.__eq__(self, other)
+
+    def __ne__(self, other):
+        return not self == other
+
+    def __hash__(self):
+        return hash((self.kind, *self))
+
+    @property
+    def stride(self) -> int:
+        """The window step: ``strides``, or ``pool_size`` when None."""
+        return self.pool_size if self.strides is None else self.strides
+
+    def output_shape(self, input_shape) -> tuple[int, int, int]:
+        """``(n_H, n_W, n_C)`` for one example ``(n_H_prev, n_W_prev, n_C)``."""
+        name = type(self).__name__
+        if len(input_shape) != 3:
+            raise ValueError(
+                f"{name} expects images (n_H, n_W, n_C) per example (NHWC batches); got input "
+                f"shape {tuple(input_shape)}"
+            )
+        if self.pool_size > min(input_shape[:2]):
+            raise ValueError(
+                f"{name} pool_size={self.pool_size} is larger than the input "
+                f"{input_shape[0]}x{input_shape[1]}"
+            )
+        f, s = self.pool_size, self.stride
+        return (input_shape[0] - f) // s + 1, (input_shape[1] - f) // s + 1, input_shape[2]
+
+    def param_shapes(self, input_shape) -> dict[str, tuple]:
+        """No parameters: ``{}``."""
+        del input_shape
+        return {}
+
+    def init(self, key, input_shape, scheme="he", *, scale=0.01, dtype=jnp.float32) -> dict:
+        """No parameters: ``{}`` (the shape is still checked)."""
+        del key, scheme, scale, dtype
+        self.output_shape(input_shape)
+        return {}
+
+    def forward(self, params, A_prev, *, key=None, train=False, weights=None):
+        """``(A, cache)`` from :func:`pool_forward`; ``key``, ``train``, ``weights`` unused."""
+        del params, key, train, weights
+        if A_prev.ndim != 4:
+            raise ValueError(
+                f"{type(self).__name__} expects A_prev of shape (m, n_H, n_W, n_C); got shape "
+                f"{A_prev.shape}"
+            )
+        self.output_shape(A_prev.shape[1:])
+        return pool_forward(A_prev, self.pool_size, self.stride, self.mode)
+
+    def backward(self, params, cache, dA):
+        """``(dA_prev, {})`` from :func:`pool_backward`."""
+        del params
+        return pool_backward(dA, cache), {}
+
+    def stats(self, cache) -> dict:
+        """No state: ``{}``."""
+        del cache
+        return {}
+
+    def to_dict(self) -> dict:
+        """``{"kind", "pool_size", "strides"}``."""
+        return {"kind": self.kind, **self._asdict()}
+
+
+@register
+class MaxPool2D(_Pool2D):
+    """Max pooling of ``pool_size`` x ``pool_size`` windows, step ``strides`` (default ``pool_size``)."""
+
+    __slots__ = ()
+    kind = "max_pool2d"
+    mode = "max"
+
+
+@register
+class AvgPool2D(_Pool2D):
+    """Average pooling of ``pool_size`` x ``pool_size`` windows, step ``strides`` (default ``pool_size``)."""
+
+    __slots__ = ()
+    kind = "avg_pool2d"
+    mode = "average"
