@@ -7,17 +7,9 @@ With ``--cache-dir`` the process turns on ``jn.enable_compilation_cache`` there 
 an empty folder gives the cold-cache time, the folder a first process filled the warm one).
 """
 
-import inspect
-
 import numpy as np
 
 from benchmarks import common
-
-
-def backprop_option(jn, backprop: str) -> dict:
-    """``{"backprop": ...}`` for ``jn.fit``; ``{"grads": ...}`` while fit still names it so."""
-    name = "backprop" if "backprop" in inspect.signature(jn.fit).parameters else "grads"
-    return {name: backprop}
 
 
 def mnist_fit(args, jax, jn, clock, X, y, width, epochs):
@@ -36,8 +28,8 @@ def mnist_fit(args, jax, jn, clock, X, y, width, epochs):
         epochs=epochs,
         batch_size=common.BATCH,
         key=k_fit,
+        backprop=args.backprop,
         verbose=0,
-        **backprop_option(jn, args.backprop),
     )
     jax.block_until_ready(params)
     return params, net, common.now() - t0, clock.seconds - c0, history["time"]
