@@ -37,6 +37,7 @@ class Normals:
         self.values, self.used = values, 0
 
     def take(self, shape, dtype) -> jax.Array:
+        """The next ``prod(shape)`` values as a ``shape`` array of ``dtype`` (zeros when counting)."""
         n, start = math.prod(shape), self.used
         self.used += n
         if self.values is None:
