@@ -35,11 +35,12 @@ extensions = [
     "sphinx.ext.autosummary",
     "sphinx.ext.napoleon",
     "sphinx.ext.mathjax",
-    "sphinx.ext.viewcode",
     "myst_nb",
     "generated_pages",
     "cli_reference",
     "undocumented",
+    "prose_properties",
+    "module_aliases",
 ]
 
 exclude_patterns = ["_build", "_ext", "**/.ipynb_checkpoints", "jupyter_execute"]
@@ -52,8 +53,9 @@ default_role = "code"  # the docstrings' `x` is code, as in Markdown
 # inventory here (the build is offline), so only their references are let through.
 nitpicky = True
 nitpick_ignore_regex = [
-    (r"py:.*", r"(?!jaxnet\.)[a-z_]\w*\..+")
-]  # e.g. jax.Array, collections.abc.Callable
+    (r"py:.*", r"(?!jaxnet\.)[a-z_]\w*\..+"),  # other packages: jax.Array, collections.abc.Callable
+    (r"py:class", r"jaxnet\..*\._\w+"),  # private bases (a NamedTuple's fields) have no page
+]
 
 autosummary_generate = True
 autosummary_ignore_module_all = False  # a module's members are its __all__ when it has one

@@ -1,9 +1,10 @@
 """Pages generated from the code before Sphinx reads the sources (git-ignored outputs).
 
 - ``docs/api.rst``: autosummary of every name in ``jaxnet.__all__`` (functions and classes
-  first, then each public module with its submodules, recursively), plus the public
-  subpackages that ``__all__`` reaches only through aliases (``jaxnet.io``). A module alias
-  (``jn.checkpoint`` for ``jaxnet.io.checkpoint``) is documented once, under its real name.
+  first), then of every public module: those in ``__all__``, the public subpackages that
+  ``__all__`` does not name (``jaxnet.io``), and all their submodules whose names do not
+  start with ``_``. A module alias (``jn.checkpoint`` for ``jaxnet.io.checkpoint``) is
+  documented once, under its real name.
 - ``docs/notebooks/*.ipynb``: copies of ``notebooks/*.ipynb`` (Sphinx reads only files under
   its source folder); a notebook added to ``notebooks/`` appears on the next build.
 """
@@ -11,6 +12,7 @@
 import importlib
 import importlib.util
 import inspect
+import pkgutil
 import shutil
 from pathlib import Path
 
@@ -34,49 +36,46 @@ def write_if_changed(path: Path, data: bytes) -> None:
         path.write_bytes(data)
 
 
-def public_names():
-    """``(objects, modules)``: dotted names of the package's public objects and modules."""
+def public_submodules(name: str):
+    """``name`` and, for a package, its public submodules (no ``_`` in the name), recursively."""
+    yield name
+    module = importlib.import_module(name)
+    for info in pkgutil.iter_modules(getattr(module, "__path__", []), name + "."):
+        if not info.name.rpartition(".")[2].startswith("_"):
+            yield from public_submodules(info.name)
+
+
+def public_names() -> tuple[list[str], list[str]]:
+    """``(objects, modules)``: the names in ``__all__`` that are not modules, and every public
+    module (each module in ``__all__`` under its real name, its submodules, the extras)."""
     package = importlib.import_module(PACKAGE)
-    objects, modules = [], []
+    objects, roots = [], [m for m in EXTRA_MODULES if importlib.util.find_spec(m) is not None]
     for name in sorted(package.__all__, key=str.lower):
         value = getattr(package, name)
         if inspect.ismodule(value):
-            modules.append(value.__name__)
+            roots.append(value.__name__)
         else:
             objects.append(name)
-    modules += [m for m in EXTRA_MODULES if importlib.util.find_spec(m) is not None]
-    # an alias of a submodule of a listed module is documented by that module's page
-    unique = sorted(set(modules))
-    modules = [m for m in unique if not any(m.startswith(p + ".") for p in unique)]
-    return objects, modules
+    modules = {sub for root in roots for sub in public_submodules(root)}
+    return objects, sorted(modules)
+
+
+def autosummary(names, *options: str) -> list[str]:
+    """An ``autosummary`` directive over ``names`` with stubs in ``_autosummary/``."""
+    head = [".. autosummary::", "   :toctree: _autosummary", *(f"   {o}" for o in options), ""]
+    return [*head, *(f"   {name}" for name in names), ""]
 
 
 def api_page() -> str:
     """The reST of the API page."""
     objects, modules = public_names()
-    lines = [
-        HEADER,
-        "Functions and classes",
-        "---------------------",
-        "",
-        ".. autosummary::",
-        "   :toctree: _autosummary",
-        "   :nosignatures:",
-        "",
-    ]
-    lines += [f"   {name}" for name in objects]
-    lines += [
-        "",
-        "Modules",
-        "-------",
-        "",
-        ".. autosummary::",
-        "   :toctree: _autosummary",
-        "   :recursive:",
-        "",
-    ]
-    lines += [f"   {name.removeprefix(PACKAGE + '.')}" for name in modules]
-    return "\n".join(lines) + "\n"
+    short = [m.removeprefix(PACKAGE + ".") for m in modules]
+    return "\n".join(
+        [HEADER, "Functions and classes", "---------------------", ""]
+        + autosummary(objects, ":nosignatures:")
+        + ["Modules", "-------", ""]
+        + autosummary(short)
+    )
 
 
 def copy_notebooks(source: Path, target: Path) -> None:
