@@ -30,7 +30,7 @@ from jaxnet.api import (
 from jaxnet.gradcheck import GradcheckReport, gradcheck, relative_difference
 from jaxnet.io import checkpoint
 from jaxnet.io.compilation_cache import enable_compilation_cache
-from jaxnet.network import Network
+from jaxnet.network import Network, Sequential
 from jaxnet.per_example import per_example_grads
 from jaxnet.training import (
     CheckpointWriteError,
@@ -58,6 +58,7 @@ __all__ = [
     "CheckpointWriteError",
     "GradcheckReport",
     "Network",
+    "Sequential",
     "TrainingDiverged",
     "activations",
     "backward",

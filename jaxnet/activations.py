@@ -162,11 +162,14 @@ def get(name: str | Activation, **kwargs) -> Activation:
     if leaky and set(kwargs) <= {"slope"}:
         slope = kwargs.get("slope", leaky.group(1) or 0.01)
         try:
-            return _leaky(float(slope))
-        except ValueError:
+            slope = float(slope)
+        except (TypeError, ValueError):
+            slope = float("nan")  # not a number: the message below
+        if slope != slope or abs(slope) == float("inf"):  # NaN or infinite
             raise ValueError(
-                f"activation {name!r}: slope must be a number, got {slope!r}"
-            ) from None
+                f"activation {name!r}: slope must be a finite number, got {kwargs.get('slope', leaky.group(1))!r}"
+            )
+        return _leaky(slope)
     valid = ", ".join(NAMES)
     extra = f" with arguments {kwargs}" if kwargs else ""
     raise ValueError(f"unknown activation {name!r}{extra}; expected one of: {valid}")

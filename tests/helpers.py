@@ -1,4 +1,9 @@
-"""Shared helpers for the core tests: activation lists, random params, data and architectures."""
+"""Shared helpers for the core tests: activation lists, random params, data, architectures,
+and ``Scale``, a small layer of the tests' own that exercises the whole layer protocol."""
+
+import collections
+import contextlib
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -6,6 +11,7 @@ import numpy as np
 from hypothesis import strategies as st
 
 import jaxnet as jn
+from jaxnet import initializers
 
 ACTIVATIONS = ("sigmoid", "tanh", "relu", "leaky_relu", "leaky_relu(0.2)", "softmax", "linear")
 ELEMENTWISE = tuple(a for a in ACTIVATIONS if a != "softmax")
@@ -27,25 +33,35 @@ def make_net(sizes, hidden_activations, output, loss=None) -> jn.Network:
 
 
 def random_params(seed, net, dtype=jnp.float32, bias_scale=0.5):
-    """Xavier-scaled weights and random (non-zero) biases, so every gradient term is exercised.
+    """Params of ``net`` with every gradient term exercised: Xavier-scaled weights ``W``,
+    random (non-zero) other trainable leaves, positive non-trainable ones.
 
     Drawn with NumPy: ``jax.random`` would compile an eager kernel for every new shape.
     """
     rng = np.random.default_rng(seed)
+
+    def leaf(name, shape, trainable):
+        if name == "W":
+            fan_in, fan_out = initializers.fans(shape)
+            values = rng.normal(size=shape) * np.sqrt(2 / (fan_in + fan_out))
+        elif trainable:
+            values = bias_scale * rng.normal(size=shape)
+        else:
+            values = np.abs(rng.normal(size=shape)) + 0.5
+        return jnp.asarray(values, dtype)
+
     return tuple(
-        {
-            "W": jnp.asarray(rng.normal(size=(n, n_prev)) * np.sqrt(2 / (n + n_prev)), dtype),
-            "b": jnp.asarray(bias_scale * rng.normal(size=n), dtype),
-        }
-        for n_prev, n in zip(net.sizes, net.sizes[1:])
+        {name: leaf(name, shape, trainable[name]) for name, shape in shapes.items()}
+        for shapes, trainable in zip(net.param_shapes(), net.trainable())
     )
 
 
 def random_data(seed, net, m, dtype=jnp.float32):
-    """``X (m, n[0])`` and labels as the public API takes them (integer classes for softmax+CCE)."""
+    """``X (m, *input_shape)`` and labels as the public API takes them (integer classes for
+    softmax+CCE)."""
     rng = np.random.default_rng(seed)
-    X = jnp.asarray(rng.normal(size=(m, net.sizes[0])), dtype)
-    n_out = net.sizes[-1]
+    X = jnp.asarray(rng.normal(size=(m, *net.input_shape)), dtype)
+    n_out = net.output_shape[0]
     if net.task == "multiclass":
         Y = jnp.asarray(rng.integers(0, n_out, size=m), jnp.int32)
     elif net.task in ("binary", "multilabel"):
@@ -58,7 +74,7 @@ def random_data(seed, net, m, dtype=jnp.float32):
 def normalised_labels(net, Y, dtype=jnp.float32):
     """Labels as the traced core expects them: ``(m, n[L])`` in ``dtype`` (one-hot for softmax+CCE)."""
     if net.task == "multiclass" and Y.ndim == 1:
-        return jax.nn.one_hot(Y, net.sizes[-1], dtype=dtype)
+        return jax.nn.one_hot(Y, net.output_shape[0], dtype=dtype)
     return jnp.asarray(Y, dtype)
 
 
@@ -73,3 +89,90 @@ def architectures(draw, max_depth=5, max_width=8, max_m=16):
     m = draw(st.integers(1, max_m))
     seed = draw(st.integers(0, 2**31 - 1))
     return make_net((*widths, n_out), hidden, output, loss), m, seed
+
+
+class _ScaleFields(NamedTuple):
+    noise: float = 0.0
+
+
+@jn.layers.register
+class Scale(_ScaleFields):
+    """A test layer with every part of the protocol: ``A = A_prev * s + offset`` per feature
+    (the last axis), plus ``noise * N(0, 1)`` in training (so it needs a key when ``noise > 0``).
+
+    ``s`` is trained; ``offset`` is a non-trainable leaf that training sets to the batch
+    (weighted) mean of ``A_prev`` (:meth:`stats`), and that inference uses.
+    """
+
+    __slots__ = ()
+    kind = "test_scale"
+    non_trainable = ("offset",)
+
+    @property
+    def needs_key(self) -> bool:
+        return self.noise > 0
+
+    def output_shape(self, input_shape):
+        return tuple(input_shape)
+
+    def param_shapes(self, input_shape):
+        return {"s": tuple(input_shape[-1:]), "offset": tuple(input_shape[-1:])}
+
+    def init(self, key, input_shape, scheme="he", *, scale=0.01, dtype=jnp.float32):
+        shape = tuple(input_shape[-1:])
+        s = 1 + 0.1 * initializers.standard_normal(key, shape, dtype)
+        return {"s": s, "offset": jnp.zeros(shape, dtype)}
+
+    def forward(self, params, A_prev, *, key=None, train=False, weights=None):
+        A = A_prev * _last_axis(params["s"], A_prev) + _last_axis(params["offset"], A_prev)
+        if train and self.noise > 0:
+            A = A + self.noise * jax.random.normal(key, A.shape, A.dtype)
+        rows = A_prev.reshape(-1, A_prev.shape[-1])
+        if weights is None:
+            mean = rows.mean(axis=0)
+        else:
+            w = jnp.repeat(weights, rows.shape[0] // weights.shape[0])[:, None]
+            mean = (w * rows).sum(axis=0) / w.sum()  # padding rows excluded
+        return A, (A_prev, params["s"], mean)
+
+    def backward(self, params, cache, dA):
+        A_prev, s, _ = cache
+        m = A_prev.shape[0]
+        ds = (dA * A_prev).reshape(-1, s.shape[0]).sum(axis=0) / m
+        return dA * _last_axis(s, dA), {"s": ds, "offset": jnp.zeros_like(params["offset"])}
+
+    def stats(self, cache):
+        return {"offset": cache[2]}
+
+    def to_dict(self):
+        return {"kind": self.kind, "noise": self.noise}
+
+
+def _last_axis(v, A):
+    """``v (n,)`` shaped to broadcast along the last axis of ``A`` (no rank promotion)."""
+    return v.reshape((1,) * (A.ndim - 1) + v.shape)
+
+
+@contextlib.contextmanager
+def count_compiles():
+    """Count XLA compilations while the block runs: yields a ``Counter`` ``{function name: n}``.
+
+    Listens to JAX's public backend-compile event (``jax.monitoring``); a call that hits a
+    jitted function's cache compiles nothing and counts nothing.
+
+    >>> with count_compiles() as compiles:
+    ...     jax.jit(lambda x: x + 1)(1.0)
+    >>> compiles["jit(<lambda>)"]
+    1
+    """
+    counts = collections.Counter()
+
+    def listener(event, duration, **kwargs):
+        if event == "/jax/core/compile/backend_compile_duration":
+            counts[kwargs.get("fun_name", "")] += 1
+
+    jax.monitoring.register_event_duration_secs_listener(listener)
+    try:
+        yield counts
+    finally:
+        jax.monitoring.unregister_event_duration_listener(listener)

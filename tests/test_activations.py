@@ -153,7 +153,27 @@ def test_get_canonical_names_and_identity():
 def test_get_unknown_name_lists_valid_ones():
     with pytest.raises(ValueError, match=r"unknown activation 'swish'.*sigmoid, tanh, relu"):
         jn.activations.get("swish")
-    with pytest.raises(ValueError, match="slope must be a number"):
+    with pytest.raises(ValueError, match="slope must be a finite number, got 'steep'"):
         jn.activations.get("leaky_relu(steep)")
     with pytest.raises(TypeError, match="activation must be a name"):
         jn.activations.get(3)
+
+
+@pytest.mark.parametrize(
+    "name, kwargs",
+    [
+        ("leaky_relu(nan)", {}),
+        ("leaky_relu(inf)", {}),
+        ("leaky_relu(-inf)", {}),
+        ("leaky_relu", {"slope": float("nan")}),
+        ("leaky_relu", {"slope": float("inf")}),
+        ("leaky_relu", {"slope": [0.1]}),
+    ],
+)
+def test_leaky_relu_slope_must_be_finite(name, kwargs):
+    """A NaN or infinite slope would turn every negative input into NaN or infinity."""
+    with pytest.raises(ValueError, match=r"slope must be a finite number"):
+        jn.activations.get(name, **kwargs)
+    if not kwargs:  # a network built with it is refused too
+        with pytest.raises(ValueError, match=r"slope must be a finite number"):
+            jn.Network((2, 3, 1), hidden=name)

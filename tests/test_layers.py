@@ -1,4 +1,7 @@
-"""Building blocks: every layer's hand backward equals ``jax.vjp`` of its forward; initialisers."""
+"""Layers: every layer's hand backward equals ``jax.vjp`` of its forward (one generic test over
+tests/layer_cases.py); the course's building blocks; the layer protocol and registry; initialisers."""
+
+import functools
 
 import chex
 import jax
@@ -7,6 +10,9 @@ import numpy as np
 import pytest
 from absl.testing import parameterized
 from helpers import ACTIVATIONS
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from layer_cases import CASES, case_id
 
 import jaxnet as jn
 from jaxnet.layers import (
@@ -28,8 +34,79 @@ def _inputs(dtype=jnp.float64):
     return tuple(jax.random.normal(k, s, dtype) for k, s in zip(keys, shapes, strict=True))
 
 
+# --- the generic test: every layer's backward is the vjp of its forward -------------------
+
+
+@functools.partial(jax.jit, static_argnames=("layer", "train"))
+def _manual_and_vjp(layer, params, A_prev, dA, key, weights, *, train):
+    """The layer's forward, backward and stats, and ``jax.vjp`` of its forward: one compile."""
+
+    def forward(p, a):
+        return layer.forward(p, a, key=key, train=train, weights=weights)
+
+    A, cache = forward(params, A_prev)
+    vjp = jax.vjp(lambda p, a: forward(p, a)[0], params, A_prev)[1](dA)
+    return A, layer.backward(params, cache, dA), layer.stats(cache), vjp
+
+
+def _random_layer_params(layer, input_shape, rng):
+    """Random values for every leaf (positive for the non-trainable ones: e.g. variances)."""
+    non_trainable = getattr(layer, "non_trainable", ())
+    return {
+        name: jnp.asarray(
+            np.abs(rng.normal(size=shape)) + 0.5
+            if name in non_trainable
+            else rng.normal(size=shape)
+        )
+        for name, shape in layer.param_shapes(input_shape).items()
+    }
+
+
+@pytest.mark.parametrize("layer, input_shape", CASES, ids=map(case_id, CASES))
+@settings(max_examples=5, deadline=None, derandomize=True)
+@given(
+    m=st.integers(2, 6),
+    seed=st.integers(0, 2**31 - 1),
+    train=st.booleans(),
+    padded=st.booleans(),
+)
+def test_backward_equals_vjp_of_forward(layer, input_shape, m, seed, train, padded):
+    """``dA_prev = vjp_A(dA)``, ``dparams = vjp_params(dA) / m`` (the gradient of the mean),
+    zeros for the non-trainable leaves; in float64, training and inference, with padding."""
+    with jax.enable_x64(True):
+        rng = np.random.default_rng(seed)
+        params = _random_layer_params(layer, input_shape, rng)
+        A_prev = jnp.asarray(rng.normal(size=(m, *input_shape)))
+        output_shape = layer.output_shape(input_shape)
+        dA = jnp.asarray(rng.normal(size=(m, *output_shape)))
+        weights = None
+        if padded:  # padding rows (weight 0), at least one real row
+            weights = jnp.asarray(np.r_[1.0, rng.integers(0, 2, size=m - 1)])
+        key = jax.random.key(seed)
+        A, (dA_prev, dparams), stats, (vjp_params, vjp_A_prev) = _manual_and_vjp(
+            layer, params, A_prev, dA, key, weights, train=train
+        )
+
+        chex.assert_shape(A, (m, *output_shape))
+        chex.assert_type(A, jnp.float64)
+        assert set(dparams) == set(params)
+        assert set(stats) <= set(getattr(layer, "non_trainable", ()))
+        chex.assert_trees_all_close(dA_prev, vjp_A_prev, rtol=1e-10, atol=1e-12)
+        for name, g in dparams.items():
+            if name in getattr(layer, "non_trainable", ()):
+                chex.assert_trees_all_equal(g, jnp.zeros_like(params[name]))
+            else:
+                chex.assert_trees_all_close(g, vjp_params[name] / m, rtol=1e-10, atol=1e-12)
+
+
+def test_every_case_is_a_registered_layer():
+    for layer, input_shape in CASES:
+        assert jn.layers.from_dict(layer.to_dict()) == layer
+        assert isinstance(layer.output_shape(input_shape), tuple)
+
+
 class LayerBackwardTest(chex.TestCase):
-    """One generic test proves every layer: backward == vjp(forward), jitted and eager."""
+    """The course's building blocks: backward == vjp(forward), jitted and eager."""
 
     @chex.variants(with_jit=True, without_jit=True)
     @parameterized.parameters(*ACTIVATIONS)
@@ -55,38 +132,6 @@ class LayerBackwardTest(chex.TestCase):
             # dense_backward is the gradient of the MEAN over the M examples
             chex.assert_trees_all_close(
                 (dA_prev, dW, db), (vjp_A_prev, vjp_W / M, vjp_b / M), rtol=1e-10, atol=1e-13
-            )
-
-    @chex.variants(with_jit=True, without_jit=True)
-    @parameterized.parameters(*ACTIVATIONS)
-    def test_dense_layer_triple_backward_equals_vjp(self, activation):
-        with jax.enable_x64(True):
-            A_prev, _, b, dA = _inputs()
-            layer = Dense(N_OUT, activation)
-            params = layer.init(
-                jax.random.key(1), N_IN, scheme="normal", scale=1.0, dtype=jnp.float64
-            )
-            params = {"W": params["W"], "b": b}
-            chex.assert_type(params["W"], jnp.float64)
-
-            @self.variant
-            def manual(params, A_prev, dA):
-                _, cache = layer.forward(params, A_prev)
-                return layer.backward(params, cache, dA)
-
-            @self.variant
-            def autodiff(params, A_prev, dA):
-                _, pullback = jax.vjp(lambda p, a: layer.forward(p, a)[0], params, A_prev)
-                return pullback(dA)
-
-            dA_prev, dparams = manual(params, A_prev, dA)
-            vjp_params, vjp_A_prev = autodiff(params, A_prev, dA)
-            chex.assert_trees_all_equal_structs(dparams, params)
-            chex.assert_trees_all_close(
-                (dA_prev, dparams),
-                (vjp_A_prev, jax.tree.map(lambda g: g / M, vjp_params)),
-                rtol=1e-10,
-                atol=1e-13,
             )
 
     @chex.variants(with_jit=True, without_jit=True)
@@ -175,9 +220,7 @@ def test_small_matmul_is_the_matrix_product(x64, k, n):
     rng = np.random.default_rng(k * 100 + n)
     X, Y = rng.standard_normal((9, k)), rng.standard_normal((k, n))
     for x in (X, X[3]):  # a batch and one example
-        chex.assert_trees_all_close(
-            _matmul.matmul(x, Y, small=True), x @ Y, rtol=1e-13, atol=1e-14
-        )
+        chex.assert_trees_all_close(_matmul.matmul(x, Y, small=True), x @ Y, rtol=1e-13, atol=1e-14)
     grad = jax.grad(lambda x, y, s: jnp.sum(jnp.tanh(_matmul.matmul(x, y, s))), argnums=(0, 1))
     chex.assert_trees_all_close(grad(X, Y, True), grad(X, Y, False), rtol=1e-12, atol=1e-14)
 

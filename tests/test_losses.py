@@ -128,14 +128,14 @@ def test_weighted_network_grads_equal_grads_on_the_subset(x64):
     weights = jnp.array([1.0, 0.0, 1.0, 1.0, 0.0, 0.0])
     rows = np.array([0, 2, 3])
     cost = jax.jit(network.cost, static_argnums=0)
-    grads = jax.jit(network.grads, static_argnums=0, static_argnames="method")
+    grads = jax.jit(network.grads, static_argnums=0, static_argnames="backprop")
     np.testing.assert_allclose(
         cost(net, params, X, Y, weights), cost(net, params, X[rows], Y[rows])
     )
-    for method in ("manual", "autodiff"):
+    for backprop in ("manual", "autodiff"):
         chex.assert_trees_all_close(
-            grads(net, params, X, Y, weights, method=method),
-            grads(net, params, X[rows], Y[rows], method=method),
+            grads(net, params, X, Y, weights, backprop=backprop),
+            grads(net, params, X[rows], Y[rows], backprop=backprop),
             rtol=1e-10,
             atol=1e-14,
         )
@@ -176,8 +176,8 @@ def test_network_at_saturation_has_finite_cost_and_grads(output, loss, Y):
     chex.assert_tree_all_finite(J)
     if loss is None:
         np.testing.assert_allclose(J, 100.0, rtol=1e-5)
-    for method in ("manual", "autodiff"):
-        chex.assert_tree_all_finite(jn.grads(net, params, X, jnp.asarray(Y), method=method))
+    for backprop in ("manual", "autodiff"):
+        chex.assert_tree_all_finite(jn.grads(net, params, X, jnp.asarray(Y), backprop=backprop))
 
 
 def test_get_aliases_and_for_output():

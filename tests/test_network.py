@@ -2,16 +2,30 @@
 
 import contextlib
 import dataclasses
+import functools
+import json
+import sys
 
 import chex
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from helpers import ACTIVATIONS, OUTPUTS, architectures, make_net, random_data, random_params
+from helpers import (
+    ACTIVATIONS,
+    OUTPUTS,
+    Scale,
+    architectures,
+    make_net,
+    normalised_labels,
+    random_data,
+    random_params,
+)
 from hypothesis import example, given, settings
+from layer_cases import NETWORKS, case_id
 
 import jaxnet as jn
+from jaxnet import network
 
 # the largest manual-vs-autodiff relative difference seen, per dtype (printed with -s)
 LARGEST_RELATIVE_DIFFERENCE = {"float32": 0.0, "float64": 0.0}
@@ -273,3 +287,282 @@ def test_public_entry_points_agree_with_the_core():
         rtol=1e-4,
         atol=1e-6,
     )
+
+
+# --- networks of any layers (jn.Sequential) ------------------------------------------------
+
+
+def _sequential(case):
+    layers, input_shape, loss = case
+    return jn.Sequential(layers, input_shape=input_shape, loss=loss)
+
+
+@functools.partial(jax.jit, static_argnames=("net", "train"))
+def _core_manual_and_autodiff(net, params, X, Y, weights, key, *, train):
+    manual = network.loss_and_grads(net, params, X, Y, weights, "manual", key=key, train=train)
+    autodiff = network.loss_and_grads(net, params, X, Y, weights, "autodiff", key=key, train=train)
+    reference = jax.grad(network.cost, argnums=1)(net, params, X, Y, weights, key=key, train=train)
+    return manual, autodiff, reference
+
+
+def _trainable_only(net, grads):
+    """``grads`` with zeros for the non-trainable leaves."""
+    return tuple(
+        {k: v if trainable[k] else jnp.zeros_like(v) for k, v in g.items()}
+        for g, trainable in zip(grads, net.trainable())
+    )
+
+
+@pytest.mark.parametrize("case", NETWORKS, ids=map(case_id, NETWORKS))
+@pytest.mark.parametrize("train", (False, True))
+def test_sequential_backprop_equals_autodiff(case, train, x64):
+    """Hand backprop through any layers == ``jax.grad`` of the cost, to 1e-10 in float64,
+    in training (noise from the key, batch statistics) and inference, with padded rows."""
+    net = _sequential(case)
+    params = random_params(0, net, jnp.float64)
+    X, labels = random_data(1, net, 7, jnp.float64)
+    Y = normalised_labels(net, labels, jnp.float64)
+    weights = jnp.array([1.0, 1.0, 0.0, 1.0, 1.0, 0.0, 1.0])
+    key = jax.random.key(2)
+    manual, autodiff, reference = _core_manual_and_autodiff(
+        net, params, X, Y, weights, key, train=train
+    )
+    J, A_L, grads, stats = manual
+    # jax.grad also differentiates the state that inference reads; backprop leaves it out
+    reference = _trainable_only(net, reference)
+    chex.assert_shape(A_L, (7, *net.output_shape))
+    chex.assert_trees_all_equal_structs(grads, params)
+    chex.assert_trees_all_close(grads, reference, rtol=1e-10, atol=1e-12)
+    chex.assert_trees_all_close(autodiff[2], reference, rtol=1e-10, atol=1e-12)
+    chex.assert_trees_all_close((J, A_L, stats), autodiff[:1] + autodiff[1:2] + autodiff[3:])
+    for g, trainable in zip(grads, net.trainable()):  # no gradient for non-trainable leaves
+        for name in g:
+            if not trainable[name]:
+                chex.assert_trees_all_equal(g[name], jnp.zeros_like(g[name]))
+    # the public entry points agree with the core
+    public = jn.grads(net, params, X, labels, key=key, train=train)
+    public_reference = jax.grad(lambda p: jn.cost(net, p, X, labels, key=key, train=train))(params)
+    public_reference = _trainable_only(net, public_reference)
+    chex.assert_trees_all_close(public, public_reference, rtol=1e-10, atol=1e-12)
+
+
+def test_training_mode_stats_and_with_stats():
+    """``stats`` are the non-trainable leaves' new values; ``with_stats`` puts them in params."""
+    net = jn.Sequential([Scale(), jn.layers.Dense(2, "softmax")], input_shape=(3,))
+    params = random_params(0, net)
+    X, labels = random_data(1, net, 6)
+    Y = normalised_labels(net, labels)
+    weights = jnp.array([1.0, 1.0, 1.0, 1.0, 0.0, 0.0])
+    _, _, grads, stats = network.loss_and_grads(net, params, X, Y, weights)
+    assert stats[1] == {} and set(stats[0]) == {"offset"}
+    chex.assert_trees_all_close(stats[0]["offset"], X[:4].mean(axis=0), rtol=1e-6)
+    chex.assert_trees_all_equal(grads[0]["offset"], jnp.zeros(3))
+    stepped = jax.tree.map(lambda p, g: p - 0.1 * g, params, grads)
+    new = network.with_stats(net, stepped, stats)
+    chex.assert_trees_all_equal(new[0]["offset"], stats[0]["offset"])
+    chex.assert_trees_all_equal((new[0]["s"], new[1]), (stepped[0]["s"], stepped[1]))
+    # inference reads the state: the evaluate core in inference mode
+    J, metric = network.evaluate(net, new, X, Y)
+    chex.assert_trees_all_close(J, network.cost(net, new, X, Y), rtol=1e-6)
+    assert 0.0 <= float(metric) <= 1.0
+
+
+def test_a_key_is_needed_only_to_train_a_network_that_draws():
+    noisy = jn.Sequential([Scale(noise=0.5), jn.layers.Dense(1, "sigmoid")], input_shape=(3,))
+    quiet = jn.Sequential([Scale(), jn.layers.Dense(1, "sigmoid")], input_shape=(3,))
+    assert noisy.needs_key and not quiet.needs_key
+    assert not jn.Network((3, 1)).needs_key
+    params = random_params(0, noisy)
+    X, Y = random_data(1, noisy, 5)
+    with pytest.raises(ValueError, match=r"^key is needed"):
+        jn.forward(noisy, params, X, train=True)
+    with pytest.raises(ValueError, match=r"^key is needed"):
+        jn.grads(noisy, params, X, Y, train=True)
+    with pytest.raises(ValueError, match=r"^key is needed"):
+        network.loss_and_grads(noisy, params, X, normalised_labels(noisy, Y))
+    jn.forward(quiet, params, X, train=True)  # nothing to draw: no key needed
+    # inference is deterministic; training draws from the key: same key, same bits
+    chex.assert_trees_all_equal(jn.forward(noisy, params, X), jn.forward(noisy, params, X))
+    k1, k2 = jax.random.key(1), jax.random.key(2)
+    a = jn.forward(noisy, params, X, key=k1, train=True)
+    chex.assert_trees_all_equal(a, jn.forward(noisy, params, X, key=k1, train=True))
+    assert not np.allclose(a, jn.forward(noisy, params, X, key=k2, train=True))
+    assert not np.allclose(a, jn.forward(noisy, params, X))
+
+
+def test_the_dense_shorthand_is_a_sequential_of_dense_layers():
+    net = jn.Network((4, 5, 3), hidden="tanh", output="softmax")
+    same = jn.Sequential(
+        [jn.layers.Dense(5, "tanh"), jn.layers.Dense(3, "softmax")], input_shape=(4,)
+    )
+    assert net == same and hash(net) == hash(same) and same.is_dense
+    assert same.sizes == (4, 5, 3) and same.layers == net.layers
+    assert (net.input_shape, net.output_shapes, net.input_shapes) == (
+        (4,),
+        ((5,), (3,)),
+        ((4,), (5,)),
+    )
+    general = jn.Sequential([Scale(), *net.layers], input_shape=(4,))
+    assert general != net and not general.is_dense
+    with pytest.raises(AttributeError, match="sizes is defined for dense networks only"):
+        _ = general.sizes
+    assert general.activations == ("tanh", "softmax")
+    assert (general.L, general.num_params, general.num_trainable_params) == (3, 8 + 43, 4 + 43)
+    assert repr(net) == (
+        "Network((4, 5, 3), activations=('tanh', 'softmax'), loss='categorical_cross_entropy')"
+    )
+    assert repr(general).startswith("Sequential([Scale(noise=0.0), Dense(units=5, ")
+
+
+def test_init_runs_each_layers_own_init_from_one_draw():
+    net = jn.Sequential(
+        [jn.layers.Dense(4, "relu"), Scale(), jn.layers.Dense(2, "sigmoid")], input_shape=(3,)
+    )
+    key = jax.random.key(7)
+    params = jn.init(key, net, scheme="xavier")
+    assert [{k: v.shape for k, v in p.items()} for p in params] == list(net.param_shapes())
+    # the layers' draws are consecutive slices of ONE normal vector, in layer order
+    z = jax.random.normal(key, (12 + 4 + 8,))
+    std = lambda n_in, n_out: np.sqrt(2 / (n_in + n_out))  # noqa: E731
+    chex.assert_trees_all_close(params[0]["W"], z[:12].reshape(4, 3) * std(3, 4), rtol=1e-6)
+    chex.assert_trees_all_close(params[1]["s"], 1 + 0.1 * z[12:16], rtol=1e-6)
+    chex.assert_trees_all_close(params[2]["W"], z[16:].reshape(2, 4) * std(4, 2), rtol=1e-6)
+    chex.assert_trees_all_equal(params[1]["offset"], jnp.zeros(4))
+    # a dense network: the same as each Dense.init given its slice
+    dense = jn.Network((3, 4, 2))
+    params = jn.init(key, dense)
+    layer_params = dense.layers[1].init(
+        jn.initializers.Normals(jax.random.normal(key, (20,))[12:]), (4,)
+    )
+    chex.assert_trees_all_equal(params[1], layer_params)
+
+
+def test_round_trip_through_json():
+    dense = jn.Network((2, 4, 3, 1), activations=("relu", "leaky_relu(0.2)", "sigmoid"))
+    general = jn.Sequential(
+        [Scale(noise=0.25), jn.layers.Dense(3, "tanh"), jn.layers.Dense(2, "linear")],
+        input_shape=(5,),
+        loss="mse",
+    )
+    for net in (dense, general):
+        d = json.loads(json.dumps(net.to_dict()))
+        assert jn.Network.from_dict(d) == net
+    assert general.to_dict() == {
+        "input_shape": [5],
+        "layers": [
+            {"kind": "test_scale", "noise": 0.25},
+            {"kind": "dense", "units": 3, "activation": "tanh"},
+            {"kind": "dense", "units": 2, "activation": "linear"},
+        ],
+        "loss": "mean_squared_error",
+    }
+    # a dense Sequential is saved in the course's form, which old checkpoints hold
+    old = {"sizes": [2, 4, 1], "activations": ["tanh", "sigmoid"], "loss": "binary_cross_entropy"}
+    assert jn.Network.from_dict(old).to_dict() == old
+
+
+@pytest.mark.parametrize(
+    "d, match",
+    [
+        (
+            {"input_shape": [2], "layers": [{"kind": "conv9d"}], "loss": "mse"},
+            "unknown layer kind 'conv9d'",
+        ),
+        (
+            {"input_shape": [2], "layers": [{"kind": "jaxnet.__main__"}], "loss": "mse"},
+            "unknown layer kind",
+        ),
+        (
+            {
+                "input_shape": [2],
+                "layers": [{"kind": "dense", "units": 2, "os": "rm"}],
+                "loss": "mse",
+            },
+            "does not describe a dense layer",
+        ),
+        (
+            {"input_shape": [2], "layers": [{"units": 2}], "loss": "mse"},
+            "a layer must be a dict with a 'kind'",
+        ),
+        (
+            {"input_shape": [2], "layers": [{"kind": "dense", "units": -1}], "loss": "mse"},
+            "units must be an int >= 1",
+        ),
+        ({"input_shape": [2], "layers": "dense", "loss": "mse"}, "needs a list 'layers'"),
+        ({"layers": [], "loss": "mse"}, "needs a list 'layers' and an 'input_shape'"),
+        ({"sizes": [2, 1], "loss": "mse"}, "needs 'activations'"),
+        ({"sizes": [2, 1], "activations": ["linear"]}, "a network dict must hold"),
+        ([1, 2], "a network dict must hold"),
+    ],
+)
+def test_crafted_network_dicts_are_refused(d, match):
+    """Nothing a dict names is imported: kinds come from the registry only."""
+    before = set(sys.modules)
+    with pytest.raises(ValueError, match=match):
+        jn.Network.from_dict(d)
+    assert set(sys.modules) == before
+
+
+@pytest.mark.parametrize(
+    "layers, input_shape, error, match",
+    [
+        ("dense", (2,), TypeError, "layers must be a sequence of layers, got str"),
+        ((), (2,), ValueError, "at least one layer"),
+        ([jn.layers.Dense(2), "relu"], (2,), TypeError, r"layers\[1\] must be a layer"),
+        (
+            [jn.layers.Dense(2, "softmax")],
+            (2, 3),
+            ValueError,
+            r"layers\[0\].*put a Flatten\(\) before it",
+        ),
+        (
+            [jn.layers.Dense(2), Scale()],
+            (2,),
+            ValueError,
+            "the last layer must be the output layer",
+        ),
+        (
+            [jn.layers.Dense(1, "softmax")],
+            (2,),
+            ValueError,
+            "softmax output needs at least 2 units",
+        ),
+        ([jn.layers.Dense(1)], (0,), ValueError, "input_shape must be one example's shape"),
+        ([jn.layers.Dense(1)], (True,), ValueError, "input_shape must be one example's shape"),
+        ([jn.layers.Dense(1)], "ab", ValueError, "input_shape must be one example's shape"),
+        ([jn.layers.Dense(1)], None, TypeError, "input_shape must be a tuple of ints"),
+    ],
+)
+def test_sequential_validation(layers, input_shape, error, match):
+    with pytest.raises(error, match=match):
+        jn.Sequential(layers, input_shape=input_shape)
+
+
+def test_an_unregistered_layer_class_is_refused():
+    class Unregistered(Scale):
+        __slots__ = ()
+        kind = "test_unregistered"
+
+    with pytest.raises(TypeError, match=r"layers\[0\]: Unregistered .* is not registered"):
+        jn.Sequential([Unregistered(), jn.layers.Dense(1)], input_shape=(2,))
+
+
+def test_summary_of_a_general_network():
+    net = jn.Sequential(
+        [Scale(), jn.layers.Dense(3, "relu"), jn.layers.Dense(2, "softmax")], input_shape=(4,)
+    )
+    text = jn.format_summary(net)
+    for expected in (
+        "test_scale_1 (Scale)",
+        "dense_1 (Dense)",
+        "dense_2 (Dense)",
+        "(None, 4)",
+        "(None, 3)",
+        "s (4,), offset (4,)",
+        "W (3, 4), b (3,)",
+        "Total params: 31",
+        "Trainable params: 27",
+        "Non-trainable params: 4",
+        "input shape (4,)",
+    ):
+        assert expected in text, (expected, text)
