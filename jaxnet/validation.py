@@ -185,7 +185,13 @@ def check_params(net: Network, params, name: str = "params") -> jnp.dtype:
             )
         for key, expected in shapes.items():
             where = f"{name}[{l}]['{key}']"
-            leaf = as_array(p[key], where)
+            leaf = p[key]
+            if not isinstance(
+                leaf, jax.Array | np.ndarray | np.generic
+            ):  # a list: a tree of scalars
+                raise TypeError(
+                    f"{where} must be an array (NumPy or JAX), got {type(leaf).__name__}"
+                )
             if not jnp.issubdtype(leaf.dtype, jnp.floating):
                 raise TypeError(f"{where} must be floating point, got {leaf.dtype}")
             if tuple(leaf.shape) != tuple(expected):

@@ -5,7 +5,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from helpers import random_data, random_params
+from helpers import Scale, random_data, random_params
 
 import jaxnet as jn
 from jaxnet import network
@@ -87,3 +87,90 @@ def test_numeric_grads_match_autodiff(x64):
     chex.assert_trees_all_equal_structs(numeric, params)
     autodiff = network.grads(net, params, X, Y, backprop="autodiff")
     chex.assert_trees_all_close(numeric, autodiff, rtol=1e-6, atol=1e-9)
+
+
+# --- any network; non-finite gradients and bad arguments fail -----------------------------
+
+
+def _general_net():
+    return jn.Sequential(
+        [Scale(noise=0.3), jn.layers.Dense(4, "tanh"), Scale(), jn.layers.Dense(3, "softmax")],
+        input_shape=(3,),
+    )
+
+
+@pytest.mark.parametrize("train", (False, True))
+def test_gradcheck_passes_on_any_network(train):
+    net = _general_net()
+    params = random_params(0, net)
+    X, Y = random_data(1, net, 6)
+    report = jn.gradcheck(net, params, X, Y, key=jax.random.key(3), train=train)
+    assert report.passed, str(report)
+
+
+def _drops_a_layers_gradient(net, params, X, Y):
+    """A planted bug in a non-dense layer: Scale's ds forgotten."""
+    grads = network.grads(net, params, X, Y)
+    return (dict(grads[0], s=jnp.zeros_like(grads[0]["s"])), *grads[1:])
+
+
+def test_gradcheck_catches_a_planted_bug_in_any_layer():
+    net = _general_net()
+    params = random_params(0, net)
+    X, Y = random_data(1, net, 6)
+    report = jn.gradcheck(net, params, X, Y, manual_grads=_drops_a_layers_gradient)
+    assert not report.passed and report.autodiff_vs_numeric < COURSE_THRESHOLD
+
+
+def test_numeric_grads_leave_the_non_trainable_leaves_out(x64):
+    net = jn.Sequential([Scale(), jn.layers.Dense(1, "sigmoid")], input_shape=(2,))
+    params = random_params(0, net, jnp.float64)
+    X, Y = random_data(1, net, 4, jnp.float64)
+    numeric = numeric_grads(net, params, X, Y)
+    chex.assert_trees_all_equal(numeric[0]["offset"], jnp.zeros(2))  # inference reads it
+    chex.assert_trees_all_close(
+        numeric, network.grads(net, params, X, Y, backprop="autodiff"), rtol=1e-6, atol=1e-9
+    )
+
+
+@pytest.mark.parametrize("bad", (np.nan, np.inf, -np.inf))
+def test_non_finite_gradients_fail(bad):
+    net, params, X, Y = _net_and_data("sigmoid")
+
+    def non_finite(net, params, X, Y):
+        grads = network.grads(net, params, X, Y)
+        return (dict(grads[0], b=grads[0]["b"].at[0].set(bad)), *grads[1:])
+
+    report = jn.gradcheck(net, params, X, Y, manual_grads=non_finite)
+    assert not report.passed and "FAILED" in str(report)
+    assert np.isnan(report.manual_vs_autodiff) and np.isnan(report.manual_vs_numeric)
+    assert np.isnan(jn.relative_difference(non_finite(net, params, X, Y), params))
+
+
+@pytest.mark.parametrize(
+    "epsilon, error, match",
+    [
+        (0.0, ValueError, r"^epsilon must be a finite number > 0.0, got 0.0"),
+        (-1e-7, ValueError, r"^epsilon must be a finite number > 0.0"),
+        (np.inf, ValueError, r"^epsilon must be a finite number > 0.0, got inf"),
+        (np.nan, ValueError, r"^epsilon must be a finite number > 0.0, got nan"),
+        ("a", TypeError, r"^epsilon must be a real number, got 'a'"),
+        (True, TypeError, r"^epsilon must be a real number, got True"),
+        (None, TypeError, r"^epsilon must be a real number, got None"),
+    ],
+)
+def test_bad_epsilon(epsilon, error, match):
+    net, params, X, Y = _net_and_data("sigmoid")
+    with pytest.raises(error, match=match):
+        jn.gradcheck(net, params, X, Y, epsilon=epsilon)
+
+
+def test_other_bad_arguments():
+    net, params, X, Y = _net_and_data("sigmoid")
+    with pytest.raises(ValueError, match=r"^threshold must be a finite number > 0.0"):
+        jn.gradcheck(net, params, X, Y, threshold=0)
+    with pytest.raises(TypeError, match=r"^manual_grads must be a function"):
+        jn.gradcheck(net, params, X, Y, manual_grads="manual")
+    noisy = _general_net()
+    with pytest.raises(ValueError, match=r"^key is needed"):
+        jn.gradcheck(noisy, random_params(0, noisy), *random_data(1, noisy, 3), train=True)

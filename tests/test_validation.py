@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 import jaxnet as jn
+from jaxnet import validation
 
 BINARY = jn.Network((3, 4, 1), hidden="relu", output="sigmoid")
 MULTICLASS = jn.Network((3, 4, 3), hidden="relu", output="softmax")
@@ -205,3 +206,157 @@ def test_shape_validation_also_runs_under_jit():
         grads(BINARY, params, X, np.zeros((4, 2), np.float32))
     with pytest.raises(ValueError, match=r"^params\[1\]\['W'\] \(layer 2\)"):
         forward(BINARY, _swap_layer_2_W(params), X)
+
+
+# --- wrong types, complex numbers, float64 without x64, keys -------------------------------
+
+
+@pytest.mark.parametrize(
+    "bad, match",
+    [
+        ("params", r"^params must be a tuple of 2 layer dicts .*got str"),
+        (3, r"^params must be a tuple of 2 layer dicts .*got int"),
+        (None, r"^params must be a tuple of 2 layer dicts .*got NoneType"),
+        ([[1.0, 2.0], [3.0]], r"^params\[0\] must be a dict with keys 'W' and 'b', got list"),
+        (
+            ({"W": "w", "b": "b"}, {"W": "w", "b": "b"}),
+            r"^params\[0\]\['W'\] must be an array \(NumPy or JAX\), got str",
+        ),
+        (
+            ({"W": [[1.0, 2.0, 3.0]] * 4, "b": [0.0] * 4}, {"W": [[1.0] * 4], "b": [0.0]}),
+            r"^params\[0\]\['W'\] must be an array \(NumPy or JAX\), got list",
+        ),
+        (
+            ({"W": np.ones((4, 3), int), "b": np.zeros(4)}, {"W": np.ones((1, 4)), "b": [0.0]}),
+            r"^params\[0\]\['W'\] must be floating point, got int",
+        ),
+        ((np.zeros((4, 3)), np.zeros((1, 4))), r"^params\[0\] must be a dict .*got ndarray"),
+    ],
+)
+def test_params_of_the_wrong_types_are_type_errors(bad, match):
+    caches = jn.forward_with_caches(BINARY, _params(BINARY), X)[1]
+    for call in (
+        lambda: jn.forward(BINARY, bad, X),
+        lambda: jn.backward(BINARY, bad, caches, np.zeros(4)),
+        lambda: jn.grads(BINARY, bad, X, np.zeros(4)),
+    ):
+        with pytest.raises(TypeError, match=match):
+            call()
+
+
+@pytest.mark.parametrize(
+    "bad, error, match",
+    [
+        ("caches", TypeError, r"^caches must be the caches of jn.forward_with_caches .*got str"),
+        (None, TypeError, r"^caches must be the caches"),
+        ((1, 2, 3), ValueError, r"^caches must hold one cache per layer \(2\), got 3"),
+        ((1, 2), TypeError, r"^caches\[-1\] must be the output layer's cache"),
+        ((1, (2, "Z")), TypeError, r"^caches\[-1\] must be the output layer's cache"),
+        ((1, (2, np.zeros((4, 3)))), TypeError, r"^caches\[-1\] must be the output layer's cache"),
+    ],
+)
+def test_bad_caches(bad, error, match):
+    with pytest.raises(error, match=match):
+        jn.backward(BINARY, _params(BINARY), bad, np.zeros(4))
+
+
+def test_complex_numbers_are_refused():
+    params = _params(BINARY)
+    with pytest.raises(TypeError, match=r"^X must be real, got complex dtype complex"):
+        jn.forward(BINARY, params, X + 1j)
+    with pytest.raises(TypeError, match=r"^Y must be real, got complex dtype complex"):
+        jn.cost(BINARY, params, X, np.zeros(4) + 0j)
+    complex_params = (params[0], {"W": np.asarray(params[1]["W"]) + 1j, "b": params[1]["b"]})
+    with pytest.raises(TypeError, match=r"^params\[1\]\['W'\] must be floating point, got complex"):
+        jn.forward(BINARY, complex_params, X)
+
+
+def test_string_labels_are_refused():
+    with pytest.raises(TypeError, match=r"^Y must be numeric, got dtype <U"):
+        jn.cost(BINARY, _params(BINARY), X, np.array(["a", "b", "a", "b"]))
+
+
+def test_float64_params_need_x64_like_init():
+    params = jax.tree.map(lambda a: np.asarray(a, np.float64), _params(BINARY))
+    for call in (
+        lambda: jn.forward(BINARY, params, X),
+        lambda: jn.grads(BINARY, params, X, np.zeros(4)),
+    ):
+        with pytest.raises(ValueError, match=r"^params of dtype float64 needs 64-bit JAX"):
+            call()
+    with pytest.raises(ValueError, match=r"^dtype float64 needs 64-bit JAX"):
+        jn.init(jax.random.key(0), BINARY, dtype=jnp.float64)
+    with jax.enable_x64(True):  # then they are fine
+        assert jn.forward(BINARY, params, X).dtype == jnp.float64
+
+
+@pytest.mark.parametrize(
+    "key", [42, "key", None, np.uint32(3), jax.random.split(jax.random.key(0), 2), np.zeros(3)]
+)
+def test_init_names_a_bad_key(key):
+    with pytest.raises(TypeError, match=r"^key must be a single jax.random key"):
+        jn.init(key, BINARY)
+
+
+@pytest.mark.parametrize(
+    "scale, error",
+    [
+        ("abc", TypeError),
+        (True, TypeError),
+        (None, TypeError),
+        (0.0, ValueError),
+        (-1, ValueError),
+        (np.inf, ValueError),
+    ],
+)
+def test_init_names_a_bad_scale(scale, error):
+    with pytest.raises(error, match=r"^scale must be a"):
+        jn.init(jax.random.key(0), BINARY, scheme="normal", scale=scale)
+
+
+def test_init_accepts_numpy_scalars_and_legacy_keys():
+    params = jn.init(jax.random.PRNGKey(0), BINARY, scheme="normal", scale=np.float32(0.5))
+    assert params[0]["W"].shape == (4, 3)
+
+
+@pytest.mark.parametrize("train", ["yes", 1, None])
+def test_train_must_be_a_bool(train):
+    with pytest.raises(TypeError, match=r"^train must be True or False"):
+        jn.forward(BINARY, _params(BINARY), X, train=train)
+
+
+# --- the scalar checkers others use ---------------------------------------------------------
+
+
+def test_check_int():
+    assert validation.check_int(3, "m") == 3 and validation.check_int(np.int64(3), "m", 1) == 3
+    assert type(validation.check_int(np.int32(2), "m")) is int
+    for bad in (True, 2.0, "2", None, np.float64(2)):
+        with pytest.raises(TypeError, match=r"^m must be an integer, got"):
+            validation.check_int(bad, "m")
+    with pytest.raises(ValueError, match=r"^m must be an integer >= 2, got 1"):
+        validation.check_int(1, "m", 2)
+
+
+def test_check_real():
+    assert validation.check_real(np.float32(0.5), "lr", 0.0, strict=True) == 0.5
+    assert validation.check_real(0, "noise", 0.0) == 0.0 and validation.check_real(-3, "x") == -3.0
+    for bad in (True, "0.1", None, [0.1], 1j):
+        with pytest.raises(TypeError, match=r"^lr must be a real number, got"):
+            validation.check_real(bad, "lr", 0.0, strict=True)
+    for bad in (0.0, -1.0, np.nan, np.inf):
+        with pytest.raises(ValueError, match=r"^lr must be a finite number > 0.0, got"):
+            validation.check_real(bad, "lr", 0.0, strict=True)
+    with pytest.raises(ValueError, match=r"^x must be a finite number, got nan"):
+        validation.check_real(float("nan"), "x")
+
+
+def test_check_choice_and_check_bool():
+    assert validation.check_choice("sgd", "optimizer", ("sgd", "adam")) == "sgd"
+    for bad in ("SGD", None, ["sgd"], np.array(["sgd"]), True):
+        with pytest.raises(ValueError, match=r"^optimizer must be one of \('sgd', 'adam'\), got"):
+            validation.check_choice(bad, "optimizer", ("sgd", "adam"))
+    assert validation.check_bool(np.bool_(True), "shuffle") is True
+    for bad in (1, "True", None):
+        with pytest.raises(TypeError, match=r"^shuffle must be True or False, got"):
+            validation.check_bool(bad, "shuffle")
