@@ -36,6 +36,7 @@ def planar_flower(key, m: int = 400, petals: float = 4.0, noise: float = 0.2):
     Returns:
       X: (m, 2) float32 jax.Array; y: (m,) int32 jax.Array in {0, 1}.
 
+    >>> import jax
     >>> X, y = planar_flower(jax.random.key(0))
     >>> X.shape, X.dtype, y.shape, y.dtype
     ((400, 2), dtype('float32'), (400,), dtype('int32'))
