@@ -20,12 +20,15 @@ import jax
 
 import jaxnet as jn
 from jaxnet import datasets as ds
-from jaxnet import run_data
+
+DATA_SEED = (
+    1  # the course seeds its data with np.random.seed(1); `jaxnet train` draws with this too
+)
 
 
-def _fit(net, X, y, *, init, optimizer, learning_rate, epochs, batch_size=None, seed=0):
+def _fit(net, X, y, *, scheme, optimizer, learning_rate, epochs, batch_size=None, seed=0):
     init_key, shuffle_key = jax.random.split(jax.random.key(seed))
-    params = jn.init(init_key, net, init)
+    params = jn.init(init_key, net, scheme)
     params, _ = jn.fit(
         net, params, X, y,
         optimizer=optimizer, learning_rate=learning_rate, epochs=epochs,
@@ -40,42 +43,48 @@ def _accuracy(net, params, X, y):
 
 def planar(hidden):
     """Week 3: the flower (all 400 points), 4 tanh units or logistic regression, sgd 1.2, 10000 it."""
-    X, y = ds.planar_flower(jax.random.key(run_data.DATA_SEED), m=400)
+    X, y = ds.planar_flower(jax.random.key(DATA_SEED), m=400)
     sizes = (2, 4, 1) if hidden else (2, 1)
     net = jn.Network(sizes, hidden="tanh", output="sigmoid")
-    net, params = _fit(net, X, y, init="normal", optimizer="sgd", learning_rate=1.2, epochs=10000)
+    net, params = _fit(net, X, y, scheme="normal", optimizer="sgd", learning_rate=1.2, epochs=10000)
     return {"train": _accuracy(net, params, X, y)}
+
+
+def _images(split):
+    """Flattened images scaled to [0, 1] as the course does, and the labels."""
+    X, y = split
+    return ds.scale(ds.flatten_images(X)), y
 
 
 def cat(data_dir):
     """Week 2: logistic regression on the 12288 pixels, zeros init, sgd 0.005, 2000 iterations."""
-    data = run_data.load("cat", data_dir=data_dir)
-    net = jn.Network((data.num_features, 1), output="sigmoid")
-    X, y = data.splits["train"]
-    net, params = _fit(net, X, y, init="zeros", optimizer="sgd", learning_rate=0.005, epochs=2000)
-    return {s: _accuracy(net, params, *data.splits[s]) for s in ("train", "test")}
+    train, test, _ = ds.load_cat_vs_noncat(data_dir)
+    (X, y), test = _images(train), _images(test)
+    net = jn.Network((X.shape[1], 1), output="sigmoid")
+    net, params = _fit(net, X, y, scheme="zeros", optimizer="sgd", learning_rate=0.005, epochs=2000)
+    return {"train": _accuracy(net, params, X, y), "test": _accuracy(net, params, *test)}
 
 
 def mnist(data_dir):
     """The seed's Keras example: 784-512-10 relu/softmax, rmsprop 1e-3, batch 128, 5 epochs."""
-    data = run_data.load("mnist", data_dir=data_dir)
+    train, test = ds.load_mnist(data_dir)
+    (X, y), test = _images(train), _images(test)
     net = jn.Network((784, 512, 10), hidden="relu", output="softmax")
-    X, y = data.splits["train"]
     net, params = _fit(
-        net, X, y, init="he", optimizer="rmsprop", learning_rate=1e-3, epochs=5, batch_size=128
+        net, X, y, scheme="he", optimizer="rmsprop", learning_rate=1e-3, epochs=5, batch_size=128
     )
-    return {"test": _accuracy(net, params, *data.splits["test"])}
+    return {"test": _accuracy(net, params, *test)}
 
 
 def classification():
     """scikit-learn make_classification 5000 x 20, 4000/1000 split, 20-10-1 tanh, adam 0.01."""
-    data = run_data.load("classification")
+    X, y = ds.make_classification(jax.random.key(DATA_SEED), m=5000)
+    train, test = ds.train_test_split(jax.random.key(DATA_SEED + 1), X, y, 0.2)
     net = jn.Network((20, 10, 1), hidden="tanh", output="sigmoid")
-    X, y = data.splits["train"]
     net, params = _fit(
-        net, X, y, init="xavier", optimizer="adam", learning_rate=0.01, epochs=20, batch_size=64
+        net, *train, scheme="xavier", optimizer="adam", learning_rate=0.01, epochs=20, batch_size=64
     )
-    return {"test": _accuracy(net, params, *data.splits["test"])}
+    return {"test": _accuracy(net, params, *test)}
 
 
 # (name, published accuracy per split, experiment taking the data folder, needs MNIST)

@@ -1,17 +1,21 @@
-"""`jaxnet train --devices N`: data-parallel over N (virtual CPU) devices, mesh printed."""
+"""`jaxnet train --devices N`: data-parallel over N (virtual CPU) devices, mesh printed; more
+devices than exist refused. Subprocesses: the CPU device count is set before JAX starts."""
 
 import json
+import os
 import subprocess
 import sys
 
+import pytest
 
-def _jaxnet(*args, cwd):
+
+def _jaxnet(*args, cwd, timeout=180):
     return subprocess.run(
         [sys.executable, "-m", "jaxnet", *args],
         capture_output=True,
         text=True,
         cwd=cwd,
-        timeout=180,
+        timeout=timeout,
     )
 
 
@@ -27,7 +31,9 @@ def test_train_on_two_devices_matches_one(tmp_path):
     assert max(abs(a - b) for a, b in zip(*loss)) < 1e-4
 
 
-def test_bad_device_count_is_a_usage_error(tmp_path):
-    result = _jaxnet("train", "--devices", "many", "--quiet", cwd=tmp_path)
-    assert result.returncode == 2
-    assert "--devices" in result.stderr and "Traceback" not in result.stderr
+@pytest.mark.parametrize("devices", ["100000", str((os.cpu_count() or 1) + 1)])
+def test_more_devices_than_exist_are_refused_at_once(devices, tmp_path):
+    result = _jaxnet("train", "--devices", devices, "--quiet", cwd=tmp_path, timeout=60)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.startswith(f"jaxnet: error: --devices {devices}: only ")
+    assert "Traceback" not in result.stderr and not (tmp_path / "runs").exists()

@@ -1,0 +1,330 @@
+"""What each ``jaxnet`` command does: train (and resume), evaluate, predict, summary, gradcheck.
+
+Each command takes parsed options and returns its exit status; it raises ``ValueError`` /
+``TypeError`` / ``OSError`` for input it cannot use (the library's own argument errors
+included) and :class:`RunFailed` for a run that started and failed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import os
+import time
+from pathlib import Path
+
+import jax
+import numpy as np
+
+import jaxnet as jn
+from jaxnet import parallel
+from jaxnet.cli import data as datasets
+from jaxnet.cli import plots, rundir
+from jaxnet.cli.config import GradcheckConfig, RunConfig, TrainOptions, command_line
+
+
+class RunFailed(Exception):
+    """A run or check that started and failed (a diverged run): exit status 1."""
+
+
+def build_network(config: RunConfig, data: datasets.Data) -> jn.Network:
+    """``Network((n_x, *layers, n_out))``: n_out is 1 for a sigmoid on two classes or for
+    regression (a linear or relu output), else the number of classes."""
+    K = data.num_classes
+    output = config.output_activation or ("sigmoid" if K == 2 else "softmax")
+    n_out = K if jn.activations.get(output).name == "softmax" else 1
+    net = jn.Network(
+        (data.num_features, *config.layers, n_out), hidden=config.hidden_activation, output=output
+    )
+    if net.task == "binary" and K > 2:
+        raise ValueError(f"--output-activation {output} cannot classify {K} classes; use softmax")
+    return net
+
+
+def load_data(config: RunConfig, *, download=False, preprocessing=None, recorded=False):
+    return datasets.load(
+        config.dataset,
+        data_dir=config.data_dir,
+        download=download,
+        limit=config.limit,
+        preprocessing=preprocessing,
+        recorded=recorded,
+    )
+
+
+def train(config: RunConfig, options: TrainOptions) -> int:
+    """``jaxnet train``: a new run into ``--out`` (default ``runs/<dataset>-<time>``)."""
+    out = None if options.out is None else rundir.check_out(options.out, force=options.force)
+    mesh = make_mesh(options.devices)  # before JAX starts: it may set the CPU device count
+    data = load_data(config, download=options.download)
+    net = build_network(config, data)
+    config = dataclasses.replace(config, output_activation=net.activations[-1])
+    run_dir = out or rundir.check_out(rundir.new_run_dir(data.name))
+    init_key, _ = jax.random.split(jax.random.key(config.seed))
+    params = jn.init(init_key, net, config.scheme)
+    if options.force:
+        rundir.clear(run_dir)
+    return _fit(config, net, params, data, run_dir, options, mesh, done=0)
+
+
+def resume(options: TrainOptions, epochs: int | None, data_dir: str | None) -> int:
+    """``jaxnet train --resume DIR``: continue to ``epochs`` in total (default: the run's
+    own), or, when the run has done them (killed before its results), complete its files."""
+    mesh = make_mesh(options.devices)
+    run_dir = Path(options.resume)
+    saved = rundir.read_config(run_dir)
+    done = rundir.epochs_done(run_dir)
+    epochs = saved.config.epochs if epochs is None else epochs
+    if epochs < done:
+        raise ValueError(f"--epochs {epochs} is below the {done} epochs {run_dir} has done")
+    changes = {"epochs": epochs} | ({"data_dir": data_dir} if data_dir is not None else {})
+    config = dataclasses.replace(saved.config, **changes)
+    data = load_data(
+        config, download=options.download, preprocessing=saved.preprocessing, recorded=True
+    )
+    net = build_network(config, data)
+    if net != saved.net:
+        raise ValueError(
+            f"{run_dir / rundir.CONFIG}: its network {saved.net} is not the one its options "
+            f"build on {config.dataset} ({net})"
+        )
+    if epochs == done:
+        ckpt = rundir.read_checkpoint(run_dir, net)
+        print(f"{run_dir} has done its {done} epochs; writing its results and plots")
+        return _finish(config, net, ckpt.params, data, run_dir, ckpt.history, None, 0.0, 0)
+    params = jn.init(
+        jax.random.key(0), net, config.scheme
+    )  # a template: the checkpoint's replace it
+    try:
+        return _fit(config, net, params, data, run_dir, options, mesh, done=done)
+    except (ValueError, TypeError) as e:
+        raise type(e)(
+            f"cannot resume {run_dir} with the settings of its {rundir.CONFIG}: {e}"
+        ) from e
+
+
+def _fit(config, net, params, data, run_dir, options, mesh, *, done) -> int:
+    """Write config.json, train with ``jn.fit`` (checkpointing into ``run_dir``), then write
+    the results; a new run that fails before training leaves no config.json behind."""
+    created = not run_dir.exists()
+    rundir.write_config(run_dir, config, net, data, command_line(config))
+    if not options.quiet:
+        print(describe(config, net, data, run_dir))
+    X, y = data.splits["train"]
+    held_out = data.splits.get(data.held_out) if data.held_out else None
+    batch = None if config.batch_size is None else min(config.batch_size, X.shape[0])
+    _, shuffle_key = jax.random.split(jax.random.key(config.seed))
+    tic, diverged = time.perf_counter(), None
+    try:
+        params, history = jn.fit(
+            net, params, X, y,
+            optimizer=config.optimizer, learning_rate=config.learning_rate,
+            epochs=config.epochs, batch_size=batch, key=shuffle_key,
+            validation_data=held_out, backprop=config.backprop, verbose=0 if options.quiet else 1,
+            checkpoint_dir=run_dir, checkpoint_every=options.checkpoint_every,
+            resume_from=run_dir if done else None, mesh=mesh,
+        )  # fmt: skip
+    except jn.TrainingDiverged as e:
+        params, history, diverged = e.params, e.history, e
+    except (ValueError, TypeError):
+        if not done:  # the library refused an argument: this run never started
+            (run_dir / rundir.CONFIG).unlink(missing_ok=True)
+            if created and not any(run_dir.iterdir()):
+                run_dir.rmdir()
+        raise
+    seconds = time.perf_counter() - tic
+    return _finish(config, net, params, data, run_dir, history, diverged, seconds, done)
+
+
+def _finish(config, net, params, data, run_dir, history, diverged, seconds, done) -> int:
+    trained = len(history["epoch"]) - done
+    metrics = evaluate_splits(net, params, data) | {
+        "epochs": len(history["epoch"]),
+        "wall_time_s": seconds,
+        "examples_per_second": data.splits["train"][0].shape[0] * trained / seconds
+        if seconds > 0
+        else None,
+    }
+    if diverged is not None:
+        metrics["diverged"] = str(diverged)
+    rundir.write_results(run_dir, history, metrics)
+    plots.write_plots(run_dir, config, net, params, data, history, metrics)
+    if diverged is not None:
+        raise RunFailed(
+            f"training diverged: {diverged}. Try a smaller --learning-rate; the results so "
+            f"far are in {run_dir}"
+        )
+    print(format_metrics(metrics))
+    speed = metrics["examples_per_second"]
+    print(
+        f"{metrics['epochs']} epochs, {seconds:.1f} s training"
+        + (f" ({speed:.3g} examples/s)" if speed else "")
+        + f"; run directory: {run_dir}"
+    )
+    return 0
+
+
+def make_mesh(devices: int | str | None):
+    """The ``("data",)`` mesh for ``--devices`` (None: the default single-device path).
+
+    On a CPU, N virtual devices are made when N is at most the number of cores; more
+    devices than exist are refused."""
+    if devices is None:
+        return None
+    cores = os.cpu_count() or 1
+    if devices != "all" and devices <= cores:
+        # Raises once JAX has started (in-process use): it then keeps the devices it has.
+        with contextlib.suppress(RuntimeError):
+            jax.config.update("jax_num_cpu_devices", devices)
+    available = jax.devices()
+    if devices != "all" and len(available) < devices:
+        cpu = (
+            f" (virtual CPU devices: at most one per core, {cores})"
+            if available[0].platform == "cpu"
+            else ""
+        )
+        raise ValueError(
+            f"--devices {devices}: only {len(available)} {available[0].platform} device(s) here{cpu}"
+        )
+    available = available if devices == "all" else available[:devices]
+    mesh = parallel.data_mesh(available)
+    print(
+        f"mesh: {mesh.size} x {available[0].platform} device(s), axis 'data' (batches split along it)"
+    )
+    return mesh
+
+
+def evaluate_splits(net, params, data: datasets.Data) -> dict[str, dict]:
+    """``{split: {"loss", "accuracy" or "mse", "examples"}}`` for every split of ``data``."""
+    return {
+        split: {**jn.evaluate(net, params, X, y), "examples": int(X.shape[0])}
+        for split, (X, y) in data.splits.items()
+    }
+
+
+def evaluate(run_dir, *, dataset=None, data_dir=None, download=False) -> int:
+    """``jaxnet evaluate``: loss and accuracy of the run's params on every split of its
+    dataset (or of ``dataset``)."""
+    saved = rundir.read_config(run_dir)
+    params = rundir.read_checkpoint(run_dir, saved.net).params
+    config = saved.config
+    if dataset is not None and dataset != config.dataset:
+        config = dataclasses.replace(config, dataset=dataset, limit=None, data_dir=None)
+    if data_dir is not None:
+        config = dataclasses.replace(config, data_dir=data_dir)
+    data = load_data(
+        config,
+        download=download,
+        preprocessing=saved.preprocessing or None,
+        recorded=config.dataset == saved.config.dataset,
+    )
+    if data.num_features != saved.net.sizes[0]:
+        raise ValueError(
+            f"{config.dataset} has {data.num_features} features; the network in {run_dir} "
+            f"takes {saved.net.sizes[0]}"
+        )
+    print(format_metrics(evaluate_splits(saved.net, params, data)))
+    return 0
+
+
+def predict(run_dir, input_csv, *, output=None, header=None) -> int:
+    """``jaxnet predict``: the class (and its probability) or the value of each row of a CSV."""
+    saved = rundir.read_config(run_dir)
+    params = rundir.read_checkpoint(run_dir, saved.net).params
+    output = None if output is None else rundir.check_output(output)
+    net = saved.net
+    X = datasets.read_features(input_csv, net.sizes[0], header=header)
+    X = datasets.apply_preprocessing(saved.preprocessing, X)
+    values = np.asarray(jn.predict(net, params, X))
+    if net.task in ("binary", "multiclass"):
+        A = np.asarray(jn.forward(net, params, X))
+        if A.shape[1] == 1:
+            p = np.where(values == 1, A[:, 0], 1 - A[:, 0])
+        else:
+            p = A[np.arange(len(X)), values]
+        columns = {"prediction": values.tolist(), "probability": p.tolist()}
+    else:
+        columns = {"prediction": values.reshape(len(X), -1)[:, 0].tolist()}
+    if output is None:
+        print("\n".join(f"{v:.6g}" for v in columns["prediction"]))
+    else:
+        rundir.write_predictions(output, columns)
+        print(f"wrote {len(X)} predictions to {output}")
+    return 0
+
+
+def summary(run_dir) -> int:
+    """``jaxnet summary``: the parameter table, how the run was trained and its final metrics
+    (its config.json's network checked against its checkpoint, as evaluate and predict do)."""
+    saved = rundir.read_config(run_dir)
+    rundir.read_checkpoint(run_dir, saved.net)
+    lines = [
+        jn.format_summary(saved.net),
+        "",
+        f"trained with: {saved.command or command_line(saved.config)}",
+    ]
+    metrics = rundir.read_metrics(run_dir)
+    if metrics:
+        lines += [f"after {metrics['epochs']} epochs:", format_metrics(metrics)]
+        if "diverged" in metrics:
+            lines.append(f"diverged: {metrics['diverged']}")
+    print("\n".join(lines))
+    return 0
+
+
+def gradcheck(config: GradcheckConfig) -> int:
+    """``jaxnet gradcheck``: hand backprop vs jax.grad vs finite differences on random data."""
+    output = jn.activations.get(config.output_activation).name
+    outputs = config.outputs or (3 if output == "softmax" else 1)
+    net = jn.Network(
+        (config.inputs, *config.layers, outputs),
+        hidden=config.hidden_activation,
+        output=config.output_activation,
+    )
+    k_init, k_x, k_y = jax.random.split(jax.random.key(config.seed), 3)
+    params = jn.init(k_init, net, config.scheme)
+    X = jax.random.normal(k_x, (config.examples, config.inputs))
+    if net.task == "multiclass":
+        Y = jax.random.randint(k_y, (config.examples,), 0, outputs)
+    elif net.task in ("binary", "multilabel"):
+        Y = jax.random.bernoulli(k_y, 0.5, (config.examples, outputs)).astype(X.dtype)
+    else:
+        Y = jax.random.normal(k_y, (config.examples, outputs))
+    report = jn.gradcheck(net, params, X, Y)
+    print(
+        f"gradcheck {'-'.join(map(str, net.sizes))} {'/'.join(net.activations)}, "
+        f"{config.examples} examples, float64"
+    )
+    print(report)
+    return 0 if report.passed else 1
+
+
+def format_metrics(metrics: dict) -> str:
+    """One line per split: ``train       loss 0.1889  accuracy 92.50%  (320 examples)``."""
+    lines = []
+    for split in ("train", "validation", "test"):
+        if split in metrics:
+            m = metrics[split]
+            score = (
+                f"accuracy {100 * m['accuracy']:6.2f}%"
+                if "accuracy" in m
+                else f"mse {m['mse']:.4g}"
+            )
+            lines.append(f"{split:<10}  loss {m['loss']:.4f}  {score}  ({m['examples']} examples)")
+    return "\n".join(lines)
+
+
+def describe(config: RunConfig, net, data: datasets.Data, run_dir) -> str:
+    """``planar (train 320, validation 80): 2-4-1 tanh/sigmoid (normal init), sgd lr 1.2, ...``."""
+    acts = "/".join(dict.fromkeys(net.activations))
+    steps = (
+        f"{config.epochs} full-batch iterations"
+        if config.batch_size is None
+        else f"{config.epochs} epochs of batch {config.batch_size}"
+    )
+    m = ", ".join(f"{k} {X.shape[0]}" for k, (X, _) in data.splits.items())
+    return (
+        f"{data.name} ({m}): {'-'.join(map(str, net.sizes))} {acts} ({config.scheme} init), "
+        f"{config.optimizer} lr {config.learning_rate:g}, {steps}, seed {config.seed}, "
+        f"{config.backprop} backprop -> {run_dir}"
+    )

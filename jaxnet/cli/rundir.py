@@ -1,0 +1,249 @@
+"""The run directory ``jaxnet train`` writes, and reading it back.
+
+    config.json              the run's options (enough to rerun it), network, preprocessing
+    checkpoint.safetensors   params, optimiser state, key, history (``jaxnet.io.checkpoint``)
+    history.json, .csv       per-epoch loss / accuracy or mse (val_* on the held-out split) / time
+    metrics.json             final loss and accuracy (or mse) per split, wall time, examples/s
+    learning_curves.png      cost per iteration (full batch) or per-epoch curves
+    decision_boundary.png    2-D data, classifiers only
+    predictions.png          image data, classifiers only: held-out images, mistakes in red
+
+Every file is written whole or not at all (``jaxnet.io.atomic``), in this order: config.json
+before training, the checkpoint during it, then the results and the plots. A run killed
+after its checkpoint is completed by ``jaxnet train --resume DIR``. Reading checks every key
+it uses and names the file and the key it finds wrong.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime
+import io
+import json
+import math
+import os
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import jax
+
+import jaxnet as jn
+from jaxnet.cli import data
+from jaxnet.cli.config import RunConfig
+from jaxnet.io import atomic, checkpoint
+
+CONFIG, HISTORY, HISTORY_CSV, METRICS = "config.json", "history.json", "history.csv", "metrics.json"
+PLOTS = ("learning_curves.png", "decision_boundary.png", "predictions.png")
+FILES = (CONFIG, checkpoint.FILENAME, HISTORY, HISTORY_CSV, METRICS, *PLOTS)
+
+
+class Saved(NamedTuple):
+    """A run's ``config.json``, checked."""
+
+    config: RunConfig
+    net: jn.Network
+    preprocessing: dict[str, Any]
+    command: str | None
+
+
+def new_run_dir(name: str, root="runs") -> Path:
+    """A fresh ``root/<name>-<YYYYmmdd-HHMMSS>`` (suffixed ``-2``, ``-3``, ... if taken)."""
+    base = Path(root) / f"{name}-{datetime.datetime.now():%Y%m%d-%H%M%S}"
+    path, n = base, 1
+    while path.exists():
+        n += 1
+        path = base.with_name(f"{base.name}-{n}")
+    return path
+
+
+def is_run(path) -> bool:
+    """Whether ``path`` is a folder holding a jaxnet run (a config.json that ``jaxnet train`` wrote)."""
+    try:
+        saved = json.loads((Path(path) / CONFIG).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(saved, dict) and {"network", "jaxnet_version"} <= set(saved)
+
+
+def check_out(path, *, force: bool = False) -> Path:
+    """Refuse an ``--out`` that ``jaxnet train`` must not write into, before anything runs:
+    a file, a path under a file, a folder with other files, or a run (unless ``force``)."""
+    path = Path(path)
+    existing = next(p for p in (path, *path.parents) if p.exists() or p == p.parent)
+    if existing == path and not path.is_dir():
+        raise ValueError(f"--out {path} is a file; give a new or empty folder for the run")
+    if not existing.is_dir():
+        raise ValueError(f"--out {path} lies under {existing}, which is a file, not a folder")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise ValueError(f"--out {path}: cannot write into {existing} (permission denied)")
+    if existing == path and any(path.iterdir()):
+        if not is_run(path):
+            raise ValueError(
+                f"--out {path} is a folder holding files that are not a jaxnet run; "
+                "give a new or empty folder"
+            )
+        if not force:
+            raise ValueError(
+                f"--out {path} already holds a jaxnet run; continue it with --resume {path}, "
+                "replace it with --force, or pick another --out"
+            )
+    return path
+
+
+def clear(path) -> None:
+    """Delete the files of the run in ``path`` (``--force``); other files stay."""
+    for name in FILES:
+        (Path(path) / name).unlink(missing_ok=True)
+
+
+def write_config(run_dir, config: RunConfig, net, dataset: data.Data, command: str) -> None:
+    """``config.json``: the run's options at the top level, then what was derived from the data."""
+    atomic.write_json(
+        Path(run_dir) / CONFIG,
+        {
+            **config.to_json(),
+            "network": net.to_dict(),
+            "splits": {k: int(X.shape[0]) for k, (X, _) in dataset.splits.items()},
+            "preprocessing": dataset.preprocessing,
+            "command": command,
+            "jaxnet_version": jn.__version__,
+            "created": datetime.datetime.now().isoformat(timespec="seconds"),
+        },
+    )
+
+
+def write_results(run_dir, history: dict, metrics: dict) -> None:
+    """history.json, history.csv and metrics.json (a non-finite number is written as null)."""
+    run_dir = Path(run_dir)
+    atomic.write_json(run_dir / HISTORY, _finite(history), indent=None)
+    atomic.write_text(run_dir / HISTORY_CSV, history_csv(history))
+    atomic.write_json(run_dir / METRICS, _finite(metrics))
+
+
+def history_csv(history: dict) -> str:
+    """The history as CSV: one row per epoch, one column per key (``epoch`` first)."""
+    keys = ["epoch", *(k for k in history if k != "epoch")]
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(keys)
+    writer.writerows(zip(*(history[k] for k in keys)))
+    return out.getvalue()
+
+
+def _finite(tree):
+    if isinstance(tree, dict):
+        return {k: _finite(v) for k, v in tree.items()}
+    if isinstance(tree, list | tuple):
+        return [_finite(v) for v in tree]
+    return None if isinstance(tree, float) and not math.isfinite(tree) else tree
+
+
+def read_config(run_dir) -> Saved:
+    """The checked ``config.json`` of a run directory (``ValueError`` naming the file and key)."""
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise ValueError(f"{run_dir} is not a run directory: no such directory")
+    file = run_dir / CONFIG
+    if not file.is_file():
+        raise ValueError(
+            f"{run_dir} is not a jaxnet run directory: it has no {CONFIG} (jaxnet train --out DIR makes one)"
+        )
+    saved = _read_json(file)
+    config = RunConfig.from_json(saved, file)
+    try:
+        net = jn.Network.from_dict(saved.get("network"))
+    except (ValueError, TypeError, KeyError, AttributeError) as e:
+        raise ValueError(f"{file}: key 'network' is not a network description ({e})") from None
+    try:
+        preprocessing = data.check_preprocessing(saved.get("preprocessing"), net.sizes[0])
+    except ValueError as e:
+        raise ValueError(f"{file}: key 'preprocessing': {e}") from None
+    command = saved.get("command")
+    return Saved(config, net, preprocessing, command if isinstance(command, str) else None)
+
+
+def _read_json(file: Path) -> dict:
+    try:
+        saved = json.loads(file.read_text(encoding="utf-8"))
+    except (ValueError, RecursionError) as e:  # JSONDecodeError and UnicodeDecodeError
+        raise ValueError(f"{file} is not valid JSON ({type(e).__name__})") from None
+    if not isinstance(saved, dict):
+        raise ValueError(f"{file} must hold a JSON object, got {type(saved).__name__}")
+    return saved
+
+
+def read_checkpoint(run_dir, net: jn.Network) -> checkpoint.Checkpoint:
+    """The run's checkpoint, restored into the shape of ``net`` (the network config.json records)."""
+    like = jax.eval_shape(lambda: jn.init(jax.random.key(0), net))
+    try:
+        return checkpoint.restore(run_dir, like)
+    except FileNotFoundError:
+        raise ValueError(_no_checkpoint(run_dir)) from None
+    except ValueError as e:
+        raise ValueError(
+            f"cannot load the checkpoint of {run_dir} into the network {_sizes(net)} that its "
+            f"{CONFIG} records: {e}"
+        ) from None
+
+
+def epochs_done(run_dir) -> int:
+    """The epochs the run's checkpoint has trained (its header only is read)."""
+    try:
+        return checkpoint.read_metadata(run_dir)["step"]
+    except FileNotFoundError:
+        raise ValueError(_no_checkpoint(run_dir)) from None
+
+
+def _no_checkpoint(run_dir) -> str:
+    return (
+        f"{run_dir} has no {checkpoint.FILENAME}: its training stopped before the first save; "
+        "start it again (jaxnet train --out DIR --force)"
+    )
+
+
+def _sizes(net) -> str:
+    return f"{'-'.join(map(str, net.sizes))} {'/'.join(dict.fromkeys(net.activations))}"
+
+
+def read_metrics(run_dir) -> dict | None:
+    """The run's checked ``metrics.json``, or None if training has not finished."""
+    file = Path(run_dir) / METRICS
+    if not file.is_file():
+        return None
+    metrics = _read_json(file)
+    if not isinstance(metrics.get("epochs"), int) or isinstance(metrics["epochs"], bool):
+        raise ValueError(f"{file}: key 'epochs' must be an int")
+    for split in ("train", "validation", "test"):
+        entry = metrics.get(split)
+        if split == "train" and entry is None:
+            raise ValueError(f"{file}: missing key 'train'")
+        if entry is None:
+            continue
+        if not isinstance(entry, dict):
+            raise ValueError(f"{file}: key {split!r} must be an object")
+        for key in ("loss", "accuracy" if "accuracy" in entry else "mse", "examples"):
+            value = entry.get(key)
+            if not isinstance(value, int | float) or isinstance(value, bool):
+                raise ValueError(f"{file}: key {split!r}: {key!r} must be a number")
+    return metrics
+
+
+def check_output(path) -> Path:
+    """``predict --output``: refuse a folder, or a path under a file, before predicting."""
+    path = Path(path)
+    if path.is_dir():
+        raise ValueError(f"--output {path} is a folder; give the path of a CSV file to write")
+    existing = next(p for p in path.parents if p.exists() or p == p.parent)
+    if not existing.is_dir():
+        raise ValueError(f"--output {path} lies under {existing}, which is a file, not a folder")
+    return path
+
+
+def write_predictions(path, columns: dict[str, list]) -> None:
+    """A CSV with one column per entry of ``columns`` (``prediction``, ``probability``)."""
+    rows = zip(*columns.values())
+    text = ",".join(columns) + "\n" + "".join(",".join(f"{v:.6g}" for v in r) + "\n" for r in rows)
+    try:
+        atomic.write_text(path, text)
+    except OSError as e:
+        raise ValueError(f"--output {path}: cannot write it ({e.strerror or e})") from None

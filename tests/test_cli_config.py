@@ -1,0 +1,146 @@
+"""The ``jaxnet`` options, declared once: the argparse options, the rerun command line, the
+course table and the checks of a saved config.json all come from the same fields."""
+
+import argparse
+import dataclasses
+import shlex
+
+import pytest
+
+from jaxnet import cli
+from jaxnet.cli import config, data
+from jaxnet.cli.config import COURSE, COURSE_WITH_LAYERS, GradcheckConfig, RunConfig, TrainOptions
+
+
+def _train_parser():
+    sub = cli.build_parser()._subparsers._group_actions[0]
+    return sub.choices["train"]
+
+
+def test_every_field_is_an_option_of_its_command():
+    sub = cli.build_parser()._subparsers._group_actions[0].choices
+    for command, classes in (
+        ("train", (RunConfig, TrainOptions)),
+        ("gradcheck", (GradcheckConfig,)),
+    ):
+        flags = {a for action in sub[command]._actions for a in action.option_strings}
+        for cls in classes:
+            for f in dataclasses.fields(cls):
+                assert "--" + f.name.replace("_", "-") in flags, (command, f.name)
+                assert f.metadata["help"], f.name
+
+
+@pytest.mark.parametrize("dataset", [*data.NAMES, "/tmp/some/table.csv"])
+@pytest.mark.parametrize("layers", [None, (7, 3)])
+def test_command_line_reparses_to_the_same_config(dataset, layers):
+    """``command_line`` (saved as config.json's ``command``) is the run, option for option."""
+    options = {} if layers is None else {"layers": layers}
+    cfg = config.resolve(dataset, seed=2**32 - 1, limit=50, **options)
+    argv = shlex.split(config.command_line(cfg))[2:]
+    args = _train_parser().parse_args(argv)
+    assert config.resolve(**config.given(args, RunConfig)) == cfg
+
+
+def test_zero_and_false_values_are_given_options():
+    args = _train_parser().parse_args(["--epochs", "0", "--seed", "0", "--layers", "none"])
+    assert config.given(args, RunConfig) == {"epochs": 0, "seed": 0, "layers": ()}
+    assert config.given(args, TrainOptions) == {}
+
+
+@pytest.mark.parametrize("dataset", [*data.NAMES, "/tmp/some/table.csv"])
+def test_config_json_round_trip(dataset):
+    cfg = config.resolve(dataset, data_dir="/tmp/d" if dataset in data.FROM_FILES else None)
+    cfg = dataclasses.replace(cfg, output_activation=cfg.output_activation or "sigmoid")
+    assert RunConfig.from_json(cfg.to_json(), "config.json") == cfg
+
+
+def test_course_settings_parse_as_their_options():
+    """Each dataset's course settings are values its options accept (and the table shows them)."""
+    table = config.defaults_table()
+    for name, course in (*COURSE.items(), *COURSE_WITH_LAYERS.items()):
+        assert tuple(course) == config.COURSE_FIELDS
+        for f in dataclasses.fields(RunConfig):
+            if f.name in course and course[f.name] is not None:
+                assert f.metadata["parse"](config.show(course[f.name])) == course[f.name]
+        assert name in table
+    assert set(COURSE) == {*data.NAMES, "csv"}
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "needle"),
+    [
+        ("epochs", "5", "must be an int"),
+        ("epochs", True, "must be an int"),
+        ("epochs", 5.0, "must be an int"),
+        ("epochs", None, "must be an int"),
+        ("layers", "4", "must be a list of ints"),
+        ("layers", [4, "8"], "must be a list of ints"),
+        ("layers", [True], "must be a list of ints"),
+        ("learning_rate", "0.1", "must be a number"),
+        ("learning_rate", None, "must be a number"),
+        ("seed", 2**64, "0..4294967295"),
+        ("seed", -1, "0..4294967295"),
+        ("limit", 0, ">= 1"),
+        ("batch_size", "full", "an int or null"),
+        ("dataset", "/etc/passwd", "unknown dataset"),
+        ("dataset", ["planar"], "must be a string"),
+        ("optimizer", {"name": "sgd"}, "must be a string"),
+        ("data_dir", 3, "a string or null"),
+    ],
+)
+def test_a_saved_config_of_the_wrong_type_names_the_file_and_key(key, value, needle):
+    saved = {**config.resolve("planar").to_json(), key: value}
+    with pytest.raises(ValueError, match="config.json") as e:
+        RunConfig.from_json(saved, "run/config.json")
+    assert repr(key) in str(e.value) and needle in str(e.value)
+
+
+@pytest.mark.parametrize("key", [f.name for f in dataclasses.fields(RunConfig)])
+def test_a_saved_config_missing_a_key_names_it(key):
+    saved = config.resolve("planar").to_json()
+    del saved[key]
+    with pytest.raises(ValueError, match=f"run/config.json: missing key '{key}'"):
+        RunConfig.from_json(saved, "run/config.json")
+
+
+@pytest.mark.parametrize(
+    ("parse", "text", "expected"),
+    [
+        (config.layer_sizes, "512,256", (512, 256)),
+        (config.layer_sizes, "none", ()),
+        (config.layer_sizes, "", ()),
+        (config.batch_size, "full", None),
+        (config.batch_size, "64", 64),
+        (config.seed, "4294967295", 2**32 - 1),
+        (config.devices, "all", "all"),
+        (config.devices, "2", 2),
+        (data.parse_dataset, "moons", "moons"),
+    ],
+)
+def test_parsers_accept(parse, text, expected):
+    assert parse(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("parse", "text"),
+    [
+        (config.layer_sizes, "5,x"),
+        (config.layer_sizes, "5,,3"),
+        (config.layer_sizes, "2.5"),
+        (config.integer, "1e3"),
+        (config.count, "0"),
+        (config.real, "fast"),
+        (config.seed, "1180591620717411303424"),
+        (config.seed, "-3"),
+        (config.devices, "many"),
+        (config.devices, "0"),
+        (config.devices, "-1"),
+        (data.parse_dataset, "nope"),
+        (data.parse_dataset, "notes.txt"),
+    ],
+)
+def test_parsers_refuse(parse, text):
+    with pytest.raises(ValueError, match="expected|unknown"):
+        parse(text)
+    with pytest.raises(argparse.ArgumentTypeError):
+        config._for_argparse(parse)(text)
