@@ -27,6 +27,7 @@ from matplotlib.ticker import MaxNLocator
 
 from jaxnet import activations as _activations
 from jaxnet import api
+from jaxnet.datasets.splitting import class_labels as _class_labels
 
 __all__ = [
     "decision_grid",
@@ -194,20 +195,6 @@ def decision_grid(net, params, X, *, resolution: int = 200, margin=None):
     grid = np.stack([xx.ravel(), yy.ravel()], axis=1)
     Z = np.asarray(api.predict(net, params, grid)).reshape(xx.shape)
     return xx, yy, Z
-
-
-def _class_labels(Y, m: int, name: str = "Y") -> np.ndarray:
-    """Integer labels ``(m,)`` from ``(m,)``, ``(m, 1)`` or one-hot ``(m, K)``."""
-    Y = np.asarray(Y)
-    if Y.ndim == 2 and Y.shape[1] > 1:
-        Y = Y.argmax(axis=1)
-    elif Y.ndim == 2:
-        Y = Y[:, 0]
-    if Y.ndim != 1 or Y.shape[0] != m:
-        raise ValueError(
-            f"{name} must be labels (m,), (m, 1) or one-hot (m, K) with m = {m}, got shape {np.shape(Y)}"
-        )
-    return Y.astype(int)
 
 
 def plot_decision_boundary(

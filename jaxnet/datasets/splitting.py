@@ -43,7 +43,7 @@ def train_test_split(key, X, y, test_fraction: float = 0.2, stratify: bool = Fal
     perm = _random.permutation(_random.key_words(key, np), 0, m)
     is_test = np.zeros(m, dtype=bool)
     if stratify:
-        labels = _class_labels(np.asarray(y))[perm]
+        labels = class_labels(y, m, "y (stratify=True)")[perm]
         for c in np.unique(labels):
             where = np.flatnonzero(labels == c)
             is_test[where[: math.floor(len(where) * f + 0.5)]] = True
@@ -109,11 +109,17 @@ def _pair(X, Y, name):
     return X, Y, X.shape[0]
 
 
-def _class_labels(y: np.ndarray) -> np.ndarray:
-    if y.ndim == 1:
-        return y
-    if y.ndim == 2 and y.shape[1] == 1:
-        return y[:, 0]
-    if y.ndim == 2:
-        return np.argmax(y, axis=1)
-    raise ValueError(f"stratify needs y of shape (m,), (m, 1) or (m, K), got {y.shape}")
+def class_labels(Y, m: int | None = None, name: str = "Y") -> np.ndarray:
+    """Integer labels ``(m,)`` from ``(m,)``, ``(m, 1)`` or one-hot ``(m, K)`` (the one copy:
+    `jaxnet.plotting` uses it too); ValueError for other shapes or another ``m``."""
+    Y = np.asarray(Y)
+    if Y.ndim == 2 and Y.shape[1] > 1:
+        Y = Y.argmax(axis=1)
+    elif Y.ndim == 2:
+        Y = Y[:, 0]
+    if Y.ndim != 1 or (m is not None and Y.shape[0] != m):
+        expected = "" if m is None else f" with m = {m}"
+        raise ValueError(
+            f"{name} must be labels (m,), (m, 1) or one-hot (m, K){expected}, got shape {np.shape(Y)}"
+        )
+    return Y.astype(int)
