@@ -22,7 +22,6 @@ import jaxnet  # noqa: E402
 # would point elsewhere.
 if (REPO.parent / "shared" / "data").is_dir():
     os.environ.setdefault("JAXNET_SHARED_DATA", str(REPO.parent / "shared" / "data"))
-os.environ.setdefault("COLUMNS", "100")  # argparse wraps the CLI reference at this width
 
 project = "jaxnet"
 author = "the jaxnet authors"

@@ -2,8 +2,10 @@
 
 The build runs in a subprocess on a copy of the sources in a temporary folder (the checkout
 is never written), without executing the notebooks (``-D nb_execution_mode=off``: they are
-executed by tests/test_notebooks.py), so it takes seconds. One test makes the one build. A second, tiny build proves that -W rejects what the site must never contain: an
-undocumented public function and a broken cross-reference.
+executed by tests/test_notebooks.py), so it takes seconds; one test makes that one build.
+A second, tiny build with the site's checks proves that -W rejects what the site must never
+contain: an undocumented public function, a broken cross-reference, a docstring that does
+not parse.
 """
 
 import re
@@ -129,13 +131,27 @@ def test_every_test_the_course_page_names_exists():
         assert not cls or re.search(rf"^class {cls}\b", source, re.M), f"{path} has no {cls}"
 
 
+SAMPLE_MODULE = '''
+def documented():
+    """Has a docstring."""
+
+
+def undocumented():
+    pass
+
+
+def broken():
+    """An ``unclosed literal."""
+'''
+
+
 def test_warnings_fail_the_build(tmp_path):
-    """An undocumented public function and a broken reference each fail -W."""
+    """An undocumented public function, a broken reference, a bad docstring: each fails -W."""
+    conf = (DOCS / "conf.py").read_text()
+    assert re.search(r"^nitpicky = True$", conf, re.M) and '"undocumented",' in conf
     source = tmp_path / "src"
     source.mkdir()
-    (source / "sample_module.py").write_text(
-        'def documented():\n    """Has a docstring."""\n\n\ndef undocumented():\n    pass\n'
-    )
+    (source / "sample_module.py").write_text(SAMPLE_MODULE)
     (source / "conf.py").write_text(
         "import sys\n"
         f"sys.path[:0] = [{str(source)!r}, {str(DOCS / '_ext')!r}]\n"
@@ -150,4 +166,5 @@ def test_warnings_fail_the_build(tmp_path):
     assert result.returncode != 0
     assert "undocumented public name sample_module.undocumented" in result.stderr
     assert "sample_module.missing" in result.stderr
+    assert "Inline literal start-string without end-string" in result.stderr
     assert "sample_module.documented" not in result.stderr
