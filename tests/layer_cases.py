@@ -36,3 +36,24 @@ def case_id(case) -> str:
     if isinstance(layer, tuple) and not hasattr(layer, "kind"):  # a network's layers
         return "-".join(f"{l.kind}" for l in layer) + f"-on-{'x'.join(map(str, input_shape))}"
     return f"{layer!r}-on-{'x'.join(map(str, input_shape))}"
+
+
+# --- the layers of the regularisation and convolution issues (appended by the layers engineer) ---
+from jaxnet.layers import AvgPool2D, BatchNorm, Conv2D, Dropout, Flatten, MaxPool2D  # noqa: E402
+
+CASES += [
+    (Dropout(0.3), (5,)),
+    (Dropout(0.5), (3, 4, 2)),  # any rank
+    (Dropout(0.0), (4,)),  # the identity, even in training
+    (BatchNorm(), (4,)),  # per unit of dense activations
+    (BatchNorm(momentum=0.9, epsilon=1e-5), (3, 4, 2)),  # per channel of conv outputs
+    (Conv2D(3, 3, padding="same", activation="relu"), (5, 5, 2)),
+    (Conv2D(2, 2, strides=2, activation="tanh"), (5, 6, 3)),  # (n - f) % s != 0
+    (Conv2D(2, 3, strides=3, padding=1), (7, 4, 1)),
+    (Conv2D(2, 1, strides=2, padding="same", activation="sigmoid"), (4, 5, 2)),
+    (MaxPool2D(2), (4, 5, 2)),
+    (MaxPool2D(3, strides=1), (5, 4, 2)),  # overlapping windows
+    (AvgPool2D(2), (5, 4, 3)),
+    (AvgPool2D(3, strides=2), (6, 5, 1)),  # overlapping windows
+    (Flatten(), (3, 2, 4)),
+]

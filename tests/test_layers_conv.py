@@ -326,3 +326,22 @@ def test_forward_rejects_bad_inputs():
         layer.forward(params, jnp.ones((2, 5, 5, 1)))
     with pytest.raises(ValueError, match="kernel_size=3 is larger"):
         layer.forward(params, jnp.ones((2, 2, 5, 3)))
+
+
+def test_the_witnesses_catch_a_planted_bug(x64):
+    """A checker that cannot fail proves nothing: a 1% error in dW is caught by both."""
+    rng = np.random.default_rng(5)
+    A_prev, W, b = _arrays(rng, 2, 5, 5, 2, 3, 2)
+    Z, cache = conv_forward(A_prev, W, b, 2, "same")
+    G = jnp.asarray(rng.normal(size=Z.shape))
+    dA_prev, dW, db = conv_backward(G, cache)
+    with pytest.raises(AssertionError):
+        assert_finite_differences(
+            lambda a, w, c: conv_forward(a, w, c, 2, "same")[0],
+            (A_prev, W, b),
+            (dA_prev, 2 * dW * 1.01, 2 * db),
+            G,
+        )
+    _, reference = _manual_and_vjp(A_prev, W, b, G, stride=2, pad="same")
+    with pytest.raises(AssertionError):
+        chex.assert_trees_all_close((dA_prev, dW * 1.01, db), reference, rtol=1e-10)
