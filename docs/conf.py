@@ -77,4 +77,5 @@ nb_merge_streams = True
 
 html_theme = "furo"
 html_title = f"jaxnet {release}"
-html_static_path = []
+html_static_path = ["_static"]
+html_css_files = ["jaxnet.css"]
