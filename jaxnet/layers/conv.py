@@ -238,9 +238,8 @@ class Conv2D(_Conv2DFields):
             )
         self.output_shape(A_prev.shape[1:])
         Z, conv_cache = conv_forward(A_prev, params["W"], params["b"], self.strides, self.padding)
-        if self.activation is None:
-            return Z, (conv_cache, None)
-        return activations.get(self.activation).fn(Z), (conv_cache, Z)
+        A = Z if self.activation is None else activations.get(self.activation).fn(Z)
+        return A, (conv_cache, Z)
 
     def backward(self, params, cache, dA):
         """``(dA_prev, {"W": dW, "b": db})``: ``dZ = dA g'(Z)``, then :func:`conv_backward`."""
