@@ -106,8 +106,12 @@ def train_step(config: TrainConfig, params, opt_state, X, Y, weights=None, key=N
     return params, opt_state, loss, metrics.metric(A_L, Y, net.task, weights)
 
 
-def _step(config: TrainConfig, state: TrainState, X, Y, weights, step_keys, guarded: bool):
+def _step(config: TrainConfig, state: TrainState, X, Y, weights, step_keys, guarded: bool,
+          rates=None):  # fmt: skip
     """One step on the state; its loss and metric. ``failed_step`` records the first failure.
+
+    ``rates``: ``(table, first_step)``, the chunk's learning rate per step (a schedule
+    evaluated on the host), set in the ``inject_hyperparams`` state before the update.
 
     Unguarded (the fast path) the step is always applied and ``failed_step`` marks the
     first non-finite loss; the caller then replays the chunk guarded. Guarded, a step
@@ -116,8 +120,13 @@ def _step(config: TrainConfig, state: TrainState, X, Y, weights, step_keys, guar
     finite params. The guard's selects are not free on every step, hence the replay.
     """
     key = None if step_keys is None else jax.random.fold_in(step_keys, state.step)
+    opt_state = state.opt_state
+    if rates is not None:
+        table, first_step = rates
+        rate = jax.lax.dynamic_index_in_dim(table, state.step - first_step, keepdims=False)
+        opt_state = optimizers.set_learning_rate(opt_state, rate)
     params, opt_state, loss, metric = train_step(
-        config, state.params, state.opt_state, X, Y, weights, key
+        config, state.params, opt_state, X, Y, weights, key
     )
     running = state.failed_step < 0
     if guarded:
@@ -135,7 +144,7 @@ def all_finite(tree) -> jax.Array:
     return jnp.all(jnp.stack([jnp.isfinite(leaf).all() for leaf in jax.tree.leaves(tree)]))
 
 
-def _minibatch_epoch(config: TrainConfig, state, data: Dataset, key, step_keys, guarded):
+def _minibatch_epoch(config: TrainConfig, state, data: Dataset, key, step_keys, guarded, rates):
     X, Y = data.X, data.Y
     m, B = config.num_examples or X.shape[0], config.batch_size
     slots = config.batch_slots or B
@@ -146,7 +155,7 @@ def _minibatch_epoch(config: TrainConfig, state, data: Dataset, key, step_keys, 
         i, w = batch
         Xb, Yb, w = (constrain_batch(config.mesh, a) for a in (X[i], Y[i], w))
         state, loss, metric = _step(
-            config, state, Xb, Yb, w if masked else None, step_keys, guarded
+            config, state, Xb, Yb, w if masked else None, step_keys, guarded, rates
         )
         n = w.sum()
         return state, (loss * n, metric * n)
@@ -155,9 +164,9 @@ def _minibatch_epoch(config: TrainConfig, state, data: Dataset, key, step_keys, 
     return state, loss_sums.sum() / m, metric_sums.sum() / m
 
 
-def _full_batch_epoch(config: TrainConfig, state, data: Dataset, key, step_keys, guarded):
+def _full_batch_epoch(config: TrainConfig, state, data: Dataset, key, step_keys, guarded, rates):
     del key
-    return _step(config, state, data.X, data.Y, data.weights, step_keys, guarded)
+    return _step(config, state, data.X, data.Y, data.weights, step_keys, guarded, rates)
 
 
 @functools.partial(jax.jit, static_argnames=("config", "chunk", "guarded"))
@@ -169,11 +178,15 @@ def run_chunk(
     key,
     first_epoch,
     n_epochs,
+    rates=None,
     *,
     chunk: int,
     guarded: bool = False,
 ):
     """Train epochs ``first_epoch .. first_epoch + n_epochs - 1`` in one compiled call.
+
+    ``rates`` (named optimisers): the learning rate of each step of the chunk,
+    ``(chunk * steps_per_epoch,)``, a traced array, so a schedule never recompiles.
 
     A ``fori_loop`` runs the ``n_epochs <= chunk`` epochs (a traced bound) and writes
     each epoch's logs into buffers of length ``chunk``, so a shorter last chunk (or a run
@@ -192,12 +205,13 @@ def run_chunk(
     """
     epoch_fn = _full_batch_epoch if config.batch_size is None else _minibatch_epoch
     step_keys = jax.random.fold_in(key, _STEP_KEYS) if config.net.needs_key else None
+    rates = None if rates is None else (rates, state.step)
 
     def train_epoch(e, carry):
         state, logs = carry
         # the key is derived only with minibatches: an unused fold_in would still run
         epoch_key = None if config.batch_size is None else jax.random.fold_in(key, first_epoch + e)
-        state, loss, metric = epoch_fn(config, state, train, epoch_key, step_keys, guarded)
+        state, loss, metric = epoch_fn(config, state, train, epoch_key, step_keys, guarded, rates)
         epoch_logs = (loss, metric)
         if val is not None:
             epoch_logs += network.evaluate(config.net, state.params, *val)
