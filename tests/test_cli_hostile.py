@@ -347,7 +347,6 @@ def test_device_counts_that_do_not_exist(devices, needle, tmp_path, capsys):
             ["--dataset", "moons", "--learning-rate", "1e30"],
             r"epoch 1/200, step \d/4",
         ),  # first epoch
-        (["--dataset", "spiral", "--learning-rate", "1e30", "--epochs", "50"], r"epoch \d+/50"),
         (["--output-activation", "linear", "--learning-rate", "1e30"], r"epoch \d+/10000"),
         (["--learning-rate", "3e38", "--epochs", "50"], r"epoch \d+/50, step 1/1"),
     ],
@@ -411,6 +410,12 @@ def test_an_interrupted_run_is_completed_by_resume(lost, epochs, copy, capsys):
     for name in ("learning_curves.png", "decision_boundary.png", "metrics.json", "history.csv"):
         assert (copy / name).is_file()
     assert json.loads((copy / "history.json").read_text()) == before
+
+
+@pytest.mark.parametrize(("argv", "changes"), [(["--epochs", "5"], {}), ([], {"epochs": 5})])
+def test_resume_below_the_epochs_done(argv, changes, copy, capsys):
+    edit(copy / "config.json", **changes)
+    assert "below the 20 epochs" in refused(capsys, "train", "--resume", copy, *argv)
 
 
 # Rows 6 and 24: predict's CSV -----------------------------------------------------------------

@@ -74,9 +74,10 @@ def resume(options: TrainOptions, epochs: int | None, data_dir: str | None) -> i
     run_dir = Path(options.resume)
     saved = rundir.read_config(run_dir)
     done = rundir.epochs_done(run_dir)
+    asked = f"--epochs {epochs}" if epochs is not None else f"its {rundir.CONFIG}'s epochs"
     epochs = saved.config.epochs if epochs is None else epochs
     if epochs < done:
-        raise ValueError(f"--epochs {epochs} is below the {done} epochs {run_dir} has done")
+        raise ValueError(f"{asked} ({epochs}) is below the {done} epochs {run_dir} has done")
     changes = {"epochs": epochs} | ({"data_dir": data_dir} if data_dir is not None else {})
     config = dataclasses.replace(saved.config, **changes)
     data = load_data(
