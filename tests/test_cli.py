@@ -8,6 +8,7 @@ the installed ``jaxnet`` script as subprocesses. Issue 16's rows: test_cli_hosti
 import csv
 import importlib.util
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -85,10 +86,12 @@ def test_train_writes_the_run_directory(planar_run):
 
 
 def test_python_m_jaxnet_and_the_jaxnet_script(tmp_path):
-    """The README's ``jaxnet train``: no arguments, offline, seconds, a progress bar; then the
-    installed script reads the run, and reports an error in one line without a traceback."""
+    """The README's ``jaxnet train``: no arguments, offline, seconds, a progress bar, the
+    compilation cache on; then the installed script reads the run (cache off), and reports an
+    error in one line without a traceback."""
+    env = {**os.environ, "JAXNET_COMPILATION_CACHE": str(tmp_path / "xla")}
     tic = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-m", "jaxnet", "train"], cwd=tmp_path,
+    proc = subprocess.run([sys.executable, "-m", "jaxnet", "train"], cwd=tmp_path, env=env,
                           capture_output=True, text=True, timeout=120)  # fmt: skip
     seconds = time.perf_counter() - tic
     assert proc.returncode == 0, proc.stderr
@@ -100,12 +103,15 @@ def test_python_m_jaxnet_and_the_jaxnet_script(tmp_path):
     metrics = json.loads((run_dir / "metrics.json").read_text())
     assert metrics["epochs"] == 10000 and metrics["train"]["accuracy"] > 0.88
     assert seconds < 30, f"jaxnet train took {seconds:.1f} s"  # ~5-10 s; generous for loaded CI
+    assert any((tmp_path / "xla").glob("*-cache")), "the command did not use the compilation cache"
 
     script = shutil.which("jaxnet", path=str(Path(sys.executable).parent))
     assert script is not None, "the jaxnet script is not installed next to this Python"
-    proc = subprocess.run([script, "summary", str(run_dir)], capture_output=True, text=True,
-                          timeout=60)  # fmt: skip
+    env["JAXNET_COMPILATION_CACHE"] = str(tmp_path / "unused")
+    proc = subprocess.run([script, "summary", str(run_dir), "--no-compilation-cache"], env=env,
+                          capture_output=True, text=True, timeout=60)  # fmt: skip
     assert proc.returncode == 0 and "Total params: 17" in proc.stdout, proc.stderr
+    assert not (tmp_path / "unused").exists()
     proc = subprocess.run([script, "train", "--dataset", "mnist", "--data-dir",
                            str(tmp_path / "nowhere")], capture_output=True, text=True, timeout=60)  # fmt: skip
     assert proc.returncode == 2 and "Traceback" not in proc.stderr

@@ -9,7 +9,14 @@ import pytest
 
 from jaxnet import cli
 from jaxnet.cli import config, data
-from jaxnet.cli.config import COURSE, COURSE_WITH_LAYERS, GradcheckConfig, RunConfig, TrainOptions
+from jaxnet.cli.config import (
+    COURSE,
+    COURSE_WITH_LAYERS,
+    CommonOptions,
+    GradcheckConfig,
+    RunConfig,
+    TrainOptions,
+)
 
 
 def _train_parser():
@@ -19,10 +26,10 @@ def _train_parser():
 
 def test_every_field_is_an_option_of_its_command():
     sub = cli.build_parser()._subparsers._group_actions[0].choices
-    for command, classes in (
-        ("train", (RunConfig, TrainOptions)),
-        ("gradcheck", (GradcheckConfig,)),
-    ):
+    commands = {"train": (RunConfig, TrainOptions), "gradcheck": (GradcheckConfig,),
+                "evaluate": (), "predict": (), "summary": ()}  # fmt: skip
+    for command, classes in commands.items():
+        classes = (*classes, CommonOptions)
         flags = {a for action in sub[command]._actions for a in action.option_strings}
         for cls in classes:
             for f in dataclasses.fields(cls):

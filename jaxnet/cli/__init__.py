@@ -20,7 +20,7 @@ import sys
 
 import jaxnet as jn
 from jaxnet.cli import commands, config
-from jaxnet.cli.config import GradcheckConfig, RunConfig, TrainOptions
+from jaxnet.cli.config import CommonOptions, GradcheckConfig, RunConfig, TrainOptions
 
 __all__ = ["build_parser", "main"]
 
@@ -108,6 +108,8 @@ def build_parser() -> argparse.ArgumentParser:
             GradcheckConfig(**config.given(args, GradcheckConfig))
         )
     )
+    for command in sub.choices.values():
+        config.add_options(command, CommonOptions)
     return parser
 
 
@@ -143,13 +145,20 @@ def _one_line(e: BaseException) -> str:
 
 
 def main(argv=None) -> int:
-    """Run the ``jaxnet`` command; return the exit status (0 ok, 1 failed run or check, 2 bad input)."""
+    """Run the ``jaxnet`` command; return the exit status (0 ok, 1 failed run or check, 2 bad input).
+
+    As the command (``argv=None``: the process's own arguments) it first turns on JAX's
+    persistent compilation cache, unless ``--no-compilation-cache``; called from Python with
+    ``argv`` it leaves the process's JAX configuration alone.
+    """
     try:
         args = build_parser().parse_args(argv)
         if args.command is None:
             raise UsageError(
                 "choose a command: train, evaluate, predict, summary or gradcheck (see: jaxnet --help)"
             )
+        if argv is None and not args.no_compilation_cache:
+            jn.enable_compilation_cache()
         return args.handler(args)
     except (UsageError, ValueError, TypeError, OSError, OverflowError, commands.RunFailed) as e:
         if os.environ.get("JAXNET_DEBUG"):

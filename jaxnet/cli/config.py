@@ -221,6 +221,16 @@ class TrainOptions:
 
 
 @dataclasses.dataclass(frozen=True)
+class CommonOptions:
+    """Options of every command."""
+
+    no_compilation_cache: bool = flag(
+        "do not use JAX's persistent compilation cache (jn.enable_compilation_cache: "
+        "~/.cache/jaxnet/xla or $JAXNET_COMPILATION_CACHE)"
+    )
+
+
+@dataclasses.dataclass(frozen=True)
 class GradcheckConfig:
     """``jaxnet gradcheck``: a random network on random data, float64."""
 
