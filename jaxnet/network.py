@@ -122,6 +122,7 @@ class Network:
         object.__setattr__(self, "input_shape", input_shape)
         object.__setattr__(self, "loss", loss_name)
         object.__setattr__(self, "_output_shapes", tuple(shapes))
+        object.__setattr__(self, "_hash", hash(self._identity()))  # jit hashes it on every call
 
     # --- identity: frozen, hashable, a static argument of jit ----------------------------
 
@@ -133,7 +134,7 @@ class Network:
         return type(other) is type(self) and self._identity() == other._identity()
 
     def __hash__(self):
-        return hash(self._identity())
+        return self._hash
 
     def __repr__(self) -> str:
         if self.is_dense:
