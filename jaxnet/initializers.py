@@ -77,7 +77,6 @@ def _scaled(std_of: Callable[[int, int], float]) -> Initializer:
         std = std_of(*fans(shape))
         return standard_normal(key, shape, dtype) * jnp.asarray(std, dtype)
 
-    init.std_of = std_of
     return init
 
 
