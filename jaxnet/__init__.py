@@ -35,10 +35,12 @@ from jaxnet.per_example import per_example_grads
 from jaxnet.training import (
     CheckpointWriteError,
     TrainingDiverged,
+    callbacks,
     fit,
     fit_ensemble,
     init_ensemble,
     optimizers,
+    schedules,
 )
 
 __version__ = "0.1.0"
@@ -62,6 +64,7 @@ __all__ = [
     "TrainingDiverged",
     "activations",
     "backward",
+    "callbacks",
     "checkpoint",
     "cost",
     "datasets",
@@ -86,5 +89,6 @@ __all__ = [
     "plotting",
     "predict",
     "relative_difference",
+    "schedules",
     "summary",
 ]

@@ -89,7 +89,9 @@ def test_checkpoints_fall_on_multiples_of_checkpoint_every_after_a_resume(tmp_pa
     jn.fit(net, params, X, y, epochs=3, verbose=0, checkpoint_dir=tmp_path)
     saved_at = []
     save = checkpoints.save
-    monkeypatch.setattr(checkpoints, "save", lambda *a: saved_at.append(a[-1]) or save(*a))
+    monkeypatch.setattr(
+        checkpoints, "save", lambda *a, **k: saved_at.append(a[-1]) or save(*a, **k)
+    )
     jn.fit(net, params, X, y, epochs=10, verbose=0, checkpoint_dir=tmp_path,
            checkpoint_every=4, resume_from=tmp_path)  # fmt: skip
     assert saved_at == [4, 8, 10]
@@ -312,11 +314,11 @@ def test_a_late_save_failure_keeps_the_trained_params(tmp_path, monkeypatch, err
     save = checkpoints.save
     calls = []
 
-    def failing_save(*args):
+    def failing_save(*args, **kwargs):
         calls.append(args[-1])
         if len(calls) == 2:
             raise error
-        return save(*args)
+        return save(*args, **kwargs)
 
     monkeypatch.setattr(checkpoints, "save", failing_save)
     with pytest.raises(jn.CheckpointWriteError, match="epoch 4") as info:

@@ -335,8 +335,11 @@ def test_history_is_json_with_keras_keys_and_validation():
         validation_data=(X_val, Y_val),
         verbose=0,
     )
-    assert set(history) == {"epoch", "loss", "accuracy", "val_loss", "val_accuracy", "time"}
+    assert set(history) == {
+        "epoch", "loss", "accuracy", "val_loss", "val_accuracy", "learning_rate", "time"
+    }  # fmt: skip
     assert json.loads(json.dumps(history)) == history
+    assert history["learning_rate"] == [pytest.approx(0.1, rel=1e-7)] * 4  # float32's 0.1
     for k, v in history.items():
         assert isinstance(v, list) and len(v) == 4, k
         assert all(type(x) is (int if k == "epoch" else float) for x in v), k
@@ -370,7 +373,7 @@ def test_regression_history_reports_mse():
     trained, history = jn.fit(
         net, params, X, y, learning_rate=0.05, epochs=5, validation_data=(X, y), verbose=0
     )
-    assert set(history) == {"epoch", "loss", "mse", "val_loss", "val_mse", "time"}
+    assert set(history) == {"epoch", "loss", "mse", "val_loss", "val_mse", "learning_rate", "time"}
     json.dumps(history)
     assert all(len(v) == 5 for v in history.values())
     # Keras's mse is mean (a - y)^2; the course's cost is half of it

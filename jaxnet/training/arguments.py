@@ -2,12 +2,14 @@
 
 Every error names the argument, what it got and what was expected. Numbers are
 checked as numbers (a bool is not an int, ``1e-50`` is not a usable float32 learning
-rate); the data are validated and put in the params' dtype.
+rate); the data are validated and put in the params' dtype. A learning-rate schedule is
+evaluated on the host for every step the run will train and checked before training.
 """
 
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
 from typing import NamedTuple
 
 import jax
@@ -32,7 +34,9 @@ class Setup(NamedTuple):
     """What the checks produce: the static config, the learning rate(s) to set, the data."""
 
     config: engine.TrainConfig
-    learning_rate: np.ndarray | None  # in the params' dtype; None: the transformation's own
+    # in the params' dtype, or a schedule (a callable of the step count); None: the
+    # transformation's own
+    learning_rate: np.ndarray | Callable | None
     train: engine.Dataset
     val: engine.Dataset | None
 
@@ -69,7 +73,8 @@ def check_arguments(
     verbose,
     models: int | None = None,
 ) -> Setup:
-    """Check ``fit``'s shared arguments; ``models`` = K for ``fit_ensemble`` (one rate per model allowed).
+    """Check ``fit``'s shared arguments; ``models`` = K for ``fit_ensemble`` (one rate per
+    model allowed, no schedule).
 
     ``params`` is one model's params (``fit_ensemble`` checks its stacked params itself).
     """
@@ -123,6 +128,13 @@ def _optimizer(optimizer, learning_rate, dtype, models):
             f"GradientTransformation, got {optimizer!r}"
         )
     tx = optimizers.get(optimizer)
+    if callable(learning_rate):
+        if models is not None:
+            raise TypeError(
+                "learning_rate must be a number or one per model in jn.fit_ensemble, got the "
+                f"schedule {learning_rate!r}: schedules are for jn.fit"
+            )
+        return tx, learning_rate
     rate = optimizers.DEFAULT_LEARNING_RATES[optimizer] if learning_rate is None else learning_rate
     return tx, check_learning_rate(rate, dtype, models)
 
@@ -150,3 +162,65 @@ def check_learning_rate(rate, dtype, models: int | None = None) -> np.ndarray:
             f"it must lie in [{info.tiny:.3g}, {info.max:.3g}]"
         )
     return values.astype(dtype)
+
+
+_BLOCK = 4096  # a schedule is evaluated on whole blocks of steps: step s always at s % _BLOCK
+
+
+def learning_rates(rate, dtype, first_step: int, stop_step: int) -> np.ndarray:
+    """The learning rate of each step ``first_step .. stop_step - 1``, in ``dtype``.
+
+    Args:
+      rate: a checked number (:func:`check_learning_rate`) or a schedule ``count -> rate``
+        (optax's convention: ``count`` steps taken before, 0 for the first step).
+      dtype: the params' dtype.
+      first_step, stop_step: the run's steps (a resumed run starts after its saved steps).
+
+    Returns:
+      ``(stop_step - first_step,)`` positive, finite rates in ``dtype``.
+
+    Raises:
+      ValueError: naming ``learning_rate``, the first step (and its value) where the
+        schedule's rate is not positive, not finite or not usable in ``dtype``.
+
+    A schedule is called on NumPy ``int32`` arrays of whole blocks of steps, so step ``s``
+    is always computed at the same position of the same call, whatever the run's length
+    (a resumed run gets bitwise the rates of the straight one); one that cannot take an
+    array (Python branching on the step) is called once per step.
+    """
+    if not callable(rate):
+        return np.full(stop_step - first_step, rate, dtype)
+    lo, hi = first_step // _BLOCK, -(-stop_step // _BLOCK)
+    values = np.concatenate([_evaluate(rate, b * _BLOCK) for b in range(lo, hi)])
+    values = values[first_step - lo * _BLOCK : stop_step - lo * _BLOCK]
+    info = np.finfo(dtype)
+    bad = ~(np.isfinite(values) & (values >= info.tiny) & (values <= info.max))
+    if bad.any():
+        i = int(np.argmax(bad))
+        raise ValueError(
+            f"learning_rate (a schedule) gave {values[i]!r} at step {first_step + i} "
+            f"(0-based): every rate of the run's steps must be positive and finite in "
+            f"{np.dtype(dtype).name} (in [{info.tiny:.3g}, {info.max:.3g}])"
+        )
+    return values.astype(dtype)
+
+
+def _evaluate(schedule: Callable, first: int) -> np.ndarray:
+    """``schedule`` at steps ``first .. first + _BLOCK - 1`` as float64, vectorised if it can be."""
+    steps = np.arange(first, first + _BLOCK, dtype=np.int32)
+    try:
+        return _as_rates(schedule(steps), steps.shape, schedule)
+    except Exception:  # e.g. Python branching on the step: one call per step
+        one = [_as_rates(schedule(s), (), schedule) for s in steps]
+        return np.stack(one)
+
+
+def _as_rates(value, shape, schedule) -> np.ndarray:
+    try:
+        values = np.asarray(value, np.float64)
+        return np.broadcast_to(values, shape)
+    except (TypeError, ValueError):
+        raise ValueError(
+            f"learning_rate (a schedule, {schedule!r}) must return one real number per step, "
+            f"got {value!r:.80}"
+        ) from None

@@ -1,9 +1,10 @@
 """Checkpoints of a training run, and resuming one bitwise: between ``fit`` and :mod:`jaxnet.io.checkpoint`.
 
 A checkpoint holds the params, the optimiser state, the run key, the history and the
-run's settings (network, optimizer, batch size, shuffling, steps taken). A resumed run
-must be the same run: a call that differs in a setting the continuation depends on is
-refused with a message naming it, before anything is loaded.
+run's settings (network, optimizer, batch size, shuffling, steps taken, whether the
+learning rate followed a schedule). A resumed run must be the same run: a call that
+differs in a setting the continuation depends on is refused with a message naming it,
+before anything is loaded.
 """
 
 from __future__ import annotations
@@ -45,6 +46,12 @@ def writable_directory(path) -> Path:
     return path
 
 
+def directory_of(path) -> Path:
+    """The folder of a checkpoint: ``path`` itself if it is one, else the file's parent."""
+    path = Path(path)
+    return path if path.is_dir() else path.parent
+
+
 def settings(config: TrainConfig) -> dict:
     """The JSON description of a run stored beside its arrays."""
     return {
@@ -56,8 +63,20 @@ def settings(config: TrainConfig) -> dict:
     }
 
 
-def save(directory, state: TrainState, config: TrainConfig, key, history: dict, epochs_done: int):
-    """Write ``directory/checkpoint.safetensors`` atomically (the previous one survives a crash)."""
+def save(
+    directory,
+    state: TrainState,
+    config: TrainConfig,
+    key,
+    history: dict,
+    epochs_done: int,
+    *,
+    schedule: bool = False,
+):
+    """Write ``directory/checkpoint.safetensors`` atomically (the previous one survives a crash).
+
+    ``schedule``: the learning rate follows a schedule (a resumed run must be given it again).
+    """
     return checkpoint.save(
         directory,
         state.params,
@@ -65,7 +84,7 @@ def save(directory, state: TrainState, config: TrainConfig, key, history: dict, 
         step=epochs_done,
         key=key,
         history=history,
-        config={**settings(config), "steps": int(state.step)},
+        config={**settings(config), "steps": int(state.step), "learning_rate_schedule": schedule},
     )
 
 
@@ -75,15 +94,25 @@ def resume(path, state: TrainState, config: TrainConfig, *, epochs, key, learnin
     ``state`` (freshly initialised for this call) is the template the arrays must fit.
     Refused (``ValueError`` naming the setting): another network, optimizer, batch size or
     shuffling, validation data given or not unlike the saved history, ``epochs`` below the
-    epochs done, a ``key`` other than the saved one. Honoured: ``learning_rate`` (None keeps
-    the saved rate; a number replaces it from the resumed epoch on), ``backprop`` (how the
-    gradients are computed, not what), verbosity, checkpointing and the mesh.
+    epochs done, a ``key`` other than the saved one, ``learning_rate=None`` for a run
+    whose rate followed a schedule (a function cannot be saved: pass it again). Honoured:
+    ``learning_rate`` (None keeps the saved rate; a number or a schedule replaces it from
+    the resumed step on: a schedule is evaluated at the global step count, so the same
+    schedule continues where it stopped), ``backprop`` (how the gradients are computed,
+    not what), verbosity, callbacks, checkpointing and the mesh. The learning rate itself
+    is :func:`jaxnet.training.fit`'s to set (the returned state keeps the saved one).
     """
     meta = checkpoint.read_metadata(path)
     saved, done = meta["config"], meta["step"]
     where = f"resume_from {path}"
     _same_settings(where, saved, config)
     _same_history(where, meta["history"], config, done, validation)
+    if saved.get("learning_rate_schedule") and learning_rate is None:
+        raise ValueError(
+            f"{where} was trained with a learning-rate schedule: pass the same schedule again "
+            "as learning_rate= (a function is not saved in a checkpoint); it continues from "
+            f"step {saved['steps']}"
+        )
     if epochs < done:
         raise ValueError(
             f"epochs={epochs} is below the {done} epochs {path} has done; with resume_from, "
@@ -93,10 +122,7 @@ def resume(path, state: TrainState, config: TrainConfig, *, epochs, key, learnin
         ckpt = checkpoint.restore(path, state.params, like_opt_state=state.opt_state)
     except ValueError as e:
         raise ValueError(f"{where} does not fit this run: {e}") from e
-    opt_state = ckpt.opt_state
-    if learning_rate is not None:
-        opt_state = optimizers.set_learning_rate(opt_state, learning_rate)
-    restored = TrainState(ckpt.params, opt_state, jnp.int32(saved["steps"]), jnp.int32(-1))
+    restored = TrainState(ckpt.params, ckpt.opt_state, jnp.int32(saved["steps"]), jnp.int32(-1))
     return restored, _run_key(where, ckpt.key, key), ckpt.history, done
 
 
@@ -124,7 +150,15 @@ def _same_settings(where: str, saved: dict, config: TrainConfig) -> None:
 
 
 def _same_history(where: str, saved: dict, config: TrainConfig, done: int, validation: bool):
-    expected = history_.new(config.net, validation)
+    named = optimizers.name_of(config.optimizer) is not None
+    expected = history_.new(config.net, validation, learning_rate=named)
+    saved = dict(saved)
+    stopped = saved.pop(history_.STOPPED, 0)
+    if isinstance(stopped, bool) or not isinstance(stopped, int) or not 0 <= stopped <= done:
+        raise ValueError(
+            f"{where} has a corrupt history: stopped_epoch {stopped!r} is not an epoch of its "
+            f"{done} epochs"
+        )
     if "val_loss" in saved and not validation:
         raise ValueError(f"{where} was validated every epoch: pass its validation_data again")
     if "val_loss" not in saved and validation:

@@ -6,11 +6,13 @@ import functools
 import warnings
 
 import jax
+import numpy as np
 
 from jaxnet.network import Network
-from jaxnet.training import checkpoints, engine, loop, sharding
+from jaxnet.training import checkpoints, engine, loop, optimizers, sharding
 from jaxnet.training import history as history_
-from jaxnet.training.arguments import check_arguments, refuse_tracers
+from jaxnet.training.arguments import check_arguments, learning_rates, refuse_tracers
+from jaxnet.training.callbacks import CallbackList, attach_state, check_callbacks
 from jaxnet.training.errors import CheckpointWriteError, TrainingDiverged
 from jaxnet.training.progress import Progress
 from jaxnet.validation import check_choice, check_int
@@ -36,6 +38,8 @@ def fit(
     checkpoint_every: int | None = None,
     resume_from=None,
     mesh=None,
+    callbacks=None,
+    early_stopping=None,
 ):
     """Train ``net`` from ``params``; returns ``(params, history)``.
 
@@ -49,8 +53,14 @@ def fit(
       X, Y: training inputs ``(m, n[0])`` and labels (see ``jn.cost``).
       optimizer: ``"sgd"``, ``"momentum"`` (the course's), ``"rmsprop"`` (Keras's
         defaults), ``"adam"`` (see :mod:`jaxnet.optimizers`) or an optax ``GradientTransformation``.
-      learning_rate: for a named optimiser (default: Keras's default for it); a positive
-        number that stays positive and finite in the params' dtype.
+      learning_rate: for a named optimiser (default: Keras's default for it): a positive
+        number that stays positive and finite in the params' dtype, or a schedule, a
+        function of the optimiser step count (0-based) as optax's (e.g.
+        :func:`jaxnet.schedules.inverse_time_decay`, the course's decay per epoch, or
+        ``optax.exponential_decay``). A schedule is evaluated on the host for every step
+        the run will train and checked then, before training (``ValueError`` naming
+        ``learning_rate`` and the step of a rate that is not positive and finite); the
+        rates reach the compiled step as a traced array, so nothing recompiles.
       epochs: the number of passes over the data (with ``resume_from``: the total, as Keras's
         ``epochs`` with ``initial_epoch``). Full batch: one epoch is one iteration.
       batch_size: ``None`` for full-batch gradient descent (the course's loop), else the
@@ -73,14 +83,39 @@ def fit(
         network, optimizer, batch size, shuffling and validation must be the run's
         (``ValueError`` naming the setting otherwise); a ``learning_rate`` given replaces
         the saved one from the resumed epoch on. Continuing is bitwise the run that was
-        not interrupted.
+        not interrupted; a schedule continues at the saved step count (pass it again: a
+        run saved with one refuses ``learning_rate=None``).
       mesh: a ``jax.sharding.Mesh`` with axis ``"data"`` (:func:`jaxnet.parallel.data_mesh`):
         data-parallel training, params replicated and batches split over the devices.
+      callbacks: a list of callbacks (:mod:`jaxnet.callbacks`: ``on_train_begin``,
+        ``on_epoch_end(epoch, logs, params)``, ``on_train_end``, ``stop_training``), called
+        on the host between compiled chunks, which end at the multiples of each
+        callback's ``every`` (the params it sees are exactly that epoch's). A callback
+        that raises ends training: the exception propagates with ``.params``,
+        ``.opt_state``, ``.history`` and ``.epoch`` of the state reached.
+      early_stopping: a :class:`jaxnet.callbacks.EarlyStopping` or a dict of its
+        arguments (``{"monitor": "val_loss", "patience": 5, "restore_best_params": True}``):
+        appended to ``callbacks``. Resuming rebuilds its counters from the history (a run
+        it stopped trains no further unless its patience grows).
 
     Returns:
       ``(params, history)``: ``history`` is a JSON-serialisable dict of lists with
       ``loss``, ``accuracy`` (``mse`` for regression), ``val_loss``/``val_accuracy`` when
-      validating, ``epoch`` (1-based) and ``time`` (seconds per epoch).
+      validating, ``learning_rate`` (named optimisers: the rate of each epoch's first
+      step), ``epoch`` (1-based) and ``time`` (seconds per epoch); and
+      ``stopped_epoch`` (an int, the last epoch trained) when a callback stopped training.
+      ``params`` are a callback's replacement if one returned some from ``on_train_end``
+      (``restore_best_params``).
+
+    >>> import jax, numpy as np, jaxnet as jn
+    >>> net = jn.Network((2, 4, 1), hidden="tanh", output="sigmoid")
+    >>> X = np.random.default_rng(0).normal(size=(64, 2)).astype(np.float32)
+    >>> y = (X[:, 0] * X[:, 1] > 0).astype(np.int32)
+    >>> decay = jn.schedules.inverse_time_decay(0.5, decay_rate=0.1, steps_per_epoch=4)
+    >>> params, history = jn.fit(net, jn.init(jax.random.key(0), net), X, y,
+    ...     learning_rate=decay, epochs=3, batch_size=16, key=jax.random.key(1), verbose=0)
+    >>> [round(r, 4) for r in history["learning_rate"]]
+    [0.5, 0.4545, 0.4167]
     """
     refuse_tracers("jn.fit", params=params, X=X, Y=Y, validation_data=validation_data,
                    learning_rate=learning_rate, key=key)  # fmt: skip
@@ -92,6 +127,7 @@ def fit(
     check_choice(on_nonfinite, "on_nonfinite", ("raise", "stop"))
     if checkpoint_every is not None:
         checkpoint_every = check_int(checkpoint_every, "checkpoint_every", 1)
+    cbs = check_callbacks(callbacks, early_stopping)
     if key is None and resume_from is None and _needs_key(setup.config):
         raise ValueError(
             "key is required to shuffle minibatches or draw dropout masks: pass key=jax.random.key(seed)"
@@ -100,40 +136,83 @@ def fit(
         checkpoint_dir = checkpoints.writable_directory(checkpoint_dir)
 
     config, validation = setup.config, setup.val is not None
-    state = engine.start_state(config, params, setup.learning_rate)
-    history, start = history_.new(net, validation), 0
+    rate = setup.learning_rate  # a number, a schedule, or None (an optax transformation)
+    named = rate is not None
+    m = setup.train.X.shape[0]  # the real rows (train may be padded for the mesh)
+    nb = engine.num_batches(m, config.batch_size)
+    first_rate = None if rate is None else learning_rates(rate, setup.train.X.dtype, 0, 1)[0]
+    state = engine.start_state(config, params, first_rate)
+    history, start = history_.new(net, validation, learning_rate=named), 0
     if resume_from is not None:
-        rate = None if learning_rate is None else setup.learning_rate
         state, key, history, start = checkpoints.resume(
-            resume_from, state, config, epochs=epochs, key=key, learning_rate=rate,
+            resume_from, state, config, epochs=epochs, key=key, learning_rate=learning_rate,
             validation=validation,
         )  # fmt: skip
+        if named and learning_rate is None:  # the saved run's (constant) rate goes on
+            rate = np.asarray(optimizers.learning_rate_of(state.opt_state))
+        history.pop(history_.STOPPED, None)
+        cbs.load_state(checkpoints.directory_of(resume_from), state.params)
+    rates = None
+    if rate is not None:  # checked before anything trains
+        rates = learning_rates(rate, setup.train.X.dtype, start * nb, epochs * nb)
     key = jax.random.key(0) if key is None else key
+    stop = cbs.train_begin(history, state.params)
     config, state, train, val = sharding.distribute(mesh, config, state, setup.train, setup.val)
-    m = setup.train.X.shape[0]  # the real rows (train may be padded for the mesh)
-    plan = loop.schedule(epochs, m, config.batch_size, start, align=checkpoint_every)
+    align = (checkpoint_every, *cbs.periods)
+    plan = loop.schedule(epochs if not stop else start, m, config.batch_size, start, align)
     save = None
     if checkpoint_dir is not None:
-        every = checkpoint_every or epochs
-        save = functools.partial(_save, checkpoint_dir, config, key, history, every, epochs)
+        save = functools.partial(
+            _save, checkpoint_dir, config, key, history, checkpoint_every or epochs, epochs,
+            callable(rate), cbs,
+        )  # fmt: skip
+    reached: dict = {}  # the state after the last chunk, for an exception to carry
+    after_chunk = functools.partial(_after_chunk, cbs, history, save, reached)
     progress = Progress(verbose, epochs, start, print_every=100 if config.batch_size is None else 1)
     runner = functools.partial(engine.run_chunk, config)
-    state, failed = loop.run(runner, state, (train, val), key, plan, [history], progress, save)
+    try:
+        state, failed = loop.run(
+            runner, state, (train, val), key, plan, [history], progress, after_chunk, rates
+        )  # fmt: skip
+    except Exception as e:  # a callback's (or a checkpoint's): nothing trained is lost
+        at = reached.get("state", state)
+        attach_state(e, params=at.params, opt_state=at.opt_state, history=history,
+                     epoch=reached.get("done", start))  # fmt: skip
+        cbs.train_end_after_error(e, history, at.params)
+        raise
+    if stop:  # a resumed run that its callbacks stop at once (early stopping did already)
+        history[history_.STOPPED] = start
     if failed[0] >= 0:
-        _diverged(plan, int(failed[0]), state, history, on_nonfinite)
-    return state.params, history
+        _diverged(plan, int(failed[0]), state, history, on_nonfinite, cbs)
+    return cbs.train_end(history, state.params), history
+
+
+def _after_chunk(cbs: CallbackList, history, save, reached: dict, state, done: int) -> bool:
+    """Between chunks: the callbacks due after epoch ``done``, then a checkpoint; True to stop."""
+    reached.update(state=state, done=done)
+    stop = cbs.epoch_end(done, history, state.params)
+    if stop:
+        history[history_.STOPPED] = done
+    if save is not None:
+        save(state, done, stop)
+    return stop
 
 
 def _needs_key(config: engine.TrainConfig) -> bool:
     return (config.batch_size is not None and config.shuffle) or config.net.needs_key
 
 
-def _save(directory, config, key, history, every: int, epochs: int, state, done: int) -> None:
-    """After a chunk: save every ``every`` epochs and at the end; a failure keeps the params."""
-    if done % every and done != epochs:
+def _save(
+    directory, config, key, history, every: int, epochs: int, schedule: bool, cbs: CallbackList,
+    state, done: int, stopped: bool,
+) -> None:  # fmt: skip
+    """After a chunk: save every ``every`` epochs, at the end and where a callback stopped
+    training (the callbacks' own state first); a failure keeps the params."""
+    if done % every and done != epochs and not stopped:
         return
     try:
-        checkpoints.save(directory, state, config, key, history, done)
+        cbs.save_state(directory)
+        checkpoints.save(directory, state, config, key, history, done, schedule=schedule)
     except OSError as e:
         raise CheckpointWriteError(
             f"the checkpoint of epoch {done} could not be written in {directory} ({e}); "
@@ -143,8 +222,11 @@ def _save(directory, config, key, history, every: int, epochs: int, state, done:
         ) from e  # fmt: skip
 
 
-def _diverged(plan: loop.Schedule, failed_step: int, state, history, on_nonfinite: str) -> None:
-    """Warn or raise; the state is the guarded replay's, so its params are the last finite."""
+def _diverged(plan: loop.Schedule, failed_step: int, state, history, on_nonfinite: str, cbs):
+    """Warn or raise; the state is the guarded replay's, so its params are the last finite.
+
+    Raising, the callbacks' ``on_train_end`` runs first (loggers flush; no replacement).
+    """
     nb = plan.steps_per_epoch
     epoch, step = failed_step // nb + 1, failed_step % nb + 1
     message = (
@@ -155,7 +237,7 @@ def _diverged(plan: loop.Schedule, failed_step: int, state, history, on_nonfinit
     if on_nonfinite == "stop":
         warnings.warn(message, RuntimeWarning, stacklevel=3)
         return
-    raise TrainingDiverged(
+    error = TrainingDiverged(
         message,
         params=state.params,
         opt_state=state.opt_state,
@@ -163,3 +245,5 @@ def _diverged(plan: loop.Schedule, failed_step: int, state, history, on_nonfinit
         epoch=epoch,
         step=step,
     )
+    cbs.train_end_after_error(error, history, state.params)
+    raise error

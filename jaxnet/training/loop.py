@@ -1,7 +1,9 @@
 """THE training loop, shared by ``jn.fit`` (one model) and ``jn.fit_ensemble`` (K vmapped models).
 
 Python only dispatches compiled chunks of epochs to a runner, appends their logs to
-the histories, reports progress and lets the caller act between chunks (checkpoints).
+the histories, reports progress and lets the caller act between chunks (callbacks,
+checkpoints, a stop). A learning-rate schedule reaches the runner as the chunk's rate
+per step (evaluated on the host, a traced array: nothing recompiles).
 The runner is :func:`jaxnet.training.engine.run_chunk` for one model or its ``vmap``
 for K; the loop tells them apart only by the shape of the logs, ``(chunk,)`` or
 ``(K, chunk)``. A model whose loss turns non-finite stops where it failed (the guarded
@@ -29,29 +31,31 @@ class Schedule(NamedTuple):
       start: epochs done before (a resumed run).
       steps_per_epoch: optimiser steps per epoch (1 for full batch).
       chunk: the runner's static log length: ``FULL_BATCH_CHUNK`` full batch, 1 with minibatches.
-      align: no compiled call crosses a multiple of ``align`` epochs (``checkpoint_every``).
+      align: periods in epochs: no compiled call crosses a multiple of any of them
+        (``checkpoint_every``, the callbacks' ``every``), so the caller sees the state there.
     """
 
     epochs: int
     start: int
     steps_per_epoch: int
     chunk: int
-    align: int | None = None
+    align: tuple[int, ...] = ()
 
     def next_length(self, done: int) -> int:
         """Epochs in the compiled call that starts after ``done`` epochs."""
-        n = min(self.chunk, self.epochs - done)
-        return n if self.align is None else min(n, self.align - done % self.align)
+        return min(self.chunk, self.epochs - done, *(p - done % p for p in self.align))
 
     def epochs_before(self, failed_step: int) -> int:
         """Completed epochs before the global step ``failed_step`` (0-based)."""
         return failed_step // self.steps_per_epoch
 
 
-def schedule(epochs: int, m: int, batch_size: int | None, start: int = 0, align=None) -> Schedule:
-    """The :class:`Schedule` of ``epochs`` over ``m`` examples in batches of ``batch_size``."""
+def schedule(epochs: int, m: int, batch_size: int | None, start: int = 0, align=()) -> Schedule:
+    """The :class:`Schedule` of ``epochs`` over ``m`` examples in batches of ``batch_size``;
+    ``align``: a period in epochs, None, or several (see :class:`Schedule`)."""
     chunk = engine.FULL_BATCH_CHUNK if batch_size is None else 1
-    return Schedule(epochs, start, engine.num_batches(m, batch_size), chunk, align)
+    periods = (align,) if isinstance(align, int) else tuple(p for p in align or () if p)
+    return Schedule(epochs, start, engine.num_batches(m, batch_size), chunk, periods)
 
 
 def run(
@@ -62,7 +66,8 @@ def run(
     plan: Schedule,
     histories: list[dict],
     progress: Progress,
-    after_chunk: Callable[[engine.TrainState, int], None] | None = None,
+    after_chunk: Callable[[engine.TrainState, int], bool] | None = None,
+    rates: np.ndarray | None = None,
 ):
     """Train ``plan``'s epochs; returns ``(state, failed)``.
 
@@ -76,8 +81,11 @@ def run(
       histories: one history per model (K >= 1), extended in place; a runner may carry
         more models than histories (padding for a mesh), which are not reported.
       progress: reports each chunk's logs (the mean over the models when K > 1).
-      after_chunk: ``after_chunk(state, epochs_done)`` after every chunk in which no model
-        failed (fit's checkpoints).
+      after_chunk: ``after_chunk(state, epochs_done) -> stop`` after every chunk in which no
+        model failed (fit's callbacks and checkpoints); a true result ends the run there.
+      rates: the learning rate of every step the run trains, ``(steps_per_epoch *
+        (epochs - start),)`` from the first step after ``start`` epochs, or None (the
+        optimiser's own); the runner gets each chunk's, the histories each epoch's first.
 
     Returns:
       The final state and ``failed`` ``(K,)``: each model's first failed global step, -1 if none.
@@ -87,6 +95,7 @@ def run(
     try:
         while done < plan.epochs and not (failed >= 0).all():
             n, tic = plan.next_length(done), time.perf_counter()
+            chunk_rates = None if rates is None else _chunk_rates(plan, rates, done, n)
             state, logs, failed = engine.replaying(
                 runner,
                 state,
@@ -94,25 +103,39 @@ def run(
                 keys,
                 np.int32(done),
                 np.int32(n),
+                **({} if chunk_rates is None else {"rates": chunk_rates}),
                 chunk=plan.chunk,
                 guarded=bool((failed >= 0).any()),  # keeps the models that failed frozen
             )
             failed = np.reshape(failed, -1)[:K]
-            _record(histories, progress, plan, logs, failed, done, n, time.perf_counter() - tic)
+            epoch_rates = None if chunk_rates is None else chunk_rates[:: plan.steps_per_epoch]
+            seconds = time.perf_counter() - tic
+            _record(histories, progress, plan, logs, failed, done, n, seconds, epoch_rates)
             done += n
-            if after_chunk is not None and not (failed >= 0).any():
-                after_chunk(state, done)
+            if after_chunk is not None and not (failed >= 0).any() and after_chunk(state, done):
+                break
     finally:
         progress.close()
     return state, failed
 
 
-def _record(histories, progress, plan: Schedule, logs, failed, done: int, n: int, seconds: float):
+def _chunk_rates(plan: Schedule, rates: np.ndarray, done: int, n: int) -> np.ndarray:
+    """The rates of the chunk's steps, ``(chunk * steps_per_epoch,)``: its ``n`` epochs',
+    then the last one repeated over the inactive tail (a fixed shape: no recompilation)."""
+    nb = plan.steps_per_epoch
+    first = (done - plan.start) * nb
+    own = rates[first : first + n * nb]
+    return np.pad(own, (0, (plan.chunk - n) * nb), mode="edge")
+
+
+def _record(histories, progress, plan: Schedule, logs, failed, done, n, seconds, rates=None):
     """Append each model's completed epochs of the chunk's ``logs`` to its history; report them."""
     K = len(histories)
     logs = [np.reshape(v, (-1, plan.chunk)) for v in logs]  # (K', chunk) with K' >= K
     added = [
-        history.append(h, [v[k] for v in logs], done, _alive(plan, failed[k], done, n), seconds)
+        history.append(
+            h, [v[k] for v in logs], done, _alive(plan, failed[k], done, n), seconds, rates
+        )
         for k, h in enumerate(histories)
     ]
     if K == 1:

@@ -69,6 +69,11 @@ def set_learning_rate(opt_state, learning_rate):
     return opt_state._replace(hyperparams=hyperparams)
 
 
+def learning_rate_of(opt_state):
+    """The learning rate held in an ``inject_hyperparams`` state (the last one used)."""
+    return opt_state.hyperparams["learning_rate"]
+
+
 def name_of(optimizer: optax.GradientTransformation) -> str | None:
     """The name :func:`get` gave ``optimizer``, or None for any other transformation."""
     return next((n for n in NAMES if get(n) is optimizer), None)

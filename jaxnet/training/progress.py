@@ -11,8 +11,11 @@ import warnings
 
 
 def format_logs(logs: dict[str, float]) -> str:
-    """``"loss: 0.1234 - accuracy: 0.9612"`` for the numeric entries of one epoch's logs."""
-    return " - ".join(f"{k}: {v:.4f}" for k, v in logs.items())
+    """``"loss: 0.1234 - accuracy: 0.9612"`` for the numeric entries of one epoch's logs
+    (a learning rate with 4 significant digits: ``learning_rate: 0.001``)."""
+    return " - ".join(
+        f"{k}: {v:.4g}" if k.endswith("learning_rate") else f"{k}: {v:.4f}" for k, v in logs.items()
+    )
 
 
 class Progress:
