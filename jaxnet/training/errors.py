@@ -10,7 +10,8 @@ class TrainingDiverged(FloatingPointError):
       params: the last finite params (the step whose loss was non-finite was not applied).
       opt_state: the optimiser state that goes with them.
       history: the history of the epochs completed before the failure.
-      epoch, step: 1-based epoch and step within it where the loss (or the updated params) became non-finite.
+      epoch: the 1-based epoch where the loss (or the updated params) became non-finite.
+      step: the 1-based step within that epoch.
     """
 
     def __init__(self, message, *, params, opt_state, history, epoch, step):
@@ -23,7 +24,8 @@ class CheckpointWriteError(OSError):
     """A checkpoint could not be written during training. Carries the trained state.
 
     Attributes:
-      params, opt_state: the state after ``epoch`` epochs (what the checkpoint would have held).
+      params: the params after ``epoch`` epochs (what the checkpoint would have held).
+      opt_state: the optimiser state that goes with them.
       history: the history of those epochs.
       epoch: the epochs done when the save failed.
       path: the checkpoint directory.
