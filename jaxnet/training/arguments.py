@@ -198,7 +198,7 @@ def learning_rates(rate, dtype, first_step: int, stop_step: int) -> np.ndarray:
     if bad.any():
         i = int(np.argmax(bad))
         raise ValueError(
-            f"learning_rate (a schedule) gave {values[i]!r} at step {first_step + i} "
+            f"learning_rate (a schedule) gave {float(values[i])!r} at step {first_step + i} "
             f"(0-based): every rate of the run's steps must be positive and finite in "
             f"{np.dtype(dtype).name} (in [{info.tiny:.3g}, {info.max:.3g}])"
         )
