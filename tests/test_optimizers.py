@@ -276,3 +276,116 @@ def test_set_learning_rate_takes_a_scalar_or_one_rate_per_model():
     stacked = jax.vmap(tx.init)({"W": jnp.ones((4, 3))})
     rates = optimizers.set_learning_rate(stacked, jnp.array([0.1, 0.2, 0.3, 0.4]))
     np.testing.assert_allclose(rates.hyperparams["learning_rate"], [0.1, 0.2, 0.3, 0.4])
+
+
+# --- the course's update functions, written in NumPy, step by step on a real network --------
+#
+# Course 2, week 2 ("Optimization methods"): parameters and gradients are dicts "W1", "b1",
+# "dW1", ...; velocity and squared-gradient averages start at zero; Adam's t counts the
+# updates (minibatches). Keras's RMSprop (keras/src/optimizers/rmsprop.py) is written the
+# same way. jaxnet's optimizers must follow them update after update: a callback records
+# the params after every epoch (every full-batch iteration, every 5-minibatch epoch).
+
+
+def initialize_velocity(parameters):
+    return {"d" + k: np.zeros_like(v) for k, v in parameters.items()}
+
+
+def update_parameters_with_momentum(parameters, grads, v, beta, learning_rate):
+    L = len(parameters) // 2
+    for l in range(1, L + 1):
+        for p in ("W", "b"):
+            v[f"d{p}{l}"] = beta * v[f"d{p}{l}"] + (1 - beta) * grads[f"d{p}{l}"]
+            parameters[f"{p}{l}"] = parameters[f"{p}{l}"] - learning_rate * v[f"d{p}{l}"]
+    return parameters, v
+
+
+def update_parameters_with_adam(
+    parameters, grads, v, s, t, learning_rate=0.01, beta1=0.9, beta2=0.999, epsilon=1e-8
+):
+    L = len(parameters) // 2
+    v_corrected, s_corrected = {}, {}
+    for l in range(1, L + 1):
+        for p in ("W", "b"):
+            d = f"d{p}{l}"
+            v[d] = beta1 * v[d] + (1 - beta1) * grads[d]
+            v_corrected[d] = v[d] / (1 - beta1**t)
+            s[d] = beta2 * s[d] + (1 - beta2) * grads[d] ** 2
+            s_corrected[d] = s[d] / (1 - beta2**t)
+            parameters[f"{p}{l}"] = parameters[f"{p}{l}"] - learning_rate * v_corrected[d] / (
+                np.sqrt(s_corrected[d]) + epsilon
+            )
+    return parameters, v, s, v_corrected, s_corrected
+
+
+def update_parameters_with_keras_rmsprop(parameters, grads, s, learning_rate, rho=0.9, eps=1e-7):
+    """Keras: ``velocity = rho velocity + (1 - rho) g^2;  W -= lr g / sqrt(velocity + eps)``."""
+    for k in parameters:
+        s["d" + k] = rho * s["d" + k] + (1 - rho) * grads["d" + k] ** 2
+        parameters[k] = parameters[k] - learning_rate * grads["d" + k] / np.sqrt(s["d" + k] + eps)
+    return parameters, s
+
+
+def to_course(params):
+    return {f"{p}{l}": np.array(layer[p]) for l, layer in enumerate(params, 1) for p in ("W", "b")}
+
+
+def from_course(parameters):
+    L = len(parameters) // 2
+    return tuple(
+        {p: jnp.asarray(parameters[f"{p}{l}"]) for p in ("W", "b")} for l in range(1, L + 1)
+    )
+
+
+def course_grads(net, parameters, X, Y):
+    """The course's ``backward_propagation`` (jaxnet's hand-derived one) as a dict of NumPy."""
+    g = jn.grads(net, from_course(parameters), X, Y)
+    return {"d" + k: np.asarray(v) for k, v in to_course(g).items()}
+
+
+def course_training(net, params, X, Y, name, lr, batch_size, epochs):
+    """The course's ``model(...)`` loop with minibatches in order: params after every epoch."""
+    parameters, t = to_course(params), 0
+    v, s = initialize_velocity(parameters), initialize_velocity(parameters)
+    m = X.shape[0]
+    after = []
+    for _ in range(epochs):
+        for start in range(0, m, batch_size or m):
+            idx = slice(start, start + (batch_size or m))
+            grads = course_grads(net, parameters, X[idx], Y[idx])
+            t += 1
+            if name == "momentum":
+                parameters, v = update_parameters_with_momentum(parameters, grads, v, 0.9, lr)
+            elif name == "adam":
+                parameters, v, s, _, _ = update_parameters_with_adam(parameters, grads, v, s, t, lr)
+            else:
+                parameters, s = update_parameters_with_keras_rmsprop(parameters, grads, s, lr)
+        after.append(from_course(dict(parameters)))
+    return after
+
+
+class ParamsAfterEachEpoch(jn.callbacks.Callback):
+    def __init__(self):
+        self.params = []
+
+    def on_epoch_end(self, epoch, logs, params):
+        self.params.append(params)
+
+
+@pytest.mark.parametrize("batch_size, epochs", [(None, 8), (64, 3)], ids=["full", "minibatch"])
+@pytest.mark.parametrize("name, lr", [("momentum", 0.1), ("adam", 0.01), ("rmsprop", 0.01)])
+def test_the_course_update_functions_step_by_step(name, lr, batch_size, epochs, x64):
+    """The course's 2-5-2-1 moons network (300 examples, 5 minibatches of 64 per epoch)."""
+    X, y = jn.datasets.make_moons(jax.random.key(0), m=300, noise=0.2)
+    X, y = np.asarray(X, np.float64), np.asarray(y)
+    net = jn.Network((2, 5, 2, 1), hidden="relu", output="sigmoid")
+    params = jn.init(jax.random.key(1), net, dtype=jnp.float64)
+    expected = course_training(net, params, X, y, name, lr, batch_size, epochs)
+    record = ParamsAfterEachEpoch()
+    jn.fit(net, params, X, y, optimizer=name, learning_rate=lr, epochs=epochs,
+           batch_size=batch_size, shuffle=False, verbose=0, callbacks=[record])  # fmt: skip
+    assert len(record.params) == epochs
+    for got, want in zip(record.params, expected):
+        chex.assert_trees_all_close(got, want, **F64)
+    # and they moved: the rule matters
+    assert not np.allclose(expected[-1][0]["W"], params[0]["W"], rtol=1e-3)
