@@ -101,8 +101,24 @@ FIT_ONLY = {
     "checkpoint_every-zero": (dict(checkpoint_every=0), ValueError, "checkpoint_every"),
     "checkpoint_every-bool": (dict(checkpoint_every=True), TypeError, "checkpoint_every"),
     "checkpoint_every-float": (dict(checkpoint_every=1.5), TypeError, "checkpoint_every"),
+    # schedules: checked on the steps that will run, before training
+    "lr-schedule-zero": (
+        dict(learning_rate=lambda s: 0.1 * (s < 1), epochs=3),
+        ValueError,
+        "learning_rate",
+    ),
+    "lr-schedule-nan": (dict(learning_rate=lambda s: np.nan), ValueError, "learning_rate"),
+    "lr-schedule-underflow": (dict(learning_rate=lambda s: 1e-50), ValueError, "learning_rate"),
+    "lr-schedule-text": (dict(learning_rate=lambda s: "fast"), ValueError, "learning_rate"),
+    # callbacks
+    "callbacks-not-a-list": (dict(callbacks=print), TypeError, "callbacks"),
+    "callbacks-no-hooks": (dict(callbacks=[object()]), TypeError, r"callbacks\[0\]"),
+    "early_stopping-number": (dict(early_stopping=3), TypeError, "early_stopping"),
+    "early_stopping-monitor": (dict(early_stopping={"monitor": "val_loss"}), ValueError, "monitor"),
+    "early_stopping-patience": (dict(early_stopping={"patience": 1.5}), TypeError, "patience"),
 }
 ENSEMBLE_ONLY = {
+    "lr-schedule": (dict(learning_rate=lambda s: 0.1), TypeError, "learning_rate"),
     "lr-per-model-count": (dict(learning_rate=[0.1, 0.2, 0.3]), ValueError, "learning_rate"),
     "lr-per-model-negative": (
         dict(learning_rate=jnp.array([0.1, -0.2])),
