@@ -1,4 +1,5 @@
-"""Plots of the course: learning curves, cost curves, decision boundaries, activations, images.
+"""Plots of the course: learning curves, cost curves, decision boundaries, activations, images,
+and a CNN's filters and feature maps.
 
 Every function builds a :class:`matplotlib.figure.Figure` directly (no pyplot, no
 global backend change: safe in scripts, threads and notebooks, where Jupyter displays
@@ -34,6 +35,8 @@ __all__ = [
     "plot_activations",
     "plot_costs",
     "plot_decision_boundary",
+    "plot_feature_maps",
+    "plot_filters",
     "plot_hidden_size_sweep",
     "plot_history",
     "plot_images",
@@ -470,4 +473,133 @@ def plot_hidden_size_sweep(
     ax.grid(True, alpha=0.3)
     if val_accuracies is not None:
         ax.legend()
+    return _finish(fig, path, dpi)
+
+
+def _check_count(value, name: str) -> int:
+    if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < 1:
+        raise ValueError(f"{name} must be an int >= 1, got {value!r}")
+    return int(value)
+
+
+def _blank(ax) -> None:
+    ax.set_xticks([])
+    ax.set_yticks([])
+
+
+def plot_filters(
+    W, path=None, *, channel=None, ncols: int = 8, max_filters: int = 64, dpi: int = 100
+) -> Figure:
+    """A conv layer's filters, one panel each: what the first layer of a CNN looks for.
+
+    Args:
+      W: the kernels ``(f, f, n_C_prev, n_C)`` (a :class:`~jaxnet.layers.Conv2D`'s ``W``).
+      channel: the input channel to draw in grey; None draws RGB filters (``n_C_prev == 3``)
+        in color and otherwise channel 0.
+      ncols: panels per row.
+      max_filters: draw at most the first this many filters.
+      path: save the figure there (optional).
+      dpi: resolution of the saved image.
+
+    Returns:
+      The Figure, one Axes per drawn filter (``min(n_C, max_filters)``), titled with its index;
+      each filter is min-max scaled on its own (color filters to [0, 1]).
+    """
+    W = np.asarray(W, dtype=float)
+    if W.ndim != 4 or W.shape[0] < 1 or W.shape[-1] < 1:
+        raise ValueError(f"W must be conv kernels of shape (f, f, n_C_prev, n_C), got {W.shape}")
+    ncols, max_filters = _check_count(ncols, "ncols"), _check_count(max_filters, "max_filters")
+    n_C_prev = W.shape[2]
+    color = channel is None and n_C_prev == 3
+    if not color:
+        channel = 0 if channel is None else channel
+        if not isinstance(channel, numbers.Integral) or not 0 <= channel < n_C_prev:
+            raise ValueError(f"channel must be an int in 0..{n_C_prev - 1}, got {channel!r}")
+    n = min(W.shape[-1], max_filters)
+    cols = min(ncols, n)
+    rows = math.ceil(n / cols)
+    fig = Figure(figsize=(1.2 * cols, 1.35 * rows), layout="constrained")
+    grid = fig.subplots(rows, cols, squeeze=False).ravel()
+    for ax in grid[n:]:
+        fig.delaxes(ax)
+    for k, ax in enumerate(grid[:n]):
+        w = W[..., k] if color else W[:, :, channel, k]
+        if color:
+            lo, hi = w.min(), w.max()
+            ax.imshow(
+                (w - lo) / (hi - lo) if hi > lo else np.zeros_like(w), interpolation="nearest"
+            )
+        else:
+            ax.imshow(w, cmap="gray", interpolation="nearest")
+        ax.set_title(str(k), fontsize=8)
+        _blank(ax)
+    return _finish(fig, path, dpi)
+
+
+def plot_feature_maps(
+    net, params, image, path=None, *, layers=None, max_maps: int = 8, dpi: int = 100
+) -> Figure:
+    """One image and what layers of a CNN make of it: the first channels of their outputs.
+
+    Args:
+      net: a :class:`~jaxnet.Network` on images (``input_shape`` ``(n_H, n_W, n_C)``).
+      params: its params.
+      image: one example ``(n_H, n_W, n_C)`` (or ``(1, n_H, n_W, n_C)``) as the network takes it.
+      layers: indices into ``net.layers`` whose outputs are images ``(n_H, n_W, n_C)``
+        (default: every :class:`~jaxnet.layers.Conv2D`).
+      max_maps: draw at most this many channels per layer.
+      path: save the figure there (optional).
+      dpi: resolution of the saved image.
+
+    Returns:
+      The Figure: the image in the first row, then one row per layer (inference mode:
+      no dropout, batch norm's moving statistics), each map titled with its channel.
+    """
+    from jaxnet.validation import as_inputs, check_network, check_params
+
+    check_network(net)
+    max_maps = _check_count(max_maps, "max_maps")
+    if len(net.input_shape) != 3:
+        raise ValueError(
+            f"the network must take images (n_H, n_W, n_C), got input_shape {net.input_shape}"
+        )
+    image = np.asarray(image)
+    if image.shape == (1, *net.input_shape):
+        image = image[0]
+    if image.shape != net.input_shape:
+        raise ValueError(
+            f"image must have the network's input shape {net.input_shape}, got {image.shape}"
+        )
+    if layers is None:
+        layers = [l for l, layer in enumerate(net.layers) if getattr(layer, "kind", "") == "conv2d"]
+    layers = sorted({int(l) for l in layers})
+    if not layers or not all(0 <= l < net.L and len(net.output_shapes[l]) == 3 for l in layers):
+        raise ValueError(
+            f"layers must name layers of net (0..{net.L - 1}) whose outputs are images; got {layers}"
+        )
+    A = as_inputs(net, image[None], check_params(net, params))
+    maps = {}
+    for l, (layer, p) in enumerate(zip(net.layers[: layers[-1] + 1], params)):
+        A, _ = layer.forward(p, A, train=False)
+        if l in layers:
+            maps[l] = np.asarray(A[0], dtype=float)
+    cols = min(max_maps, max(m.shape[-1] for m in maps.values()))
+    fig = Figure(figsize=(1.3 * cols + 0.6, 1.45 * (len(layers) + 1)), layout="constrained")
+    grid = fig.subplots(len(layers) + 1, cols, squeeze=False)
+    shown = _displayable(_as_images(image[None]))[0]
+    grid[0, 0].imshow(shown, cmap="gray" if shown.ndim == 2 else None, interpolation="nearest")
+    grid[0, 0].set_title("input", fontsize=8)
+    _blank(grid[0, 0])
+    for ax in grid[0, 1:]:
+        fig.delaxes(ax)
+    for row, (l, fmap) in zip(grid[1:], maps.items()):
+        n_H, n_W, n_C = fmap.shape
+        for c, ax in enumerate(row):
+            if c >= n_C:
+                fig.delaxes(ax)
+                continue
+            ax.imshow(fmap[:, :, c], cmap="viridis", interpolation="nearest")
+            ax.set_title(f"ch {c}", fontsize=8)
+            _blank(ax)
+        row[0].set_ylabel(f"layer {l + 1} {net.layers[l].kind}\n{n_H}x{n_W}x{n_C}", fontsize=8)
     return _finish(fig, path, dpi)

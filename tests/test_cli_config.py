@@ -93,6 +93,13 @@ def test_course_settings_parse_as_their_options():
         ("dataset", ["planar"], "must be a string"),
         ("optimizer", {"name": "sgd"}, "must be a string"),
         ("data_dir", 3, "a string or null"),
+        ("batch_norm", 1, "true or false"),
+        ("batch_norm", None, "true or false"),
+        ("l2", -1, "finite number >= 0"),
+        ("l2", "0.1", "must be a number"),
+        ("dropout", 1, "[0, 1)"),
+        ("arch", "conv8x3-dense10", "--arch token 'conv8x3' (1st)"),
+        ("arch", 5, "a string or null"),
     ],
 )
 def test_a_saved_config_of_the_wrong_type_names_the_file_and_key(key, value, needle):
@@ -102,12 +109,65 @@ def test_a_saved_config_of_the_wrong_type_names_the_file_and_key(key, value, nee
     assert repr(key) in str(e.value) and needle in str(e.value)
 
 
-@pytest.mark.parametrize("key", [f.name for f in dataclasses.fields(RunConfig)])
+OFF = [f.name for f in dataclasses.fields(RunConfig) if f.metadata.get("off")]
+
+
+@pytest.mark.parametrize(
+    "key", [f.name for f in dataclasses.fields(RunConfig) if f.name not in OFF]
+)
 def test_a_saved_config_missing_a_key_names_it(key):
     saved = config.resolve("planar").to_json()
     del saved[key]
     with pytest.raises(ValueError, match=f"run/config.json: missing key '{key}'"):
         RunConfig.from_json(saved, "run/config.json")
+
+
+def test_a_config_from_before_the_regularisation_options_loads_with_them_off():
+    assert set(OFF) == {"arch", "l2", "dropout", "batch_norm"}
+    cfg = config.resolve("planar")
+    saved = {k: v for k, v in cfg.to_json().items() if k not in OFF}
+    assert RunConfig.from_json(saved, "config.json") == cfg
+    assert "--arch" not in config.command_line(cfg) and "--l2" not in config.command_line(cfg)
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"l2": 0.7, "dropout": 0.14, "batch_norm": True, "layers": (20, 3)},
+        {"arch": "conv8k3-pool2-flatten-dense10", "l2": 0.01},
+        {"arch": "lenet"},
+    ],
+)
+def test_regularised_and_arch_configs_round_trip(options):
+    cfg = config.resolve("mnist", **options)
+    assert RunConfig.from_json(cfg.to_json(), "config.json") == cfg
+    args = _train_parser().parse_args(shlex.split(config.command_line(cfg))[2:])
+    assert config.resolve(**config.given(args, RunConfig)) == cfg
+    if "arch" in options:
+        assert cfg.layers is None and cfg.optimizer == "adam"  # the CNN course settings
+
+
+@pytest.mark.parametrize(
+    ("options", "needle"),
+    [
+        ({"arch": "dense8-dense1", "layers": (4,)}, "mutually exclusive"),
+        ({"arch": "dense8-dense1", "dropout": 0.5}, "put dropout0.5 tokens"),
+        ({"arch": "dense8-dense1", "batch_norm": True}, "put bn tokens"),
+    ],
+)
+def test_arch_conflicts(options, needle):
+    with pytest.raises(ValueError, match=needle):
+        config.resolve("planar", **options)
+    saved = {**config.resolve("planar").to_json(), "layers": None, **options}
+    saved["layers"] = saved["layers"] and list(saved["layers"])
+    with pytest.raises(ValueError, match=f"config.json: .*{needle}"):
+        RunConfig.from_json(saved, "config.json")
+
+
+def test_a_saved_config_without_layers_or_arch():
+    saved = {**config.resolve("planar").to_json(), "layers": None}
+    with pytest.raises(ValueError, match="key 'layers' is null and there is no 'arch'"):
+        RunConfig.from_json(saved, "config.json")
 
 
 @pytest.mark.parametrize(
@@ -121,6 +181,10 @@ def test_a_saved_config_missing_a_key_names_it(key):
         (config.seed, "4294967295", 2**32 - 1),
         (config.devices, "all", "all"),
         (config.devices, "2", 2),
+        (config.nonnegative, "0", 0.0),
+        (config.nonnegative, "0.7", 0.7),
+        (config.rate, "0.14", 0.14),
+        (config.rate, "0", 0.0),
         (data.parse_dataset, "moons", "moons"),
     ],
 )
@@ -142,6 +206,12 @@ def test_parsers_accept(parse, text, expected):
         (config.devices, "many"),
         (config.devices, "0"),
         (config.devices, "-1"),
+        (config.nonnegative, "-1"),
+        (config.nonnegative, "nan"),
+        (config.nonnegative, "inf"),
+        (config.rate, "1"),
+        (config.rate, "-0.1"),
+        (config.rate, "nan"),
         (data.parse_dataset, "nope"),
         (data.parse_dataset, "notes.txt"),
     ],

@@ -1,6 +1,7 @@
 """The ``jaxnet`` command: the parser and dispatch (the work is in :mod:`jaxnet.cli.commands`).
 
     jaxnet train [--dataset planar] [--layers 4] ...   train and write a run directory
+    jaxnet train --dataset mnist --arch lenet          a network of any layers (jaxnet.cli.arch)
     jaxnet train --resume RUN_DIR [--epochs N]         continue (or complete) a run
     jaxnet evaluate RUN_DIR                            loss and accuracy per split
     jaxnet predict RUN_DIR INPUT.csv [--output OUT]    one prediction per feature row
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 
 import jaxnet as jn
@@ -32,6 +34,12 @@ examples:
   jaxnet train --output-activation linear        regression on the same points (mse)
   jaxnet train --dataset cat --data-dir DIR      logistic regression on the cat images
   jaxnet train --dataset mnist --download        784-512-10 relu/softmax, rmsprop
+  jaxnet train --layers 20,3 --l2 0.7 --dropout 0.14 --batch-norm
+                                                 the flower, regularised
+  jaxnet train --dataset mnist --arch conv8k3-pool2-conv16k3-pool2-flatten-dense128-dense10
+                                                 a CNN on images (m, 28, 28, 1)
+  jaxnet train --dataset mnist --arch lenet      LeNet-5, its output layer dense10
+  jaxnet train --dataset moons --arch dense64-bn-dropout0.5-dense1
   jaxnet train --resume runs/planar-... --epochs 20000
 """
 
@@ -42,6 +50,8 @@ class UsageError(Exception):
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message):
+        # "argument --arch: --arch token ..." -> "--arch token ...": the message names it
+        message = re.sub(r"^argument (--[\w-]+): (?=\1 )", "", message)
         raise UsageError(f"{message} (see: {self.prog} --help)")
 
 
@@ -84,7 +94,9 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument(
         "input",
         metavar="INPUT.csv",
-        help="feature rows in raw units; a first row of names is a header",
+        help="feature rows in raw units; a first row of names is a header. For a run on "
+        "images: one image per row, its n_H*n_W*n_C pixels (0..255 as in the dataset's "
+        "files) in row-major (H, W, C) order, reshaped to the image the network takes",
     )
     predict.add_argument(
         "--output", metavar="OUT.csv", help="write prediction(,probability) rows here"

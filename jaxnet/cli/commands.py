@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import math
 import os
 import time
 from pathlib import Path
@@ -18,8 +19,8 @@ import numpy as np
 
 import jaxnet as jn
 from jaxnet import parallel
+from jaxnet.cli import arch, plots, rundir
 from jaxnet.cli import data as datasets
-from jaxnet.cli import plots, rundir
 from jaxnet.cli.config import GradcheckConfig, RunConfig, TrainOptions, command_line
 
 
@@ -28,20 +29,53 @@ class RunFailed(Exception):
 
 
 def build_network(config: RunConfig, data: datasets.Data) -> jn.Network:
-    """``Network((n_x, *layers, n_out))``: n_out is 1 for a sigmoid on two classes or for
-    regression (a linear or relu output), else the number of classes."""
+    """The run's network on ``data``: ``Network((n_x, *layers, n_out), l2=, dropout=,
+    batch_norm=)`` (the dense shorthand), or ``Sequential`` of the ``--arch`` layers on the
+    data's input shape. n_out is 1 for a sigmoid on two classes or for regression (a linear
+    or relu output), else the number of classes."""
     K = data.num_classes
-    output = config.output_activation or ("sigmoid" if K == 2 else "softmax")
+    token = None if config.arch is None else arch.output_token(config.arch)
+    output = (token and token.activation) or config.output_activation
+    output = output or ("sigmoid" if K == 2 else "softmax")
     n_out = K if jn.activations.get(output).name == "softmax" else 1
-    net = jn.Network(
-        (data.num_features, *config.layers, n_out), hidden=config.hidden_activation, output=output
-    )
+    if config.arch is None:
+        # the regularisation keywords only when on: a plain run builds the plain shorthand
+        extra = {"l2": config.l2, "dropout": config.dropout, "batch_norm": config.batch_norm}
+        net = jn.Network(
+            (data.num_features, *config.layers, n_out),
+            hidden=config.hidden_activation,
+            output=output,
+            **{k: v for k, v in extra.items() if v},
+        )
+    else:
+        net = _arch_network(config, data, output, n_out)
     if net.task == "binary" and K > 2:
         raise ValueError(f"--output-activation {output} cannot classify {K} classes; use softmax")
     return net
 
 
-def load_data(config: RunConfig, *, download=False, preprocessing=None, recorded=False):
+def _arch_network(config: RunConfig, data: datasets.Data, output: str, n_out: int):
+    first = next(t for t in arch.parse(config.arch) if t.word not in ("bn", "dropout"))
+    if arch.takes_images(config.arch) and data.image_shape is None:
+        raise ValueError(
+            f"{first.where} takes images (n_H, n_W, n_C), but {data.name} gives vectors of "
+            f"{data.num_features} features; image datasets: mnist, fashion-mnist, cat"
+        )
+    layers = arch.layers(config.arch, hidden=config.hidden_activation, output=output, outputs=n_out)
+    arch.check_shapes(config.arch, layers, data.input_shape)
+    extra = {"l2": config.l2} if config.l2 else {}
+    return jn.Sequential(layers, input_shape=data.input_shape, **extra)
+
+
+def takes_images(config: RunConfig) -> bool:
+    """Whether the run feeds image datasets as images (a conv, pool or flatten first)."""
+    return config.arch is not None and arch.takes_images(config.arch)
+
+
+def load_data(
+    config: RunConfig, *, download=False, preprocessing=None, recorded=False, images=None
+):
+    """The run's dataset (as images when the network takes them, or ``images`` says so)."""
     return datasets.load(
         config.dataset,
         data_dir=config.data_dir,
@@ -49,6 +83,7 @@ def load_data(config: RunConfig, *, download=False, preprocessing=None, recorded
         limit=config.limit,
         preprocessing=preprocessing,
         recorded=recorded,
+        images=takes_images(config) if images is None else images,
     )
 
 
@@ -195,12 +230,31 @@ def make_mesh(devices: int | str | None):
     return mesh
 
 
+# Values held per evaluated chunk (the activations of all layers, float32: 128 MiB), so a
+# CNN on 60000 images is evaluated in slices instead of all at once.
+EVALUATE_BUDGET = 2**25
+
+
 def evaluate_splits(net, params, data: datasets.Data) -> dict[str, dict]:
     """``{split: {"loss", "accuracy" or "mse", "examples"}}`` for every split of ``data``."""
     return {
-        split: {**jn.evaluate(net, params, X, y), "examples": int(X.shape[0])}
+        split: {**evaluate_in_chunks(net, params, X, y), "examples": int(X.shape[0])}
         for split, (X, y) in data.splits.items()
     }
+
+
+def evaluate_in_chunks(net, params, X, y) -> dict[str, float]:
+    """``jn.evaluate`` over slices of at most :data:`EVALUATE_BUDGET` activations, combined
+    as the mean over examples (one slice, the plain call, when the split fits)."""
+    per_example = sum(math.prod(s) for s in (net.input_shape, *net.output_shapes))
+    rows = max(1, EVALUATE_BUDGET // per_example)
+    if X.shape[0] <= rows:
+        return jn.evaluate(net, params, X, y)
+    parts = [
+        (jn.evaluate(net, params, X[i : i + rows], y[i : i + rows]), len(X[i : i + rows]))
+        for i in range(0, X.shape[0], rows)
+    ]
+    return {k: sum(p[k] * n for p, n in parts) / X.shape[0] for k in parts[0][0]}
 
 
 def evaluate(run_dir, *, dataset=None, data_dir=None, download=False) -> int:
@@ -218,11 +272,13 @@ def evaluate(run_dir, *, dataset=None, data_dir=None, download=False) -> int:
         download=download,
         preprocessing=saved.preprocessing or None,
         recorded=config.dataset == saved.config.dataset,
+        images="image_shape" in saved.preprocessing,
     )
-    if data.num_features != saved.net.sizes[0]:
+    if data.input_shape != saved.net.input_shape:
+        what = "features" if len(data.input_shape) == 1 else "images"
         raise ValueError(
-            f"{config.dataset} has {data.num_features} features; the network in {run_dir} "
-            f"takes {saved.net.sizes[0]}"
+            f"{config.dataset} has examples of shape {data.input_shape}; the network in "
+            f"{run_dir} takes {what} of shape {saved.net.input_shape}"
         )
     print(format_metrics(evaluate_splits(saved.net, params, data)))
     return 0
@@ -234,7 +290,7 @@ def predict(run_dir, input_csv, *, output=None, header=None) -> int:
     params = rundir.read_checkpoint(run_dir, saved.net).params
     output = None if output is None else rundir.check_output(output)
     net = saved.net
-    X = datasets.read_features(input_csv, net.sizes[0], header=header)
+    X = datasets.read_features(input_csv, net.input_shape, header=header)
     X = datasets.apply_preprocessing(saved.preprocessing, X)
     values = np.asarray(jn.predict(net, params, X))
     if net.task in ("binary", "multiclass"):
@@ -317,7 +373,9 @@ def format_metrics(metrics: dict) -> str:
 
 def describe(config: RunConfig, net, data: datasets.Data, run_dir) -> str:
     """``planar (train 320, validation 80): 2-4-1 tanh/sigmoid (normal init), sgd lr 1.2, ...``."""
-    acts = "/".join(dict.fromkeys(net.activations))
+    regular = [f"{k} {v:g}" for k, v in (("l2", config.l2), ("dropout", config.dropout)) if v]
+    regular += ["batch norm"] if config.batch_norm else []
+    regular_text = f" with {', '.join(regular)}" if regular else ""
     steps = (
         f"{config.epochs} full-batch iterations"
         if config.batch_size is None
@@ -325,7 +383,7 @@ def describe(config: RunConfig, net, data: datasets.Data, run_dir) -> str:
     )
     m = ", ".join(f"{k} {X.shape[0]}" for k, (X, _) in data.splits.items())
     return (
-        f"{data.name} ({m}): {'-'.join(map(str, net.sizes))} {acts} ({config.scheme} init), "
+        f"{data.name} ({m}): {rundir.describe_network(net)}{regular_text} ({config.scheme} init), "
         f"{config.optimizer} lr {config.learning_rate:g}, {steps}, seed {config.seed}, "
         f"{config.backprop} backprop -> {run_dir}"
     )

@@ -22,13 +22,14 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import math
 import shlex
 import types
 import typing
 from pathlib import Path
 
 import jaxnet as jn
-from jaxnet.cli import data
+from jaxnet.cli import arch, data
 
 SEED_LIMIT = 2**32  # jax.random.key(seed) keeps 32 bits of a seed without x64: refuse the rest
 
@@ -64,6 +65,22 @@ def name(text: str) -> str:
 def folder(text: str) -> str:
     """An absolute path: a saved run finds its files from any working directory."""
     return str(Path(text).expanduser().resolve())
+
+
+def nonnegative(text: str) -> float:
+    """A finite number >= 0 (``--l2``)."""
+    value = real(text)
+    if not (math.isfinite(value) and value >= 0):
+        raise ValueError(f"expected a finite number >= 0, got {text}")
+    return value
+
+
+def rate(text: str) -> float:
+    """A fraction in [0, 1) (``--dropout``: the fraction of units dropped)."""
+    value = real(text)
+    if not 0 <= value < 1:  # also refuses nan
+        raise ValueError(f"expected a rate in [0, 1) (the fraction dropped), got {text}")
+    return value
 
 
 def layer_sizes(text: str) -> tuple[int, ...]:
@@ -104,15 +121,18 @@ def show(value) -> str:
     return "full" if value is None else str(value)
 
 
-def option(parse, help: str, default=None, *, metavar=None, course=False, resume=False):
+def option(parse, help: str, default=None, *, metavar=None, course=False, resume=False, off=False):
     """A dataclass field declaring one option (``course``: set per dataset; ``resume``: may
-    be given with ``--resume``)."""
-    meta = {"parse": parse, "help": help, "metavar": metavar, "course": course, "resume": resume}
+    be given with ``--resume``; ``off``: its default turns a feature off, so the rerun
+    command leaves it out and a config.json written before the option existed may lack it)."""
+    meta = {"parse": parse, "help": help, "metavar": metavar, "course": course, "resume": resume,
+            "off": off}  # fmt: skip
     return dataclasses.field(default=default, metadata=meta)
 
 
 def flag(help: str, *, resume=False):
-    return dataclasses.field(default=False, metadata={"help": help, "flag": True, "resume": resume})
+    meta = {"help": help, "flag": True, "resume": resume, "off": True}
+    return dataclasses.field(default=False, metadata=meta)
 
 
 # ---- the options ----------------------------------------------------------------------------
@@ -122,7 +142,8 @@ def flag(help: str, *, resume=False):
 class RunConfig:
     """Everything that determines a ``jaxnet train`` run; saved as ``config.json``.
 
-    ``layers`` are the hidden sizes (input and output sizes follow the data). The fields
+    ``layers`` are the hidden sizes (input and output sizes follow the data), or ``arch``
+    gives every layer (:mod:`jaxnet.cli.arch`); exactly one of them is set. The fields
     marked ``course`` default to None, "the dataset's course setting" (:data:`COURSE`).
     """
 
@@ -132,12 +153,35 @@ class RunConfig:
         "planar",
         metavar="NAME|CSV",
     )
-    layers: tuple[int, ...] = option(
+    layers: tuple[int, ...] | None = option(
         layer_sizes,
-        "hidden sizes, e.g. 512,256 (none: no hidden layer)",
+        "hidden sizes of a dense network, e.g. 512,256 (none: no hidden layer)",
         metavar="SIZES",
         course=True,
     )
+    arch: str | None = option(
+        arch.normalize,
+        "the layers as tokens joined by '-', e.g. dense64-bn-dropout0.5-dense10, "
+        "conv8k3-pool2-conv16k3-pool2-flatten-dense128-dense10, or a name: "
+        f"{', '.join(arch.NAMED)} (instead of --layers; grammar below)",
+        metavar="ARCH",
+        off=True,
+    )
+    l2: float = option(
+        nonnegative,
+        "L2 regularisation lambda: cost + lambda/(2m) sum ||W||^2 over dense and conv weights",
+        0.0,
+        metavar="LAMBDA",
+        off=True,
+    )
+    dropout: float = option(
+        rate,
+        "--layers: dropout of this fraction after every hidden layer (keep_prob = 1 - rate)",
+        0.0,
+        metavar="RATE",
+        off=True,
+    )
+    batch_norm: bool = flag("--layers: batch normalisation after every hidden dense layer")
     hidden_activation: str = option(
         name, ", ".join(jn.activations.NAMES), metavar="NAME", course=True
     )
@@ -173,29 +217,48 @@ class RunConfig:
     )
     limit: int | None = option(count, "train on the first N examples only", metavar="N")
 
+    def __post_init__(self):
+        if self.arch is None:
+            return
+        if self.layers is not None:
+            raise ValueError("--arch and --layers are mutually exclusive: --arch gives every layer")
+        for name, token in (("dropout", "dropout0.5"), ("batch_norm", "bn")):
+            if getattr(self, name):
+                raise ValueError(
+                    f"--{name.replace('_', '-')} applies to --layers networks; with --arch, "
+                    f"put {token} tokens where you want them (e.g. dense64-{token}-dense10)"
+                )
+
     def to_json(self) -> dict:
-        return {**dataclasses.asdict(self), "layers": list(self.layers)}
+        layers = None if self.layers is None else list(self.layers)
+        return {**dataclasses.asdict(self), "layers": layers}
 
     @classmethod
     def from_json(cls, saved: dict, file) -> RunConfig:
-        """The config saved in ``file``: every key present, of its JSON type, and accepted by
-        the option's parser (``ValueError`` naming the file and the key)."""
+        """The config saved in ``file``: every key present (an ``off`` option's may be
+        missing: its default), of its JSON type, and accepted by the option's parser
+        (``ValueError`` naming the file and the key)."""
         hints, values = typing.get_type_hints(cls), {}
         for f in dataclasses.fields(cls):
-            if f.name not in saved:
+            if f.name not in saved and not f.metadata.get("off"):
                 raise ValueError(f"{file}: missing key {f.name!r}")
-            value, hint = saved[f.name], hints[f.name]
+            value, hint = saved.get(f.name, f.default), hints[f.name]
             if not _fits(value, hint):
                 raise ValueError(
                     f"{file}: key {f.name!r} must be {_describe(hint)}, got {_describe(type(value))}"
                 )
-            if value is not None:
+            if value is not None and not f.metadata.get("flag"):
                 try:
                     value = f.metadata["parse"](show(value))
                 except ValueError as e:
                     raise ValueError(f"{file}: key {f.name!r}: {e}") from None
             values[f.name] = value
-        return cls(**values)
+        if values["layers"] is None and values["arch"] is None:
+            raise ValueError(f"{file}: key 'layers' is null and there is no 'arch'")
+        try:
+            return cls(**values)
+        except ValueError as e:
+            raise ValueError(f"{file}: {e}") from None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -291,6 +354,8 @@ def _fits(value, hint) -> bool:
         return any(_fits(value, h) for h in typing.get_args(hint))
     if typing.get_origin(hint) is tuple:
         return isinstance(value, list) and all(_fits(v, typing.get_args(hint)[0]) for v in value)
+    if hint is bool:
+        return isinstance(value, bool)
     if isinstance(value, bool) or hint is type(None):
         return value is None and hint is type(None)
     return isinstance(value, int | float) if hint is float else isinstance(value, hint)
@@ -314,7 +379,7 @@ def _describe(hint) -> str:
 
 # ---- the course's settings per dataset ------------------------------------------------------
 
-COURSE_FIELDS = tuple(f.name for f in dataclasses.fields(RunConfig) if f.metadata["course"])
+COURSE_FIELDS = tuple(f.name for f in dataclasses.fields(RunConfig) if f.metadata.get("course"))
 
 
 def _course(*values) -> dict:
@@ -336,22 +401,41 @@ COURSE = {
 }
 # With --layers, the cat images get the course's deep network instead of logistic regression.
 COURSE_WITH_LAYERS = {"cat": _course((20, 7, 5), "relu", "sigmoid", "lecun", "sgd", 0.0075, 2500, None)}  # fmt: skip
+# With --arch, the image datasets get Adam and minibatches (the CNN settings of the
+# benchmarks' workload E); the other datasets keep their course settings.
+_CNN = _course(None, "relu", "softmax", "he", "adam", 1e-3, 3, 128)
+COURSE_WITH_ARCH = {
+    "mnist": _CNN,
+    "fashion-mnist": _CNN,
+    "cat": _course(None, "relu", "sigmoid", "he", "adam", 1e-3, 30, 32),
+}
 
 
 def resolve(dataset: str = "planar", **options) -> RunConfig:
-    """The run config: the ``options`` given (already parsed) over the dataset's course settings."""
+    """The run config: the ``options`` given (already parsed) over the dataset's course
+    settings (with ``arch``: its ``layers`` is None)."""
     kind = data.kind(dataset)
-    course = COURSE_WITH_LAYERS.get(kind) if options.get("layers") else None
-    return RunConfig(dataset=dataset, **{**(course or COURSE[kind]), **options})
+    if options.get("arch") is not None:
+        course = {**COURSE_WITH_ARCH.get(kind, COURSE[kind]), "layers": None}
+    elif options.get("layers"):
+        course = COURSE_WITH_LAYERS.get(kind, COURSE[kind])
+    else:
+        course = COURSE[kind]
+    return RunConfig(dataset=dataset, **{**course, **options})
 
 
 def command_line(config: RunConfig) -> str:
-    """The ``jaxnet train`` command that reruns ``config`` (every option spelled out)."""
+    """The ``jaxnet train`` command that reruns ``config`` (every option spelled out, but
+    those that are off: no --arch, --l2 0, ...)."""
     parts = ["jaxnet train"]
     for f in dataclasses.fields(RunConfig):
-        value = getattr(config, f.name)
-        if value is not None or f.name == "batch_size":
-            parts.append(f"--{f.name.replace('_', '-')} {shlex.quote(show(value))}")
+        value, dest = getattr(config, f.name), f"--{f.name.replace('_', '-')}"
+        if f.metadata.get("off") and value == f.default:
+            continue
+        if f.metadata.get("flag"):
+            parts.append(dest)
+        elif value is not None or f.name == "batch_size":
+            parts.append(f"{dest} {shlex.quote(show(value))}")
     return " ".join(parts)
 
 
@@ -368,8 +452,10 @@ def defaults_table() -> str:
                 ),
             )
         )
-        if label in COURSE_WITH_LAYERS:
-            rows.append((f"  {label} --layers", *map(show, COURSE_WITH_LAYERS[label].values())))
+        for option, table in (("--layers", COURSE_WITH_LAYERS), ("--arch", COURSE_WITH_ARCH)):
+            if label in table:
+                shown = ("-" if v is None and k == "layers" else show(v) for k, v in table[label].items())  # fmt: skip
+                rows.append((f"  {label} {option}", *shown))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     table = ["  " + "  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
     about = [f"  {k:<15} {v}" for k, v in data.DESCRIPTIONS.items()]
@@ -383,5 +469,7 @@ def defaults_table() -> str:
             "",
             "full = full-batch gradient descent: an epoch is one iteration; auto = sigmoid for two",
             "classes, else softmax. The run directory's files: see jaxnet.cli.rundir.",
+            "",
+            arch.help_text(),
         ]
     )

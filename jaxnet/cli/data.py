@@ -3,7 +3,10 @@
 A dataset is loaded as a :class:`Data`: NumPy splits (``"train"`` and ``"validation"`` or
 ``"test"``), the number of classes, and the preprocessing that maps raw feature rows (as
 stored in the files, e.g. pixels 0..255) to network inputs, so ``jaxnet predict`` applies
-the same mapping to new rows. Generated data does not depend on ``--seed`` (it is drawn
+the same mapping to new rows. Image datasets are flattened to rows ``(m, n_H n_W n_C)``
+for dense networks, or kept as NHWC images ``(m, n_H, n_W, n_C)`` (``images=True``, for
+convolutional networks); either way scaled to [0, 1], and the preprocessing records the
+image shape that a row of pixels is reshaped to. Generated data does not depend on ``--seed`` (it is drawn
 from the fixed ``DATA_SEED``): runs with different seeds see the same examples.
 
 Only two kinds of dataset are ever read: a name below, or a path ending in ``.csv``; a
@@ -58,13 +61,14 @@ def parse_dataset(text: str) -> str:
 
 class Data(NamedTuple):
     """A loaded dataset. ``splits`` maps ``"train"``/``"validation"``/``"test"`` to ``(X, y)``:
-    X ``(m, n_x)`` float32 network inputs, y ``(m,)`` int32 class labels."""
+    X ``(m, n_x)`` or images ``(m, n_H, n_W, n_C)`` float32 network inputs, y ``(m,)`` int32
+    class labels. ``image_shape`` ``(n_H, n_W, n_C)`` for image datasets."""
 
     name: str
     splits: dict[str, tuple[np.ndarray, np.ndarray]]
     num_classes: int
     preprocessing: dict[str, Any]
-    image_shape: tuple[int, ...] | None = None  # for plotting flattened images
+    image_shape: tuple[int, int, int] | None = None
     class_names: tuple[str, ...] | None = None
 
     @property
@@ -73,12 +77,25 @@ class Data(NamedTuple):
         return next((s for s in ("validation", "test") if s in self.splits), None)
 
     @property
+    def input_shape(self) -> tuple[int, ...]:
+        """One example's shape: ``(n_x,)``, or ``(n_H, n_W, n_C)`` for images."""
+        return tuple(int(n) for n in self.splits["train"][0].shape[1:])
+
+    @property
     def num_features(self) -> int:
-        return int(self.splits["train"][0].shape[1])
+        """The values in one example (the columns of a row of raw features)."""
+        return math.prod(self.input_shape)
 
 
 def load(
-    dataset: str, *, data_dir=None, download=False, limit=None, preprocessing=None, recorded=False
+    dataset: str,
+    *,
+    data_dir=None,
+    download=False,
+    limit=None,
+    preprocessing=None,
+    recorded=False,
+    images=False,
 ) -> Data:
     """Load ``dataset`` (a name of ``NAMES`` or a CSV path) as :class:`Data`.
 
@@ -89,6 +106,8 @@ def load(
       preprocessing: reuse these statistics (a CSV's standardization) instead of fitting them.
       recorded: the dataset comes from a run's ``config.json``: a CSV's contents are never
         shown in an error.
+      images: keep an image dataset's examples as images ``(m, n_H, n_W, n_C)`` (other
+        datasets are vectors whatever it says).
     """
     name = kind(dataset)
     if data_dir is not None and name not in FROM_FILES:
@@ -98,11 +117,11 @@ def load(
     if name in _GENERATED:
         data = _generated(name)
     elif name == "cat":
-        data = _cat(data_dir)
+        data = _cat(data_dir, images)
     elif name == "csv":
         data = _csv(dataset, preprocessing, recorded)
     else:
-        data = _mnist(name, data_dir, download)
+        data = _mnist(name, data_dir, download, images)
     if limit is not None:
         X, y = data.splits["train"]
         data.splits["train"] = (X[:limit], y[:limit])
@@ -110,21 +129,32 @@ def load(
 
 
 def apply_preprocessing(preprocessing: dict, X) -> np.ndarray:
-    """Map raw feature rows ``(m, n_x)`` to network inputs as the dataset's loader did."""
+    """Map raw feature rows ``(m, n_x)`` to network inputs as the dataset's loader did
+    (rows of pixels become images ``(m, *image_shape)`` when the run took images)."""
     X = np.asarray(X, np.float32)
     if "scale" in preprocessing:
         X = X / np.float32(preprocessing["scale"])
     if "mean" in preprocessing:
         mean, std = (np.asarray(preprocessing[k], np.float32) for k in ("mean", "std"))
         X = (X - mean) / std
+    if "image_shape" in preprocessing:
+        X = X.reshape(X.shape[0], *preprocessing["image_shape"])
     return X
 
 
-def check_preprocessing(preprocessing, n_features: int) -> dict:
-    """``preprocessing`` as a saved run records it: ``{}``, ``{"scale": s}`` with s > 0, or
-    ``{"mean": [n], "std": [n]}`` with std > 0 (``ValueError`` saying what is wrong)."""
-    if not isinstance(preprocessing, dict) or not set(preprocessing) <= {"scale", "mean", "std"}:
-        raise ValueError("must be an object with 'scale', or 'mean' and 'std'")
+def check_preprocessing(preprocessing, input_shape: tuple[int, ...]) -> dict:
+    """``preprocessing`` as a saved run records it for a network on ``input_shape``: ``{}``,
+    ``{"scale": s}`` with s > 0, or ``{"mean": [n], "std": [n]}`` with std > 0, and
+    ``"image_shape": [n_H, n_W, n_C]`` exactly when the network takes images of that shape
+    (``ValueError`` saying what is wrong)."""
+    keys = {"scale", "mean", "std", "image_shape"}
+    if not isinstance(preprocessing, dict) or not set(preprocessing) <= keys:
+        raise ValueError("must be an object with 'scale', or 'mean' and 'std' (and 'image_shape')")
+    n_features = math.prod(input_shape)
+    if len(input_shape) > 1 and preprocessing.get("image_shape") != list(input_shape):
+        raise ValueError(f"'image_shape' must be {list(input_shape)}, the images the network takes")
+    if len(input_shape) == 1 and "image_shape" in preprocessing:
+        raise ValueError("'image_shape' is for networks on images; this one takes vectors")
     if "scale" in preprocessing and not _positive(preprocessing["scale"]):
         raise ValueError("'scale' must be a positive number")
     if ("mean" in preprocessing) != ("std" in preprocessing):
@@ -186,7 +216,7 @@ def _missing(title: str, folder_name: str, data_dir, files, how: str) -> FileNot
     )
 
 
-def _mnist(name, data_dir, download):
+def _mnist(name, data_dir, download, images):
     from jaxnet.datasets import mnist
 
     loader = datasets.load_mnist if name == "mnist" else datasets.load_fashion_mnist
@@ -196,11 +226,10 @@ def _mnist(name, data_dir, download):
         title = "MNIST" if name == "mnist" else "Fashion-MNIST"
         how = ", or pass --download to fetch them"
         raise _missing(title, name.replace("-", "_"), data_dir, mnist.FILES, how) from e
-    splits = {"train": _images(X, y), "test": _images(X_test, y_test)}
-    return Data(name, splits, 10, {"scale": 255.0}, image_shape=(28, 28))
+    return _image_data(name, (X, y), (X_test, y_test), (28, 28, 1), images)
 
 
-def _cat(data_dir):
+def _cat(data_dir, images):
     from jaxnet.datasets import cat
 
     try:
@@ -208,12 +237,20 @@ def _cat(data_dir):
     except FileNotFoundError as e:
         how = " (they are the course's datasets/*_catvnoncat.h5; there is no download)"
         raise _missing("cat", "catvnoncat", data_dir, cat.FILES, how) from e
-    splits = {"train": _images(X, y), "test": _images(X_test, y_test)}
-    return Data("cat", splits, 2, {"scale": 255.0}, (64, 64, 3), tuple(classes))
+    data = _image_data("cat", (X, y), (X_test, y_test), (64, 64, 3), images)
+    return data._replace(num_classes=2, class_names=tuple(classes))
 
 
-def _images(X, y):
-    return X.reshape(X.shape[0], -1).astype(np.float32) / np.float32(255.0), y.astype(np.int32)
+def _image_data(name, train, test, image_shape, images) -> Data:
+    """Pixels 0..255 scaled to [0, 1]: images ``(m, *image_shape)`` or flattened rows."""
+    shape = image_shape if images else (math.prod(image_shape),)
+    splits = {
+        split: ((X.reshape(X.shape[0], *shape) / np.float32(255.0)).astype(np.float32),
+                y.astype(np.int32))
+        for split, (X, y) in (("train", train), ("test", test))
+    }  # fmt: skip
+    preprocessing = {"scale": 255.0} | ({"image_shape": list(image_shape)} if images else {})
+    return Data(name, splits, 10, preprocessing, image_shape)
 
 
 def _csv(path, preprocessing, recorded):
@@ -234,10 +271,12 @@ def _csv(path, preprocessing, recorded):
     return data._replace(splits=splits, preprocessing=preprocessing)
 
 
-def read_features(path, n_features: int, *, header: bool | None = None) -> np.ndarray:
-    """Feature rows ``(m, n_features)`` float32 from a CSV (``jaxnet predict``'s input), read
-    by ``jaxnet.io.csv.read_table``: a first row is a header when declared or when every cell
+def read_features(path, input_shape: tuple[int, ...], *, header: bool | None = None) -> np.ndarray:
+    """Feature rows ``(m, n_features)`` float32 from a CSV (``jaxnet predict``'s input) for a
+    network on ``input_shape`` (images: one image's pixels per row), read by
+    ``jaxnet.io.csv.read_table``: a first row is a header when declared or when every cell
     in it is a name, never a dropped data row. A header's ``label`` column is dropped."""
+    n_features = math.prod(input_shape)
     table = read_table(path, header=header)
     X = table.features
     if table.columns is not None and "label" in table.columns:
@@ -245,7 +284,10 @@ def read_features(path, n_features: int, *, header: bool | None = None) -> np.nd
     if X.shape[0] == 0:
         raise ValueError(f"{path}: no rows of features")
     if X.shape[1] != n_features:
-        raise ValueError(
-            f"{path}: rows have {X.shape[1]} values, but the network takes {n_features} features"
+        what = (
+            f"{n_features} features"
+            if len(input_shape) == 1
+            else f"images {'x'.join(map(str, input_shape))}: {n_features} pixel values per row"
         )
+        raise ValueError(f"{path}: rows have {X.shape[1]} values, but the network takes {what}")
     return X

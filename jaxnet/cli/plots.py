@@ -1,5 +1,6 @@
-"""The figures of a run: learning curves, and for classifiers the decision boundary (2-D data)
-or a grid of predicted images."""
+"""The figures of a run: learning curves, for classifiers the decision boundary (2-D data)
+or a grid of predicted images, and for convolutional networks the first conv layer's
+filters and one image's feature maps."""
 
 from __future__ import annotations
 
@@ -19,7 +20,8 @@ MAX_RESOLUTION = 200
 
 def grid_resolution(net: jn.Network) -> int:
     """Points per side of the decision boundary's grid for ``net`` (2..200)."""
-    return max(2, min(MAX_RESOLUTION, math.isqrt(GRID_BUDGET // max(net.sizes))))
+    widest = max(math.prod(shape) for shape in (net.input_shape, *net.output_shapes))
+    return max(2, min(MAX_RESOLUTION, math.isqrt(GRID_BUDGET // widest)))
 
 
 def write_plots(run_dir, config, net, params, data, history, metrics) -> list[Path]:
@@ -36,15 +38,24 @@ def write_plots(run_dir, config, net, params, data, history, metrics) -> list[Pa
         figures["decision_boundary"] = plotting.plot_decision_boundary(
             net, params, X, y, title=title, resolution=grid_resolution(net)
         )
+    split = data.held_out or "train"
     if classifier and data.image_shape is not None:
-        split = data.held_out or "train"
         X, y = (a[:32] for a in data.splits[split])
         predicted = np.asarray(jn.predict(net, params, X))
-        fig = plotting.plot_images(
-            X, y, predicted, class_names=data.class_names, image_shape=data.image_shape
-        )
+        shape = data.image_shape[:2] if data.image_shape[2] == 1 else data.image_shape
+        fig = plotting.plot_images(X, y, predicted, class_names=data.class_names, image_shape=shape)
         fig.suptitle(f"{split} images: predicted / true (mistakes in red)")
         figures["predictions"] = fig
+    conv = [l for l, layer in enumerate(net.layers) if isinstance(layer, jn.layers.Conv2D)]
+    if conv:
+        W = np.asarray(params[conv[0]]["W"])
+        figures["filters"] = plotting.plot_filters(W)
+        figures["filters"].suptitle(
+            f"layer {conv[0] + 1} ({W.shape[-1]} filters {W.shape[0]}x{W.shape[1]})"
+        )
+        image = data.splits[split][0][0]
+        figures["feature_maps"] = plotting.plot_feature_maps(net, params, image)
+        figures["feature_maps"].suptitle(f"the first {split} image through the conv layers")
     paths = []
     for name, fig in figures.items():
         paths.append(Path(run_dir) / f"{name}.png")

@@ -7,6 +7,8 @@
     learning_curves.png      cost per iteration (full batch) or per-epoch curves
     decision_boundary.png    2-D data, classifiers only
     predictions.png          image data, classifiers only: held-out images, mistakes in red
+    filters.png              networks with a conv layer: the first conv layer's filters
+    feature_maps.png         networks with a conv layer: one held-out image through each conv
 
 Every file is written whole or not at all (``jaxnet.io.atomic``), in this order: config.json
 before training, the checkpoint during it, then the results and the plots. A run killed
@@ -28,12 +30,13 @@ from typing import Any, NamedTuple
 import jax
 
 import jaxnet as jn
-from jaxnet.cli import data
+from jaxnet.cli import arch, data
 from jaxnet.cli.config import RunConfig
 from jaxnet.io import atomic, checkpoint
 
 CONFIG, HISTORY, HISTORY_CSV, METRICS = "config.json", "history.json", "history.csv", "metrics.json"
-PLOTS = ("learning_curves.png", "decision_boundary.png", "predictions.png")
+PLOTS = ("learning_curves.png", "decision_boundary.png", "predictions.png", "filters.png",
+         "feature_maps.png")  # fmt: skip
 FILES = (CONFIG, checkpoint.FILENAME, HISTORY, HISTORY_CSV, METRICS, *PLOTS)
 
 
@@ -155,7 +158,7 @@ def read_config(run_dir) -> Saved:
     except (ValueError, TypeError, KeyError, AttributeError) as e:
         raise ValueError(f"{file}: key 'network' is not a network description ({e})") from None
     try:
-        preprocessing = data.check_preprocessing(saved.get("preprocessing"), net.sizes[0])
+        preprocessing = data.check_preprocessing(saved.get("preprocessing"), net.input_shape)
     except ValueError as e:
         raise ValueError(f"{file}: key 'preprocessing': {e}") from None
     command = saved.get("command")
@@ -202,7 +205,15 @@ def _no_checkpoint(run_dir) -> str:
 
 
 def _sizes(net) -> str:
-    return f"{'-'.join(map(str, net.sizes))} {'/'.join(dict.fromkeys(net.activations))}"
+    return describe_network(net)
+
+
+def describe_network(net: jn.Network) -> str:
+    """``2-4-1 tanh/sigmoid`` for the course's dense stack, else its ``--arch`` string on
+    its input shape, e.g. ``(28, 28, 1) conv8k3relu-pool2-flatten-dense10softmax``."""
+    if net.is_dense:
+        return f"{'-'.join(map(str, net.sizes))} {'/'.join(dict.fromkeys(net.activations))}"
+    return f"{net.input_shape} {arch.canonical(net.layers)}"
 
 
 def read_metrics(run_dir) -> dict | None:

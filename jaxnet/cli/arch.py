@@ -1,0 +1,253 @@
+"""``--arch``: a network written as tokens joined by ``-``, parsed into :mod:`jaxnet.layers`.
+
+    dense64  dense64tanh  dense10softmax     Dense(units[, activation])
+    bn                                       BatchNorm() (per feature, or per channel on images)
+    dropout0.5                               Dropout(rate): the fraction dropped, in [0, 1)
+    conv8k3  conv32k3same  conv16k5s2valid   Conv2D(filters, kernel k, [stride s], [same|valid|p<int>]
+    conv8k3tanh                                     padding, [activation])
+    pool2  pool3s2  avgpool2                 MaxPool2D(size[, stride s]) / AvgPool2D
+    flatten                                  Flatten()
+
+A ``dense`` or ``conv`` token that names no activation gets the run's hidden activation
+(``--hidden-activation``), except the last token: it is the output layer, a ``dense`` whose
+activation is the dataset's output activation unless the token names one, and whose units
+must be the dataset's outputs (its classes for softmax, else 1). A named architecture
+(:data:`NAMED`) is the body of a network: the output layer ``dense<outputs>`` is appended.
+
+>>> [t.text for t in parse("conv8k3-pool2-flatten-dense10")]
+['conv8k3', 'pool2', 'flatten', 'dense10']
+>>> layers("dense64-bn-dropout0.5-dense10", hidden="relu", output="softmax", outputs=10)[2]
+Dropout(rate=0.5)
+>>> canonical(layers("lenet", hidden="relu", output="softmax", outputs=10))
+'conv6k5samerelu-pool2-conv16k5relu-pool2-flatten-dense120relu-dense84relu-dense10softmax'
+"""
+
+from __future__ import annotations
+
+import re
+from typing import NamedTuple
+
+import jaxnet as jn
+
+# name -> body (the output layer dense<outputs> is appended)
+NAMED = {
+    "lenet": "conv6k5same-pool2-conv16k5-pool2-flatten-dense120-dense84",
+    "cnn": "conv32k3same-pool2-conv64k3same-pool2-flatten-dense128",
+}
+ABOUT_NAMED = {
+    "lenet": "LeNet-5 (LeCun et al. 1998) with max pooling and the hidden activation",
+    "cnn": "two conv+pool blocks and a dense layer (the benchmarks' workload E)",
+}
+
+_ACT = "|".join(sorted(jn.activations.NAMES, key=len, reverse=True))
+_NUMBER = r"(\d*\.?\d+(?:e-?\d+)?)"
+# word -> (pattern of the whole token, how to write it)
+GRAMMAR = {
+    "dense": (rf"dense(\d+)({_ACT})?", "dense<units>[activation], e.g. dense64 or dense10softmax"),
+    "bn": (r"bn|batchnorm", "bn"),
+    "dropout": (rf"dropout{_NUMBER}", "dropout<rate>, e.g. dropout0.5"),
+    "conv": (
+        rf"conv(\d+)k(\d+)(?:s(\d+))?(same|valid|p\d+)?({_ACT})?",
+        "conv<filters>k<size>[s<stride>][same|valid|p<pad>][activation], e.g. conv8k3 or "
+        "conv32k3s2same",
+    ),
+    "pool": (r"(?:max)?pool(\d+)(?:s(\d+))?", "pool<size>[s<stride>], e.g. pool2"),
+    "avgpool": (r"avgpool(\d+)(?:s(\d+))?", "avgpool<size>[s<stride>], e.g. avgpool2"),
+    "flatten": (r"flatten", "flatten"),
+}
+EXAMPLES = (
+    "dense64, dense10softmax, bn, dropout0.5, conv8k3, conv32k3s2same, pool2, avgpool2, flatten"
+)
+TAKES_IMAGES = ("conv", "pool", "avgpool", "flatten")
+
+
+class Token(NamedTuple):
+    """One ``--arch`` token: its text, 1-based position, word and numbers, and the activation
+    it names (None: the run's default)."""
+
+    text: str
+    position: int
+    word: str
+    numbers: tuple
+    activation: str | None
+
+    @property
+    def where(self) -> str:
+        return f"--arch token {self.text!r} ({ordinal(self.position)})"
+
+
+def ordinal(n: int) -> str:
+    """``1st``, ``2nd``, ``3rd``, ``4th``, ... ``11th``, ``12th``, ``13th``, ``21st``."""
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
+
+
+def parse(text: str) -> tuple[Token, ...]:
+    """The tokens of an ``--arch`` string (a named architecture: its body), each checked by
+    building its layer (``ValueError`` naming the token and saying what tokens look like)."""
+    text = text.strip().lower()
+    body = NAMED.get(text, text)
+    if not body:
+        raise ValueError(f"--arch is empty; {_look_like()}")
+    tokens = tuple(_token(part.strip(), i) for i, part in enumerate(body.split("-"), 1))
+    for token in tokens:
+        _layer(token, token.activation or "relu")  # the library checks the numbers
+    return tokens
+
+
+def normalize(text: str) -> str:
+    """``text`` checked and written canonically: lower case, no spaces (``--arch``'s parser)."""
+    parse(text)
+    text = text.strip().lower()
+    return text if text in NAMED else "-".join(part.strip() for part in text.split("-"))
+
+
+def _look_like() -> str:
+    return (
+        f"tokens look like {EXAMPLES}, joined by '-' (e.g. dense64-bn-dropout0.5-dense10), "
+        f"or a named architecture: {', '.join(NAMED)}"
+    )
+
+
+def _token(part: str, position: int) -> Token:
+    where = f"--arch token {part!r} ({ordinal(position)})"
+    if not part:
+        raise ValueError(f"{where} is empty; {_look_like()}")
+    word = re.match(r"[a-z_]*", part).group()
+    word = {"maxpool": "pool", "batchnorm": "bn"}.get(word, word)
+    if word not in GRAMMAR:
+        raise ValueError(f"{where} is not a layer; {_look_like()}")
+    pattern, how = GRAMMAR[word]
+    match = re.fullmatch(pattern, part)
+    if match is None:
+        raise ValueError(f"{where} is not a {word} layer: write {how}")
+    groups = match.groups()
+    activation = groups[-1] if word in ("dense", "conv") else None
+    numbers = groups[:-1] if word in ("dense", "conv") else groups
+    return Token(part, position, word, numbers, activation)
+
+
+def _layer(token: Token, activation: str):
+    """The layer of ``token`` (``activation`` where it has one); errors name the token."""
+    n = token.numbers
+    try:
+        if token.word == "dense":
+            return jn.layers.Dense(int(n[0]), activation)
+        if token.word == "bn":
+            return jn.layers.BatchNorm()
+        if token.word == "dropout":
+            return jn.layers.Dropout(float(n[0]))
+        if token.word == "conv":
+            pad = n[3] or "valid"
+            pad = int(pad[1:]) if pad.startswith("p") else pad
+            strides = 1 if n[2] is None else int(n[2])
+            return jn.layers.Conv2D(int(n[0]), int(n[1]), strides, pad, activation)
+        if token.word in ("pool", "avgpool"):
+            cls = jn.layers.MaxPool2D if token.word == "pool" else jn.layers.AvgPool2D
+            return cls(int(n[0]), None if n[1] is None else int(n[1]))
+        return jn.layers.Flatten()
+    except ValueError as e:
+        raise ValueError(f"{token.where}: {e}") from None
+
+
+def takes_images(text: str) -> bool:
+    """Whether the network's first shape-changing token (conv, pool, flatten; not dense)
+    wants images ``(n_H, n_W, n_C)`` rather than vectors (bn and dropout take either)."""
+    word = next((t.word for t in parse(text) if t.word not in ("bn", "dropout")), "dense")
+    return word in TAKES_IMAGES
+
+
+def output_token(text: str) -> Token | None:
+    """The output layer's token, or None for a named architecture (its output is appended)."""
+    return None if text.strip().lower() in NAMED else parse(text)[-1]
+
+
+def layers(text: str, *, hidden: str, output: str, outputs: int) -> tuple:
+    """The layers of ``text``: hidden dense/conv tokens without an activation get ``hidden``;
+    the output layer is ``Dense(outputs, output)`` (``ValueError`` if the last token is not
+    such a dense layer)."""
+    tokens = parse(text)
+    named = output_token(text) is None
+    if named:
+        tokens = (*tokens, Token(f"dense{outputs}", len(tokens) + 1, "dense", (outputs,), None))
+    last = tokens[-1]
+    if last.word != "dense":
+        raise ValueError(
+            f"{last.where} ends the network, but the output layer must be a dense token; "
+            f"add dense{outputs}"
+        )
+    if int(last.numbers[0]) != outputs:
+        raise ValueError(
+            f"{last.where} is the output layer: a {last.activation or output} output here has "
+            f"{outputs} unit(s); write dense{outputs}"
+        )
+    body = [_layer(t, t.activation or hidden) for t in tokens[:-1]]
+    return (*body, _layer(last, last.activation or output))
+
+
+def check_shapes(text: str, layers: tuple, input_shape: tuple[int, ...]) -> None:
+    """Run the shapes through ``layers`` (those of ``text``); the first layer that does not fit
+    its input raises ``ValueError`` naming its token and the library's reason."""
+    tokens = parse(text)
+    shape = tuple(input_shape)
+    for i, layer in enumerate(layers):
+        try:
+            shape = tuple(layer.output_shape(shape))
+        except ValueError as e:
+            name = (
+                tokens[i].where
+                if i < len(tokens)
+                else f"--arch's output layer {canonical(layers[i:])}"
+            )
+            raise ValueError(f"{name} on input shape {shape}: {e}") from None
+
+
+def token_of(layer) -> str:
+    """The token that writes ``layer`` (activations spelled out; BatchNorm's momentum and
+    epsilon are not part of the grammar)."""
+    if isinstance(layer, jn.layers.Dense):
+        return f"dense{layer.units}{layer.activation}"
+    if isinstance(layer, jn.layers.Conv2D):
+        s = "" if layer.strides == 1 else f"s{layer.strides}"
+        pad = layer.padding if isinstance(layer.padding, str) else f"p{layer.padding}"
+        pad = "" if pad == "valid" else pad
+        return f"conv{layer.filters}k{layer.kernel_size}{s}{pad}{layer.activation or 'linear'}"
+    if isinstance(layer, jn.layers.MaxPool2D | jn.layers.AvgPool2D):
+        word = "pool" if isinstance(layer, jn.layers.MaxPool2D) else "avgpool"
+        return f"{word}{layer.pool_size}" + ("" if layer.strides is None else f"s{layer.strides}")
+    if isinstance(layer, jn.layers.Dropout):
+        return f"dropout{layer.rate:g}"
+    if isinstance(layer, jn.layers.BatchNorm):
+        return "bn"
+    if isinstance(layer, jn.layers.Flatten):
+        return "flatten"
+    return getattr(layer, "kind", type(layer).__name__).lower()
+
+
+def canonical(layers) -> str:
+    """The ``--arch`` string of ``layers``, every activation spelled out."""
+    return "-".join(token_of(layer) for layer in layers)
+
+
+def help_text() -> str:
+    """The grammar as ``jaxnet train --help`` shows it."""
+    named = [f"  {k:<7} {ABOUT_NAMED[k]}:\n          {NAMED[k]}-dense<outputs>" for k in NAMED]
+    return "\n".join(
+        [
+            "--arch: layers as tokens joined by '-' (instead of --layers):",
+            "  dense64  dense10softmax   dense layer: units, [activation]",
+            "  bn                        batch normalisation (per feature / per channel)",
+            "  dropout0.5                inverted dropout of this fraction, in [0, 1)",
+            "  conv8k3  conv32k3s2same   conv: filters, k kernel size, [s stride],",
+            "                            [same|valid|p<pad>] padding (default valid), [activation]",
+            "  pool2  pool3s2  avgpool2  max / average pooling: size, [s stride (default size)]",
+            "  flatten                   images (n_H, n_W, n_C) -> vectors",
+            "dense and conv tokens without an activation get --hidden-activation. The last token",
+            "is the output layer: dense<outputs> (10 for mnist's softmax, 1 for a sigmoid), with",
+            "the dataset's output activation unless it names one. With a conv, pool or flatten",
+            "first, image datasets are fed as images (m, n_H, n_W, n_C) scaled to [0, 1]. --l2",
+            "applies to every dense and conv layer; --dropout and --batch-norm are for --layers.",
+            "named architectures (--arch NAME; the output layer is appended):",
+            *named,
+        ]
+    )

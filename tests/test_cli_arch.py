@@ -1,0 +1,402 @@
+"""``jaxnet train --arch`` and the regularisation options: the grammar (valid strings -> layers,
+invalid ones -> an error naming the token), networks built on a dataset's shape, real tiny
+runs (a CNN on MNIST, a CNN with batch norm and dropout on the cats resumed bitwise, a
+regularised dense network), and the filters / feature-map plots they write."""
+
+import json
+
+import jax
+import numpy as np
+import pytest
+
+import jaxnet as jn
+from jaxnet import cli, plotting
+from jaxnet.cli import arch, commands, config, data
+from jaxnet.io import checkpoint
+from jaxnet.layers import (
+    AvgPool2D,
+    BatchNorm,
+    Conv2D,
+    Dense,
+    Dropout,
+    Flatten,
+    MaxPool2D,
+)
+
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+def jaxnet(capsys, *argv):
+    """Run ``jaxnet argv`` in-process: ``(exit status, stdout, stderr)``."""
+    code = cli.main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def refused(capsys, *argv) -> str:
+    """Run ``jaxnet argv``, which must fail with one line on stderr and exit status 2."""
+    code, _, err = jaxnet(capsys, *argv)
+    assert code == 2 and err.startswith("jaxnet: error: ") and err.count("\n") == 1, err
+    return err
+
+
+def restore(run_dir):
+    net = jn.Network.from_dict(json.loads((run_dir / "config.json").read_text())["network"])
+    return net, checkpoint.restore(run_dir, jax.eval_shape(lambda: jn.init(jax.random.key(0), net)))
+
+
+# The grammar ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("dense64-dense10", [Dense(64, "relu"), Dense(10, "softmax")]),
+        (
+            "dense64tanh-bn-dropout0.5-dense10",
+            [Dense(64, "tanh"), BatchNorm(), Dropout(0.5), Dense(10, "softmax")],
+        ),
+        (
+            "conv8k3-pool2-conv16k3-pool2-flatten-dense128-dense10",
+            [
+                Conv2D(8, 3, activation="relu"),
+                MaxPool2D(2),
+                Conv2D(16, 3, activation="relu"),
+                MaxPool2D(2),
+                Flatten(),
+                Dense(128),
+                Dense(10, "softmax"),
+            ],
+        ),  # fmt: skip
+        (
+            " Conv32K3S2Same - maxpool3s2 - avgpool2 - batchnorm - flatten - dense10 ",
+            [
+                Conv2D(32, 3, 2, "same", "relu"),
+                MaxPool2D(3, 2),
+                AvgPool2D(2),
+                BatchNorm(),
+                Flatten(),
+                Dense(10, "softmax"),
+            ],
+        ),  # fmt: skip
+        (
+            "conv4k5p2linear-conv4k3validleaky_relu-flatten-dense10softmax",
+            [
+                Conv2D(4, 5, 1, 2, "linear"),
+                Conv2D(4, 3, activation="leaky_relu"),
+                Flatten(),
+                Dense(10, "softmax"),
+            ],
+        ),  # fmt: skip
+        (
+            "lenet",
+            [
+                Conv2D(6, 5, padding="same", activation="relu"),
+                MaxPool2D(2),
+                Conv2D(16, 5, activation="relu"),
+                MaxPool2D(2),
+                Flatten(),
+                Dense(120),
+                Dense(84),
+                Dense(10, "softmax"),
+            ],
+        ),  # fmt: skip
+        ("dropout.25-dense10", [Dropout(0.25), Dense(10, "softmax")]),
+    ],
+)
+def test_valid_arch_strings_give_these_layers(text, expected):
+    layers = arch.layers(text, hidden="relu", output="softmax", outputs=10)
+    assert [(type(a), a) for a in layers] == [(type(b), b) for b in expected]
+    again = arch.layers(arch.canonical(layers), hidden="tanh", output="sigmoid", outputs=10)
+    assert again == layers  # canonical() spells every activation out
+
+
+@pytest.mark.parametrize(
+    ("text", "token", "needle"),
+    [
+        ("dense64-dense64-conv8x3-dense10", "'conv8x3' (3rd)", "is not a conv layer: write conv<"),
+        ("lstm32-dense10", "'lstm32' (1st)", "is not a layer; tokens look like dense64"),
+        ("dense-dense10", "'dense' (1st)", "is not a dense layer: write dense<units>"),
+        ("conv8k-flatten-dense10", "'conv8k' (1st)", "is not a conv layer"),
+        ("pool-flatten-dense10", "'pool' (1st)", "is not a pool layer"),
+        ("dense8-dropout1.5-dense10", "'dropout1.5' (2nd)", "rate must be a number in [0, 1)"),
+        ("dense8-dropout-dense10", "'dropout' (2nd)", "is not a dropout layer"),
+        ("conv0k3-flatten-dense10", "'conv0k3' (1st)", "filters must be an int >= 1"),
+        ("conv8k3s0-flatten-dense10", "'conv8k3s0' (1st)", "strides must be an int >= 1"),
+        ("dense0-dense10", "'dense0' (1st)", "units must be an int >= 1"),
+        ("dense8swish-dense10", "'dense8swish' (1st)", "is not a dense layer"),
+        ("dense8--dense10", "'' (2nd)", "is empty"),
+        ("-".join(["dense8"] * 10 + ["dense8x"]), "'dense8x' (11th)", "is not a dense layer"),
+    ],
+)
+def test_invalid_arch_strings_name_the_token(text, token, needle):
+    with pytest.raises(ValueError) as e:
+        arch.parse(text)
+    assert f"--arch token {token}" in str(e.value) and needle in str(e.value)
+
+
+def test_ordinals_and_an_empty_arch():
+    assert [arch.ordinal(n) for n in (1, 2, 3, 4, 11, 12, 13, 21, 22, 101, 111)] == [
+        "1st", "2nd", "3rd", "4th", "11th", "12th", "13th", "21st", "22nd", "101st", "111th"
+    ]  # fmt: skip
+    with pytest.raises(ValueError, match="--arch is empty; tokens look like"):
+        arch.parse("  ")
+
+
+# Networks on a dataset's shape (no training) ----------------------------------------------
+
+
+def _images(classes=10, shape=(12, 12, 1)):
+    X = np.zeros((4, *shape), np.float32)
+    y = np.arange(4, dtype=np.int32) % classes
+    return data.Data("imgs", {"train": (X, y)}, classes, {"scale": 255.0}, shape)
+
+
+def _vectors(classes=2, n=2):
+    X, y = np.zeros((4, n), np.float32), np.arange(4, dtype=np.int32) % classes
+    return data.Data("vecs", {"train": (X, y)}, classes, {})
+
+
+def _build(dataset, text, **options):
+    cfg = config.resolve("mnist" if dataset.image_shape else "planar", arch=text, **options)
+    return commands.build_network(cfg, dataset)
+
+
+def test_arch_networks_follow_the_data():
+    net = _build(_images(), "conv4k3-pool2-flatten-dense10", l2=0.01)
+    assert net.input_shape == (12, 12, 1) and net.output_shapes[1] == (5, 5, 4)
+    assert net == jn.Network.from_dict(json.loads(json.dumps(net.to_dict())))
+    assert net.layers[-1] == Dense(10, "softmax")
+    net = _build(_vectors(), "dense8-bn-dropout0.5-dense1", hidden_activation="tanh")
+    assert net.layers[0] == Dense(8, "tanh") and net.layers[-1] == Dense(1, "sigmoid")
+    net = _build(_vectors(), "dense8-dense2softmax")  # the token's activation wins
+    assert net.task == "multiclass" and net.output_shape == (2,)
+    assert _build(_images(2, (32, 32, 3)), "lenet").layers[-1] == Dense(1, "sigmoid")
+
+
+@pytest.mark.parametrize(
+    ("dataset", "text", "needle"),
+    [
+        (
+            _images(),
+            "conv8k13-flatten-dense10",
+            "--arch token 'conv8k13' (1st) on input shape (12, 12, 1): kernel_size=13 is larger than the padded input 12x12",
+        ),  # fmt: skip
+        (
+            _images(),
+            "conv8k3-pool2-dense10",
+            "--arch token 'dense10' (3rd) on input shape (5, 5, 8): Dense expects a vector",
+        ),  # fmt: skip
+        (
+            _images(),
+            "conv8k3-pool2",
+            "'pool2' (2nd) ends the network, but the output layer must be a dense token; add dense10",
+        ),  # fmt: skip
+        (
+            _images(),
+            "flatten-dense5",
+            "'dense5' (2nd) is the output layer: a softmax output here has 10 unit(s); write dense10",
+        ),  # fmt: skip
+        (_images(), "flatten-dense1sigmoid", "cannot classify 10 classes"),
+        (
+            _vectors(),
+            "conv8k3-flatten-dense1",
+            "'conv8k3' (1st) takes images (n_H, n_W, n_C), but vecs gives vectors of 2 features",
+        ),  # fmt: skip
+        (_vectors(), "pool2-flatten-dense1", "'pool2' (1st) takes images"),
+    ],
+)
+def test_arch_that_does_not_fit_the_data(dataset, text, needle):
+    with pytest.raises(ValueError) as e:
+        _build(dataset, text)
+    assert needle in str(e.value)
+
+
+@pytest.mark.parametrize(
+    ("argv", "needle"),
+    [
+        (
+            ["--arch", "dense64-conv8x3-dense1"],
+            "jaxnet: error: --arch token 'conv8x3' (2nd) is not a conv layer",
+        ),  # fmt: skip
+        (["--arch", "dense8-dropout1.5-dense1"], "--arch token 'dropout1.5' (2nd): rate must be"),
+        (["--arch", "dense8-dense1", "--layers", "4"], "mutually exclusive"),
+        (["--arch", "dense8-dense1", "--dropout", "0.5"], "put dropout0.5 tokens"),
+        (["--arch", "dense8-dense1", "--batch-norm"], "put bn tokens"),
+        (["--arch", "conv8k3-flatten-dense1"], "'conv8k3' (1st) takes images"),
+        (["--l2", "-1"], "argument --l2: expected a finite number >= 0, got -1"),
+        (["--l2", "nan"], "argument --l2: expected a finite number >= 0, got nan"),
+        (["--dropout", "1"], "argument --dropout: expected a rate in [0, 1)"),
+        (["--dropout", "-0.1"], "argument --dropout: expected a rate in [0, 1)"),
+    ],
+)
+def test_bad_arch_and_regularisation_options_exit_2(argv, needle, tmp_path, capsys):
+    err = refused(capsys, "train", *argv, "--out", tmp_path / "r")
+    assert needle in err
+    assert not (tmp_path / "r").exists()
+
+
+def test_shape_errors_on_real_images_are_one_line(shared_data, tmp_path, capsys):
+    """The cat images (64x64x3): the library's shape errors, named by token, in one line."""
+    common = ["train", "--dataset", "cat", "--data-dir", shared_data / "catvnoncat"]
+    err = refused(capsys, *common, "--arch", "conv8k65-flatten-dense1", "--out", tmp_path / "r")
+    assert "--arch token 'conv8k65' (1st) on input shape (64, 64, 3): kernel_size=65" in err
+    err = refused(capsys, *common, "--arch", "conv8k3-dense1", "--out", tmp_path / "r")
+    assert "'dense1' (2nd) on input shape (62, 62, 8): Dense expects a vector" in err
+    assert not (tmp_path / "r").exists()
+
+
+def test_train_help_documents_arch(capsys):
+    with pytest.raises(SystemExit):
+        cli.main(["train", "--help"])
+    out = capsys.readouterr().out
+    for needle in ("--arch ARCH", "--arch dense64-bn-dropout0.5-dense1", "conv32k3s2same", "lenet",
+                   "--l2 LAMBDA", "--dropout RATE", "--batch-norm", "cat --arch"):  # fmt: skip
+        assert needle in out, needle
+
+
+# Real tiny runs ----------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def mnist_cnn(shared_data, tmp_path_factory):
+    run_dir = tmp_path_factory.mktemp("cnn") / "run"
+    argv = ["train", "--dataset", "mnist", "--data-dir", str(shared_data / "mnist"),
+            "--arch", "conv4k3-pool2-conv8k3-pool2-flatten-dense10", "--limit", "512",
+            "--epochs", "2", "--batch-size", "64", "--learning-rate", "0.005", "--quiet",
+            "--out", str(run_dir)]  # fmt: skip
+    assert cli.main(argv) == 0
+    return run_dir
+
+
+def test_cnn_run_on_mnist_images(mnist_cnn, tmp_path, capsys):
+    saved = json.loads((mnist_cnn / "config.json").read_text())
+    assert (
+        saved["arch"] == "conv4k3-pool2-conv8k3-pool2-flatten-dense10" and saved["layers"] is None
+    )
+    assert saved["preprocessing"] == {"scale": 255.0, "image_shape": [28, 28, 1]}
+    assert saved["network"]["input_shape"] == [28, 28, 1]
+    assert "--arch conv4k3-pool2-conv8k3-pool2-flatten-dense10" in saved["command"]
+    net, ckpt = restore(mnist_cnn)
+    assert net.layers[0] == Conv2D(4, 3, activation="relu") and ckpt.step == 2
+    metrics = json.loads((mnist_cnn / "metrics.json").read_text())
+    assert metrics["train"]["examples"] == 512 and metrics["test"]["accuracy"] > 0.5
+    for name in ("predictions", "filters", "feature_maps", "learning_curves"):
+        assert (mnist_cnn / f"{name}.png").read_bytes()[:8] == PNG, name
+
+    code, out, _ = jaxnet(capsys, "evaluate", mnist_cnn)
+    assert code == 0 and f"{100 * metrics['test']['accuracy']:6.2f}%" in out
+    code, out, _ = jaxnet(capsys, "summary", mnist_cnn)
+    assert code == 0 and "(None, 26, 26, 4)" in out and "(None, 200)" in out
+    assert f"Total params: {net.num_params:,}" in out and "Non-trainable params: 0" in out
+
+    pixels = np.random.default_rng(0).integers(0, 256, (3, 784))  # raw rows, as in the files
+    inputs = tmp_path / "pixels.csv"
+    inputs.write_text("".join(",".join(map(str, row)) + "\n" for row in pixels))
+    images = (pixels / 255.0).astype(np.float32).reshape(3, 28, 28, 1)
+    expected = [str(k) for k in np.asarray(jn.predict(net, ckpt.params, images))]
+    code, out, _ = jaxnet(capsys, "predict", mnist_cnn, inputs)
+    assert code == 0 and out.split() == expected
+    inputs.write_text("1,2,3\n")
+    err = refused(capsys, "predict", mnist_cnn, inputs)
+    assert "rows have 3 values, but the network takes images 28x28x1: 784 pixel values" in err
+
+
+def test_evaluate_a_cnn_run_on_images_of_another_shape(mnist_cnn, shared_data, capsys):
+    err = refused(capsys, "evaluate", mnist_cnn, "--dataset", "cat", "--data-dir",
+                  shared_data / "catvnoncat")  # fmt: skip
+    assert "cat has examples of shape (64, 64, 3)" in err and "images of shape (28, 28, 1)" in err
+
+
+def test_cnn_with_batch_norm_and_dropout_resumes_bitwise(shared_data, tmp_path, capsys):
+    """The BN moving statistics and the dropout key stream continue where the checkpoint
+    left them: 1 + 1 epochs equal 2 epochs, bit for bit."""
+    common = ["--dataset", "cat", "--data-dir", shared_data / "catvnoncat", "--quiet",
+              "--arch", "conv4k5s2-bn-pool2-flatten-dropout0.3-dense1", "--batch-size", 64]  # fmt: skip
+    assert jaxnet(capsys, "train", *common, "--epochs", 2, "--out", tmp_path / "a")[0] == 0
+    assert jaxnet(capsys, "train", *common, "--epochs", 1, "--out", tmp_path / "b")[0] == 0
+    code, out, err = jaxnet(capsys, "train", "--resume", tmp_path / "b", "--epochs", 2, "--quiet")
+    assert code == 0, err
+    (net, a), (_, b) = restore(tmp_path / "a"), restore(tmp_path / "b")
+    assert net.needs_key and any(isinstance(layer, BatchNorm) for layer in net.layers)
+    assert a.step == b.step == 2
+    for la, lb in zip(a.params, b.params, strict=True):
+        assert la.keys() == lb.keys()
+        for k in la:
+            np.testing.assert_array_equal(la[k], lb[k], err_msg=k)
+    assert np.any(np.asarray(a.params[1]["moving_mean"]) != 0)  # the statistics did move
+    history = [json.loads((tmp_path / d / "history.json").read_text()) for d in "ab"]
+    assert history[0]["loss"] == history[1]["loss"]
+    code, out, _ = jaxnet(capsys, "summary", tmp_path / "b")
+    assert code == 0 and "Non-trainable params: 8" in out
+
+
+def test_regularised_dense_run(tmp_path, capsys):
+    """``--l2 0.7 --dropout 0.14 --batch-norm``: the dense shorthand's keywords, recorded."""
+    run_dir = tmp_path / "run"
+    code, out, err = jaxnet(capsys, "train", "--dataset", "moons", "--layers", "16,8", "--l2", 0.7,
+                            "--dropout", 0.14, "--batch-norm", "--epochs", 3, "--out", run_dir)  # fmt: skip
+    assert code == 0, err
+    assert "with l2 0.7, dropout 0.14, batch norm" in out
+    saved = json.loads((run_dir / "config.json").read_text())
+    assert (saved["l2"], saved["dropout"], saved["batch_norm"]) == (0.7, 0.14, True)
+    assert "--l2 0.7 --dropout 0.14 --batch-norm" in saved["command"]
+    expected = jn.Network((2, 16, 8, 1), "relu", "sigmoid", l2=0.7, dropout=0.14, batch_norm=True)
+    net, ckpt = restore(run_dir)
+    assert net == expected and ckpt.step == 3
+    assert [type(layer) for layer in net.layers] == [Dense, BatchNorm, Dropout] * 2 + [Dense]
+    code, out, _ = jaxnet(capsys, "summary", run_dir)
+    assert code == 0 and "Non-trainable params: 48" in out  # 2 x (16 + 8) moving statistics
+    code, out, _ = jaxnet(capsys, "evaluate", run_dir)
+    assert code == 0 and "validation" in out
+
+
+# The plots (jaxnet.plotting.plot_filters, plot_feature_maps) --------------------------------
+
+
+def test_plot_filters_and_feature_maps(tmp_path):
+    net = jn.Sequential([Conv2D(5, 3, activation="relu"), BatchNorm(), MaxPool2D(2),
+                         Conv2D(2, 3, padding="same"), Flatten(), Dense(3, "softmax")],
+                        input_shape=(9, 9, 3))  # fmt: skip
+    params = jn.init(jax.random.key(0), net)
+    fig = plotting.plot_filters(params[0]["W"], path=tmp_path / "f.png", max_filters=4)
+    assert len(fig.axes) == 4 and (tmp_path / "f.png").read_bytes()[:8] == PNG
+    assert fig.axes[0].images[0].get_array().shape == (3, 3, 3)  # RGB filters
+    fig = plotting.plot_filters(params[3]["W"], channel=4)
+    assert len(fig.axes) == 2 and fig.axes[0].images[0].get_array().shape == (3, 3)
+    image = np.random.default_rng(0).random((9, 9, 3))
+    fig = plotting.plot_feature_maps(net, params, image, max_maps=4)
+    assert len(fig.axes) == 1 + 4 + 2  # the image, then each conv layer's maps
+    assert fig.axes[1].images[0].get_array().shape == (7, 7)
+    fig = plotting.plot_feature_maps(net, params, image[None], layers=[2], path=tmp_path / "m.png")
+    assert len(fig.axes) == 1 + 5 and (tmp_path / "m.png").is_file()
+
+
+@pytest.mark.parametrize(
+    ("call", "needle"),
+    [
+        (lambda net, p: plotting.plot_filters(np.zeros((3, 3, 5))), "(f, f, n_C_prev, n_C)"),
+        (
+            lambda net, p: plotting.plot_filters(p[0]["W"], channel=3),
+            "channel must be an int in 0..2",
+        ),  # fmt: skip
+        (lambda net, p: plotting.plot_filters(p[0]["W"], max_filters=0), "max_filters"),
+        (
+            lambda net, p: plotting.plot_feature_maps(net, p, np.zeros((9, 9, 1))),
+            "input shape (9, 9, 3)",
+        ),  # fmt: skip
+        (
+            lambda net, p: plotting.plot_feature_maps(net, p, np.zeros((9, 9, 3)), layers=[3]),
+            "whose outputs are images",
+        ),  # fmt: skip
+        (
+            lambda net, p: plotting.plot_feature_maps(jn.Network((2, 1)), None, np.zeros(2)),
+            "must take images",
+        ),  # fmt: skip
+    ],
+)
+def test_plots_refuse_bad_input(call, needle):
+    net = jn.Sequential([Conv2D(2, 3), Flatten(), Dense(1, "sigmoid")], input_shape=(9, 9, 3))
+    with pytest.raises(ValueError) as e:
+        call(net, jn.init(jax.random.key(0), net))
+    assert needle in str(e.value)
