@@ -152,7 +152,8 @@ class EarlyStopping(Callback):
       every: check after every ``every``-th epoch (with full batch, e.g. 100 iterations).
 
     Attributes:
-      best, best_epoch: the best value and its epoch (1-based; None before any check).
+      best: the best value checked (``inf``, or ``-inf`` in mode max, before any).
+      best_epoch: its epoch (1-based; None before any improvement).
       stopped_epoch: the epoch after which it stopped training, 0 if it did not.
       best_params: the params of ``best_epoch`` (``restore_best_params`` only).
 
@@ -401,7 +402,8 @@ class ModelCheckpoint(Callback):
       every: check after every ``every``-th epoch.
 
     Attributes:
-      best, best_epoch: the best value saved and its epoch (None before any).
+      best: the best value saved (``inf``, or ``-inf`` in mode max, before any).
+      best_epoch: its epoch (None before any save).
 
     >>> import tempfile, jaxnet as jn
     >>> keep = jn.callbacks.ModelCheckpoint(tempfile.mkdtemp() + "/best.safetensors",

@@ -10,6 +10,8 @@ stores it. A run that a callback stopped (early stopping) also holds
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from jaxnet import metrics
@@ -27,7 +29,7 @@ def logged_keys(net: Network, validation: bool) -> tuple[str, ...]:
     return keys + tuple(f"val_{k}" for k in keys) if validation else keys
 
 
-def new(net: Network, validation: bool, learning_rate: bool = False) -> dict[str, list]:
+def new(net: Network, validation: bool, learning_rate: bool = False) -> dict[str, Any]:
     """An empty history (with a ``learning_rate`` column if ``learning_rate``)."""
     rate = [LEARNING_RATE] if learning_rate else []
     return {"epoch": [], **{k: [] for k in (*logged_keys(net, validation), *rate)}, "time": []}
