@@ -24,6 +24,7 @@ from jaxnet import metrics, network
 from jaxnet.network import Network
 from jaxnet.parallel import constrain_batch, to_host
 from jaxnet.training import optimizers
+from jaxnet.training.examples_last import examples_last
 
 FULL_BATCH_CHUNK = 1000  # full-batch iterations per compiled call (the length of its log buffers)
 _STEP_KEYS = 0x64726F70  # "drop": fold_in(key, _STEP_KEYS) roots the per-step keys, apart from the
@@ -51,6 +52,7 @@ class TrainConfig:
     mesh: jax.sharding.Mesh | None = None  # data-parallel: batches split along "data"
     num_examples: int | None = None  # real rows of X when it is padded for the mesh
     batch_slots: int | None = None  # batch_size rounded up to a multiple of the devices
+    examples_last: bool = False  # run the step in the course's layout (see examples_last.py)
 
 
 class Dataset(NamedTuple):
@@ -125,9 +127,10 @@ def _step(config: TrainConfig, state: TrainState, X, Y, weights, step_keys, guar
         table, first_step = rates
         rate = jax.lax.dynamic_index_in_dim(table, state.step - first_step, keepdims=False)
         opt_state = optimizers.set_learning_rate(opt_state, rate)
-    params, opt_state, loss, metric = train_step(
-        config, state.params, opt_state, X, Y, weights, key
-    )
+    step = functools.partial(train_step, config)
+    if config.examples_last:  # X, Y and weights come stored examples-last (see stored)
+        step = examples_last(step, (False, False, True, True, True, False))
+    params, opt_state, loss, metric = step(state.params, opt_state, X, Y, weights, key)
     running = state.failed_step < 0
     if guarded:
         ok = running & jnp.isfinite(loss) & all_finite(params)
@@ -154,9 +157,8 @@ def _minibatch_epoch(config: TrainConfig, state, data: Dataset, key, step_keys, 
     def body(state, batch):
         i, w = batch
         Xb, Yb, w = (constrain_batch(config.mesh, a) for a in (X[i], Y[i], w))
-        state, loss, metric = _step(
-            config, state, Xb, Yb, w if masked else None, step_keys, guarded, rates
-        )
+        Xs, Ys, ws = (stored(config, a) for a in (Xb, Yb, w if masked else None))
+        state, loss, metric = _step(config, state, Xs, Ys, ws, step_keys, guarded, rates)
         n = w.sum()
         return state, (loss * n, metric * n)
 
@@ -165,8 +167,15 @@ def _minibatch_epoch(config: TrainConfig, state, data: Dataset, key, step_keys, 
 
 
 def _full_batch_epoch(config: TrainConfig, state, data: Dataset, key, step_keys, guarded, rates):
-    del key
+    del key  # data: stored already (run_chunk)
     return _step(config, state, data.X, data.Y, data.weights, step_keys, guarded, rates)
+
+
+def stored(config: TrainConfig, a):
+    """``a`` as the step takes it: batch-first, or with its examples axis moved last."""
+    if a is None or not config.examples_last:
+        return a
+    return jnp.moveaxis(a, 0, -1)
 
 
 @functools.partial(jax.jit, static_argnames=("config", "chunk", "guarded"))
@@ -204,6 +213,7 @@ def run_chunk(
     nothing for the guarantee, and a diverging run pays one more compile.
     """
     epoch_fn = _full_batch_epoch if config.batch_size is None else _minibatch_epoch
+    data = train if config.batch_size is not None else Dataset(*(stored(config, a) for a in train))
     step_keys = jax.random.fold_in(key, _STEP_KEYS) if config.net.needs_key else None
     rates = None if rates is None else (rates, state.step)
 
@@ -211,7 +221,7 @@ def run_chunk(
         state, logs = carry
         # the key is derived only with minibatches: an unused fold_in would still run
         epoch_key = None if config.batch_size is None else jax.random.fold_in(key, first_epoch + e)
-        state, loss, metric = epoch_fn(config, state, train, epoch_key, step_keys, guarded, rates)
+        state, loss, metric = epoch_fn(config, state, data, epoch_key, step_keys, guarded, rates)
         epoch_logs = (loss, metric)
         if val is not None:
             epoch_logs += network.evaluate(config.net, state.params, *val)

@@ -13,7 +13,9 @@ narrower network would.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
+import math
 import numbers
 import warnings
 
@@ -31,6 +33,7 @@ from jaxnet.training.progress import Progress
 from jaxnet.validation import check_choice, check_network, check_params
 
 _ZERO_PRESERVING = ("tanh", "relu", "leaky_relu", "linear")
+NARROW = 16  # features per example up to which the ensemble step runs examples-last
 
 
 def init_ensemble(
@@ -228,11 +231,15 @@ def fit_ensemble(
         states, keys, train, val = sharding.shard_models(mesh, states, keys, train, val)
     else:
         config, states, train, val = sharding.distribute(mesh, config, states, train, val)
-    histories = [history_.new(net, val is not None) for _ in range(K)]
+    if mesh is None and narrow(net):
+        config = dataclasses.replace(config, examples_last=True)
+    histories = [history_.new(net, val is not None, rates is not None) for _ in range(K)]
     plan = loop.schedule(epochs, setup.train.X.shape[0], config.batch_size)
     progress = Progress(verbose, epochs, print_every=1 if config.batch_size else 100)
     runner = functools.partial(ensemble_runner(), config)
     states, failed = loop.run(runner, states, (train, val), keys, plan, histories, progress)
+    for h, r in zip(histories, () if rates is None else rates):  # each model's constant rate
+        h[history_.LEARNING_RATE] = [float(r)] * len(h["epoch"])
     diverged = [k for k in range(K) if failed[k] >= 0]
     if diverged:
         warnings.warn(
@@ -241,6 +248,16 @@ def fit_ensemble(
             stacklevel=2,
         )
     return jax.tree.map(lambda a: a[:K], states.params), histories
+
+
+def narrow(net: Network) -> bool:
+    """Whether every layer's input and output hold at most :data:`NARROW` values per example.
+
+    Then the vmapped step runs in the course's layout (:mod:`jaxnet.training.examples_last`):
+    XLA:CPU vectorises the examples axis rather than an axis of a few units.
+    """
+    shapes = (*net.input_shapes, net.output_shape)
+    return max(math.prod(s) for s in shapes) <= NARROW
 
 
 def _check_stacked(net: Network, stacked_params):
