@@ -125,7 +125,11 @@ def _chunk_rates(plan: Schedule, rates: np.ndarray, done: int, n: int) -> np.nda
     nb = plan.steps_per_epoch
     first = (done - plan.start) * nb
     own = rates[first : first + n * nb]
-    return np.pad(own, (0, (plan.chunk - n) * nb), mode="edge")
+    if n == plan.chunk:
+        return own
+    padded = np.full(plan.chunk * nb, own[-1], rates.dtype)
+    padded[: n * nb] = own
+    return padded
 
 
 def _record(histories, progress, plan: Schedule, logs, failed, done, n, seconds, rates=None):
