@@ -175,6 +175,24 @@ def test_arch_networks_follow_the_data():
 
 
 @pytest.mark.parametrize(
+    "options",
+    [
+        {"l2": 0.5},
+        {"dropout": 0.2},
+        {"batch_norm": True},
+        {"l2": 0.7, "dropout": 0.14, "batch_norm": True},
+    ],  # fmt: skip
+)
+def test_regularised_shorthand_is_rebuilt_from_config_json(options):
+    """config.json's ``network`` (``to_dict``) rebuilds the network the options build, so
+    evaluate, predict and resume (which compares the two) accept the run."""
+    cfg = config.resolve("planar", layers=(4, 3), **options)
+    net = commands.build_network(cfg, _vectors())
+    assert net == jn.Network((2, 4, 3, 1), "tanh", "sigmoid", **options)
+    assert jn.Network.from_dict(json.loads(json.dumps(net.to_dict()))) == net
+
+
+@pytest.mark.parametrize(
     ("dataset", "text", "needle"),
     [
         (
