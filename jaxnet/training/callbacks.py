@@ -73,6 +73,13 @@ class Callback:
     Attributes:
       every: ``on_epoch_end`` runs after epochs ``every, 2 every, ...``.
       stop_training: set True to end training after the current epoch.
+
+    >>> class PrintCost(Callback):  # the course's "Cost after iteration i"
+    ...     every = 100
+    ...     def on_epoch_end(self, epoch, logs, params):
+    ...         print(f"Cost after iteration {epoch}: {logs['loss']:.4f}")
+    >>> PrintCost().every, PrintCost().stop_training
+    (100, False)
     """
 
     every: int = 1
