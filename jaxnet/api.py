@@ -50,15 +50,30 @@ def _checked(net, params, X, Y=None, *, key=None, train=False):
 
 
 def init(key, net: Network, scheme: str = "he", *, scale: float = 0.01, dtype=jnp.float32):
-    """Params for ``net``: one dict per layer, each made by the layer's own ``init``
-    (dense: ``{"W": (n[l], n[l-1]), "b": (n[l],)}``).
+    """Params for ``net``: one dict per layer, each made by the layer's own ``init``.
 
     Args:
       key: a ``jax.random`` key.
       net: the :class:`Network`.
-      scheme: ``"zeros"``, ``"normal"`` (``randn * scale``), ``"he"``, ``"xavier"`` or ``"lecun"``.
+      scheme: a name of :data:`jaxnet.initializers.NAMES`: the course's ``"zeros"``,
+        ``"normal"`` (``randn * scale``), ``"he"``, ``"xavier"``, ``"lecun"``; Keras's
+        ``"glorot_uniform"`` (its default), ``"glorot_normal"``, ``"he_uniform"``,
+        ``"he_normal"``, ``"lecun_uniform"``, ``"lecun_normal"``; PyTorch's ``"pytorch"``
+        (the table in :mod:`jaxnet.initializers`).
       scale: the standard deviation for ``"normal"`` (the course's 0.01).
       dtype: float dtype of the params (float64 needs ``jax_enable_x64``).
+
+    Returns:
+      A tuple with one dict per layer: dense ``{"W": (n[l], n[l-1]), "b": (n[l],)}``, conv
+      ``{"W": (f, f, n_C_prev, n_C), "b": (n_C,)}``, batch norm ``{"gamma", "beta",
+      "moving_mean", "moving_var"}`` each ``(n_C,)``, ``{}`` for parameter-free layers.
+      Biases are zero except under ``"pytorch"``.
+
+    >>> import jax, jaxnet as jn
+    >>> net = jn.Network((2, 4, 1), hidden="tanh", output="sigmoid")
+    >>> params = jn.init(jax.random.key(0), net, scheme="glorot_uniform")
+    >>> [(p["W"].shape, p["b"].shape) for p in params]
+    [((4, 2), (4,)), ((1, 4), (1,))]
     """
     check_key(key)
     check_network(net)
@@ -70,24 +85,90 @@ def init(key, net: Network, scheme: str = "he", *, scale: float = 0.01, dtype=jn
 
 
 def forward(net: Network, params, X, *, key=None, train: bool = False):
-    """Output activations ``A[L]``, ``(m, n[L])``, for inputs ``X`` ``(m, *net.input_shape)``."""
+    """The output activations ``A[L]`` of ``net`` on inputs ``X``.
+
+    Args:
+      net: the :class:`Network`.
+      params: its params (:func:`init`).
+      X: ``(m, *net.input_shape)``: ``(m, n[0])`` vectors or ``(m, n_H, n_W, n_C)`` images.
+      key: a ``jax.random`` key for the layers that draw in training (dropout's mask).
+      train: training behaviour (dropout on, batch norm on batch statistics); the
+        default is inference (dropout the identity, batch norm on its moving averages).
+
+    Returns:
+      ``A[L]``, ``(m, n[L])`` (probabilities for sigmoid/softmax outputs).
+
+    >>> import jax, jaxnet as jn
+    >>> net = jn.Network((2, 4, 1), hidden="tanh", output="sigmoid")
+    >>> params = jn.init(jax.random.key(0), net)
+    >>> jn.forward(net, params, jax.numpy.ones((5, 2))).shape
+    (5, 1)
+    """
     return forward_with_caches(net, params, X, key=key, train=train)[0]
 
 
 def forward_with_caches(net: Network, params, X, *, key=None, train: bool = False):
-    """``(A[L], caches)``: one cache per layer (dense: ``((A_prev, W, b), Z)``), for :func:`backward`."""
+    """``(A[L], caches)``: one cache per layer (dense: ``((A_prev, W, b), Z)``), for :func:`backward`.
+
+    Args: as :func:`forward`.
+
+    Returns:
+      ``A[L] (m, n[L])`` and a tuple of one cache per layer; the output layer's is
+      ``(inner_cache, Z[L] (m, n[L]))``, the course's ``linear_activation_forward`` cache.
+    """
     X, _ = _checked(net, params, X, key=key, train=train)
     return _forward_with_caches(net, params, X, key=key, train=train)
 
 
 def cost(net: Network, params, X, Y, *, key=None, train: bool = False):
-    """The cost J (scalar): the mean over examples of the loss that follows the output."""
+    """The cost J: the mean over examples of the loss, plus ``(λ / 2m) sum_l ||W[l]||^2``
+    for the layers with ``l2 = λ > 0``.
+
+    Args:
+      net, params, X, key, train: as :func:`forward`.
+      Y: labels, ``(m, n[L])``, or ``(m,)`` (0/1 for one sigmoid unit, class indices for
+        softmax; one-hot ``(m, K)`` also taken).
+
+    Returns:
+      A scalar array: binary cross-entropy for a sigmoid output, categorical cross-entropy
+      for softmax, mean squared error otherwise (or ``net.loss``).
+
+    >>> import jax, jaxnet as jn
+    >>> net = jn.Network((2, 4, 1), hidden="tanh", output="sigmoid", l2=0.1)
+    >>> params = jn.init(jax.random.key(0), net)
+    >>> X, y = jax.numpy.ones((5, 2)), jax.numpy.array([0, 1, 1, 0, 1])
+    >>> J = jn.cost(net, params, X, y)
+    >>> J.shape, bool(J > 0)
+    ((), True)
+    """
     X, Y = _checked(net, params, X, Y, key=key, train=train)
     return _cost(net, params, X, Y, key=key, train=train)
 
 
 def backward(net: Network, params, caches, Y):
-    """Hand-derived gradients of J from the caches of :func:`forward_with_caches`; same tree as params."""
+    """Hand-derived backprop: the gradients of :func:`cost` from :func:`forward_with_caches`'s caches.
+
+    The course's ``L_model_backward``: ``dZ[L] = A[L] - Y`` (fused losses) and each layer's
+    own ``backward`` in reverse, plus ``(λ / m) W`` for the layers with L2. In the mode of
+    the forward pass that made the caches.
+
+    Args:
+      net, params: as :func:`forward`.
+      caches: from :func:`forward_with_caches` of the same ``net`` and ``params``.
+      Y: labels, as :func:`cost`.
+
+    Returns:
+      The params' tree: ``dW[l]`` with ``W[l]``'s shape, and so on; zeros for
+      non-trainable leaves (batch norm's moving statistics).
+
+    >>> import jax, jaxnet as jn
+    >>> net = jn.Network((2, 4, 1), hidden="tanh", output="sigmoid")
+    >>> params = jn.init(jax.random.key(0), net)
+    >>> X, y = jax.numpy.ones((5, 2)), jax.numpy.array([0, 1, 1, 0, 1])
+    >>> A, caches = jn.forward_with_caches(net, params, X)
+    >>> [g["W"].shape for g in jn.backward(net, params, caches, y)]
+    [(4, 2), (1, 4)]
+    """
     check_network(net)
     dtype = check_params(net, params)
     m = check_caches(net, caches)
@@ -95,8 +176,25 @@ def backward(net: Network, params, caches, Y):
 
 
 def grads(net: Network, params, X, Y, backprop: str = "manual", *, key=None, train: bool = False):
-    """dJ/dparams by ``backprop`` ``"manual"`` (hand backprop) or ``"autodiff"`` (``jax.grad`` of
-    :func:`cost` with the same ``key`` and ``train``); zeros for non-trainable leaves."""
+    """dJ/dparams of :func:`cost` with the same ``key`` and ``train``.
+
+    Args:
+      net, params, X, Y, key, train: as :func:`cost`.
+      backprop: ``"manual"`` (hand-derived backprop, :func:`backward`) or ``"autodiff"``
+        (``jax.grad`` of the cost).
+
+    Returns:
+      The params' tree of gradients; zeros for non-trainable leaves.
+
+    >>> import jax, jaxnet as jn
+    >>> net = jn.Network((2, 4, 1), hidden="tanh", output="sigmoid", l2=0.5)
+    >>> params = jn.init(jax.random.key(0), net)
+    >>> X, y = jax.numpy.ones((5, 2)), jax.numpy.array([0, 1, 1, 0, 1])
+    >>> manual = jn.grads(net, params, X, y)
+    >>> autodiff = jn.grads(net, params, X, y, backprop="autodiff")
+    >>> jn.relative_difference(manual, autodiff) < 1e-6
+    True
+    """
     check_choice(backprop, "backprop", network.BACKPROP)
     X, Y = _checked(net, params, X, Y, key=key, train=train)
     return compiled_grads(net, params, X, Y, backprop=backprop, key=key, train=train)
@@ -117,27 +215,39 @@ def evaluate(net: Network, params, X, Y) -> dict[str, float]:
 def _layer_rows(net: Network) -> list[tuple[str, ...]]:
     counts: dict[str, int] = {}
     rows = []
-    for layer, shape, params in zip(net.layers, net.output_shapes, net.param_shapes()):
+    shapes = zip(net.layers, net.output_shapes, net.param_shapes(), net.trainable())
+    for layer, shape, params, trainable in shapes:
         kind = layer.kind
         counts[kind] = counts.get(kind, 0) + 1
         activation = getattr(layer, "activation", None)
+        names = [f"{k} {s}" if trainable[k] else f"[{k} {s}]" for k, s in params.items()]
         rows.append(
             (
                 f"{kind}_{counts[kind]} ({type(layer).__name__})",
                 str((None, *shape)),
                 "" if activation is None else str(activation),
-                ", ".join(f"{k} {s}" for k, s in params.items()),
+                ", ".join(names),
                 f"{sum(math.prod(s) for s in params.values()):,}",
+                f"{layer.l2:g}" if getattr(layer, "l2", 0) else "",
             )
         )
     return rows
 
 
 def format_summary(net: Network) -> str:
-    """The Keras-like table that :func:`summary` prints: layer, output shape, params."""
+    """The Keras-like table that :func:`summary` prints: layer, output shape, params.
+
+    Non-trainable params are in brackets; an ``L2`` column gives λ where a layer has one.
+
+    >>> import jaxnet as jn
+    >>> print(jn.format_summary(jn.Network((3, 2, 1), l2=0.5)).splitlines()[0])
+    Network 3 -> 2 -> 1   loss: binary_cross_entropy
+    """
     check_network(net)
-    rows = [("Layer (type)", "Output shape", "Activation", "Params", "Param #")]
+    rows = [("Layer (type)", "Output shape", "Activation", "Params", "Param #", "L2")]
     rows += _layer_rows(net)
+    if not any(net.l2):
+        rows = [r[:-1] for r in rows]
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     line = "-" * (sum(widths) + 2 * (len(widths) - 1))
     table = ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
@@ -155,5 +265,22 @@ def format_summary(net: Network) -> str:
 
 
 def summary(net: Network) -> None:
-    """Print the layers (output shapes, parameter shapes and counts) and the totals, like Keras's."""
+    """Print the layers (output shapes, parameter shapes and counts) and the totals, like Keras's.
+
+    >>> import jaxnet as jn
+    >>> cnn = jn.Sequential([jn.layers.Conv2D(4, 3), jn.layers.Flatten(), jn.layers.Dense(2, "softmax")],
+    ...                     input_shape=(5, 5, 1))
+    >>> jn.summary(cnn)
+    Sequential, input shape (5, 5, 1)   loss: categorical_cross_entropy
+    ---------------------------------------------------------------------------------
+    Layer (type)         Output shape     Activation  Params                  Param #
+    ---------------------------------------------------------------------------------
+    conv2d_1 (Conv2D)    (None, 3, 3, 4)              W (3, 3, 1, 4), b (4,)  40
+    flatten_1 (Flatten)  (None, 36)                                           0
+    dense_1 (Dense)      (None, 2)        softmax     W (2, 36), b (2,)       74
+    ---------------------------------------------------------------------------------
+    Total params: 114
+    Trainable params: 114
+    Non-trainable params: 0
+    """
     print(format_summary(net))

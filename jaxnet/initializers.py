@@ -1,14 +1,43 @@
-"""Weight initialisers ``W[l] = std * randn(n[l], n[l-1])``; every bias starts at zero.
+"""Weight initialisers: the course's schemes, and Keras's and PyTorch's defaults exactly.
 
-::
+``fan_in`` and ``fan_out`` are :func:`fans` of the weight's shape: ``(n[l-1], n[l])`` for a
+dense ``W (n[l], n[l-1])``, ``(f f n_C_prev, f f n_C)`` for a conv kernel
+``(f, f, n_C_prev, n_C)`` (the receptive field times the channels, as Keras computes them).
+``randn`` is a standard normal, ``U(-a, a)`` a uniform, ``TN(s)`` a normal of standard
+deviation ``s`` truncated at 2 ``s`` (redrawn beyond, as Keras's ``TruncatedNormal``)::
 
-    | scheme   | W[l]                                   | course use                              |
-    |----------|----------------------------------------|-----------------------------------------|
-    | zeros    | 0                                      | logistic regression (cannot break symmetry in a hidden layer) |
-    | normal   | randn * scale (default 0.01)           | the shallow planar network              |
-    | he       | randn * sqrt(2 / n[l-1])               | ReLU networks (He et al., 2015)         |
-    | xavier   | randn * sqrt(2 / (n[l-1] + n[l]))      | Glorot & Bengio (2010), tanh networks   |
-    | lecun    | randn / sqrt(n[l-1])                   | the deep-network application (cats)     |
+    | scheme         | W                                              | b                      | where from                                   |
+    |----------------|------------------------------------------------|------------------------|----------------------------------------------|
+    | zeros          | 0                                              | 0                      | logistic regression (no symmetry breaking)   |
+    | normal         | randn * scale (default 0.01)                   | 0                      | the course's shallow planar network          |
+    | he             | randn * sqrt(2 / fan_in)                       | 0                      | ReLU networks (He et al., 2015)              |
+    | xavier         | randn * sqrt(2 / (fan_in + fan_out))           | 0                      | Glorot & Bengio (2010), tanh networks        |
+    | lecun          | randn / sqrt(fan_in)                           | 0                      | the course's deep-network application (cats) |
+    | glorot_uniform | U(-a, a), a = sqrt(6 / (fan_in + fan_out))     | 0                      | Keras's Dense and Conv2D default             |
+    | glorot_normal  | TN(sqrt(2 / (fan_in + fan_out)) / .8796...)    | 0                      | keras.initializers.GlorotNormal              |
+    | he_uniform     | U(-a, a), a = sqrt(6 / fan_in)                 | 0                      | keras.initializers.HeUniform                 |
+    | he_normal      | TN(sqrt(2 / fan_in) / .8796...)                | 0                      | keras.initializers.HeNormal                  |
+    | lecun_uniform  | U(-a, a), a = sqrt(3 / fan_in)                 | 0                      | keras.initializers.LecunUniform              |
+    | lecun_normal   | TN(sqrt(1 / fan_in) / .8796...)                | 0                      | keras.initializers.LecunNormal               |
+    | pytorch        | U(-a, a), a = 1 / sqrt(fan_in)                 | U(-a, a), same a       | torch nn.Linear / nn.Conv2d default          |
+
+``.87962566103423978`` is the standard deviation of a standard normal truncated to
+``[-2, 2]``: Keras divides by it so the truncated draw keeps the intended variance.
+PyTorch's weights are ``kaiming_uniform_(a=sqrt(5))``: gain ``sqrt(2 / (1 + 5))``, bound
+``sqrt(3) gain / sqrt(fan_in) = 1 / sqrt(fan_in)``; ``pytorch`` is the only scheme whose
+bias is not zero (:func:`kernel_and_bias`).
+
+Exactness: the Keras schemes draw as Keras 3 does on the JAX backend, so with a key ``k``
+(e.g. ``jax.random.PRNGKey(seed)``, which is what ``seed=seed`` means there) and a dense
+``W (n[l], n[l-1])``, ``get("glorot_uniform")(k, W.shape)`` equals
+``keras.initializers.GlorotUniform(seed)((n[l-1], n[l])).T`` bit for bit: the values are
+drawn in Keras's kernel layout ``(n[l-1], n[l])`` and transposed (conv kernels share
+Keras's layout). PyTorch's generator cannot be reproduced; its bounds and fans are.
+
+``jn.init`` draws every layer's values from ONE vector of standard normals and one of
+standard uniforms (:class:`Draws`), so a network compiles two random-number kernels at most,
+whatever its depth; the schemes turn uniforms into ``U(-a, a)`` and ``TN(s)`` exactly as
+``jax.random.uniform`` and ``jax.random.truncated_normal`` do.
 """
 
 from __future__ import annotations
@@ -18,40 +47,92 @@ from collections.abc import Callable
 
 import jax
 import jax.numpy as jnp
+from jax import lax
 
 Initializer = Callable[..., jax.Array]  # (key, shape, dtype) -> array of that shape
 
+#: The standard deviation of a standard normal truncated to [-2, 2] (Keras's constant).
+TRUNCATED_STD = 0.87962566103423978
 
-class Normals:
-    """Pre-drawn standard normals that stand in for a key: ``jn.init`` draws ONE vector for
-    every layer and hands each layer's ``init`` its slice, so a network compiles one
-    random-number kernel whatever its depth (a kernel per layer compiles several times
-    slower). Each :func:`standard_normal` call takes the next values.
 
-    Without ``values`` it only counts what the draws would take (and gives zeros):
+class Draws:
+    """Pre-drawn standard normals and standard uniforms ``[0, 1)`` that stand in for a key.
+
+    ``jn.init`` draws ONE vector of each kind for the whole network and hands each
+    layer's ``init`` its slices, so a network compiles at most two random-number kernels
+    whatever its depth (a kernel per layer compiles several times slower). Each
+    :func:`standard_normal` / :func:`standard_uniform` call takes the next values of its kind.
+
+    Without values it only counts what the draws would take (and gives zeros):
     ``jn.init`` runs each layer's ``init`` that way, under ``jax.eval_shape``, to size
-    the one draw.
+    the draws.
     """
 
-    def __init__(self, values: jax.Array | None = None):
-        self.values, self.used = values, 0
+    def __init__(self, normals: jax.Array | None = None, uniforms: jax.Array | None = None):
+        self.values = {"normal": normals, "uniform": uniforms}
+        self.counting = normals is None and uniforms is None
+        self.used = {"normal": 0, "uniform": 0}
 
-    def take(self, shape, dtype) -> jax.Array:
-        """The next ``prod(shape)`` values as a ``shape`` array of ``dtype`` (zeros when counting)."""
-        n, start = math.prod(shape), self.used
-        self.used += n
-        if self.values is None:
+    def take(self, kind: str, shape, dtype) -> jax.Array:
+        """The next ``prod(shape)`` values of ``kind`` (``"normal"`` or ``"uniform"``) as a
+        ``shape`` array of ``dtype`` (zeros when counting)."""
+        n, start = math.prod(shape), self.used[kind]
+        self.used[kind] += n
+        if self.counting:
             return jnp.zeros(shape, dtype)
-        if self.used > self.values.shape[0]:
-            raise ValueError(f"drew {self.used} normals from a slice of {self.values.shape[0]}")
-        return self.values[start : self.used].reshape(shape).astype(dtype)
+        values = self.values[kind]
+        available = 0 if values is None else values.shape[0]
+        if self.used[kind] > available:
+            raise ValueError(f"drew {self.used[kind]} {kind} values from a slice of {available}")
+        return values[start : self.used[kind]].reshape(shape).astype(dtype)
 
 
 def standard_normal(key, shape, dtype=jnp.float32) -> jax.Array:
-    """``randn(*shape)`` from a ``jax.random`` key, or the next values of a :class:`Normals`."""
-    if isinstance(key, Normals):
-        return key.take(tuple(shape), dtype)
+    """``randn(*shape)`` from a ``jax.random`` key, or the next values of a :class:`Draws`."""
+    if isinstance(key, Draws):
+        return key.take("normal", tuple(shape), dtype)
     return jax.random.normal(key, shape, dtype)
+
+
+def standard_uniform(key, shape, dtype=jnp.float32) -> jax.Array:
+    """Uniforms in ``[0, 1)`` of ``shape`` from a ``jax.random`` key, or the next values of a :class:`Draws`."""
+    if isinstance(key, Draws):
+        return key.take("uniform", tuple(shape), dtype)
+    return jax.random.uniform(key, shape, dtype)
+
+
+def _affine(u, low: float, high: float, dtype):
+    """``max(low, u (high - low) + low)``: ``jax.random.uniform``'s own map of ``[0, 1)`` to ``[low, high)``."""
+    low, high = jnp.asarray(low, dtype), jnp.asarray(high, dtype)
+    return lax.max(low, u * (high - low) + low)
+
+
+def _keras_layout(shape) -> tuple[int, ...]:
+    """The layout Keras draws a weight in: a dense ``W (n[l], n[l-1])`` as its kernel ``(n[l-1], n[l])``."""
+    return tuple(shape[::-1]) if len(shape) == 2 else tuple(shape)
+
+
+def _from_keras_layout(values, shape):
+    return values.T if len(shape) == 2 else values
+
+
+def uniform(key, shape, limit: float, dtype=jnp.float32) -> jax.Array:
+    """``U(-limit, limit)`` of ``shape``, drawn as ``jax.random.uniform(key, shape, dtype, -limit, limit)``."""
+    u = standard_uniform(key, shape, dtype)
+    return _affine(u, -limit, limit, dtype)
+
+
+def truncated_normal(key, shape, std: float, dtype=jnp.float32) -> jax.Array:
+    """``std`` times a standard normal truncated to ``[-2, 2]``, drawn as
+    ``jax.random.truncated_normal(key, -2, 2, shape, dtype) * std`` (inverse CDF of a uniform)."""
+    sqrt2 = jnp.asarray(math.sqrt(2), dtype)
+    lower, upper = jnp.asarray(-2.0, dtype), jnp.asarray(2.0, dtype)
+    a, b = lax.erf(lower / sqrt2), lax.erf(upper / sqrt2)
+    u = lax.max(a, standard_uniform(key, shape, dtype) * (b - a) + a)
+    x = sqrt2 * lax.erf_inv(u)
+    inf = jnp.asarray(jnp.inf, dtype)
+    x = jnp.clip(x, lax.nextafter(lower, inf), lax.nextafter(upper, -inf))
+    return x * jnp.asarray(std, dtype)
 
 
 def fans(shape) -> tuple[int, int]:
@@ -80,6 +161,28 @@ def _scaled(std_of: Callable[[int, int], float]) -> Initializer:
     return init
 
 
+def _uniform_scheme(limit_of: Callable[[int, int], float], keras: bool = True) -> Initializer:
+    """``U(-a, a)`` with ``a = limit_of(fan_in, fan_out)``, drawn in Keras's layout when ``keras``."""
+
+    def init(key, shape, dtype=jnp.float32):
+        limit = limit_of(*fans(shape))
+        if not keras:
+            return uniform(key, shape, limit, dtype)
+        return _from_keras_layout(uniform(key, _keras_layout(shape), limit, dtype), shape)
+
+    return init
+
+
+def _truncated_scheme(variance_of: Callable[[int, int], float]) -> Initializer:
+    """Keras's ``VarianceScaling(distribution="truncated_normal")``: ``TN(sqrt(variance) / .8796...)``."""
+
+    def init(key, shape, dtype=jnp.float32):
+        std = math.sqrt(variance_of(*fans(shape))) / TRUNCATED_STD
+        return _from_keras_layout(truncated_normal(key, _keras_layout(shape), std, dtype), shape)
+
+    return init
+
+
 def normal(scale: float = 0.01) -> Initializer:
     """``randn * scale``: the course's small random initialisation."""
     return _scaled(lambda n_in, n_out: scale)
@@ -92,19 +195,95 @@ xavier = _scaled(lambda n_in, n_out: math.sqrt(2.0 / (n_in + n_out)))
 #: ``randn / sqrt(n[l-1])``, the deep-network application (cats).
 lecun = _scaled(lambda n_in, n_out: math.sqrt(1.0 / n_in))
 
-NAMES = ("zeros", "normal", "he", "xavier", "lecun")
+# Keras's fans are max(1, fan); jaxnet's are >= 1 already.
+#: Keras's ``GlorotUniform`` (its Dense and Conv2D default): ``U(-a, a)``, ``a = sqrt(6 / (fan_in + fan_out))``.
+glorot_uniform = _uniform_scheme(lambda n_in, n_out: math.sqrt(6.0 / (n_in + n_out)))
+#: Keras's ``GlorotNormal``: ``TN(sqrt(2 / (fan_in + fan_out)) / .8796...)``.
+glorot_normal = _truncated_scheme(lambda n_in, n_out: 2.0 / (n_in + n_out))
+#: Keras's ``HeUniform``: ``U(-a, a)``, ``a = sqrt(6 / fan_in)``.
+he_uniform = _uniform_scheme(lambda n_in, n_out: math.sqrt(6.0 / n_in))
+#: Keras's ``HeNormal``: ``TN(sqrt(2 / fan_in) / .8796...)``.
+he_normal = _truncated_scheme(lambda n_in, n_out: 2.0 / n_in)
+#: Keras's ``LecunUniform``: ``U(-a, a)``, ``a = sqrt(3 / fan_in)``.
+lecun_uniform = _uniform_scheme(lambda n_in, n_out: math.sqrt(3.0 / n_in))
+#: Keras's ``LecunNormal``: ``TN(sqrt(1 / fan_in) / .8796...)``.
+lecun_normal = _truncated_scheme(lambda n_in, n_out: 1.0 / n_in)
+#: PyTorch's ``nn.Linear``/``nn.Conv2d`` weights, ``kaiming_uniform_(a=sqrt(5))``: ``U(-a, a)``,
+#: ``a = 1 / sqrt(fan_in)`` (drawn in jaxnet's layout, which is PyTorch's for a dense ``W``).
+pytorch = _uniform_scheme(lambda n_in, n_out: 1.0 / math.sqrt(n_in), keras=False)
+
+NAMES = (
+    "zeros",
+    "normal",
+    "he",
+    "xavier",
+    "lecun",
+    "glorot_uniform",
+    "glorot_normal",
+    "he_uniform",
+    "he_normal",
+    "lecun_uniform",
+    "lecun_normal",
+    "pytorch",
+)
+
+_SCHEMES = {
+    "zeros": zeros,
+    "he": he,
+    "xavier": xavier,
+    "glorot": xavier,
+    "lecun": lecun,
+    "glorot_uniform": glorot_uniform,
+    "glorot_normal": glorot_normal,
+    "he_uniform": he_uniform,
+    "he_normal": he_normal,
+    "lecun_uniform": lecun_uniform,
+    "lecun_normal": lecun_normal,
+    "pytorch": pytorch,
+}
 
 
 def get(scheme: str, *, scale: float = 0.01) -> Initializer:
-    """Look up a scheme by name (one of ``NAMES``; ``glorot`` is an alias of ``xavier``).
+    """The weight initialiser of a scheme named in ``NAMES`` (``glorot`` is an alias of ``xavier``).
 
     Every initializer is ``(key, shape, dtype) -> W``, where ``key`` is a ``jax.random``
-    key or a :class:`Normals`.
+    key or a :class:`Draws`.
+
+    >>> import jax
+    >>> get("glorot_uniform")(jax.random.key(0), (3, 2)).shape
+    (3, 2)
     """
     name = str(scheme).lower()
     if name == "normal":
         return normal(scale)
-    schemes = {"zeros": zeros, "he": he, "xavier": xavier, "glorot": xavier, "lecun": lecun}
-    if name not in schemes:
+    if name not in _SCHEMES:
         raise ValueError(f"unknown init scheme {scheme!r}; expected one of: {', '.join(NAMES)}")
-    return schemes[name]
+    return _SCHEMES[name]
+
+
+def bias_limit(scheme: str, W_shape) -> float | None:
+    """The bound ``a`` of the ``U(-a, a)`` bias a scheme draws, or None for zero biases.
+
+    Only ``"pytorch"`` draws biases: ``a = 1 / sqrt(fan_in)`` of the layer's ``W``.
+    """
+    if str(scheme).lower() != "pytorch":
+        return None
+    return 1.0 / math.sqrt(fans(W_shape)[0])
+
+
+def kernel_and_bias(key, scheme: str, W_shape, b_shape, dtype=jnp.float32, *, scale=0.01) -> dict:
+    """``{"W": ..., "b": ...}`` for a weighted layer (Dense, Conv2D): ``W`` by ``scheme``, then
+    ``b`` (zeros, or ``U(-a, a)`` for ``"pytorch"``: :func:`bias_limit`), drawn in that order.
+
+    >>> import jax
+    >>> p = kernel_and_bias(jax.random.key(0), "pytorch", (3, 4), (3,))
+    >>> bool((abs(p["b"]) <= 0.5).all() and (p["b"] != 0).all())
+    True
+    """
+    W = get(scheme, scale=scale)(key, W_shape, dtype)
+    limit = bias_limit(scheme, W_shape)
+    if limit is None:
+        return {"W": W, "b": jnp.zeros(b_shape, dtype)}
+    if not isinstance(key, Draws):  # a separate key for the bias, as a separate draw
+        key = jax.random.fold_in(key, 1)
+    return {"W": W, "b": uniform(key, b_shape, limit, dtype)}

@@ -19,6 +19,22 @@ enters the output layer's backward directly.
 training uses it to mask padded examples, so their loss and gradients count zero.
 ``key`` feeds the layers that draw randomness in training (layer ``l`` gets
 ``fold_in(key, l)``); ``train`` selects training behaviour (dropout on, batch statistics).
+
+L2 regularisation (the course's ``compute_cost_with_regularization``): every layer with
+``l2 = λ > 0`` (Dense, Conv2D) adds ``(λ / 2m) ||W||^2`` to J (:func:`penalty`) and
+``(λ / m) W`` to its hand-derived ``dW`` (:func:`l2_gradients`); biases, batch norm's
+``gamma``/``beta`` and its moving statistics are never decayed. With ``weights``, ``m`` is
+the weighted count ``sum(weights)``, so padded rows (weight 0) change nothing: a padded
+batch has the penalty of the unpadded one. ``m`` is the batch's: a minibatch of 64 carries
+``λ / (2 * 64)``, as the course's formula applied per batch, and ``jn.evaluate`` on a set
+of another size carries that set's ``m``.
+
+How L2 relates to ``optax.add_decayed_weights(wd)`` (decoupled weight decay): that adds
+``wd W`` to the optimiser's update direction AFTER the gradient transform, so each step
+does ``W -= lr (update + wd W)``. Under plain SGD the two are the same step when
+``wd = λ / m``. Under Adam or RMSprop they differ: L2's ``(λ / m) W`` enters the gradient
+and is rescaled by the adaptive denominators (Adam + L2), while decoupled decay is not
+(AdamW, ``optax.adamw``). Pass an optax chain as ``optimizer=`` for decoupled decay.
 """
 
 from __future__ import annotations
@@ -36,7 +52,7 @@ import numpy as np
 from jaxnet import activations as _activations
 from jaxnet import initializers, metrics
 from jaxnet import losses as _losses
-from jaxnet.layers import Dense
+from jaxnet.layers import BatchNorm, Dense, Dropout
 from jaxnet.layers import base as _base
 
 BACKPROP = ("manual", "autodiff")
@@ -54,6 +70,15 @@ class Network:
     >>> Network((2, 4, 3, 1), activations=("relu", "tanh", "sigmoid")).L
     3
 
+    Regularised (course 2): L2 on every Dense, batch norm and dropout after every hidden
+    layer, in the order Dense -> BatchNorm -> Dropout:
+
+    >>> net = Network((2, 20, 3, 1), hidden="relu", output="sigmoid", l2=0.7, dropout=0.14)
+    >>> [layer.kind for layer in net.layers]
+    ['dense', 'dropout', 'dense', 'dropout', 'dense']
+    >>> net.layers[0]
+    Dense(units=20, activation='relu', l2=0.7)
+
     Any layers: :func:`Sequential` (the same class).
 
     Args:
@@ -63,6 +88,9 @@ class Network:
       activations: one activation per layer instead of ``hidden``/``output``.
       loss: the cost; by default it follows the output (sigmoid -> binary
         cross-entropy, softmax -> categorical cross-entropy, otherwise mean squared error).
+      l2: λ of the L2 penalty on every ``W`` (``(λ / 2m) sum_l ||W[l]||^2``; module docstring).
+      dropout: the rate of a :class:`jaxnet.layers.Dropout` after every hidden layer (0: none).
+      batch_norm: a :class:`jaxnet.layers.BatchNorm` after every hidden Dense.
     """
 
     layers: tuple
@@ -77,6 +105,9 @@ class Network:
         *,
         activations: Sequence[str] | None = None,
         loss: str | None = None,
+        l2: float = 0.0,
+        dropout: float = 0.0,
+        batch_norm: bool = False,
     ):
         sizes = _check_sizes(sizes)
         if activations is None:
@@ -86,14 +117,27 @@ class Network:
                 f"activations must give one activation per layer ({len(sizes) - 1} for sizes "
                 f"{sizes}), got {activations!r}"
             )
-        layers = tuple(Dense(n, a) for n, a in zip(sizes[1:], activations))
-        self._build(layers, (sizes[0],), loss)
+        l2 = _base.check_l2(l2)
+        dropout = _check_dropout(dropout)
+        if not isinstance(batch_norm, bool | np.bool_):
+            raise TypeError(f"batch_norm must be True or False, got {batch_norm!r}")
+        *hidden_layers, output_layer = (Dense(n, a, l2) for n, a in zip(sizes[1:], activations))
+        layers = []
+        for layer in hidden_layers:  # the order per hidden layer: Dense -> BatchNorm -> Dropout
+            layers.append(layer)
+            layers += [BatchNorm()] if batch_norm else []
+            layers += [Dropout(dropout)] if dropout > 0 else []
+        self._build((*layers, output_layer), (sizes[0],), loss)
 
     @classmethod
-    def from_layers(cls, layers, input_shape, loss: str | None = None) -> Network:
-        """The network of ``layers`` on inputs of ``input_shape`` (what :func:`Sequential` calls)."""
+    def from_layers(cls, layers, input_shape, loss: str | None = None, l2=None) -> Network:
+        """The network of ``layers`` on inputs of ``input_shape`` (what :func:`Sequential` calls);
+        ``l2`` (not None) is set on every layer that has one (the weighted layers)."""
+        layers = _check_layers(layers)
+        if l2 is not None:
+            layers = _with_l2(layers, _base.check_l2(l2))
         net = object.__new__(cls)
-        net._build(_check_layers(layers), _check_input_shape(input_shape), loss)
+        net._build(layers, _check_input_shape(input_shape), loss)
         return net
 
     def _build(self, layers: tuple, input_shape: tuple[int, ...], loss) -> None:
@@ -137,7 +181,7 @@ class Network:
         return self._hash
 
     def __repr__(self) -> str:
-        if self.is_dense:
+        if self._plain_dense:
             return f"Network({self.sizes}, activations={self.activations}, loss={self.loss!r})"
         layers = ", ".join(map(repr, self.layers))
         return f"Sequential([{layers}], input_shape={self.input_shape}, loss={self.loss!r})"
@@ -168,6 +212,16 @@ class Network:
     def is_dense(self) -> bool:
         """Whether this is the course's dense stack: Dense layers on vector inputs."""
         return len(self.input_shape) == 1 and all(type(layer) is Dense for layer in self.layers)
+
+    @property
+    def _plain_dense(self) -> bool:
+        """The course's dense stack without L2: what ``{"sizes", "activations", "loss"}`` describes."""
+        return self.is_dense and not any(layer.l2 for layer in self.layers)
+
+    @property
+    def l2(self) -> tuple[float, ...]:
+        """λ of every layer's L2 penalty (0 for layers without one)."""
+        return tuple(_l2(layer) for layer in self.layers)
 
     @property
     def sizes(self) -> tuple[int, ...]:
@@ -225,10 +279,12 @@ class Network:
 
     @property
     def output_activation(self) -> _activations.Activation:
+        """The output layer's activation (the network applies it to ``Z[L]``; ``linear`` if None)."""
         return _activations.get(self.layers[-1].activation or "linear")
 
     @property
     def loss_function(self) -> _losses.Loss:
+        """The loss named by :attr:`loss`: its per-example value and hand-derived gradient."""
         return _losses.get(self.loss)
 
     @property
@@ -250,10 +306,11 @@ class Network:
     def to_dict(self) -> dict:
         """A JSON-friendly description; ``Network.from_dict`` rebuilds the same value.
 
-        Dense networks keep the course's form ``{"sizes", "activations", "loss"}``; others
-        give ``{"input_shape", "layers": [layer.to_dict(), ...], "loss"}``.
+        Dense networks without L2 keep the course's form ``{"sizes", "activations", "loss"}``;
+        others give ``{"input_shape", "layers": [layer.to_dict(), ...], "loss"}`` (a Dense
+        with ``l2`` records it in its layer dict).
         """
-        if self.is_dense:
+        if self._plain_dense:
             return {
                 "sizes": list(self.sizes),
                 "activations": list(self.activations),
@@ -286,21 +343,33 @@ class Network:
         return cls(d["sizes"], activations=d["activations"], loss=d["loss"])
 
 
-def Sequential(layers, input_shape, loss: str | None = None) -> Network:  # noqa: N802 - Keras's name
+def Sequential(layers, input_shape, *, loss: str | None = None, l2: float | None = None) -> Network:  # noqa: N802 - Keras's name
     """A :class:`Network` of ``layers`` applied in order to inputs of ``input_shape`` (per example).
 
-    >>> from jaxnet.layers import Dense
+    >>> from jaxnet.layers import BatchNorm, Conv2D, Dense, Dropout, Flatten, MaxPool2D
     >>> net = Sequential([Dense(64, "relu"), Dense(10, "softmax")], input_shape=(784,))
     >>> net == Network((784, 64, 10), hidden="relu", output="softmax")
     True
+    >>> cnn = Sequential([Conv2D(8, 3, activation="relu"), BatchNorm(), MaxPool2D(2), Flatten(),
+    ...                   Dropout(0.5), Dense(10, "softmax")], input_shape=(28, 28, 1), l2=1e-3)
+    >>> cnn.output_shapes[:3]
+    ((26, 26, 8), (26, 26, 8), (13, 13, 8))
+    >>> cnn.l2
+    (0.001, 0.0, 0.0, 0.0, 0.0, 0.001)
 
     Args:
       layers: the layers (:mod:`jaxnet.layers`); the last one is the output layer and
         has an activation.
       input_shape: one example's shape, e.g. ``(784,)`` or ``(64, 64, 3)`` (NHWC images).
       loss: the cost; by default it follows the output activation, as for :class:`Network`.
+      l2: if given, λ of the L2 penalty on every weighted layer (Dense, Conv2D), replacing
+        their own ``l2``; None keeps each layer's.
+
+    Raises:
+      ValueError: a layer that does not fit its input (``layers[l]`` named: a kernel or pool
+        window larger than the padded input, a Dense after images without a Flatten, ...).
     """
-    return Network.from_layers(layers, input_shape, loss)
+    return Network.from_layers(layers, input_shape, loss, l2)
 
 
 def _check_sizes(sizes) -> tuple[int, ...]:
@@ -347,8 +416,35 @@ def _check_output(n_out: int, output: str, loss: str) -> None:
         raise ValueError(f"categorical_cross_entropy needs a softmax output, got output {output!r}")
 
 
+def _check_dropout(rate) -> float:
+    ok = isinstance(rate, numbers.Real) and not isinstance(rate, bool) and 0 <= rate < 1
+    if not ok:
+        raise ValueError(
+            f"dropout must be a number in [0, 1) (the rate of the Dropout after every hidden "
+            f"layer; 0 for none), got dropout={rate!r}"
+        )
+    return float(rate)
+
+
 def _non_trainable(layer) -> tuple[str, ...]:
     return tuple(getattr(layer, "non_trainable", ()))
+
+
+def _l2(layer) -> float:
+    """The layer's λ (0.0 for a layer without an ``l2`` field)."""
+    return getattr(layer, "l2", 0.0)
+
+
+def _with_l2(layers: tuple, l2: float) -> tuple:
+    """``layers`` with ``l2`` set on every layer that has the field."""
+    return tuple(layer._replace(l2=l2) if hasattr(layer, "l2") else layer for layer in layers)
+
+
+def without_l2(net: Network) -> Network:
+    """``net`` with every layer's ``l2`` set to 0: the same layers and params, the data cost only."""
+    if not any(net.l2):
+        return net
+    return Network.from_layers(_with_l2(net.layers, 0.0), net.input_shape, net.loss)
 
 
 # --- init ------------------------------------------------------------------------------
@@ -358,41 +454,50 @@ def _non_trainable(layer) -> tuple[str, ...]:
 def init(key, net: Network, scheme="he", *, scale=0.01, dtype=jnp.float32) -> tuple[dict, ...]:
     """Params for ``net``: each layer's own ``init`` (dense: ``W[l]`` by ``scheme``, ``b[l] = 0``).
 
-    The layers' random values are slices of ONE draw of standard normals
-    (:class:`jaxnet.initializers.Normals`), taken in layer order: one random-number kernel
-    to compile whatever the depth.
+    The layers' random values are slices of ONE draw of standard normals (from ``key``)
+    and ONE of standard uniforms (from ``fold_in(key, 1)``), taken in layer order
+    (:class:`jaxnet.initializers.Draws`): at most two random-number kernels to compile
+    whatever the depth. The normal schemes' numbers are those of the normal draw alone.
     """
     shapes = net.input_shapes
     counts = [
-        _normals_drawn(l, layer, shape, scheme, scale, dtype)
+        _values_drawn(l, layer, shape, scheme, scale, dtype)
         for l, (layer, shape) in enumerate(zip(net.layers, shapes))
     ]
-    ends = np.cumsum([0, *counts])
-    draws = jax.random.normal(key, (int(ends[-1]),), dtype) if ends[-1] else None
-    return tuple(
-        layer.init(
-            initializers.Normals(None if draws is None else draws[start:end]),
-            shape,
-            scheme,
-            scale=scale,
-            dtype=dtype,
+    ends = {kind: np.cumsum([0, *(c[kind] for c in counts)]) for kind in ("normal", "uniform")}
+    total = {kind: int(e[-1]) for kind, e in ends.items()}
+    normals = jax.random.normal(key, (total["normal"],), dtype) if total["normal"] else None
+    uniforms = (
+        jax.random.uniform(jax.random.fold_in(key, 1), (total["uniform"],), dtype)
+        if total["uniform"]
+        else None
+    )
+
+    def draws(l: int) -> initializers.Draws:
+        n, u = ends["normal"][l : l + 2], ends["uniform"][l : l + 2]
+        return initializers.Draws(
+            None if normals is None else normals[n[0] : n[1]],
+            None if uniforms is None else uniforms[u[0] : u[1]],
         )
-        for layer, shape, start, end in zip(net.layers, shapes, ends[:-1], ends[1:])
+
+    return tuple(
+        layer.init(draws(l), shape, scheme, scale=scale, dtype=dtype)
+        for l, (layer, shape) in enumerate(zip(net.layers, shapes))
     )
 
 
-def _normals_drawn(l: int, layer, shape, scheme, scale, dtype) -> int:
-    """How many standard normals ``layer.init`` draws: counted abstractly (``jax.eval_shape``)."""
-    counter = initializers.Normals()
+def _values_drawn(l: int, layer, shape, scheme, scale, dtype) -> dict[str, int]:
+    """How many normals and uniforms ``layer.init`` draws: counted abstractly (``jax.eval_shape``)."""
+    counter = initializers.Draws()
     init = functools.partial(layer.init, counter, shape, scheme, scale=scale, dtype=dtype)
     try:
         jax.eval_shape(init)
     except TypeError as e:
         raise TypeError(
             f"layers[{l}] ({layer!r}): its init must draw through jaxnet.initializers "
-            f"(which take a key or the pre-drawn normals jn.init passes): {e}"
+            f"(which take a key or the pre-drawn values jn.init passes): {e}"
         ) from None
-    return counter.used
+    return dict(counter.used)
 
 
 # --- forward and cost --------------------------------------------------------------------
@@ -443,22 +548,74 @@ def forward(net: Network, params, X, *, key=None, train=False):
 
 
 def cost_from_output(net: Network, A_L, Z_L, Y, weights=None):
-    """J from the output layer: from the logits ``Z_L`` when the loss fuses with the output."""
+    """The data cost from the output layer (no L2 term): from the logits ``Z_L`` when the
+    loss fuses with the output."""
     loss = net.loss_function
     per_example = loss.per_example_from_logits(Z_L, Y) if net.fused else loss.per_example(A_L, Y)
     return _losses.reduce_mean(per_example, weights)
 
 
+def example_count(X, weights=None):
+    """``m`` of the means and of the L2 terms: ``X.shape[0]``, or ``sum(weights)`` (padding rows weigh 0)."""
+    return X.shape[0] if weights is None else weights.sum()
+
+
+def penalty(net: Network, params, m):
+    """The L2 term of J: ``sum_l (λ[l] / 2m) ||W[l]||^2`` over the layers with ``l2 = λ[l] > 0``.
+
+    ``m`` is the (weighted) example count (:func:`example_count`). 0.0 when no layer has L2.
+    """
+    terms = [
+        _l2(layer) * jnp.sum(jnp.square(p["W"]))
+        for layer, p in zip(net.layers, params, strict=True)
+        if _l2(layer)
+    ]
+    if not terms:
+        return 0.0
+    return functools.reduce(jnp.add, terms) / (2 * m)
+
+
+def l2_gradients(net: Network, params, grads, m):
+    """``grads`` with ``(λ[l] / m) W[l]`` added to every decayed ``dW[l]``: the gradient of :func:`penalty`.
+
+    A leading batch axis on ``grads`` (per-example gradients) broadcasts explicitly.
+    """
+    if not any(net.l2):
+        return grads
+
+    def decayed(layer, p, g):
+        if not _l2(layer):
+            return g
+        W = p["W"].reshape((1,) * (g["W"].ndim - p["W"].ndim) + p["W"].shape)
+        return {**g, "W": g["W"] + (_l2(layer) / m) * W}
+
+    return tuple(decayed(*lpg) for lpg in zip(net.layers, params, grads, strict=True))
+
+
 def cost(net: Network, params, X, Y, weights=None, *, key=None, train=False):
-    """The cost J (a scalar): the (weighted) mean over examples of the loss."""
+    """The cost J (a scalar): the (weighted) mean over examples of the loss, plus the L2
+    term ``(λ / 2m) sum ||W||^2`` of the layers that have one."""
     A_L, Z_L, _ = _forward(net, params, X, key, train, weights)
-    return cost_from_output(net, A_L, Z_L, Y, weights)
+    data = cost_from_output(net, A_L, Z_L, Y, weights)
+    return _regularised(net, params, data, example_count(X, weights))
+
+
+def _regularised(net: Network, params, data_cost, m):
+    """``data_cost`` plus :func:`penalty` (the same value, untouched, when no layer has L2)."""
+    return data_cost + penalty(net, params, m) if any(net.l2) else data_cost
 
 
 def evaluate(net: Network, params, X, Y, weights=None):
-    """``(J, metric)`` in inference mode from one forward pass: the one evaluate core."""
+    """``(J, metric)`` in inference mode from one forward pass: the one evaluate core.
+
+    J is :func:`cost`'s (the L2 term included, with this set's ``m``), as Keras's evaluate
+    includes its regularisation losses.
+    """
     A_L, Z_L, _ = _forward(net, params, X, None, False, weights)
-    return cost_from_output(net, A_L, Z_L, Y, weights), metrics.metric(A_L, Y, net.task, weights)
+    J = _regularised(
+        net, params, cost_from_output(net, A_L, Z_L, Y, weights), example_count(X, weights)
+    )
+    return J, metrics.metric(A_L, Y, net.task, weights)
 
 
 # --- backprop ----------------------------------------------------------------------------
@@ -487,8 +644,9 @@ def _backward(net: Network, params, caches, dZ_L) -> tuple[dict, ...]:
 
 
 def backward(net: Network, params, caches, Y, weights=None) -> tuple[dict, ...]:
-    """Hand-derived backprop: the gradients of J, with exactly the params' tree structure."""
-    return _backward(net, params, caches, output_delta(net, caches[-1][1], Y, weights))
+    """Hand-derived backprop: the gradients of J (L2 terms included), with the params' tree."""
+    grads = _backward(net, params, caches, output_delta(net, caches[-1][1], Y, weights))
+    return l2_gradients(net, params, grads, example_count(Y, weights))
 
 
 def _stats(net: Network, caches) -> tuple[dict, ...]:
@@ -515,17 +673,20 @@ def loss_and_grads(
     one dict per layer with the new values of its non-trainable leaves (``{}`` for most
     layers), for :func:`with_stats`.
     """
+    m = example_count(X, weights)
     if backprop == "manual":
         A_L, Z_L, caches = _forward(net, params, X, key, train, weights)
         dZ_L = output_delta(net, Z_L, Y, weights)
-        J = cost_from_output(net, A_L, Z_L, Y, weights)
-        return J, A_L, _backward(net, params, caches, dZ_L), _stats(net, caches)
+        J = _regularised(net, params, cost_from_output(net, A_L, Z_L, Y, weights), m)
+        grads = l2_gradients(net, params, _backward(net, params, caches, dZ_L), m)
+        return J, A_L, grads, _stats(net, caches)
     if backprop != "autodiff":
         raise ValueError(f"backprop must be one of {BACKPROP}, got {backprop!r}")
 
     def J(p):
         A_L, Z_L, caches = _forward(net, _stop_non_trainable(net, p), X, key, train, weights)
-        return cost_from_output(net, A_L, Z_L, Y, weights), (A_L, _stats(net, caches))
+        data = cost_from_output(net, A_L, Z_L, Y, weights)
+        return _regularised(net, p, data, m), (A_L, _stats(net, caches))
 
     (loss, (A_L, stats)), grads = jax.value_and_grad(J, has_aux=True)(params)
     return loss, A_L, grads, stats

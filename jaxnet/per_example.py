@@ -3,9 +3,17 @@
 ``per_example_grads(...)[l]["W"][i]`` is ``d loss_i / dW[l]``; their mean over i is
 ``jn.grads`` (the gradient of J, the mean loss). Computed by ``jax.vmap`` of the
 one-example gradient, by hand-derived backprop or ``jax.grad``; ``chunk_size`` bounds
-memory by mapping over chunks of examples (``jax.lax.map``). In inference mode (dropout
-the identity, batch norm on its moving averages), where one example's loss depends on
-that example alone.
+memory by mapping over chunks of examples (``jax.lax.map``).
+
+Inference mode only (dropout the identity, batch norm on its moving averages): there one
+example's loss depends on that example alone. In training mode batch norm's statistics
+tie every example's loss to the whole batch, so a per-example gradient is not defined
+(it would be a Jacobian), and dropout's mask belongs to the batch's draw.
+
+L2: each example carries its share of the penalty, ``d/dW [loss_i + (λ / 2m) ||W||^2] =
+d loss_i / dW + (λ / m) W`` with ``m`` the number of examples given, so the mean over i is
+still ``jn.grads``. For the data term alone (e.g. to clip per-example gradients),
+subtract ``(λ / m) W`` or pass ``jaxnet.network.without_l2(net)``.
 """
 
 from __future__ import annotations
@@ -28,12 +36,16 @@ from jaxnet.validation import (
 
 @functools.partial(jax.jit, static_argnames=("net", "backprop", "chunk_size"))
 def _per_example(net, params, X, Y, backprop, chunk_size):
+    data_net = network.without_l2(net)  # each example's data term; the L2 share is added once
+
     def one(x, y):
-        return network.grads(net, params, x[None], y[None], backprop=backprop)
+        return network.grads(data_net, params, x[None], y[None], backprop=backprop)
 
     if chunk_size is None:
-        return jax.vmap(one)(X, Y)
-    return jax.lax.map(lambda xy: one(*xy), (X, Y), batch_size=chunk_size)
+        grads = jax.vmap(one)(X, Y)
+    else:
+        grads = jax.lax.map(lambda xy: one(*xy), (X, Y), batch_size=chunk_size)
+    return network.l2_gradients(net, params, grads, X.shape[0])
 
 
 def per_example_grads(
@@ -41,11 +53,24 @@ def per_example_grads(
 ):
     """Gradients of each example's loss: the params' tree with a leading axis m on every leaf.
 
+    In inference mode, with each example's share of the L2 penalty (module docstring);
+    the mean over the leading axis is ``jn.grads(net, params, X, Y)``.
+
     Args:
       net, params, X, Y: as for ``jn.grads`` (X ``(m, *net.input_shape)``).
       backprop: ``"manual"`` (hand-derived backprop) or ``"autodiff"`` (``jax.grad``).
       chunk_size: process this many examples at a time (bounds memory to
         ``chunk_size x num_params`` floats); ``None`` vmaps over all m at once.
+
+    Returns:
+      The params' tree, every leaf ``(m, *leaf.shape)``: ``[l]["W"][i] = d loss_i / dW[l]``.
+
+    >>> import jax, jaxnet as jn
+    >>> net = jn.Network((2, 3, 1), hidden="tanh", output="sigmoid")
+    >>> params = jn.init(jax.random.key(0), net)
+    >>> X, y = jax.numpy.ones((5, 2)), jax.numpy.array([0, 1, 1, 0, 1])
+    >>> per_example_grads(net, params, X, y)[0]["W"].shape
+    (5, 3, 2)
     """
     check_network(net)
     check_choice(backprop, "backprop", network.BACKPROP)

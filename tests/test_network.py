@@ -432,7 +432,7 @@ def test_init_runs_each_layers_own_init_from_one_draw():
     dense = jn.Network((3, 4, 2))
     params = jn.init(key, dense)
     layer_params = dense.layers[1].init(
-        jn.initializers.Normals(jax.random.normal(key, (20,))[12:]), (4,)
+        jn.initializers.Draws(jax.random.normal(key, (20,))[12:]), (4,)
     )
     chex.assert_trees_all_equal(params[1], layer_params)
 
@@ -558,7 +558,7 @@ def test_summary_of_a_general_network():
         "dense_2 (Dense)",
         "(None, 4)",
         "(None, 3)",
-        "s (4,), offset (4,)",
+        "s (4,), [offset (4,)]",  # non-trainable in brackets
         "W (3, 4), b (3,)",
         "Total params: 31",
         "Trainable params: 27",

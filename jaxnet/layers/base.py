@@ -15,6 +15,12 @@ per-example ``dA`` (row i is ``m dJ/dA_i``: for the plain mean, ``d loss_i / dA_
 and returns ``(dA_prev, dparams)``, ``dA_prev`` in the same convention and ``dparams``
 the gradient of J itself (hence the ``1/m`` in ``dW = dZ^T A_prev / m``).
 
+L2 regularisation belongs to the cost, not to a layer's forward: a layer with a field
+``l2`` (λ, the course's ``lambd``; Dense and Conv2D) has its ``W`` decayed by the network,
+which adds ``(λ / 2m) ||W||^2`` to J and ``(λ / m) W`` to the hand-derived ``dW``
+(:func:`jaxnet.network.penalty`). ``backward`` itself stays the gradient of the data cost,
+so the generic test against ``jax.vjp`` of ``forward`` covers every layer unchanged.
+
 A layer's JSON form is ``to_dict()`` = ``{"kind": ..., **hyperparameters}``;
 :func:`from_dict` rebuilds it through the classes registered by :func:`register`,
 never by importing a module a file names.
@@ -22,6 +28,8 @@ never by importing a module a file names.
 
 from __future__ import annotations
 
+import math
+import numbers
 from typing import Any, ClassVar, Protocol
 
 import jax
@@ -37,6 +45,8 @@ class Layer(Protocol):
         them by :meth:`stats`. Optional, default ``()``.
       needs_key: whether ``forward`` draws randomness in training (dropout). Optional,
         default ``False``.
+      l2: the L2 coefficient λ on the layer's ``W`` (Dense, Conv2D), applied by the
+        network. Optional, default no decay.
     """
 
     kind: ClassVar[str]
@@ -107,6 +117,21 @@ def check_layer(layer, name: str = "layer"):
             "decorate its class with jaxnet.layers.register"
         )
     return layer
+
+
+def check_l2(value, name: str = "l2") -> float:
+    """``value`` as the float λ >= 0 of an L2 penalty; a ``ValueError`` naming ``name`` otherwise.
+
+    >>> check_l2(0.7)
+    0.7
+    """
+    ok = isinstance(value, numbers.Real) and not isinstance(value, bool)
+    if not ok or not math.isfinite(float(value)) or value < 0:
+        raise ValueError(
+            f"{name} must be a finite number >= 0 (λ, the L2 coefficient; 0 turns it off); "
+            f"got {name}={value!r}"
+        )
+    return float(value)
 
 
 def _hashable(value):

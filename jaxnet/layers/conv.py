@@ -33,7 +33,7 @@ import jax.numpy as jnp
 from jax import lax
 
 from jaxnet import activations, initializers
-from jaxnet.layers.base import register
+from jaxnet.layers.base import check_l2, register
 
 Padding = tuple[tuple[int, int], tuple[int, int]]
 
@@ -156,6 +156,7 @@ class _Conv2DFields(NamedTuple):
     strides: int = 1
     padding: str | int = "valid"
     activation: str | None = None
+    l2: float = 0.0
 
 
 @register
@@ -164,6 +165,11 @@ class Conv2D(_Conv2DFields):
 
     Params ``{"W": (f, f, n_C_prev, filters), "b": (filters,)}``; input and output NHWC.
     ``padding``: ``"valid"`` (none), ``"same"`` (output ``ceil(n / strides)``, Keras/TF) or an int.
+    ``l2``: λ of the L2 penalty on ``W`` (``(λ / 2m) ||W||^2``, applied by the network; ``b``
+    is never decayed), as :class:`jaxnet.layers.Dense`.
+
+    >>> Conv2D(8, 3, padding="same", activation="relu")
+    Conv2D(filters=8, kernel_size=3, strides=1, padding='same', activation='relu')
     """
 
     __slots__ = ()
@@ -171,7 +177,7 @@ class Conv2D(_Conv2DFields):
     non_trainable = ()
     needs_key = False
 
-    def __new__(cls, filters, kernel_size, strides=1, padding="valid", activation=None):
+    def __new__(cls, filters, kernel_size, strides=1, padding="valid", activation=None, l2=0.0):
         activation = None if activation is None else activations.get(activation).name
         return super().__new__(
             cls,
@@ -180,7 +186,12 @@ class Conv2D(_Conv2DFields):
             _positive_int(strides, "strides"),
             _padding_value(padding),
             activation,
+            check_l2(l2),
         )
+
+    def __repr__(self) -> str:
+        fields = [f"{k}={v!r}" for k, v in self._asdict().items() if k != "l2" or v]
+        return f"Conv2D({', '.join(fields)})"
 
     def __eq__(self, other):
         return type(self) is type(other) and tuple.__eq__(self, other)
@@ -218,11 +229,13 @@ class Conv2D(_Conv2DFields):
         return {"W": (f, f, n_C_prev, self.filters), "b": (self.filters,)}
 
     def init(self, key, input_shape, scheme="he", *, scale=0.01, dtype=jnp.float32) -> dict:
-        """``W`` by ``scheme`` with ``fan_in = f f n_C_prev``, ``fan_out = f f filters`` (Keras's); ``b = 0``."""
+        """``W`` by ``scheme`` with ``fan_in = f f n_C_prev``, ``fan_out = f f filters`` (Keras's);
+        ``b = 0`` (``"pytorch"`` draws it; see :func:`jaxnet.initializers.kernel_and_bias`)."""
         self.output_shape(input_shape)
         shapes = self.param_shapes(input_shape)
-        W = initializers.get(scheme, scale=scale)(key, shapes["W"], dtype)
-        return {"W": W, "b": jnp.zeros(shapes["b"], dtype)}
+        return initializers.kernel_and_bias(
+            key, scheme, shapes["W"], shapes["b"], dtype, scale=scale
+        )
 
     def forward(self, params, A_prev, *, key=None, train=False, weights=None):
         """``(A, cache)``: ``A = g(conv_forward(A_prev, W, b))``; ``key``, ``train``, ``weights`` unused."""
@@ -255,5 +268,7 @@ class Conv2D(_Conv2DFields):
         return {}
 
     def to_dict(self) -> dict:
-        """``{"kind": "conv2d", "filters", "kernel_size", "strides", "padding", "activation"}``."""
-        return {"kind": self.kind, **self._asdict()}
+        """``{"kind": "conv2d", "filters", "kernel_size", "strides", "padding", "activation"}``,
+        and ``"l2"`` when it is not 0."""
+        fields = {k: v for k, v in self._asdict().items() if k != "l2" or v}
+        return {"kind": self.kind, **fields}

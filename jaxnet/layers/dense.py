@@ -22,7 +22,7 @@ import jax.numpy as jnp
 
 from jaxnet import activations, initializers
 from jaxnet.layers._matmul import is_small, matmul
-from jaxnet.layers.base import register
+from jaxnet.layers.base import check_l2, register
 
 LinearCache = tuple[jax.Array, jax.Array, jax.Array]
 DenseCache = tuple[LinearCache, jax.Array]
@@ -68,6 +68,7 @@ def dense_backward(dA, cache: DenseCache, activation="relu"):
 class _DenseFields(NamedTuple):
     units: int
     activation: str = "relu"
+    l2: float = 0.0
 
 
 @register
@@ -76,10 +77,14 @@ class Dense(_DenseFields):
 
     Params ``{"W": (units, n[l-1]), "b": (units,)}``; input ``(m, n[l-1])``, output
     ``(m, units)``. ``activation`` is any name of :mod:`jaxnet.activations` (kept in its
-    canonical form, so equal layers compare and hash equal).
+    canonical form, so equal layers compare and hash equal). ``l2`` is the course's λ:
+    the network adds ``(λ / 2m) ||W||^2`` to the cost and ``(λ / m) W`` to ``dW``
+    (``b`` is never decayed); see :func:`jaxnet.network.penalty`.
 
     >>> Dense(4, "ReLU")
     Dense(units=4, activation='relu')
+    >>> Dense(4, "relu", l2=0.7)
+    Dense(units=4, activation='relu', l2=0.7)
     """
 
     __slots__ = ()
@@ -87,10 +92,14 @@ class Dense(_DenseFields):
     non_trainable = ()
     needs_key = False
 
-    def __new__(cls, units, activation="relu"):
+    def __new__(cls, units, activation="relu", l2=0.0):
         if isinstance(units, bool) or not isinstance(units, numbers.Integral) or units < 1:
             raise ValueError(f"units must be an int >= 1, got {units!r}")
-        return super().__new__(cls, int(units), activations.get(activation).name)
+        return super().__new__(cls, int(units), activations.get(activation).name, check_l2(l2))
+
+    def __repr__(self) -> str:
+        l2 = f", l2={self.l2!r}" if self.l2 else ""
+        return f"Dense(units={self.units!r}, activation={self.activation!r}{l2})"
 
     def __eq__(self, other):
         return type(self) is type(other) and tuple.__eq__(self, other)
@@ -117,11 +126,12 @@ class Dense(_DenseFields):
         return {"W": (self.units, n_prev), "b": (self.units,)}
 
     def init(self, key, input_shape, scheme="he", *, scale=0.01, dtype=jnp.float32) -> dict:
-        """``{"W": drawn by scheme (see jaxnet.initializers), "b": zeros}``; ``input_shape``
-        is ``(n[l-1],)`` (or the int ``n[l-1]``)."""
+        """``{"W": drawn by scheme, "b": zeros}`` (``"pytorch"`` draws ``b`` too; see
+        :func:`jaxnet.initializers.kernel_and_bias`); ``input_shape`` is ``(n[l-1],)`` (or the int)."""
         shapes = self.param_shapes(input_shape)
-        W = initializers.get(scheme, scale=scale)(key, shapes["W"], dtype)
-        return {"W": W, "b": jnp.zeros(shapes["b"], dtype)}
+        return initializers.kernel_and_bias(
+            key, scheme, shapes["W"], shapes["b"], dtype, scale=scale
+        )
 
     def forward(
         self, params: dict, A_prev, *, key=None, train=False, weights=None
@@ -142,8 +152,9 @@ class Dense(_DenseFields):
         return {}
 
     def to_dict(self) -> dict:
-        """``{"kind": "dense", "units": ..., "activation": ...}``."""
-        return {"kind": self.kind, **self._asdict()}
+        """``{"kind": "dense", "units": ..., "activation": ...}``, and ``"l2"`` when it is not 0."""
+        d = {"kind": self.kind, "units": self.units, "activation": self.activation}
+        return {**d, "l2": self.l2} if self.l2 else d
 
 
 def _vector_shape(input_shape) -> tuple[int, ...]:
