@@ -34,6 +34,7 @@ from jaxnet.validation import check_choice, check_network, check_params
 
 _ZERO_PRESERVING = ("tanh", "relu", "leaky_relu", "linear")
 NARROW = 16  # features per example up to which the ensemble step runs examples-last
+BLOCK_BYTES = 256 * 1024  # one block of models' widest activation (see models_per_block)
 
 
 def init_ensemble(
@@ -147,12 +148,45 @@ def _init_each(keys, net: Network, scheme, scale, dtype):
 
 
 def _ensemble_chunk(config, states, train, val, keys, first_epoch, n_epochs, *, chunk, guarded):
+    """The chunk of every model: a ``vmap`` over blocks of :func:`models_per_block` models,
+    the blocks one after the other (a ``lax.map``); K is padded to whole blocks with copies
+    of model 0 that are dropped from the results."""
+
     def one(state, key):
         return engine.run_chunk(
             config, state, train, val, key, first_epoch, n_epochs, chunk=chunk, guarded=guarded
         )
 
-    return jax.vmap(one)(states, keys)
+    many = jax.vmap(one)
+    K = keys.shape[0]
+    rows = (
+        train.X.shape[0] if config.batch_size is None else config.batch_slots or config.batch_size
+    )
+    block = models_per_block(config, K, rows, train.X.dtype)
+    if block >= K:
+        return many(states, keys)
+    n_blocks = -(-K // block)
+
+    def blocked(a):
+        a = jnp.concatenate([a, jnp.repeat(a[:1], n_blocks * block - K, axis=0)])
+        return a.reshape(n_blocks, block, *a.shape[1:])
+
+    out = jax.lax.map(lambda b: many(*b), jax.tree.map(blocked, (states, keys)))
+    return jax.tree.map(lambda a: a.reshape(n_blocks * block, *a.shape[2:])[:K], out)
+
+
+def models_per_block(config: engine.TrainConfig, K: int, rows: int, dtype) -> int:
+    """How many models one ``vmap`` trains at once (K: all of them).
+
+    Run examples-last, a narrow network's models are blocked so that one block's widest
+    activation, ``block * n * rows`` values, stays within :data:`BLOCK_BYTES`: XLA:CPU
+    then streams each step's arrays through the cache instead of memory (a power of two).
+    """
+    if not config.examples_last:
+        return K
+    widest = max(math.prod(s) for s in (*config.net.input_shapes, config.net.output_shape))
+    block = max(1, BLOCK_BYTES // (widest * rows * np.dtype(dtype).itemsize))
+    return min(K, 2 ** (block.bit_length() - 1))
 
 
 @functools.cache
