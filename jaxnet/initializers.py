@@ -27,10 +27,10 @@ PyTorch's weights are ``kaiming_uniform_(a=sqrt(5))``: gain ``sqrt(2 / (1 + 5))`
 ``sqrt(3) gain / sqrt(fan_in) = 1 / sqrt(fan_in)``; ``pytorch`` is the only scheme whose
 bias is not zero (:func:`kernel_and_bias`).
 
-Exactness: the Keras schemes draw as Keras 3 does on the JAX backend, so with a key ``k``
-(e.g. ``jax.random.PRNGKey(seed)``, which is what ``seed=seed`` means there) and a dense
+Exactness: the Keras schemes draw as Keras 3 does on the JAX backend. Keras's integer
+``seed=s`` is the raw key ``k = jnp.array([s, 0], jnp.uint32)``; with it and a dense
 ``W (n[l], n[l-1])``, ``get("glorot_uniform")(k, W.shape)`` equals
-``keras.initializers.GlorotUniform(seed)((n[l-1], n[l])).T`` bit for bit: the values are
+``keras.initializers.GlorotUniform(seed=s)((n[l-1], n[l])).T`` bit for bit: the values are
 drawn in Keras's kernel layout ``(n[l-1], n[l])`` and transposed (conv kernels share
 Keras's layout). PyTorch's generator cannot be reproduced; its bounds and fans are.
 
@@ -117,14 +117,23 @@ def _from_keras_layout(values, shape):
 
 
 def uniform(key, shape, limit: float, dtype=jnp.float32) -> jax.Array:
-    """``U(-limit, limit)`` of ``shape``, drawn as ``jax.random.uniform(key, shape, dtype, -limit, limit)``."""
-    u = standard_uniform(key, shape, dtype)
-    return _affine(u, -limit, limit, dtype)
+    """``U(-limit, limit)`` of ``shape``: ``jax.random.uniform(key, shape, dtype, -limit, limit)``.
+
+    From a :class:`Draws`, the same map of its next uniforms (bit for bit under ``jit``).
+    """
+    if not isinstance(key, Draws):
+        return jax.random.uniform(key, shape, dtype, -limit, limit)
+    return _affine(standard_uniform(key, shape, dtype), -limit, limit, dtype)
 
 
 def truncated_normal(key, shape, std: float, dtype=jnp.float32) -> jax.Array:
-    """``std`` times a standard normal truncated to ``[-2, 2]``, drawn as
-    ``jax.random.truncated_normal(key, -2, 2, shape, dtype) * std`` (inverse CDF of a uniform)."""
+    """``std`` times a standard normal truncated to ``[-2, 2]``:
+    ``jax.random.truncated_normal(key, -2, 2, shape, dtype) * std``, as Keras draws it.
+
+    From a :class:`Draws`, the same inverse-CDF map of its next uniforms (bit for bit under ``jit``).
+    """
+    if not isinstance(key, Draws):
+        return jax.random.truncated_normal(key, -2.0, 2.0, shape, dtype) * jnp.asarray(std, dtype)
     sqrt2 = jnp.asarray(math.sqrt(2), dtype)
     lower, upper = jnp.asarray(-2.0, dtype), jnp.asarray(2.0, dtype)
     a, b = lax.erf(lower / sqrt2), lax.erf(upper / sqrt2)
