@@ -166,12 +166,13 @@ def test_arch_networks_follow_the_data():
     net = _build(_images(), "conv4k3-pool2-flatten-dense10", l2=0.01)
     assert net.input_shape == (12, 12, 1) and net.output_shapes[1] == (5, 5, 4)
     assert net == jn.Network.from_dict(json.loads(json.dumps(net.to_dict())))
-    assert net.layers[-1] == Dense(10, "softmax")
+    assert net.layers[-1] == Dense(10, "softmax", l2=0.01) and net.layers[0].l2 == 0.01
     net = _build(_vectors(), "dense8-bn-dropout0.5-dense1", hidden_activation="tanh")
     assert net.layers[0] == Dense(8, "tanh") and net.layers[-1] == Dense(1, "sigmoid")
     net = _build(_vectors(), "dense8-dense2softmax")  # the token's activation wins
     assert net.task == "multiclass" and net.output_shape == (2,)
-    assert _build(_images(2, (32, 32, 3)), "lenet").layers[-1] == Dense(1, "sigmoid")
+    net = _build(_images(2, (32, 32, 3)), "lenet", output_activation=None)  # auto: sigmoid
+    assert net.layers[-1] == Dense(1, "sigmoid")
 
 
 @pytest.mark.parametrize(
