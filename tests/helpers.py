@@ -176,3 +176,74 @@ def count_compiles():
         yield counts
     finally:
         jax.monitoring.unregister_event_duration_listener(listener)
+
+
+# --- random networks with the layers of the regularisation and convolution issues ---------
+
+
+@st.composite
+def regularised_nets(draw, max_depth=3, max_width=6, max_m=9):
+    """``(net, m, seed)``: Dense stacks with, per hidden layer, optional BatchNorm and Dropout
+    and an L2 coefficient (0 or positive) per Dense, any hidden activations and output."""
+    from jaxnet.layers import BatchNorm, Dense, Dropout
+
+    depth = draw(st.integers(1, max_depth))
+    layers = []
+    for _ in range(depth - 1):
+        layers.append(
+            Dense(
+                draw(st.integers(1, max_width)),
+                draw(st.sampled_from(ACTIVATIONS)),
+                l2=draw(st.sampled_from((0.0, 0.05, 1.3))),
+            )
+        )
+        if draw(st.booleans()):
+            layers.append(BatchNorm(momentum=draw(st.sampled_from((0.9, 0.99)))))
+        if draw(st.booleans()):
+            layers.append(Dropout(draw(st.sampled_from((0.1, 0.5)))))
+    output, loss = draw(st.sampled_from(OUTPUTS))
+    n_out = draw(st.integers(2 if output == "softmax" else 1, max_width))
+    layers.append(Dense(n_out, output, l2=draw(st.sampled_from((0.0, 0.7)))))
+    n_x = draw(st.integers(1, max_width))
+    m = draw(st.integers(2, max_m))  # batch norm in training needs two examples
+    seed = draw(st.integers(0, 2**31 - 1))
+    return jn.Sequential(layers, input_shape=(n_x,), loss=loss), m, seed
+
+
+@st.composite
+def cnns(draw, max_m=5):
+    """``(net, m, seed)``: NHWC images through Conv2D (any stride, padding, activation, L2),
+    optional BatchNorm, a max or average pool, optionally a second conv block, Flatten,
+    optional Dropout and a Dense output; only shapes that fit (others are drawn again)."""
+    from hypothesis import assume
+
+    from jaxnet.layers import AvgPool2D, BatchNorm, Conv2D, Dense, Dropout, Flatten, MaxPool2D
+
+    shape = (draw(st.integers(3, 7)), draw(st.integers(3, 7)), draw(st.integers(1, 3)))
+    layers = []
+    for _ in range(draw(st.integers(1, 2))):
+        layers.append(
+            Conv2D(
+                draw(st.integers(1, 3)),
+                draw(st.integers(1, 3)),
+                strides=draw(st.integers(1, 2)),
+                padding=draw(st.sampled_from(("valid", "same", 1))),
+                activation=draw(st.sampled_from((None, "relu", "tanh", "sigmoid"))),
+                l2=draw(st.sampled_from((0.0, 0.4))),
+            )
+        )
+        if draw(st.booleans()):
+            layers.append(BatchNorm())
+        pool = draw(st.sampled_from((MaxPool2D, AvgPool2D)))
+        layers.append(pool(draw(st.integers(1, 2)), strides=draw(st.sampled_from((None, 1)))))
+    layers.append(Flatten())
+    if draw(st.booleans()):
+        layers.append(Dropout(0.3))
+    output, loss = draw(st.sampled_from(OUTPUTS))
+    layers.append(Dense(draw(st.integers(2, 3)), output, l2=draw(st.sampled_from((0.0, 0.2)))))
+    try:
+        net = jn.Sequential(layers, input_shape=shape, loss=loss)
+    except ValueError:  # a window larger than its input
+        assume(False)
+    m = draw(st.integers(2, max_m))
+    return net, m, draw(st.integers(0, 2**31 - 1))

@@ -57,3 +57,24 @@ CASES += [
     (AvgPool2D(3, strides=2), (6, 5, 1)),  # overlapping windows
     (Flatten(), (3, 2, 4)),
 ]
+
+NETWORKS += [
+    (  # the regularised dense shorthand's order, L2 on each Dense
+        (Dense(5, "relu", l2=0.7), BatchNorm(), Dropout(0.3), Dense(2, "softmax", l2=0.7)),
+        (3,),
+        None,
+    ),
+    (  # a CNN: conv -> batch norm per channel -> pool -> flatten -> dropout -> dense, with L2
+        (
+            Conv2D(3, 3, padding="same", activation="relu", l2=0.2),
+            BatchNorm(),
+            MaxPool2D(2),
+            Conv2D(2, 2, strides=2, activation="tanh", l2=0.1),
+            Flatten(),
+            Dropout(0.25),
+            Dense(1, "sigmoid", l2=0.5),
+        ),
+        (6, 5, 2),
+        None,
+    ),
+]

@@ -360,3 +360,182 @@ def test_check_choice_and_check_bool():
     for bad in (1, "True", None):
         with pytest.raises(TypeError, match=r"^shuffle must be True or False, got"):
             validation.check_bool(bad, "shuffle")
+
+
+# --- the layers of the regularisation and convolution issues --------------------------------
+
+from jaxnet.layers import AvgPool2D, BatchNorm, Conv2D, Dense, Dropout, Flatten, MaxPool2D  # noqa: E402
+
+CNN = jn.Sequential(
+    [Conv2D(4, 3, activation="relu"), BatchNorm(), MaxPool2D(2), Flatten(), Dropout(0.5),
+     Dense(3, "softmax")],
+    input_shape=(6, 6, 1),
+)  # fmt: skip
+IMAGES = np.linspace(-1.0, 1.0, 4 * 36, dtype=np.float32).reshape(4, 6, 6, 1)
+LABELS = np.array([0, 1, 2, 1])
+
+
+BN_DENSE = jn.Network((3, 4, 1), batch_norm=True)
+
+
+def _bn_params():
+    return jn.init(jax.random.key(0), BN_DENSE)
+
+
+def _cnn_params():
+    return jn.init(jax.random.key(0), CNN)
+
+
+@pytest.mark.parametrize(
+    "make, error, match",
+    [
+        # dropout's rate in [0, 1)
+        (lambda: Dropout(1.0), ValueError, r"rate must be a number in \[0, 1\).*got rate=1.0"),
+        (lambda: Dropout(-0.1), ValueError, r"got rate=-0.1"),
+        (lambda: Dropout(float("nan")), ValueError, r"got rate=nan"),
+        (lambda: Dropout(True), ValueError, r"got rate=True"),
+        # strides, sizes and padding
+        (lambda: Conv2D(2, 3, strides=0), ValueError, r"strides must be an int >= 1; got 0"),
+        (lambda: Conv2D(2, 0), ValueError, r"kernel_size must be an int >= 1; got 0"),
+        (lambda: Conv2D(0, 3), ValueError, r"filters must be an int >= 1; got 0"),
+        (lambda: Conv2D(2, 3, padding="full"), ValueError, r"padding must be 'valid', 'same'"),
+        (lambda: Conv2D(2, 3, padding=-1), ValueError, r"padding must be .* got -1"),
+        (lambda: MaxPool2D(2, strides=0), ValueError, r"strides must be an int >= 1; got 0"),
+        (lambda: AvgPool2D(0), ValueError, r"pool_size must be an int >= 1; got 0"),
+        (lambda: BatchNorm(momentum=1.5), ValueError, r"momentum must be a number in \[0.0, 1.0\]"),
+        (lambda: BatchNorm(epsilon=0), ValueError, r"epsilon must be a number in \(0.0"),
+        # windows larger than the (padded) input, named by layer index at construction
+        (
+            lambda: jn.Sequential([Conv2D(2, 5), Flatten(), Dense(1)], (4, 4, 1)),
+            ValueError,
+            r"layers\[0\] \(Conv2D.*kernel_size=5 is larger than the padded input 4x4",
+        ),
+        (
+            lambda: jn.Sequential([Conv2D(2, 7, padding=1), Flatten(), Dense(1)], (4, 6, 1)),
+            ValueError,
+            r"kernel_size=7 is larger than the padded input 6x8",
+        ),
+        (
+            lambda: jn.Sequential([Conv2D(2, 3), MaxPool2D(3), Flatten(), Dense(1)], (4, 4, 1)),
+            ValueError,
+            r"layers\[1\] \(MaxPool2D.*pool_size=3 is larger than the input 2x2",
+        ),
+        # a non-image input to Conv2D; a Dense after images without a Flatten
+        (
+            lambda: jn.Sequential([Conv2D(2, 3), Flatten(), Dense(1)], (16,)),
+            ValueError,
+            r"layers\[0\] .*Conv2D expects images \(n_H, n_W, n_C\) per example",
+        ),
+        (
+            lambda: jn.Sequential([Conv2D(2, 3), Dense(2, "softmax")], (5, 5, 1)),
+            ValueError,
+            r"layers\[1\] \(Dense.*on input shape \(3, 3, 2\).*put a Flatten\(\) before it",
+        ),
+        (
+            lambda: jn.Sequential([Flatten(), MaxPool2D(2), Dense(1)], (4, 4, 1)),
+            ValueError,
+            r"layers\[1\] .*MaxPool2D expects images",
+        ),
+    ],  # fmt: skip
+)
+def test_bad_layers_and_architectures(make, error, match):
+    with pytest.raises(error, match=match):
+        make()
+
+
+@pytest.mark.parametrize(
+    "call, error, match",
+    [
+        # inputs whose shape is not input_shape; nothing broadcasts
+        (
+            lambda p: jn.forward(CNN, p, IMAGES[..., 0]),
+            ValueError,
+            r"X must be 4-D \(m examples of shape \(6, 6, 1\)\), got shape \(4, 6, 6\)",
+        ),
+        (lambda p: jn.forward(CNN, p, IMAGES.reshape(4, 36)), ValueError, r"X must be 4-D"),
+        (
+            lambda p: jn.forward(CNN, p, np.concatenate([IMAGES, IMAGES], axis=-1)),
+            ValueError,
+            r"X has examples of shape \(6, 6, 2\) .* expects input_shape \(6, 6, 1\)",
+        ),
+        (
+            lambda p: jn.forward(CNN, p, IMAGES[:, :5]),
+            ValueError,
+            r"X has examples of shape \(5, 6, 1\)",
+        ),
+        (
+            lambda p: jn.cost(CNN, p, IMAGES, LABELS[:3]),
+            ValueError,
+            r"Y must have one row per example of X",
+        ),
+        (
+            lambda p: jn.cost(CNN, p, IMAGES, np.array([0, 1, 3, 1])),
+            ValueError,
+            r"Y must hold labels in 0..2",
+        ),
+        # params whose channels do not match the network's
+        (
+            lambda p: jn.forward(CNN, (dict(p[0], W=p[0]["W"][:, :, :1, :2]), *p[1:]), IMAGES),
+            ValueError,
+            r"params\[0\]\['W'\] \(layer 1\) has shape \(3, 3, 1, 2\), expected \(3, 3, 1, 4\)",
+        ),
+        (
+            lambda p: jn.forward(CNN, (p[0], {**p[1], "gamma": jnp.ones(3)}, *p[2:]), IMAGES),
+            ValueError,
+            r"params\[1\]\['gamma'\] \(layer 2\) has shape \(3,\), expected \(4,\)",
+        ),
+        (
+            lambda p: jn.forward(
+                CNN, (p[0], {k: v for k, v in p[1].items() if k != "moving_var"}, *p[2:]), IMAGES
+            ),
+            ValueError,
+            r"params\[1\] must be a dict with keys .*'moving_var'",
+        ),
+        # training: a key for dropout, two examples for batch norm
+        (
+            lambda p: jn.forward(CNN, p, IMAGES, train=True),
+            ValueError,
+            r"key is needed: train=True runs the network's dropout",
+        ),
+        (lambda p: jn.grads(CNN, p, IMAGES, LABELS, train=True), ValueError, r"key is needed"),
+        (lambda p: jn.gradcheck(CNN, p, IMAGES, LABELS, train=True), ValueError, r"key is needed"),
+        # batch norm on dense features needs two examples (on images, one has n_H n_W values)
+        (
+            lambda p: jn.forward(BN_DENSE, _bn_params(), X[:1], train=True),
+            ValueError,
+            r"BatchNorm in training needs more than one value per feature.*m=1",
+        ),
+        (
+            lambda p: jn.grads(BN_DENSE, _bn_params(), X[:1], [1], train=True),
+            ValueError,
+            r"BatchNorm in training .* batch of size m=1",
+        ),
+        (
+            lambda p: jn.fit(
+                BN_DENSE,
+                _bn_params(),
+                X,
+                [0, 1, 1, 0],
+                batch_size=1,
+                key=jax.random.key(0),
+                verbose=0,
+            ),
+            ValueError,
+            r"BatchNorm in training .* batch of size m=1",
+        ),
+        (lambda p: jn.fit(CNN, p, IMAGES, LABELS, verbose=0), ValueError, r"key"),
+    ],  # fmt: skip
+)
+def test_bad_calls_of_a_cnn(call, error, match):
+    with pytest.raises(error, match=match):
+        call(_cnn_params())
+
+
+def test_a_cnn_accepts_what_it_should():
+    """The checks above leave the right calls alone (inference of one example, a key given)."""
+    params = _cnn_params()
+    assert jn.forward(CNN, params, IMAGES[:1]).shape == (1, 3)
+    assert jn.forward(CNN, params, IMAGES, key=jax.random.key(1), train=True).shape == (4, 3)
+    assert np.isfinite(float(jn.cost(CNN, params, IMAGES, LABELS)))
+    # batch norm over one image's n_H n_W values per channel is defined (Keras's too)
+    assert jn.forward(CNN, params, IMAGES[:1], key=jax.random.key(1), train=True).shape == (1, 3)
