@@ -161,7 +161,7 @@ def count_compiles():
     jitted function's cache compiles nothing and counts nothing.
 
     >>> with count_compiles() as compiles:
-    ...     jax.jit(lambda x: x + 1)(1.0)
+    ...     _ = jax.jit(lambda x: x + 1)(1.0)
     >>> compiles["jit(<lambda>)"]
     1
     """
