@@ -110,7 +110,8 @@ def forward(net: Network, params, X, *, key=None, train: bool = False):
 def forward_with_caches(net: Network, params, X, *, key=None, train: bool = False):
     """``(A[L], caches)``: one cache per layer (dense: ``((A_prev, W, b), Z)``), for :func:`backward`.
 
-    Args: as :func:`forward`.
+    Args:
+      net, params, X, key, train: as :func:`forward`.
 
     Returns:
       ``A[L] (m, n[L])`` and a tuple of one cache per layer; the output layer's is

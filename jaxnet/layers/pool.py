@@ -33,17 +33,16 @@ MODES = ("max", "average")
 
 @dataclasses.dataclass(frozen=True)
 class PoolCache:
-    """The course's ``(A_prev, hparameters)`` and the output ``A`` (max backward compares with it)."""
+    """The course's ``(A_prev, hparameters)``: the window size, its step and the mode."""
 
     A_prev: jax.Array
-    A: jax.Array
     f: int
     stride: int
     mode: str
 
 
 jax.tree_util.register_dataclass(
-    PoolCache, data_fields=("A_prev", "A"), meta_fields=("f", "stride", "mode")
+    PoolCache, data_fields=("A_prev",), meta_fields=("f", "stride", "mode")
 )
 
 
@@ -61,7 +60,7 @@ def pool_forward(A_prev, f: int, stride: int | None = None, mode: str = "max"):
         A = lax.reduce_window(A_prev, 0.0, lax.add, window, strides, "VALID") / (f * f)
     else:
         raise ValueError(f"mode must be one of {MODES}; got {mode!r}")
-    return A, PoolCache(A_prev, A, f, stride, mode)
+    return A, PoolCache(A_prev, f, stride, mode)
 
 
 def _pad(x, config):
@@ -104,19 +103,23 @@ def _place(parts, stride: int, size: tuple[int, int]):
 def _max_backward(dA, cache: PoolCache):
     """Each window's gradient to its first maximum (row-major order): one mask per window offset.
 
-    ``taken`` marks the windows whose maximum an earlier offset already claimed.
+    The argmax is found here, by a running strict ``>`` over the window offsets, from
+    ``A_prev`` alone; comparing ``A_prev`` with the forward's output ``A`` instead would
+    depend on XLA computing ``A_prev`` bit-identically in both places, which fusion does
+    not promise (an input recomputed inside two fusions can round differently).
     """
-    A_prev, A, f, s = cache.A_prev, cache.A, cache.f, cache.stride
-    n_H, n_W = A.shape[1:3]
-    taken = jnp.zeros(A.shape, bool)
-    parts = []
-    for a in range(f):
-        parts.append([])
-        for b in range(f):
-            x = A_prev[:, a : a + (n_H - 1) * s + 1 : s, b : b + (n_W - 1) * s + 1 : s]
-            first = (x == A) & ~taken
-            taken = taken | first
-            parts[a].append(jnp.where(first, dA, 0))
+    A_prev, f, s = cache.A_prev, cache.f, cache.stride
+    n_H, n_W = dA.shape[1:3]
+    windows = [
+        A_prev[:, a : a + (n_H - 1) * s + 1 : s, b : b + (n_W - 1) * s + 1 : s]
+        for a in range(f)
+        for b in range(f)
+    ]
+    best, argmax = windows[0], jnp.zeros(dA.shape, jnp.int32)
+    for k, x in enumerate(windows[1:], start=1):
+        better = x > best  # strict: on ties the first maximum keeps the gradient
+        best, argmax = jnp.where(better, x, best), jnp.where(better, k, argmax)
+    parts = [[jnp.where(argmax == a * f + b, dA, 0) for b in range(f)] for a in range(f)]
     return _place(parts, s, A_prev.shape[1:3])
 
 
