@@ -115,24 +115,26 @@ def conv_backward(dZ, cache: ConvCache):
     r_W = _unreached(n_W_prev, f, s, left, right)
     # dA_prev: a full convolution of the stride-dilated dZ with the flipped kernel; the
     # (negative where the forward padded) edges crop A_pad back to A_prev.
+    # Both convolutions take their operands transposed to the forward's NHWC/HWIO layout:
+    # XLA:CPU runs other layouts far slower inside a loop (fit's lax.scan; jax issue 12868).
     dA_prev = lax.conv_general_dilated(
         dZ,
-        W[::-1, ::-1],
+        jnp.swapaxes(W[::-1, ::-1], 2, 3),
         (1, 1),
         ((f - 1 - top, f - 1 - bottom + r_H), (f - 1 - left, f - 1 - right + r_W)),
         lhs_dilation=(s, s),
-        dimension_numbers=("NHWC", "HWOI", "NHWC"),
+        dimension_numbers=("NHWC", "HWIO", "NHWC"),
     )
-    # dW: the examples are the contracted "channels" (CHWN), dZ is the kernel (IHWO) and
-    # A_prev's channels are the batch, so the output is (f, f, n_C_prev, n_C) directly.
+    # dW: the examples are the contracted "channels" (A_prev as (n_C_prev, H, W, m)), dZ is
+    # the kernel ((n_H, n_W, m, n_C)), and the output (n_C_prev, f, f, n_C) is moved to (f, f, n_C_prev, n_C).
     dW = lax.conv_general_dilated(
-        A_prev,
-        dZ,
+        A_prev.transpose(3, 1, 2, 0),
+        dZ.transpose(1, 2, 0, 3),
         (1, 1),
         ((top, bottom - r_H), (left, right - r_W)),
         rhs_dilation=(s, s),
-        dimension_numbers=("CHWN", "IHWO", "HWNC"),
-    )
+        dimension_numbers=("NHWC", "HWIO", "NHWC"),
+    ).transpose(1, 2, 0, 3)
     return dA_prev, dW / m, dZ.sum(axis=(0, 1, 2)) / m
 
 
