@@ -55,7 +55,7 @@ def init(key, net: Network, scheme: str = "he", *, scale: float = 0.01, dtype=jn
     Args:
       key: a ``jax.random`` key.
       net: the :class:`Network`.
-      scheme: a name of :data:`jaxnet.initializers.NAMES`: the course's ``"zeros"``,
+      scheme: a name of ``jaxnet.initializers.NAMES``: the course's ``"zeros"``,
         ``"normal"`` (``randn * scale``), ``"he"``, ``"xavier"``, ``"lecun"``; Keras's
         ``"glorot_uniform"`` (its default), ``"glorot_normal"``, ``"he_uniform"``,
         ``"he_normal"``, ``"lecun_uniform"``, ``"lecun_normal"``; PyTorch's ``"pytorch"``

@@ -18,7 +18,7 @@ the gradient of J itself (hence the ``1/m`` in ``dW = dZ^T A_prev / m``).
 L2 regularisation belongs to the cost, not to a layer's forward: a layer with a field
 ``l2`` (λ, the course's ``lambd``; Dense and Conv2D) has its ``W`` decayed by the network,
 which adds ``(λ / 2m) ||W||^2`` to J and ``(λ / m) W`` to the hand-derived ``dW``
-(:func:`jaxnet.network.penalty`). ``backward`` itself stays the gradient of the data cost,
+(``jaxnet.network.penalty``). ``backward`` itself stays the gradient of the data cost,
 so the generic test against ``jax.vjp`` of ``forward`` covers every layer unchanged.
 
 A layer's JSON form is ``to_dict()`` = ``{"kind": ..., **hyperparameters}``;

@@ -79,7 +79,7 @@ class Dense(_DenseFields):
     ``(m, units)``. ``activation`` is any name of :mod:`jaxnet.activations` (kept in its
     canonical form, so equal layers compare and hash equal). ``l2`` is the course's λ:
     the network adds ``(λ / 2m) ||W||^2`` to the cost and ``(λ / m) W`` to ``dW``
-    (``b`` is never decayed); see :func:`jaxnet.network.penalty`.
+    (``b`` is never decayed); see ``jaxnet.network.penalty``.
 
     >>> Dense(4, "ReLU")
     Dense(units=4, activation='relu')
