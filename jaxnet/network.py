@@ -441,7 +441,11 @@ def _with_l2(layers: tuple, l2: float) -> tuple:
 
 
 def without_l2(net: Network) -> Network:
-    """``net`` with every layer's ``l2`` set to 0: the same layers and params, the data cost only."""
+    """``net`` with every layer's ``l2`` set to 0: the same layers and params, the data cost only.
+
+    >>> without_l2(Network((2, 3, 1), l2=0.5)) == Network((2, 3, 1))
+    True
+    """
     if not any(net.l2):
         return net
     return Network.from_layers(_with_l2(net.layers, 0.0), net.input_shape, net.loss)
@@ -564,6 +568,12 @@ def penalty(net: Network, params, m):
     """The L2 term of J: ``sum_l (λ[l] / 2m) ||W[l]||^2`` over the layers with ``l2 = λ[l] > 0``.
 
     ``m`` is the (weighted) example count (:func:`example_count`). 0.0 when no layer has L2.
+
+    >>> import jax.numpy as jnp
+    >>> net = Network((2, 3, 1), l2=0.5)
+    >>> params = ({"W": jnp.ones((3, 2)), "b": jnp.zeros(3)}, {"W": jnp.ones((1, 3)), "b": jnp.zeros(1)})
+    >>> round(float(penalty(net, params, 10)), 6)  # 0.5 / (2 * 10) * (6 + 3)
+    0.225
     """
     terms = [
         _l2(layer) * jnp.sum(jnp.square(p["W"]))
@@ -579,6 +589,13 @@ def l2_gradients(net: Network, params, grads, m):
     """``grads`` with ``(λ[l] / m) W[l]`` added to every decayed ``dW[l]``: the gradient of :func:`penalty`.
 
     A leading batch axis on ``grads`` (per-example gradients) broadcasts explicitly.
+
+    >>> import jax.numpy as jnp
+    >>> net = Network((2, 1), l2=0.5)
+    >>> params = ({"W": jnp.ones((1, 2)), "b": jnp.zeros(1)},)
+    >>> zeros = ({"W": jnp.zeros((1, 2)), "b": jnp.zeros(1)},)
+    >>> bool(jnp.allclose(l2_gradients(net, params, zeros, 10)[0]["W"], 0.05))  # (0.5 / 10) W
+    True
     """
     if not any(net.l2):
         return grads

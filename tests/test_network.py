@@ -566,3 +566,29 @@ def test_summary_of_a_general_network():
         "input shape (4,)",
     ):
         assert expected in text, (expected, text)
+
+
+def test_summary_of_a_cnn_and_a_regularised_network():
+    cnn = jn.Sequential(
+        [jn.layers.Conv2D(8, 3, padding="same", activation="relu", l2=1e-3), jn.layers.BatchNorm(),
+         jn.layers.MaxPool2D(2), jn.layers.Flatten(), jn.layers.Dropout(0.5),
+         jn.layers.Dense(10, "softmax", l2=1e-3)],
+        input_shape=(28, 28, 1),
+    )  # fmt: skip
+    lines = jn.format_summary(cnn).splitlines()
+    header = next(line for line in lines if line.startswith("Layer (type)"))
+    assert header.split() == ["Layer", "(type)", "Output", "shape", "Activation", "Params",
+                              "Param", "#", "L2"]  # fmt: skip
+    rows = {line.split()[0]: line for line in lines if "_1 (" in line}
+    assert "(None, 28, 28, 8)" in rows["conv2d_1"] and rows["conv2d_1"].rstrip().endswith("0.001")
+    assert "W (3, 3, 1, 8), b (8,)" in rows["conv2d_1"] and "80" in rows["conv2d_1"]
+    assert "gamma (8,), beta (8,), [moving_mean (8,)], [moving_var (8,)]" in rows["batch_norm_1"]
+    assert "(None, 14, 14, 8)" in rows["max_pool2d_1"] and "(None, 1568)" in rows["flatten_1"]
+    assert "W (10, 1568), b (10,)" in rows["dense_1"]
+    assert lines[-3:] == [
+        f"Total params: {80 + 32 + 15690:,}",
+        f"Trainable params: {80 + 16 + 15690:,}",
+        "Non-trainable params: 16",
+    ]
+    # a network without L2 has no L2 column
+    assert "L2" not in jn.format_summary(jn.network.without_l2(cnn)).splitlines()[2]

@@ -240,3 +240,22 @@ def test_l2_shrinks_the_weights():
         trained, _ = jn.fit(net, params, X, Y, learning_rate=0.3, epochs=200, verbose=0)
         norms.append(sum(float(jnp.sum(p["W"] ** 2)) for p in trained))
     assert norms[0] > norms[1] > norms[2]
+
+
+def test_fit_ensemble_of_a_regularised_net_is_k_fits():
+    """λ is part of the static network, so one vmapped run sweeps seeds and learning rates of
+    a regularised net (in the course's examples-last layout for a net this narrow); a λ sweep
+    is one run per λ."""
+    net = jn.Network((3, 4, 1), hidden="tanh", l2=0.5, dropout=0.2)
+    X, Y = random_data(12, net, 21)
+    stacked = jn.init_ensemble(jax.random.split(jax.random.key(1), 3), net)
+    keys = jax.random.split(jax.random.key(2), 3)
+    rates = np.array([0.05, 0.2, 0.5], np.float32)
+    kw = dict(epochs=3, batch_size=5, verbose=0)
+    trained, _ = jn.fit_ensemble(net, stacked, X, Y, keys=keys, learning_rate=rates, **kw)
+    for k in range(3):
+        one = jax.tree.map(lambda a, k=k: a[k], stacked)
+        single, _ = jn.fit(net, one, X, Y, key=keys[k], learning_rate=float(rates[k]), **kw)
+        chex.assert_trees_all_close(
+            jax.tree.map(lambda a, k=k: a[k], trained), single, rtol=2e-5, atol=2e-6
+        )
