@@ -12,6 +12,8 @@ import pytest
 from helpers import count_compiles
 
 import jaxnet as jn
+from jaxnet.layers import BatchNorm, Conv2D, Dense, Dropout, Flatten, MaxPool2D
+from jaxnet.training import engine, ensemble
 
 M, B, K = 22, 5, 4
 CHUNK = "jit(_ensemble_chunk)"  # the compiled vmapped chunk's name in JAX's compile events
@@ -296,3 +298,69 @@ def test_init_ensemble_applies_init_checks(kwargs, error, match, hidden_sizes):
     keys = jax.random.split(jax.random.key(13), 2)
     with pytest.raises(error, match=match):
         jn.init_ensemble(keys, binary_net(), hidden_sizes=hidden_sizes, **kwargs)
+
+
+# --- the course's layout and blocks of models (jaxnet.training.examples_last) ------------
+
+
+def test_narrow_networks_train_examples_last():
+    assert ensemble.narrow(binary_net())
+    assert ensemble.narrow(jn.Network((20, 64, 10), hidden="relu", output="softmax"))
+    assert not ensemble.narrow(jn.Network((784, 64, 10), hidden="relu", output="softmax"))
+    assert not ensemble.narrow(jn.Network((2, 65, 1)))
+
+
+def test_blocks_of_models_equal_sequential_fits(monkeypatch):
+    """9 models in blocks of 2 (the last block padded with a copy of model 0), one of them
+    diverging: each block is the vmap of its models, the diverged one frozen alone."""
+    net = jn.Network((3, 8, 1), hidden="relu", output="linear")
+    X = np.random.default_rng(4).standard_normal((M, 3)).astype(np.float32)
+    y = np.sin(X[:, 0]) + X[:, 1] * X[:, 2]
+    monkeypatch.setattr(ensemble, "BLOCK_BYTES", 2 * 8 * M * 4)  # 2 models of (8, M) float32
+    config = engine.TrainConfig(net, None, examples_last=True)
+    assert ensemble.models_per_block(config, 9, M, np.float32) == 2
+    assert ensemble.models_per_block(config, 7, M, np.float32) == 7  # under 4 blocks: one vmap
+    K = 9
+    stacked = jn.init_ensemble(jax.random.split(jax.random.key(8), K), net)
+    rates = np.full(K, 0.05, np.float32)
+    rates[5] = 1e6
+    with pytest.warns(RuntimeWarning, match=r"models \[5\]"):
+        trained, histories = jn.fit_ensemble(
+            net, stacked, X, y, learning_rate=rates, epochs=12, verbose=0
+        )
+    assert jax.tree.leaves(trained)[0].shape[0] == K
+    assert 1 <= len(histories[5]["loss"]) < 12
+    for k in (0, 4, 8):
+        single, history = jn.fit(
+            net, model(stacked, k), X, y, learning_rate=0.05, epochs=12, verbose=0
+        )
+        chex.assert_trees_all_close(model(trained, k), single, **F32)
+        assert_histories_close(histories[k], history, **F32)
+
+
+@pytest.mark.parametrize("case", ["dropout-batchnorm", "cnn"])
+def test_layers_without_rules_train_examples_last(case, monkeypatch):
+    """Minibatches (the last one masked), validation, dropout, batch norm, convolutions and
+    pools through the examples-last step equal sequential fits of the plain one."""
+    if case == "cnn":
+        net = jn.Sequential(
+            [Conv2D(2, 3, padding="same", activation="relu"), BatchNorm(), MaxPool2D(2),
+             Flatten(), Dropout(0.2), Dense(1, "sigmoid")],
+            input_shape=(4, 4, 1),
+        )  # fmt: skip
+        monkeypatch.setattr(ensemble, "NARROW", 10**6)
+        images = np.random.default_rng(5).standard_normal((M, 4, 4, 1)).astype(np.float32)
+        X, Y = images, (images[:, :2].mean(axis=(1, 2, 3)) > 0).astype(np.int32)
+    else:
+        net = jn.Network((3, 6, 1), hidden="tanh", output="sigmoid", dropout=0.2, batch_norm=True)
+        X, Y = binary_data(6)
+    assert ensemble.narrow(net)
+    K = 3
+    stacked = jn.init_ensemble(jax.random.split(jax.random.key(7), K), net)
+    keys = jax.random.split(jax.random.key(8), K)
+    kw = dict(learning_rate=0.2, epochs=3, batch_size=B, validation_data=(X[:9], Y[:9]), verbose=0)
+    trained, histories = jn.fit_ensemble(net, stacked, X, Y, keys=keys, **kw)
+    for k in range(K):
+        single, history = jn.fit(net, model(stacked, k), X, Y, key=keys[k], **kw)
+        chex.assert_trees_all_close(model(trained, k), single, **F32)
+        assert_histories_close(histories[k], history, **F32)

@@ -33,7 +33,7 @@ from jaxnet.training.progress import Progress
 from jaxnet.validation import check_choice, check_network, check_params
 
 _ZERO_PRESERVING = ("tanh", "relu", "leaky_relu", "linear")
-NARROW = 16  # features per example up to which the ensemble step runs examples-last
+NARROW = 64  # values per example up to which the ensemble step runs examples-last
 BLOCK_BYTES = 256 * 1024  # one block of models' widest activation (see models_per_block)
 
 
@@ -179,14 +179,17 @@ def models_per_block(config: engine.TrainConfig, K: int, rows: int, dtype) -> in
     """How many models one ``vmap`` trains at once (K: all of them).
 
     Run examples-last, a narrow network's models are blocked so that one block's widest
-    activation, ``block * n * rows`` values, stays within :data:`BLOCK_BYTES`: XLA:CPU
-    then streams each step's arrays through the cache instead of memory (a power of two).
+    activation, ``block * n * rows`` values, stays within :data:`BLOCK_BYTES` (a power of
+    two): XLA:CPU then streams each step's arrays through the cache instead of memory.
+    The block loop costs compile time (a slice and an update per state leaf), so K is
+    blocked only from 4 blocks on.
     """
     if not config.examples_last:
         return K
     widest = max(math.prod(s) for s in (*config.net.input_shapes, config.net.output_shape))
     block = max(1, BLOCK_BYTES // (widest * rows * np.dtype(dtype).itemsize))
-    return min(K, 2 ** (block.bit_length() - 1))
+    block = 2 ** (block.bit_length() - 1)
+    return block if 4 * block <= K else K
 
 
 @functools.cache
