@@ -33,8 +33,6 @@ _ELEMENTWISE = frozenset((
     "select_n", "shift_left", "shift_right_arithmetic", "shift_right_logical", "sign",
     "sin", "sinh", "sqrt", "square", "stop_gradient", "sub", "tan", "tanh", "xor",
 ))
-# fmt: on
-# fmt: off
 _REDUCTIONS = frozenset((
     "argmax", "argmin", "reduce_and", "reduce_max", "reduce_min", "reduce_or",
     "reduce_prod", "reduce_sum", "reduce_xor",
@@ -69,7 +67,8 @@ def examples_last(fun, examples: tuple[bool, ...]):
 
     Returns:
       A function of the stored arguments that returns what ``fun`` returns, in the
-      batch-first layout.
+      batch-first layout. It is for running, not for differentiating: the calls inside
+      ``fun`` (``jit``, custom derivative rules) are evaluated inline.
     """
 
     def run(*args):
@@ -77,8 +76,7 @@ def examples_last(fun, examples: tuple[bool, ...]):
             jax.tree.map(_logical_aval if flag else _aval, arg)
             for arg, flag in zip(args, examples, strict=True)
         ]
-        closed = jax.make_jaxpr(fun)(*logical)
-        out_tree = jax.tree.structure(jax.eval_shape(fun, *logical))
+        closed, out_shape = jax.make_jaxpr(fun, return_shape=True)(*logical)
         stored = [
             Stored(leaf, 0 if flag and leaf.ndim else None)
             for arg, flag in zip(args, examples, strict=True)
@@ -86,7 +84,7 @@ def examples_last(fun, examples: tuple[bool, ...]):
         ]
         consts = [Stored(c, None) for c in closed.consts]
         outs = evaluate(closed.jaxpr, consts, stored)
-        return jax.tree.unflatten(out_tree, [batch_first(v) for v in outs])
+        return jax.tree.unflatten(jax.tree.structure(out_shape), [batch_first(v) for v in outs])
 
     return run
 
@@ -159,7 +157,7 @@ def _apply(eqn, vals: list[Stored]) -> list[Stored]:
         return _plain(eqn, vals)
     if any(params.get(k) is not None for k in ("sharding", "out_sharding")):
         return _plain(eqn, vals)  # sharded values keep their layout
-    if name in _CALLS:
+    if name in _CALLS and _CALLS[name] in params:
         inner = params[_CALLS[name]]
         if isinstance(inner, jex.core.ClosedJaxpr):
             consts, inner = [Stored(c, None) for c in inner.consts], inner.jaxpr
