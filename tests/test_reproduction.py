@@ -135,8 +135,8 @@ def cat_data(shared_data):
     return X_train, y_train, X_test, y_test
 
 
-@pytest.mark.parametrize("grads", ["manual", "autodiff"])
-def test_cat_logistic_regression(cat_data, grads, record_property):
+@pytest.mark.parametrize("backprop", ["manual", "autodiff"])
+def test_cat_logistic_regression(cat_data, backprop, record_property):
     """Week 2: logistic regression, zeros init, sgd 0.005, 2000 iterations: 99% train, 70% test."""
     X_train, y_train, X_test, y_test = cat_data
     net = jn.Network((12288, 1), output="sigmoid")
@@ -149,12 +149,12 @@ def test_cat_logistic_regression(cat_data, grads, record_property):
         optimizer="sgd",
         learning_rate=0.005,
         epochs=2000,
-        grads=grads,
+        backprop=backprop,
         verbose=0,
     )
     train, test = accuracy(net, params, X_train, y_train), accuracy(net, params, X_test, y_test)
-    report(record_property, f"cat_{grads}_train_accuracy", train)
-    report(record_property, f"cat_{grads}_test_accuracy", test)
+    report(record_property, f"cat_{backprop}_train_accuracy", train)
+    report(record_property, f"cat_{backprop}_test_accuracy", test)
     assert test == pytest.approx(35 / 50, abs=1e-6)
     assert train == pytest.approx(207 / 209, abs=1e-6)  # the course's 99.04%
     # the course's loop, cost for cost (zero logits at the start: autodiff must get sigmoid(0))
