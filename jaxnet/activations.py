@@ -23,6 +23,25 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
+__all__ = [
+    "NAMES",
+    "Activation",
+    "get",
+    "leaky_relu",
+    "leaky_relu_derivative",
+    "linear",
+    "linear_derivative",
+    "relu",
+    "relu_derivative",
+    "sigmoid",
+    "sigmoid_derivative",
+    "softmax",
+    "softmax_derivative",
+    "softmax_vjp",
+    "tanh",
+    "tanh_derivative",
+]
+
 
 class Activation(NamedTuple):
     """A named activation ``g`` with its derivative.
@@ -34,6 +53,16 @@ class Activation(NamedTuple):
       derivative: ``Z -> g'(Z)``, same shape as ``Z`` (for softmax: the Jacobian
         ``(..., n, n)``, for inspection only).
       vjp: ``(Z, dA) -> dZ``, the backward step; same shape as ``Z``.
+
+    Example:
+      >>> import jax.numpy as jnp, numpy as np
+      >>> import jaxnet as jn
+      >>> tanh = jn.activations.get("tanh")
+      >>> tanh.name
+      'tanh'
+      >>> Z = jnp.array([[0.0, 1.0]])
+      >>> np.asarray(tanh.vjp(Z, jnp.ones_like(Z)), float).round(4).tolist()  # dA * (1 - tanh(Z)^2)
+      [[1.0, 0.42]]
     """
 
     name: str
@@ -47,71 +76,246 @@ def _elementwise(name, fn, derivative) -> Activation:
 
 
 def sigmoid(Z):
-    """sigma(z) = 1 / (1 + e^-z), computed without overflow for any ``|z|``."""
+    """sigma(z) = 1 / (1 + e^-z), computed without overflow for any ``|z|``.
+
+    Args:
+      Z: the pre-activations ``(m, n[l])`` (any shape works: elementwise).
+
+    Returns:
+      ``A = sigma(Z)``, the shape of ``Z``, values in ``(0, 1)``.
+
+    Example:
+      >>> import jax.numpy as jnp, numpy as np
+      >>> from jaxnet.activations import sigmoid
+      >>> np.asarray(sigmoid(jnp.array([[-1.0, 0.0, 2.0]])), float).round(4).tolist()
+      [[0.2689, 0.5, 0.8808]]
+    """
     return jax.nn.sigmoid(Z)
 
 
 def sigmoid_derivative(Z):
-    """sigma'(z) = sigma(z) (1 - sigma(z))."""
+    """sigma'(z) = sigma(z) (1 - sigma(z)).
+
+    Args:
+      Z: the pre-activations ``(m, n[l])`` (any shape works: elementwise).
+
+    Returns:
+      ``sigma'(Z)``, the shape of ``Z``.
+
+    Example:
+      >>> import jax.numpy as jnp, numpy as np
+      >>> from jaxnet.activations import sigmoid_derivative
+      >>> np.asarray(sigmoid_derivative(jnp.array([[0.0, 2.0]])), float).round(4).tolist()
+      [[0.25, 0.105]]
+    """
     s = sigmoid(Z)
     return s * (1 - s)
 
 
 def tanh(Z):
-    """tanh(z) = (e^z - e^-z) / (e^z + e^-z)."""
+    """tanh(z) = (e^z - e^-z) / (e^z + e^-z).
+
+    Args:
+      Z: the pre-activations ``(m, n[l])`` (any shape works: elementwise).
+
+    Returns:
+      ``A = tanh(Z)``, the shape of ``Z``, values in ``(-1, 1)``.
+
+    Example:
+      >>> import jax.numpy as jnp, numpy as np
+      >>> from jaxnet.activations import tanh
+      >>> np.asarray(tanh(jnp.array([[-1.0, 0.0, 1.0]])), float).round(4).tolist()
+      [[-0.7616, 0.0, 0.7616]]
+    """
     return jnp.tanh(Z)
 
 
 def tanh_derivative(Z):
-    """tanh'(z) = 1 - tanh(z)^2."""
+    """tanh'(z) = 1 - tanh(z)^2.
+
+    Args:
+      Z: the pre-activations ``(m, n[l])`` (any shape works: elementwise).
+
+    Returns:
+      ``tanh'(Z)``, the shape of ``Z``.
+
+    Example:
+      >>> import jax.numpy as jnp, numpy as np
+      >>> from jaxnet.activations import tanh_derivative
+      >>> np.asarray(tanh_derivative(jnp.array([[0.0, 1.0]])), float).round(4).tolist()
+      [[1.0, 0.42]]
+    """
     return 1 - jnp.tanh(Z) ** 2
 
 
 def relu(Z):
-    """ReLU(z) = max(0, z); ``jax.grad`` takes 0 at z = 0, as :func:`relu_derivative` does."""
+    """ReLU(z) = max(0, z); ``jax.grad`` takes 0 at z = 0, as :func:`relu_derivative` does.
+
+    Args:
+      Z: the pre-activations ``(m, n[l])`` (any shape works: elementwise).
+
+    Returns:
+      ``A = max(0, Z)``, the shape of ``Z``.
+
+    Example:
+      >>> import jax.numpy as jnp, numpy as np
+      >>> from jaxnet.activations import relu
+      >>> np.asarray(relu(jnp.array([[-1.0, 0.0, 2.0]]))).tolist()
+      [[0.0, 0.0, 2.0]]
+    """
     return jax.nn.relu(Z)
 
 
 def relu_derivative(Z):
-    """ReLU'(z) = 1 if z > 0 else 0 (the course's choice at z = 0)."""
+    """ReLU'(z) = 1 if z > 0 else 0 (the course's choice at z = 0).
+
+    Args:
+      Z: the pre-activations ``(m, n[l])`` (any shape works: elementwise).
+
+    Returns:
+      ``ReLU'(Z)``, 0s and 1s of ``Z``'s shape and dtype.
+
+    Example:
+      >>> import jax.numpy as jnp, numpy as np
+      >>> from jaxnet.activations import relu_derivative
+      >>> np.asarray(relu_derivative(jnp.array([[-1.0, 0.0, 2.0]]))).tolist()
+      [[0.0, 0.0, 1.0]]
+    """
     return (Z > 0).astype(Z.dtype)
 
 
 def leaky_relu(Z, slope=0.01):
-    """LeakyReLU(z) = z if z > 0 else slope * z."""
+    """LeakyReLU(z) = z if z > 0 else slope * z.
+
+    Args:
+      Z: the pre-activations ``(m, n[l])`` (any shape works: elementwise).
+      slope: the gradient for ``z <= 0`` (default 0.01).
+
+    Returns:
+      ``A``, the shape of ``Z``.
+
+    Example:
+      >>> import jax.numpy as jnp, numpy as np
+      >>> from jaxnet.activations import leaky_relu
+      >>> np.asarray(leaky_relu(jnp.array([[-2.0, 3.0]]), slope=0.1), float).round(4).tolist()
+      [[-0.2, 3.0]]
+    """
     return jnp.where(Z > 0, Z, slope * Z)
 
 
 def leaky_relu_derivative(Z, slope=0.01):
-    """LeakyReLU'(z) = 1 if z > 0 else slope."""
+    """LeakyReLU'(z) = 1 if z > 0 else slope.
+
+    Args:
+      Z: the pre-activations ``(m, n[l])`` (any shape works: elementwise).
+      slope: the gradient for ``z <= 0`` (default 0.01).
+
+    Returns:
+      ``LeakyReLU'(Z)``, the shape and dtype of ``Z``.
+
+    Example:
+      >>> import jax.numpy as jnp, numpy as np
+      >>> from jaxnet.activations import leaky_relu_derivative
+      >>> np.asarray(leaky_relu_derivative(jnp.array([[-2.0, 3.0]]), slope=0.1), float).round(4).tolist()
+      [[0.1, 1.0]]
+    """
     return jnp.where(Z > 0, 1, slope).astype(Z.dtype)
 
 
 def linear(Z):
-    """The identity g(z) = z (regression outputs)."""
+    """The identity g(z) = z (regression outputs).
+
+    Args:
+      Z: the pre-activations ``(m, n[l])`` (any shape works: elementwise).
+
+    Returns:
+      ``Z`` itself.
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> from jaxnet.activations import linear
+      >>> linear(jnp.array([[-2.0, 3.0]])).tolist()
+      [[-2.0, 3.0]]
+    """
     return Z
 
 
 def linear_derivative(Z):
-    """g'(z) = 1."""
+    """g'(z) = 1.
+
+    Args:
+      Z: the pre-activations ``(m, n[l])`` (any shape works: elementwise).
+
+    Returns:
+      Ones of ``Z``'s shape and dtype.
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> from jaxnet.activations import linear_derivative
+      >>> linear_derivative(jnp.array([[-2.0, 3.0]])).tolist()
+      [[1.0, 1.0]]
+    """
     return jnp.ones_like(Z)
 
 
 def softmax(Z):
-    """softmax(z)_k = e^{z_k} / sum_j e^{z_j} over the last axis, shifted by max(z) for stability."""
+    """softmax(z)_k = e^{z_k} / sum_j e^{z_j} over the last axis, shifted by max(z) for stability.
+
+    Args:
+      Z: the logits ``(m, K)`` (or ``(..., K)``).
+
+    Returns:
+      ``A (m, K)``: each row positive, summing to 1.
+
+    Example:
+      >>> import jax.numpy as jnp, numpy as np
+      >>> from jaxnet.activations import softmax
+      >>> A = softmax(jnp.array([[1.0, 2.0, 3.0], [1000.0, 0.0, 0.0]]))
+      >>> np.asarray(A, float).round(4).tolist()
+      [[0.09, 0.2447, 0.6652], [1.0, 0.0, 0.0]]
+    """
     e = jnp.exp(Z - jax.lax.stop_gradient(Z.max(axis=-1, keepdims=True)))
     return e / e.sum(axis=-1, keepdims=True)
 
 
 def softmax_derivative(Z):
-    """The Jacobian d a_k / d z_j = a_k (delta_kj - a_j), shape ``(..., K, K)``."""
+    """The Jacobian d a_k / d z_j = a_k (delta_kj - a_j), shape ``(..., K, K)``.
+
+    Args:
+      Z: the logits ``(m, K)``.
+
+    Returns:
+      The Jacobians ``(m, K, K)``, one per example (for inspection: backprop uses
+      :func:`softmax_vjp`).
+
+    Example:
+      >>> import jax.numpy as jnp, numpy as np
+      >>> from jaxnet.activations import softmax_derivative
+      >>> J = softmax_derivative(jnp.zeros((1, 2)))
+      >>> J.shape, np.asarray(J, float).round(4).tolist()
+      ((1, 2, 2), [[[0.25, -0.25], [-0.25, 0.25]]])
+    """
     A = softmax(Z)
     eye = jnp.eye(Z.shape[-1], dtype=Z.dtype).reshape((1,) * (Z.ndim - 1) + 2 * Z.shape[-1:])
     return A[..., :, None] * (eye - A[..., None, :])
 
 
 def softmax_vjp(Z, dA):
-    """dZ = J^T dA = A * (dA - sum_k dA_k A_k): the Jacobian-vector product, O(m K) memory."""
+    """dZ = J^T dA = A * (dA - sum_k dA_k A_k): the Jacobian-vector product, O(m K) memory.
+
+    Args:
+      Z: the logits ``(m, K)``.
+      dA: ``(m, K)``, each example's ``d loss_i / dA_i``.
+
+    Returns:
+      ``dZ (m, K)``, each example's ``d loss_i / dZ_i``.
+
+    Example:
+      >>> import jax.numpy as jnp, numpy as np
+      >>> from jaxnet.activations import softmax_vjp
+      >>> np.asarray(softmax_vjp(jnp.zeros((1, 2)), jnp.array([[1.0, 0.0]])), float).round(4).tolist()
+      [[0.25, -0.25]]
+    """
     A = softmax(Z)
     return A * (dA - (dA * A).sum(axis=-1, keepdims=True))
 
@@ -150,6 +354,13 @@ def get(name: str | Activation, **kwargs) -> Activation:
 
     Raises:
       ValueError: for an unknown name (the message lists the valid ones).
+
+    Example:
+      >>> import jaxnet as jn
+      >>> jn.activations.get("ReLU").name, jn.activations.get("leaky_relu", slope=0.2).name
+      ('relu', 'leaky_relu(0.2)')
+      >>> jn.activations.get("tanh") is jn.activations.get("tanh")
+      True
     """
     if isinstance(name, Activation):
         return name
