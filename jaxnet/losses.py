@@ -26,9 +26,30 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
+__all__ = [
+    "BINARY_CROSS_ENTROPY",
+    "CATEGORICAL_CROSS_ENTROPY",
+    "MEAN_SQUARED_ERROR",
+    "NAMES",
+    "Loss",
+    "binary_cross_entropy",
+    "binary_cross_entropy_from_logits",
+    "binary_cross_entropy_gradient",
+    "categorical_cross_entropy",
+    "categorical_cross_entropy_from_logits",
+    "categorical_cross_entropy_gradient",
+    "for_output",
+    "get",
+    "mean_squared_error",
+    "mean_squared_error_gradient",
+    "reduce_mean",
+    "softplus",
+]
+
 
 class Loss(NamedTuple):
     """A cost with its gradient.
+
 
     Attributes:
       name: canonical name.
@@ -36,6 +57,15 @@ class Loss(NamedTuple):
       per_example_from_logits: ``(Z, Y) -> (m,)`` from the logits of ``fused_activation``.
       gradient: ``(A, Y) -> dA``, the course's unfused ``dA[L]``, ``(m, n_L)``.
       fused_activation: the output activation for which ``dZ[L] = A[L] - Y``.
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> import jaxnet as jn
+      >>> bce = jn.losses.get("bce")
+      >>> bce.name, bce.fused_activation
+      ('binary_cross_entropy', 'sigmoid')
+      >>> bce.per_example(jnp.array([[0.5], [0.5]]), jnp.array([[1.0], [0.0]])).shape
+      (2,)
     """
 
     name: str
@@ -46,7 +76,22 @@ class Loss(NamedTuple):
 
 
 def reduce_mean(losses: jax.Array, weights: jax.Array | None = None) -> jax.Array:
-    """J = sum_i w_i loss_i / sum_i w_i; the plain mean when ``weights`` is None. ``losses``: (m,)."""
+    """J = sum_i w_i loss_i / sum_i w_i; the plain mean when ``weights`` is None.
+
+    Args:
+      losses: ``(m,)``, each example's loss.
+      weights: ``(m,)`` non-negative example weights (0 for padding rows), or None.
+
+    Returns:
+      The scalar J, an array of shape ``()``.
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> from jaxnet.losses import reduce_mean
+      >>> losses = jnp.array([1.0, 2.0, 6.0])
+      >>> float(reduce_mean(losses)), float(reduce_mean(losses, jnp.array([1.0, 1.0, 0.0])))
+      (3.0, 1.5)
+    """
     if weights is None:
         return losses.mean()
     return (weights * losses).sum() / weights.sum()
@@ -79,7 +124,22 @@ def _softplus_and_exp(z):
 def softplus(z):
     """``log(1 + e^z) = max(z, 0) + log1p(e^-|z|)``, stable for any ``z``, with its derivative
     ``s(z)`` given explicitly (exact at every ``z``, including the kinks of ``max`` and ``|z|``
-    at 0, where autodiff of the formula is not to be trusted)."""
+    at 0, where autodiff of the formula is not to be trusted).
+
+    Args:
+      z: an array of any shape.
+
+    Returns:
+      ``softplus(z)``, the shape of ``z``.
+
+    Example:
+      >>> import jax, jax.numpy as jnp, numpy as np
+      >>> from jaxnet.losses import softplus
+      >>> np.asarray(softplus(jnp.array([-1000.0, 0.0, 1000.0])), float).round(4).tolist()
+      [0.0, 0.6931, 1000.0]
+      >>> float(jax.grad(softplus)(0.0))  # the sigmoid at 0
+      0.5
+    """
     return _softplus_and_exp(z)[0]
 
 
@@ -142,7 +202,24 @@ NAMES = tuple(_LOSSES)
 
 
 def get(name: str | Loss) -> Loss:
-    """Look up a loss by name (or alias ``bce``, ``cce``, ``mse``); a ``Loss`` passes through."""
+    """Look up a loss by name (or alias ``bce``, ``cce``, ``mse``); a ``Loss`` passes through.
+
+    Args:
+      name: a name of ``NAMES`` or an alias (case-insensitive), or a :class:`Loss`.
+
+    Returns:
+      The :class:`Loss` (one of the module's constants, e.g. ``BINARY_CROSS_ENTROPY``).
+
+    Raises:
+      ValueError: for an unknown name (the message lists the valid ones).
+
+    Example:
+      >>> import jaxnet as jn
+      >>> jn.losses.get("cce").name
+      'categorical_cross_entropy'
+      >>> jn.losses.get("MSE") is jn.losses.MEAN_SQUARED_ERROR
+      True
+    """
     if isinstance(name, Loss):
         return name
     key = _ALIASES.get(str(name).lower(), str(name).lower())
@@ -154,7 +231,19 @@ def get(name: str | Loss) -> Loss:
 
 
 def for_output(activation_name: str) -> Loss:
-    """The loss that follows an output activation: sigmoid -> BCE, softmax -> CCE, else MSE."""
+    """The loss that follows an output activation: sigmoid -> BCE, softmax -> CCE, else MSE.
+
+    Args:
+      activation_name: the canonical name of the output activation, e.g. ``"sigmoid"``.
+
+    Returns:
+      The :class:`Loss` whose gradient fuses with that activation (``dZ[L] = A[L] - Y``).
+
+    Example:
+      >>> import jaxnet as jn
+      >>> [jn.losses.for_output(a).name for a in ("sigmoid", "softmax", "linear")]
+      ['binary_cross_entropy', 'categorical_cross_entropy', 'mean_squared_error']
+    """
     return {"sigmoid": BINARY_CROSS_ENTROPY, "softmax": CATEGORICAL_CROSS_ENTROPY}.get(
         activation_name, MEAN_SQUARED_ERROR
     )
@@ -163,43 +252,164 @@ def for_output(activation_name: str) -> Loss:
 def binary_cross_entropy(A, Y, weights=None):
     """J = -(1/m) sum_i [y log a + (1 - y) log(1 - a)] from probabilities ``A`` (m, n_L).
 
-    >>> import jax.numpy as jnp
-    >>> float(binary_cross_entropy(jnp.array([[0.5]]), jnp.array([[1.0]])))  # log 2
-    0.6931...
+    ``A`` is clipped to ``[eps, 1 - eps]`` so that a saturated sigmoid gives a finite cost.
+
+    Args:
+      A: the output probabilities ``(m, n_L)``.
+      Y: the labels ``(m, n_L)``, 0 or 1.
+      weights: ``(m,)`` example weights, or None for the plain mean.
+
+    Returns:
+      The scalar J, shape ``()``.
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> from jaxnet.losses import binary_cross_entropy
+      >>> round(float(binary_cross_entropy(jnp.array([[0.5]]), jnp.array([[1.0]]))), 4)  # log 2
+      0.6931
     """
     return reduce_mean(_bce(A, Y), weights)
 
 
 def binary_cross_entropy_from_logits(Z, Y, weights=None):
-    """The same J from the logits ``Z = W A_prev + b`` (m, n_L); finite for any Z."""
+    """The same J from the logits ``Z = W A_prev + b`` (m, n_L); finite for any Z.
+
+    Per example ``log(1 + e^z) - z y`` (:func:`softplus`), equal to the cross-entropy of
+    ``a = sigmoid(z)`` without forming ``a``.
+
+    Args:
+      Z: the output logits ``(m, n_L)``.
+      Y: the labels ``(m, n_L)``, 0 or 1.
+      weights: ``(m,)`` example weights, or None for the plain mean.
+
+    Returns:
+      The scalar J, shape ``()``.
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> from jaxnet.losses import binary_cross_entropy_from_logits
+      >>> round(float(binary_cross_entropy_from_logits(jnp.array([[0.0]]), jnp.array([[1.0]]))), 4)
+      0.6931
+      >>> float(binary_cross_entropy_from_logits(jnp.array([[-200.0]]), jnp.array([[1.0]])))
+      200.0
+    """
     return reduce_mean(_bce_from_logits(Z, Y), weights)
 
 
 def binary_cross_entropy_gradient(A, Y):
-    """The course's ``dA[L] = -(Y / A - (1 - Y) / (1 - A))``, (m, n_L)."""
+    """The course's ``dA[L] = -(Y / A - (1 - Y) / (1 - A))``, (m, n_L).
+
+    Args:
+      A: the output probabilities ``(m, n_L)``.
+      Y: the labels ``(m, n_L)``, 0 or 1.
+
+    Returns:
+      ``dA[L] (m, n_L)``, each example's ``d loss_i / dA_i`` (no ``1/m``).
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> from jaxnet.losses import binary_cross_entropy_gradient
+      >>> binary_cross_entropy_gradient(jnp.array([[0.5], [0.5]]), jnp.array([[1.0], [0.0]])).tolist()
+      [[-2.0], [2.0]]
+    """
     return _bce_gradient(A, Y)
 
 
 def categorical_cross_entropy(A, Y, weights=None):
-    """J = -(1/m) sum_i sum_k y_k log a_k; ``A`` softmax outputs (m, K), ``Y`` one-hot (m, K) or labels (m,)."""
+    """J = -(1/m) sum_i sum_k y_k log a_k; ``A`` softmax outputs (m, K), ``Y`` one-hot (m, K) or labels (m,).
+
+    Args:
+      A: the softmax outputs ``(m, K)``.
+      Y: one-hot labels ``(m, K)`` or integer class labels ``(m,)``.
+      weights: ``(m,)`` example weights, or None for the plain mean.
+
+    Returns:
+      The scalar J, shape ``()``.
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> from jaxnet.losses import categorical_cross_entropy
+      >>> A = jnp.array([[0.25, 0.75], [0.5, 0.5]])
+      >>> round(float(categorical_cross_entropy(A, jnp.array([1, 0]))), 4)  # -(log .75 + log .5) / 2
+      0.4904
+    """
     return reduce_mean(_cce(A, Y), weights)
 
 
 def categorical_cross_entropy_from_logits(Z, Y, weights=None):
-    """The same J from logits (m, K): ``logsumexp(z) - z[y]``; finite for any Z."""
+    """The same J from logits (m, K): ``logsumexp(z) - z[y]``; finite for any Z.
+
+    Args:
+      Z: the output logits ``(m, K)``.
+      Y: one-hot labels ``(m, K)`` or integer class labels ``(m,)``.
+      weights: ``(m,)`` example weights, or None for the plain mean.
+
+    Returns:
+      The scalar J, shape ``()``.
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> from jaxnet.losses import categorical_cross_entropy_from_logits
+      >>> round(float(categorical_cross_entropy_from_logits(jnp.zeros((1, 4)), jnp.array([2]))), 4)  # log 4
+      1.3863
+    """
     return reduce_mean(_cce_from_logits(Z, Y), weights)
 
 
 def categorical_cross_entropy_gradient(A, Y):
-    """``dA[L] = -Y / A``, (m, K)."""
+    """``dA[L] = -Y / A``, (m, K).
+
+    Args:
+      A: the softmax outputs ``(m, K)``.
+      Y: one-hot labels ``(m, K)`` or integer class labels ``(m,)``.
+
+    Returns:
+      ``dA[L] (m, K)``, each example's ``d loss_i / dA_i``.
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> from jaxnet.losses import categorical_cross_entropy_gradient
+      >>> dA = categorical_cross_entropy_gradient(jnp.array([[0.25, 0.75]]), jnp.array([1]))
+      >>> dA.shape, float(dA[0, 0]) == 0, round(float(dA[0, 1]), 4)  # -1 / 0.75
+      ((1, 2), True, -1.3333)
+    """
     return _cce_gradient(A, Y)
 
 
 def mean_squared_error(A, Y, weights=None):
-    """J = (1/m) sum_i 1/2 ||a_i - y_i||^2, the course's cost with its 1/2."""
+    """J = (1/m) sum_i 1/2 ||a_i - y_i||^2, the course's cost with its 1/2.
+
+    Args:
+      A: the outputs ``(m, n_L)``.
+      Y: the targets ``(m, n_L)``.
+      weights: ``(m,)`` example weights, or None for the plain mean.
+
+    Returns:
+      The scalar J, shape ``()``.
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> from jaxnet.losses import mean_squared_error
+      >>> float(mean_squared_error(jnp.array([[1.0], [3.0]]), jnp.array([[0.0], [1.0]])))  # (1 + 4) / 2 / 2
+      1.25
+    """
     return reduce_mean(_squared_error(A, Y), weights)
 
 
 def mean_squared_error_gradient(A, Y):
-    """``dA[L] = A - Y``, (m, n_L)."""
+    """``dA[L] = A - Y``, (m, n_L).
+
+    Args:
+      A: the outputs ``(m, n_L)``.
+      Y: the targets ``(m, n_L)``.
+
+    Returns:
+      ``dA[L] (m, n_L)``, each example's ``d loss_i / dA_i``.
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> from jaxnet.losses import mean_squared_error_gradient
+      >>> mean_squared_error_gradient(jnp.array([[1.0], [3.0]]), jnp.array([[0.0], [1.0]])).tolist()
+      [[1.0], [2.0]]
+    """
     return _squared_error_gradient(A, Y)
