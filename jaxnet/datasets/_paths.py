@@ -13,8 +13,18 @@ def data_dir(name: str | None = None) -> Path:
     `$JAXNET_DATA/<name>` when the environment variable is set, else
     `$XDG_CACHE_HOME/jaxnet/<name>` (XDG_CACHE_HOME defaults to `~/.cache`).
 
-    >>> data_dir("mnist").name
-    'mnist'
+    Args:
+      name: the data set's folder name (e.g. "mnist", "catvnoncat"); None for the root.
+
+    Returns:
+      The folder as a Path (it may not exist).
+
+    Example:
+      >>> import jaxnet as jn
+      >>> jn.datasets.data_dir("mnist").name
+      'mnist'
+      >>> jn.datasets.data_dir("mnist").parent == jn.datasets.data_dir()
+      True
     """
     root = os.environ.get(ENV_VAR)
     if root:

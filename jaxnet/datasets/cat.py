@@ -7,6 +7,8 @@ import numpy as np
 from jaxnet.datasets._optional import require
 from jaxnet.datasets._paths import missing_files_error, resolve_dir
 
+__all__ = ["load_cat_vs_noncat"]
+
 FILES = ("train_catvnoncat.h5", "test_catvnoncat.h5")
 _HOW_TO_GET = (
     "They are the course's datasets/train_catvnoncat.h5 and datasets/test_catvnoncat.h5 "
@@ -26,6 +28,27 @@ def load_cat_vs_noncat(path: str | os.PathLike | None = None):
       X_train (209, 64, 64, 3) uint8 and y_train (209,) int32 (1 = cat, 72 cats);
       X_test (50, 64, 64, 3) uint8 and y_test (50,) int32; classes `("non-cat", "cat")`,
       indexed by label. Flatten with `flatten_images` and divide by 255 as the course does.
+
+    Raises:
+      ImportError: h5py is not installed.
+      FileNotFoundError: the folder lacks a file (the message says where to get it).
+      ValueError: a file that is not the course's (datasets, shapes, dtypes, labels).
+
+    Example:
+      Two tiny files in the course's layout (the real ones hold 209 and 50 images):
+
+      >>> import pathlib, tempfile
+      >>> import h5py, numpy as np
+      >>> import jaxnet as jn
+      >>> with tempfile.TemporaryDirectory() as d:
+      ...     for split, m in (("train", 3), ("test", 2)):
+      ...         with h5py.File(pathlib.Path(d) / f"{split}_catvnoncat.h5", "w") as f:
+      ...             f[f"{split}_set_x"] = np.zeros((m, 4, 4, 3), np.uint8)
+      ...             f[f"{split}_set_y"] = np.arange(m) % 2
+      ...             f["list_classes"] = np.array([b"non-cat", b"cat"])
+      ...     (X_train, y_train), (X_test, y_test), classes = jn.datasets.load_cat_vs_noncat(d)
+      >>> X_train.shape, X_train.dtype, y_train.tolist(), X_test.shape, classes
+      ((3, 4, 4, 3), dtype('uint8'), [0, 1, 0], (2, 4, 4, 3), ('non-cat', 'cat'))
     """
     h5py = require("h5py", "load_cat_vs_noncat")
     directory = resolve_dir("catvnoncat", path, FILES)

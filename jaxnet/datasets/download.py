@@ -10,6 +10,8 @@ from pathlib import Path
 
 from jaxnet.io import atomic
 
+__all__ = ["download_file"]
+
 _CHUNK = 1 << 20
 
 
@@ -44,6 +46,21 @@ def download_file(
       ValueError: every mirror failed and at least one served bytes with a wrong checksum.
       OSError: every mirror failed to transfer the file (unreachable, HTTP error,
         connection dropped, fewer bytes than its Content-Length).
+
+    Example:
+      A ``file://`` URL stands in for a mirror here (no network):
+
+      >>> import hashlib, pathlib, tempfile
+      >>> import jaxnet as jn
+      >>> with tempfile.TemporaryDirectory() as d:
+      ...     source = pathlib.Path(d) / "published.bin"
+      ...     _ = source.write_bytes(b"hello")
+      ...     digest = hashlib.sha256(b"hello").hexdigest()
+      ...     out = jn.datasets.download_file(
+      ...         source.as_uri(), pathlib.Path(d) / "data" / "hello.bin", {"sha256": digest}
+      ...     )
+      ...     print(out.name, out.read_bytes())
+      hello.bin b'hello'
     """
     urls = [urls] if isinstance(urls, str) else list(urls)
     if not urls or not all(isinstance(u, str) and u for u in urls):

@@ -13,6 +13,8 @@ import numpy as np
 from jaxnet.datasets import _random
 from jaxnet.validation import check_int, check_key, check_real
 
+__all__ = ["housing_prices", "planar_flower", "spiral", "xor_parity"]
+
 _F32 = np.float32
 _MAX_BITS = 20
 
@@ -36,10 +38,14 @@ def planar_flower(key, m: int = 400, petals: float = 4.0, noise: float = 0.2):
     Returns:
       X: (m, 2) float32 jax.Array; y: (m,) int32 jax.Array in {0, 1}.
 
-    >>> import jax
-    >>> X, y = planar_flower(jax.random.key(0))
-    >>> X.shape, X.dtype, y.shape, y.dtype
-    ((400, 2), dtype('float32'), (400,), dtype('int32'))
+    Example:
+      >>> import jax
+      >>> import jaxnet as jn
+      >>> X, y = jn.datasets.planar_flower(jax.random.key(0))
+      >>> X.shape, X.dtype, y.shape, y.dtype
+      ((400, 2), dtype('float32'), (400,), dtype('int32'))
+      >>> y[:3].tolist(), y[-3:].tolist()
+      ([0, 0, 0], [1, 1, 1])
     """
     check_key(key)
     m = check_int(m, "m", 2)
@@ -73,6 +79,13 @@ def spiral(key, m: int = 300, classes: int = 3, noise: float = 0.2):
 
     Returns:
       X: (m, 2) float32 jax.Array; y: (m,) int32 jax.Array in {0, ..., classes - 1}.
+
+    Example:
+      >>> import jax
+      >>> import jaxnet as jn
+      >>> X, y = jn.datasets.spiral(jax.random.key(0), m=7, classes=3)
+      >>> X.shape, X.dtype, y.tolist()
+      ((7, 2), dtype('float32'), [0, 0, 0, 1, 1, 2, 2])
     """
     check_key(key)
     m = check_int(m, "m", 2)
@@ -103,9 +116,11 @@ def xor_parity(n_bits: int):
       X: (2**n_bits, n_bits) float32 jax.Array in {0, 1};
       y: (2**n_bits,) int32 jax.Array, 1 when the row has an odd number of ones.
 
-    >>> X, y = xor_parity(2)
-    >>> X.tolist(), y.tolist()
-    ([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]], [0, 1, 1, 0])
+    Example:
+      >>> import jaxnet as jn
+      >>> X, y = jn.datasets.xor_parity(2)
+      >>> X.tolist(), y.tolist()
+      ([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]], [0, 1, 1, 0])
     """
     n_bits = check_int(n_bits, "n_bits", 1)
     if n_bits > _MAX_BITS:
@@ -139,6 +154,15 @@ def housing_prices(key, m: int = 1000, noise: float = 0.1):
     Returns:
       X: (m, 4) float32 jax.Array; y: (m,) float32 jax.Array of prices (use
       `y[:, None]` for an (m, 1) target).
+
+    Example:
+      >>> import jax
+      >>> import jaxnet as jn
+      >>> X, y = jn.datasets.housing_prices(jax.random.key(0), m=5)
+      >>> X.shape, y.shape, y.dtype
+      ((5, 4), (5,), dtype('float32'))
+      >>> bool((y > 0).all()), bool(((X[:, 1] >= 1) & (X[:, 1] <= 6)).all())
+      (True, True)
     """
     check_key(key)
     m = check_int(m, "m", 2)

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
+__all__ = ["MAX_BYTES", "read_idx"]
+
 # IDX type byte -> big-endian dtype (LeCun's format description).
 _DTYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
 MAX_BYTES = 1 << 31  # default limit on the data a header may declare (MNIST train: 47 MB)
@@ -82,6 +84,20 @@ def read_idx(
       ValueError: corrupt or truncated gzip, wrong magic number, an unexpected or too
         large declared shape, or data shorter or longer than the header declares (a gzip
         bomb stops one byte past the declared size); the message names the file.
+
+    Example:
+      Two 2x3 uint8 images (magic 2051 = 0x0803: type uint8, 3 dimensions):
+
+      >>> import gzip, pathlib, tempfile
+      >>> import numpy as np
+      >>> import jaxnet as jn
+      >>> header = (2051).to_bytes(4, "big") + b"".join(n.to_bytes(4, "big") for n in (2, 2, 3))
+      >>> with tempfile.TemporaryDirectory() as d:
+      ...     path = pathlib.Path(d) / "images-idx3-ubyte.gz"
+      ...     _ = path.write_bytes(gzip.compress(header + bytes(range(12))))
+      ...     images = jn.datasets.read_idx(path, 2051, expected_shape=(None, 2, 3))
+      >>> images.shape, images.dtype, images[1].tolist()
+      ((2, 2, 3), dtype('uint8'), [[6, 7, 8], [9, 10, 11]])
     """
     path = Path(path)
     opener = gzip.open if path.suffix == ".gz" else open

@@ -9,6 +9,15 @@ from jaxnet.datasets._paths import missing_files_error, resolve_dir
 from jaxnet.datasets.download import download_file
 from jaxnet.datasets.idx import read_idx
 
+__all__ = [
+    "FASHION_MNIST_CHECKSUMS",
+    "FASHION_MNIST_MIRRORS",
+    "MNIST_CHECKSUMS",
+    "MNIST_MIRRORS",
+    "load_fashion_mnist",
+    "load_mnist",
+]
+
 FILES = (
     "train-images-idx3-ubyte.gz",
     "train-labels-idx1-ubyte.gz",
@@ -78,6 +87,29 @@ def load_mnist(
     Returns:
       NumPy uint8 arrays: X_train (60000, 28, 28), y_train (60000,), X_test (10000, 28, 28),
       y_test (10000,); pixels 0..255 (0 = background), labels 0..9.
+
+    Raises:
+      FileNotFoundError: a file is missing and `download` is False (the message says how
+        to get it).
+      ValueError: a file that is not MNIST's IDX format, or a download whose checksum fails.
+      OSError: no mirror could deliver a missing file.
+
+    Example:
+      Four tiny files in MNIST's format (the real ones hold 60000 and 10000 digits):
+
+      >>> import gzip, math, pathlib, tempfile
+      >>> import jaxnet as jn
+      >>> def idx(magic, *shape):  # header, then the bytes 0, 1, ..., 9, 0, 1, ...
+      ...     header = magic.to_bytes(4, "big") + b"".join(n.to_bytes(4, "big") for n in shape)
+      ...     return gzip.compress(header + bytes(n % 10 for n in range(math.prod(shape))))
+      >>> with tempfile.TemporaryDirectory() as d:
+      ...     for name, m in (("train", 3), ("t10k", 2)):
+      ...         p = pathlib.Path(d)
+      ...         _ = (p / f"{name}-images-idx3-ubyte.gz").write_bytes(idx(2051, m, 28, 28))
+      ...         _ = (p / f"{name}-labels-idx1-ubyte.gz").write_bytes(idx(2049, m))
+      ...     (X_train, y_train), (X_test, y_test) = jn.datasets.load_mnist(d)
+      >>> X_train.shape, X_train.dtype, y_train.tolist(), X_test.shape, y_test.tolist()
+      ((3, 28, 28), dtype('uint8'), [0, 1, 2], (2, 28, 28), [0, 1])
     """
     return _load("mnist", "MNIST", path, download, mirrors, checksums, timeout)
 
@@ -92,9 +124,39 @@ def load_fashion_mnist(
 ) -> tuple[Split, Split]:
     """Fashion-MNIST (Zalando): same files, shapes and dtypes as `load_mnist`.
 
-    Default folder `$JAXNET_DATA/fashion_mnist`, else `~/.cache/jaxnet/fashion_mnist`.
     Downloads are verified against the published md5 sums. Labels 0..9 are T-shirt/top,
     Trouser, Pullover, Dress, Coat, Sandal, Shirt, Sneaker, Bag, Ankle boot.
+
+    Args:
+      path: folder holding the four `*-ubyte.gz` files (or a folder with a
+        `fashion_mnist/` subfolder holding them). Default: `$JAXNET_DATA/fashion_mnist`,
+        else `~/.cache/jaxnet/fashion_mnist`.
+      download: fetch missing files from `mirrors` into that folder, each verified against
+        `checksums` (md5) and written atomically.
+      mirrors: base URLs tried in order (the file name is appended).
+      checksums: file name -> {hash name: hex digest}.
+      timeout: network timeout in seconds per request.
+
+    Returns:
+      NumPy uint8 arrays: X_train (60000, 28, 28), y_train (60000,), X_test (10000, 28, 28),
+      y_test (10000,); pixels 0..255, labels 0..9.
+
+    Raises:
+      FileNotFoundError: a file is missing and `download` is False.
+      ValueError: a file that is not in the IDX format, or a download whose checksum fails.
+      OSError: no mirror could deliver a missing file.
+
+    Example:
+      Without the files (and without `download=True`) the error says how to get them:
+
+      >>> import tempfile
+      >>> import jaxnet as jn
+      >>> with tempfile.TemporaryDirectory() as d:
+      ...     try:
+      ...         jn.datasets.load_fashion_mnist(d)
+      ...     except FileNotFoundError as err:
+      ...         print("download=True" in str(err))
+      True
     """
     return _load("fashion_mnist", "Fashion-MNIST", path, download, mirrors, checksums, timeout)
 

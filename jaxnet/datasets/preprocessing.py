@@ -15,12 +15,28 @@ import numpy as np
 from jaxnet.datasets._random import placed
 from jaxnet.validation import as_array, check_int, check_real, is_traced
 
+__all__ = ["Standardization", "flatten_images", "from_one_hot", "one_hot", "scale", "standardize"]
+
 
 def flatten_images(X):
     """The course's unroll: (m, h, w, c) -> (m, h*w*c), C order (height, width, channel).
 
     Any (m, ...) array works; NumPy stays NumPy, a jax.Array stays a jax.Array (jit-safe).
     The course's `x.reshape(m, -1).T` is this, transposed to examples-first.
+
+    Args:
+      X: images (m, h, w, c), or any array (m, ...) with ndim >= 2.
+
+    Returns:
+      (m, h*w*c): row i is image i unrolled, of X's dtype and array type.
+
+    Example:
+      >>> import numpy as np
+      >>> import jaxnet as jn
+      >>> X = np.arange(24, dtype=np.uint8).reshape(2, 2, 2, 3)  # 2 images 2x2, RGB
+      >>> flat = jn.datasets.flatten_images(X)
+      >>> flat.shape, flat[0, :4].tolist()
+      ((2, 12), [0, 1, 2, 3])
     """
     X = as_array(X, "X")
     if X.ndim < 2:
@@ -29,7 +45,22 @@ def flatten_images(X):
 
 
 def scale(X, max_value: float = 255.0) -> jax.Array:
-    """`X / max_value` as float32 (pixels 0..255 -> 0..1). Same shape as X; jit-safe."""
+    """`X / max_value` as float32 (pixels 0..255 -> 0..1). Same shape as X; jit-safe.
+
+    Args:
+      X: an array of any shape, e.g. images (m, h, w, c) of uint8 pixels.
+      max_value: the divisor, > 0 (255 for 8-bit pixels).
+
+    Returns:
+      A float32 jax.Array of X's shape.
+
+    Example:
+      >>> import numpy as np
+      >>> import jaxnet as jn
+      >>> pixels = jn.datasets.scale(np.array([[0, 51, 255]], np.uint8))
+      >>> pixels.shape, pixels.dtype, [round(float(v), 4) for v in pixels[0]]
+      ((1, 3), dtype('float32'), [0.0, 0.2, 1.0])
+    """
     X = as_array(X, "X")
     if is_traced(max_value):
         return jnp.asarray(X, jnp.float32) / jnp.float32(max_value)
@@ -43,6 +74,17 @@ class Standardization(NamedTuple):
 
     mean, std: shape X.shape[1:] (e.g. (n_x,)). Constant features have std set to 1,
     so they map to 0 instead of NaN.
+
+    Example:
+      >>> import numpy as np
+      >>> import jaxnet as jn
+      >>> X_train = np.array([[1.0, 10.0], [3.0, 10.0]], np.float32)  # feature 1 is constant
+      >>> stats = jn.datasets.Standardization.fit(X_train)
+      >>> np.asarray(stats.mean).tolist(), np.asarray(stats.std).tolist()
+      ([2.0, 10.0], [1.0, 1.0])
+      >>> Z = stats.apply(np.array([[5.0, 12.0]], np.float32))
+      >>> np.asarray(Z).tolist(), np.asarray(stats.invert(Z)).tolist()
+      ([[3.0, 2.0]], [[5.0, 12.0]])
     """
 
     mean: jax.Array
@@ -80,16 +122,50 @@ class Standardization(NamedTuple):
 def standardize(X_train, X_test=None):
     """Fit mean/std on X_train (per feature, axis 0) and standardize both splits.
 
+    ``X_std = (X - mean) / std`` with the training split's mean and std (std 1 for a
+    constant feature).
+
+    Args:
+      X_train: (m, ...) training features; the statistics are computed on it alone.
+      X_test: (m_test, ...) features of another split, or None.
+
     Returns:
       `(stats, X_train_std, X_test_std)`: a `Standardization`, X_train standardized, and
       X_test standardized with the training statistics (None when X_test is None).
+      The arrays have the shapes of the inputs, mean and std the shape X_train.shape[1:].
+
+    Example:
+      >>> import numpy as np
+      >>> import jaxnet as jn
+      >>> X_train = np.array([[1.0, 10.0], [3.0, 10.0]], np.float32)
+      >>> stats, Z_train, Z_test = jn.datasets.standardize(X_train, X_train[:1] + 2)
+      >>> np.asarray(Z_train).tolist(), np.asarray(Z_test).tolist()
+      ([[-1.0, 0.0], [1.0, 0.0]], [[1.0, 2.0]])
     """
     stats = Standardization.fit(X_train)
     return stats, stats.apply(X_train), None if X_test is None else stats.apply(X_test)
 
 
 def one_hot(y, num_classes: int) -> jax.Array:
-    """Integer labels (m,) -> float32 one-hot (m, num_classes). jit-safe (num_classes static)."""
+    """Integer labels (m,) -> float32 one-hot (m, num_classes). jit-safe (num_classes static).
+
+    ``Y[i, k] = 1`` when ``y[i] == k``, else 0: the course's ``convert_to_one_hot``,
+    examples-first.
+
+    Args:
+      y: (m,) integer labels in 0..num_classes-1.
+      num_classes: K, the number of columns, >= 1.
+
+    Returns:
+      (m, num_classes) float32 jax.Array.
+
+    Example:
+      >>> import numpy as np
+      >>> import jaxnet as jn
+      >>> Y = jn.datasets.one_hot(np.array([0, 2, 1]), 3)
+      >>> Y.shape, Y.dtype, np.asarray(Y).tolist()
+      ((3, 3), dtype('float32'), [[1.0, 0.0, 0.0], [0.0, 0.0, 1.0], [0.0, 1.0, 0.0]])
+    """
     num_classes = check_int(num_classes, "num_classes", 1)
     y = as_array(y, "y")
     if y.ndim != 1:
@@ -107,7 +183,21 @@ def one_hot(y, num_classes: int) -> jax.Array:
 
 
 def from_one_hot(Y) -> jax.Array:
-    """One-hot or probability rows (m, K) -> int32 labels (m,) by argmax. jit-safe."""
+    """One-hot or probability rows (m, K) -> int32 labels (m,) by argmax. jit-safe.
+
+    Args:
+      Y: (m, K) one-hot labels or predicted probabilities (e.g. softmax outputs).
+
+    Returns:
+      (m,) int32 jax.Array: the column of each row's largest value (the first on ties).
+
+    Example:
+      >>> import numpy as np
+      >>> import jaxnet as jn
+      >>> y = jn.datasets.from_one_hot(np.array([[0.1, 0.9], [0.8, 0.2]]))
+      >>> y.shape, y.dtype, y.tolist()
+      ((2,), dtype('int32'), [1, 0])
+    """
     Y = as_array(Y, "Y")
     if Y.ndim != 2:
         raise ValueError(f"Y must have shape (m, K), got shape {Y.shape}")

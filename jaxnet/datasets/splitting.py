@@ -13,6 +13,8 @@ import numpy as np
 from jaxnet.datasets import _random
 from jaxnet.validation import as_array, check_int, check_key, check_real
 
+__all__ = ["minibatches", "train_test_split"]
+
 
 def train_test_split(key, X, y, test_fraction: float = 0.2, stratify: bool = False):
     """Randomly split examples (axis 0) into training and test sets.
@@ -31,7 +33,18 @@ def train_test_split(key, X, y, test_fraction: float = 0.2, stratify: bool = Fal
       stratify: keep class proportions (labels from y; argmax for one-hot rows).
 
     Returns:
-      `(X_train, y_train), (X_test, y_test)`.
+      `(X_train, y_train), (X_test, y_test)`: X_train (m - m_test, ...), y_train
+      (m - m_test, ...), X_test (m_test, ...), y_test (m_test, ...).
+
+    Example:
+      >>> import jax, numpy as np
+      >>> import jaxnet as jn
+      >>> X, y = np.arange(20).reshape(10, 2), np.arange(10) % 2
+      >>> (X_train, y_train), (X_test, y_test) = jn.datasets.train_test_split(
+      ...     jax.random.key(0), X, y, test_fraction=0.2, stratify=True
+      ... )
+      >>> X_train.shape, y_train.shape, X_test.shape, sorted(y_test.tolist())
+      ((8, 2), (8,), (2, 2), [0, 1])
     """
     check_key(key)
     X, y, m = _pair(X, y, "y")
@@ -77,6 +90,16 @@ def minibatches(
     Returns:
       An iterator of `ceil(m / batch_size)` (or `m // batch_size` with `drop_last`)
       pairs of shapes (b, ...), b = batch_size except possibly the last.
+
+    Example:
+      >>> import jax, numpy as np
+      >>> import jaxnet as jn
+      >>> X, Y = np.zeros((10, 3)), np.zeros((10, 1))
+      >>> [xb.shape for xb, yb in jn.datasets.minibatches(jax.random.key(0), X, Y, 4)]
+      [(4, 3), (4, 3), (2, 3)]
+      >>> batches = jn.datasets.minibatches(None, np.arange(5), np.arange(5), 2, shuffle=False)
+      >>> [xb.tolist() for xb, yb in batches]
+      [[0, 1], [2, 3], [4]]
     """
     X, Y, m = _pair(X, Y, "Y")
     batch_size = check_int(batch_size, "batch_size", 1)

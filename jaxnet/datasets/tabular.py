@@ -6,6 +6,8 @@ import numpy as np
 
 from jaxnet.io.csv import read_table
 
+__all__ = ["MAX_CLASSES", "load_csv"]
+
 MAX_CLASSES = 10_000  # labels 0..K-1 with K at most this; a larger K is almost surely a mistake
 
 
@@ -35,12 +37,15 @@ def load_csv(
         `label_column` in the header, or a label that is not an integer in
         0..max_classes-1 (each message names the file and line).
 
-    >>> import tempfile, pathlib
-    >>> p = pathlib.Path(tempfile.mkdtemp()) / "tiny.csv"
-    >>> _ = p.write_text("label,1x1,1x2\\n7,0,255\\n2,128,3\\n")
-    >>> X, y = load_csv(p)
-    >>> X.shape, X.dtype, y.tolist()
-    ((2, 2), dtype('float32'), [7, 2])
+    Example:
+      >>> import pathlib, tempfile
+      >>> import jaxnet as jn
+      >>> with tempfile.TemporaryDirectory() as d:
+      ...     path = pathlib.Path(d) / "tiny.csv"
+      ...     _ = path.write_text("label,1x1,1x2\\n7,0,255\\n2,128,3\\n")
+      ...     X, y = jn.datasets.load_csv(path)
+      >>> X.shape, X.dtype, X.tolist(), y.tolist()
+      ((2, 2), dtype('float32'), [[0.0, 255.0], [128.0, 3.0]], [7, 2])
     """
     table = read_table(path, header=True, label_column=label_column, delimiter=delimiter)
     labels = table.labels
