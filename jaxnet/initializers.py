@@ -49,6 +49,32 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
+__all__ = [
+    "NAMES",
+    "TRUNCATED_STD",
+    "Draws",
+    "bias_limit",
+    "fans",
+    "get",
+    "glorot_normal",
+    "glorot_uniform",
+    "he",
+    "he_normal",
+    "he_uniform",
+    "kernel_and_bias",
+    "lecun",
+    "lecun_normal",
+    "lecun_uniform",
+    "normal",
+    "pytorch",
+    "standard_normal",
+    "standard_uniform",
+    "truncated_normal",
+    "uniform",
+    "xavier",
+    "zeros",
+]
+
 Initializer = Callable[..., jax.Array]  # (key, shape, dtype) -> array of that shape
 
 #: The standard deviation of a standard normal truncated to [-2, 2] (Keras's constant).
@@ -58,6 +84,7 @@ TRUNCATED_STD = 0.87962566103423978
 class Draws:
     """Pre-drawn standard normals and standard uniforms ``[0, 1)`` that stand in for a key.
 
+
     ``jn.init`` draws ONE vector of each kind for the whole network and hands each
     layer's ``init`` its slices, so a network compiles at most two random-number kernels
     whatever its depth (a kernel per layer compiles several times slower). Each
@@ -66,6 +93,16 @@ class Draws:
     Without values it only counts what the draws would take (and gives zeros):
     ``jn.init`` runs each layer's ``init`` that way, under ``jax.eval_shape``, to size
     the draws.
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> from jaxnet.initializers import Draws, standard_normal
+      >>> draws = Draws(normals=jnp.arange(6.0))
+      >>> standard_normal(draws, (2, 2)).tolist(), standard_normal(draws, (2,)).tolist()
+      ([[0.0, 1.0], [2.0, 3.0]], [4.0, 5.0])
+      >>> counter = Draws()  # counting only
+      >>> _ = standard_normal(counter, (3, 4)); counter.used["normal"]
+      12
     """
 
     def __init__(self, normals: jax.Array | None = None, uniforms: jax.Array | None = None):
@@ -88,14 +125,45 @@ class Draws:
 
 
 def standard_normal(key, shape, dtype=jnp.float32) -> jax.Array:
-    """``randn(*shape)`` from a ``jax.random`` key, or the next values of a :class:`Draws`."""
+    """``randn(*shape)`` from a ``jax.random`` key, or the next values of a :class:`Draws`.
+
+    Args:
+      key: a ``jax.random`` key, or a :class:`Draws` (the pre-drawn values ``jn.init`` passes).
+      shape: the output shape, e.g. ``(n[l], n[l-1])``.
+      dtype: a float dtype (default float32).
+
+    Returns:
+      Standard normals of ``shape`` and ``dtype``.
+
+    Example:
+      >>> import jax
+      >>> from jaxnet.initializers import standard_normal
+      >>> standard_normal(jax.random.key(0), (3, 2)).shape
+      (3, 2)
+    """
     if isinstance(key, Draws):
         return key.take("normal", tuple(shape), dtype)
     return jax.random.normal(key, shape, dtype)
 
 
 def standard_uniform(key, shape, dtype=jnp.float32) -> jax.Array:
-    """Uniforms in ``[0, 1)`` of ``shape`` from a ``jax.random`` key, or the next values of a :class:`Draws`."""
+    """Uniforms in ``[0, 1)`` of ``shape`` from a ``jax.random`` key, or the next values of a :class:`Draws`.
+
+    Args:
+      key: a ``jax.random`` key, or a :class:`Draws` (the pre-drawn values ``jn.init`` passes).
+      shape: the output shape.
+      dtype: a float dtype (default float32).
+
+    Returns:
+      Values in ``[0, 1)`` of ``shape`` and ``dtype``.
+
+    Example:
+      >>> import jax
+      >>> from jaxnet.initializers import standard_uniform
+      >>> u = standard_uniform(jax.random.key(0), (100,))
+      >>> u.shape, bool(((u >= 0) & (u < 1)).all())
+      ((100,), True)
+    """
     if isinstance(key, Draws):
         return key.take("uniform", tuple(shape), dtype)
     return jax.random.uniform(key, shape, dtype)
@@ -121,10 +189,21 @@ def uniform(key, shape, limit: float, dtype=jnp.float32) -> jax.Array:
 
     From a :class:`Draws`, the same map of its next uniforms (bit for bit under ``jit``).
 
-    >>> import jax
-    >>> W = uniform(jax.random.key(0), (100, 50), 0.1)
-    >>> bool((abs(W) <= 0.1).all())
-    True
+    Args:
+      key: a ``jax.random`` key, or a :class:`Draws` (the pre-drawn values ``jn.init`` passes).
+      shape: the output shape.
+      limit: the bound ``a > 0``.
+      dtype: a float dtype (default float32).
+
+    Returns:
+      Values in ``[-limit, limit)`` of ``shape`` and ``dtype``.
+
+    Example:
+      >>> import jax
+      >>> from jaxnet.initializers import uniform
+      >>> W = uniform(jax.random.key(0), (100, 50), 0.1)
+      >>> W.shape, bool((abs(W) <= 0.1).all())
+      ((100, 50), True)
     """
     if not isinstance(key, Draws):
         return jax.random.uniform(key, shape, dtype, -limit, limit)
@@ -137,10 +216,21 @@ def truncated_normal(key, shape, std: float, dtype=jnp.float32) -> jax.Array:
 
     From a :class:`Draws`, the same inverse-CDF map of its next uniforms (bit for bit under ``jit``).
 
-    >>> import jax
-    >>> W = truncated_normal(jax.random.key(0), (100, 50), 0.1)
-    >>> bool((abs(W) < 0.2).all())
-    True
+    Args:
+      key: a ``jax.random`` key, or a :class:`Draws` (the pre-drawn values ``jn.init`` passes).
+      shape: the output shape.
+      std: the standard deviation before truncation.
+      dtype: a float dtype (default float32).
+
+    Returns:
+      Values in ``(-2 std, 2 std)`` of ``shape`` and ``dtype``.
+
+    Example:
+      >>> import jax
+      >>> from jaxnet.initializers import truncated_normal
+      >>> W = truncated_normal(jax.random.key(0), (100, 50), 0.1)
+      >>> W.shape, bool((abs(W) < 0.2).all())
+      ((100, 50), True)
     """
     if not isinstance(key, Draws):
         return jax.random.truncated_normal(key, -2.0, 2.0, shape, dtype) * jnp.asarray(std, dtype)
@@ -156,7 +246,19 @@ def truncated_normal(key, shape, std: float, dtype=jnp.float32) -> jax.Array:
 
 def fans(shape) -> tuple[int, int]:
     """``(fan_in, fan_out)``: ``(n[l-1], n[l])`` for a dense ``W (n[l], n[l-1])``; for a conv
-    kernel ``(f, f, n_C_prev, n_C)`` the receptive field counts: ``(f f n_C_prev, f f n_C)``."""
+    kernel ``(f, f, n_C_prev, n_C)`` the receptive field counts: ``(f f n_C_prev, f f n_C)``.
+
+    Args:
+      shape: the weight's shape, ``(n[l], n[l-1])`` or ``(f, f, n_C_prev, n_C)``.
+
+    Returns:
+      ``(fan_in, fan_out)``, two ints.
+
+    Example:
+      >>> from jaxnet.initializers import fans
+      >>> fans((10, 4)), fans((3, 3, 2, 8))
+      ((4, 10), (18, 72))
+    """
     if len(shape) == 2:
         n_out, n_in = shape
         return n_in, n_out
@@ -165,7 +267,21 @@ def fans(shape) -> tuple[int, int]:
 
 
 def zeros(key, shape, dtype=jnp.float32):
-    """All-zero weights of ``shape``; the key is unused."""
+    """All-zero weights of ``shape``; the key is unused.
+
+    Args:
+      key: ignored (a key or a :class:`Draws`; nothing is drawn).
+      shape: the weight's shape.
+      dtype: a float dtype (default float32).
+
+    Returns:
+      Zeros of ``shape`` and ``dtype``.
+
+    Example:
+      >>> from jaxnet.initializers import zeros
+      >>> zeros(None, (2, 3)).tolist()
+      [[0.0, 0.0, 0.0], [0.0, 0.0, 0.0]]
+    """
     del key
     return jnp.zeros(shape, dtype)
 
@@ -203,33 +319,105 @@ def _truncated_scheme(variance_of: Callable[[int, int], float]) -> Initializer:
 
 
 def normal(scale: float = 0.01) -> Initializer:
-    """``randn * scale``: the course's small random initialisation."""
+    """``randn * scale``: the course's small random initialisation.
+
+    Args:
+      scale: the standard deviation (the course's 0.01).
+
+    Returns:
+      An initialiser ``(key, shape, dtype=float32) -> W`` (see :func:`get`).
+
+    Example:
+      >>> import jax
+      >>> import jaxnet as jn
+      >>> W = jn.initializers.normal(0.01)(jax.random.key(0), (3, 2))
+      >>> W.shape, bool((abs(W) < 0.1).all())
+      ((3, 2), True)
+    """
     return _scaled(lambda n_in, n_out: scale)
 
 
-#: ``randn * sqrt(2 / n[l-1])`` (He et al., 2015), for ReLU networks.
-he = _scaled(lambda n_in, n_out: math.sqrt(2.0 / n_in))
-#: ``randn * sqrt(2 / (n[l-1] + n[l]))`` (Glorot & Bengio, 2010), for tanh networks.
-xavier = _scaled(lambda n_in, n_out: math.sqrt(2.0 / (n_in + n_out)))
-#: ``randn / sqrt(n[l-1])``, the deep-network application (cats).
-lecun = _scaled(lambda n_in, n_out: math.sqrt(1.0 / n_in))
+_SCHEME_DOC = """{summary}
+
+Args:
+  key: a ``jax.random`` key, or a :class:`Draws` (the pre-drawn values ``jn.init`` passes).
+  shape: the weight's shape: dense ``W (n[l], n[l-1])``, conv ``(f, f, n_C_prev, n_C)``.
+  dtype: a float dtype (default float32).
+
+Returns:
+  ``W`` of ``shape`` and ``dtype``.
+
+Example:
+  >>> import jax
+  >>> import jaxnet as jn
+  >>> W = jn.initializers.{name}(jax.random.key(0), (3, 2))
+  >>> W.shape, W.dtype
+  ((3, 2), dtype('float32'))
+"""
+
+
+def _scheme(name: str, init: Initializer, summary: str) -> Initializer:
+    """``init`` named ``name`` (for docs and tracebacks) with its docstring."""
+    init.__name__ = init.__qualname__ = name
+    init.__doc__ = _SCHEME_DOC.format(summary=summary, name=name)
+    return init
+
+
+he = _scheme(
+    "he",
+    _scaled(lambda n_in, n_out: math.sqrt(2.0 / n_in)),
+    "``randn * sqrt(2 / n[l-1])`` (He et al., 2015), for ReLU networks.",
+)
+xavier = _scheme(
+    "xavier",
+    _scaled(lambda n_in, n_out: math.sqrt(2.0 / (n_in + n_out))),
+    "``randn * sqrt(2 / (n[l-1] + n[l]))`` (Glorot & Bengio, 2010), for tanh networks.",
+)
+lecun = _scheme(
+    "lecun",
+    _scaled(lambda n_in, n_out: math.sqrt(1.0 / n_in)),
+    "``randn / sqrt(n[l-1])``, the deep-network application (cats).",
+)
 
 # Keras's fans are max(1, fan); jaxnet's are >= 1 already.
-#: Keras's ``GlorotUniform`` (its Dense and Conv2D default): ``U(-a, a)``, ``a = sqrt(6 / (fan_in + fan_out))``.
-glorot_uniform = _uniform_scheme(lambda n_in, n_out: math.sqrt(6.0 / (n_in + n_out)))
-#: Keras's ``GlorotNormal``: ``TN(sqrt(2 / (fan_in + fan_out)) / .8796...)``.
-glorot_normal = _truncated_scheme(lambda n_in, n_out: 2.0 / (n_in + n_out))
-#: Keras's ``HeUniform``: ``U(-a, a)``, ``a = sqrt(6 / fan_in)``.
-he_uniform = _uniform_scheme(lambda n_in, n_out: math.sqrt(6.0 / n_in))
-#: Keras's ``HeNormal``: ``TN(sqrt(2 / fan_in) / .8796...)``.
-he_normal = _truncated_scheme(lambda n_in, n_out: 2.0 / n_in)
-#: Keras's ``LecunUniform``: ``U(-a, a)``, ``a = sqrt(3 / fan_in)``.
-lecun_uniform = _uniform_scheme(lambda n_in, n_out: math.sqrt(3.0 / n_in))
-#: Keras's ``LecunNormal``: ``TN(sqrt(1 / fan_in) / .8796...)``.
-lecun_normal = _truncated_scheme(lambda n_in, n_out: 1.0 / n_in)
-#: PyTorch's ``nn.Linear``/``nn.Conv2d`` weights, ``kaiming_uniform_(a=sqrt(5))``: ``U(-a, a)``,
-#: ``a = 1 / sqrt(fan_in)`` (drawn in jaxnet's layout, which is PyTorch's for a dense ``W``).
-pytorch = _uniform_scheme(lambda n_in, n_out: 1.0 / math.sqrt(n_in), keras=False)
+glorot_uniform = _scheme(
+    "glorot_uniform",
+    _uniform_scheme(lambda n_in, n_out: math.sqrt(6.0 / (n_in + n_out))),
+    "Keras's ``GlorotUniform`` (its Dense and Conv2D default): ``U(-a, a)``, "
+    "``a = sqrt(6 / (fan_in + fan_out))``.",
+)
+glorot_normal = _scheme(
+    "glorot_normal",
+    _truncated_scheme(lambda n_in, n_out: 2.0 / (n_in + n_out)),
+    "Keras's ``GlorotNormal``: ``TN(sqrt(2 / (fan_in + fan_out)) / .8796...)``.",
+)
+he_uniform = _scheme(
+    "he_uniform",
+    _uniform_scheme(lambda n_in, n_out: math.sqrt(6.0 / n_in)),
+    "Keras's ``HeUniform``: ``U(-a, a)``, ``a = sqrt(6 / fan_in)``.",
+)
+he_normal = _scheme(
+    "he_normal",
+    _truncated_scheme(lambda n_in, n_out: 2.0 / n_in),
+    "Keras's ``HeNormal``: ``TN(sqrt(2 / fan_in) / .8796...)``.",
+)
+lecun_uniform = _scheme(
+    "lecun_uniform",
+    _uniform_scheme(lambda n_in, n_out: math.sqrt(3.0 / n_in)),
+    "Keras's ``LecunUniform``: ``U(-a, a)``, ``a = sqrt(3 / fan_in)``.",
+)
+lecun_normal = _scheme(
+    "lecun_normal",
+    _truncated_scheme(lambda n_in, n_out: 1.0 / n_in),
+    "Keras's ``LecunNormal``: ``TN(sqrt(1 / fan_in) / .8796...)``.",
+)
+pytorch = _scheme(
+    "pytorch",
+    _uniform_scheme(lambda n_in, n_out: 1.0 / math.sqrt(n_in), keras=False),
+    "PyTorch's ``nn.Linear``/``nn.Conv2d`` weights, ``kaiming_uniform_(a=sqrt(5))``: "
+    "``U(-a, a)``, ``a = 1 / sqrt(fan_in)`` (drawn in jaxnet's layout, which is PyTorch's "
+    "for a dense ``W``).",
+)
 
 NAMES = (
     "zeros",
@@ -268,9 +456,23 @@ def get(scheme: str, *, scale: float = 0.01) -> Initializer:
     Every initializer is ``(key, shape, dtype) -> W``, where ``key`` is a ``jax.random``
     key or a :class:`Draws`.
 
-    >>> import jax
-    >>> get("glorot_uniform")(jax.random.key(0), (3, 2)).shape
-    (3, 2)
+    Args:
+      scheme: a name of ``NAMES`` (case-insensitive) or ``"glorot"``.
+      scale: the standard deviation of ``"normal"`` (ignored by the others).
+
+    Returns:
+      The initialiser, a function ``(key, shape, dtype=float32) -> W``.
+
+    Raises:
+      ValueError: for an unknown scheme (the message lists the valid ones).
+
+    Example:
+      >>> import jax
+      >>> from jaxnet.initializers import get
+      >>> get("glorot_uniform")(jax.random.key(0), (3, 2)).shape
+      (3, 2)
+      >>> get("glorot") is get("xavier")
+      True
     """
     name = str(scheme).lower()
     if name == "normal":
@@ -285,8 +487,17 @@ def bias_limit(scheme: str, W_shape) -> float | None:
 
     Only ``"pytorch"`` draws biases: ``a = 1 / sqrt(fan_in)`` of the layer's ``W``.
 
-    >>> bias_limit("pytorch", (10, 4)), bias_limit("he", (10, 4))
-    (0.5, None)
+    Args:
+      scheme: a name of ``NAMES``.
+      W_shape: the shape of the layer's ``W`` (its :func:`fans` give ``fan_in``).
+
+    Returns:
+      A float ``a``, or None.
+
+    Example:
+      >>> from jaxnet.initializers import bias_limit
+      >>> bias_limit("pytorch", (10, 4)), bias_limit("he", (10, 4))
+      (0.5, None)
     """
     if str(scheme).lower() != "pytorch":
         return None
@@ -297,10 +508,23 @@ def kernel_and_bias(key, scheme: str, W_shape, b_shape, dtype=jnp.float32, *, sc
     """``{"W": ..., "b": ...}`` for a weighted layer (Dense, Conv2D): ``W`` by ``scheme``, then
     ``b`` (zeros, or ``U(-a, a)`` for ``"pytorch"``: :func:`bias_limit`), drawn in that order.
 
-    >>> import jax
-    >>> p = kernel_and_bias(jax.random.key(0), "pytorch", (3, 4), (3,))
-    >>> bool((abs(p["b"]) <= 0.5).all() and (p["b"] != 0).all())
-    True
+    Args:
+      key: a ``jax.random`` key, or a :class:`Draws` (the pre-drawn values ``jn.init`` passes).
+      scheme: a name of ``NAMES``.
+      W_shape: dense ``(n[l], n[l-1])`` or conv ``(f, f, n_C_prev, n_C)``.
+      b_shape: ``(n[l],)`` or ``(n_C,)``.
+      dtype: a float dtype (default float32).
+      scale: the standard deviation of ``"normal"``.
+
+    Returns:
+      ``{"W": W_shape array, "b": b_shape array}`` of ``dtype``.
+
+    Example:
+      >>> import jax
+      >>> from jaxnet.initializers import kernel_and_bias
+      >>> p = kernel_and_bias(jax.random.key(0), "pytorch", (3, 4), (3,))
+      >>> p["W"].shape, p["b"].shape, bool((abs(p["b"]) <= 0.5).all() and (p["b"] != 0).all())
+      ((3, 4), (3,), True)
     """
     W = get(scheme, scale=scale)(key, W_shape, dtype)
     limit = bias_limit(scheme, W_shape)
