@@ -37,7 +37,22 @@ _STARTED = time.time()
 
 
 def temp_pattern(path: str | os.PathLike) -> re.Pattern:
-    """The regular expression matching the names of `path`'s temporary files (group 1: pid)."""
+    """The regular expression matching the names of `path`'s temporary files (group 1: pid).
+
+    Args:
+      path: the target file (only its name matters).
+
+    Returns:
+      A compiled pattern for ``re.fullmatch`` on names in the target's folder.
+
+    Example:
+      >>> from jaxnet.io import atomic
+      >>> pattern = atomic.temp_pattern("run/checkpoint.safetensors")
+      >>> pattern.fullmatch(".checkpoint.4711-9f1c2ab0.tmp.safetensors").group(1)
+      '4711'
+      >>> pattern.fullmatch("checkpoint.safetensors") is None
+      True
+    """
     path = Path(path)
     stem, suffix = re.escape(path.stem), re.escape(path.suffix)
     return re.compile(rf"\.{stem}\.(\d+)-[0-9a-f]{{8}}\.tmp{suffix}")
@@ -90,9 +105,27 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     The folder of `path` is created if missing; the new file gets the usual permission
     bits (``0o666`` less the umask), like a file opened with ``open(path, "w")``.
 
+    Args:
+      path: the file to create or replace.
+
+    Yields:
+      The temporary Path beside `path` that the body writes (it exists, empty).
+
     Raises:
       IsADirectoryError: `path` is an existing directory.
       OSError: the folder cannot be created or written.
+
+    Example:
+      >>> import pathlib, tempfile
+      >>> from jaxnet.io import atomic
+      >>> with tempfile.TemporaryDirectory() as d:
+      ...     target = pathlib.Path(d) / "weights.bin"
+      ...     with atomic.atomic_path(target) as tmp:
+      ...         _ = tmp.write_bytes(b"12345")
+      ...         print(target.exists())  # nothing at the target until the body returns
+      ...     print(target.read_bytes(), sorted(p.name for p in target.parent.iterdir()))
+      False
+      b'12345' ['weights.bin']
     """
     path = Path(path)
     if path.is_dir():
@@ -123,14 +156,47 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
 
 
 def write_bytes(path: str | os.PathLike, data: bytes) -> Path:
-    """Atomically write `data` to `path` (see `atomic_path`); return `path` as a Path."""
+    """Atomically write `data` to `path` (see `atomic_path`); return `path` as a Path.
+
+    Args:
+      path: the file to create or replace (its folder is created if missing).
+      data: the whole content.
+
+    Returns:
+      `path` as a Path.
+
+    Example:
+      >>> import pathlib, tempfile
+      >>> from jaxnet.io import atomic
+      >>> with tempfile.TemporaryDirectory() as d:
+      ...     path = atomic.write_bytes(pathlib.Path(d) / "sub" / "a.bin", b"\\x00\\x01")
+      ...     print(path.name, path.read_bytes())
+      a.bin b'\\x00\\x01'
+    """
     with atomic_path(path) as tmp, open(tmp, "wb") as f:
         f.write(data)
     return Path(path)
 
 
 def write_text(path: str | os.PathLike, text: str, *, encoding: str = "utf-8") -> Path:
-    """Atomically write `text` to `path`, encoded as `encoding`; return `path` as a Path."""
+    """Atomically write `text` to `path`, encoded as `encoding`; return `path` as a Path.
+
+    Args:
+      path: the file to create or replace (its folder is created if missing).
+      text: the whole content.
+      encoding: the text encoding.
+
+    Returns:
+      `path` as a Path.
+
+    Example:
+      >>> import pathlib, tempfile
+      >>> from jaxnet.io import atomic
+      >>> with tempfile.TemporaryDirectory() as d:
+      ...     path = atomic.write_text(pathlib.Path(d) / "notes.txt", "épocas: 3\\n")
+      ...     print(path.read_bytes())
+      b'\\xc3\\xa9pocas: 3\\n'
+    """
     return write_bytes(path, text.encode(encoding))
 
 
@@ -140,9 +206,30 @@ def write_json(path: str | os.PathLike, obj: Any, *, indent: int | None = 2) -> 
     Strict: NaN and infinities are refused (``json.dumps`` would write ``NaN``, which is not
     JSON and which other languages' parsers reject); store them as null or strings.
 
+    Args:
+      path: the file to create or replace (its folder is created if missing).
+      obj: JSON-able data (dicts with str keys, lists, str, finite numbers, bool, None).
+      indent: as ``json.dumps``'s (None: one line).
+
+    Returns:
+      `path` as a Path.
+
     Raises:
       ValueError: `obj` holds a non-finite float (nothing is written).
       TypeError: `obj` holds a value JSON cannot represent (nothing is written).
+
+    Example:
+      >>> import pathlib, tempfile
+      >>> from jaxnet.io import atomic
+      >>> with tempfile.TemporaryDirectory() as d:
+      ...     path = atomic.write_json(pathlib.Path(d) / "config.json", {"epochs": 3}, indent=None)
+      ...     print(path.read_text(), end="")
+      ...     try:
+      ...         atomic.write_json(path, {"loss": float("nan")})
+      ...     except ValueError:
+      ...         print(path.read_text(), end="")  # unchanged
+      {"epochs": 3}
+      {"epochs": 3}
     """
     try:
         text = json.dumps(obj, indent=indent, allow_nan=False)

@@ -70,6 +70,19 @@ class Checkpoint(NamedTuple):
       key: PRNG key of the kind saved (typed ``jax.random.key`` or raw uint32), or None.
       history: dict of lists, e.g. ``{"loss": [...], "val_accuracy": [...]}`` (nan kept).
       config: dict describing the network and run settings.
+
+    Example:
+      >>> import tempfile
+      >>> import jax, jax.numpy as jnp
+      >>> import jaxnet as jn
+      >>> params = ({"W": jnp.ones((1, 2)), "b": jnp.zeros(1)},)
+      >>> with tempfile.TemporaryDirectory() as d:
+      ...     _ = jn.checkpoint.save(d, params, step=3, config={"sizes": [2, 1]})
+      ...     ckpt = jn.checkpoint.restore(d, params)
+      >>> isinstance(ckpt, jn.checkpoint.Checkpoint), ckpt.step, ckpt.config, ckpt.opt_state
+      (True, 3, {'sizes': [2, 1]}, None)
+      >>> ckpt.params[0]["W"].shape, ckpt.key is None
+      ((1, 2), True)
     """
 
     params: Any
@@ -142,10 +155,25 @@ def save(
       history: dict of JSON-able values: lists of floats (nan/inf kept; arrays -> lists).
       config: dict of JSON-able values (the network description, run settings).
 
+    Returns:
+      The Path of the file written: `path`, or ``path/checkpoint.safetensors``.
+
     Raises:
       ValueError: `step` < 0, a leaf that cannot be stored (its path and type named), or
         history/config nested more than `strict_json.MAX_DEPTH` levels.
       TypeError: `step`, `key`, `history` or `config` of the wrong type.
+
+    Example:
+      >>> import pathlib, tempfile
+      >>> import jax, jax.numpy as jnp, optax
+      >>> import jaxnet as jn
+      >>> params = ({"W": jnp.ones((4, 3)), "b": jnp.zeros(4)},)
+      >>> with tempfile.TemporaryDirectory() as d:
+      ...     opt_state = optax.sgd(0.1).init(params)
+      ...     file = jn.checkpoint.save(pathlib.Path(d) / "run", params, opt_state, step=10,
+      ...                               key=jax.random.key(0), history={"loss": [0.5]})
+      ...     print(file.relative_to(d).as_posix())
+      run/checkpoint.safetensors
     """
     history = {} if history is None else history
     config = {} if config is None else config
@@ -217,9 +245,24 @@ def read_metadata(path: str | os.PathLike) -> dict:
     No tensor is read or hashed, so this is cheap at any checkpoint size (e.g. to read the
     epochs a run has done); `restore` verifies the arrays.
 
+    Args:
+      path: the file, or the directory holding ``checkpoint.safetensors`` (as in `save`).
+
+    Returns:
+      ``{"step": int, "history": dict, "config": dict}``.
+
     Raises:
       FileNotFoundError: no checkpoint file at `path`.
       ValueError: the header is corrupt, truncated or not a jaxnet checkpoint's.
+
+    Example:
+      >>> import tempfile
+      >>> import jax.numpy as jnp
+      >>> import jaxnet as jn
+      >>> with tempfile.TemporaryDirectory() as d:
+      ...     _ = jn.checkpoint.save(d, {"W": jnp.ones((2, 2))}, step=7, history={"loss": [0.1]})
+      ...     print(jn.checkpoint.read_metadata(d))
+      {'step': 7, 'history': {'loss': [0.1]}, 'config': {}}
     """
     meta = _checked_header(_resolve(path))
     return {k: meta[k] for k in ("step", "history", "config")}
@@ -247,6 +290,25 @@ def restore(path: str | os.PathLike, like: Any, *, like_opt_state: Any = None) -
         checkpoint, or it does not match `like`/`like_opt_state` (the first mismatching
         path, its saved and expected shape or dtype are named).
       TypeError: a template leaf that is not an array, ShapeDtypeStruct or Python scalar.
+
+    Example:
+      The template can be shapes only (``jax.eval_shape``): nothing is computed for it.
+
+      >>> import tempfile
+      >>> import jax, jax.numpy as jnp, optax
+      >>> import jaxnet as jn
+      >>> net = jn.Network((3, 2, 1), hidden="relu", output="sigmoid")
+      >>> params = jn.init(jax.random.key(0), net)
+      >>> optimizer = optax.adam(1e-3)
+      >>> with tempfile.TemporaryDirectory() as d:
+      ...     _ = jn.checkpoint.save(d, params, optimizer.init(params), step=5)
+      ...     like = jax.eval_shape(lambda: jn.init(jax.random.key(0), net))
+      ...     like_opt = jax.eval_shape(optimizer.init, like)
+      ...     ckpt = jn.checkpoint.restore(d, like, like_opt_state=like_opt)
+      >>> ckpt.step, [p["W"].shape for p in ckpt.params], int(ckpt.opt_state[0].count)
+      (5, [(2, 3), (1, 2)], 0)
+      >>> bool(jnp.array_equal(ckpt.params[0]["W"], params[0]["W"]))
+      True
     """
     file = _resolve(path)
     meta = _checked_header(file)
@@ -278,9 +340,24 @@ def latest(directory: str | os.PathLike) -> Path | None:
     Only headers are read. Files without jaxnet metadata are skipped; a corrupt one raises
     ValueError. Ties in step go to the last file name in sorted order.
 
-    >>> import tempfile
-    >>> latest(tempfile.mkdtemp()) is None
-    True
+    Args:
+      directory: the folder to search (a missing folder holds no checkpoint).
+
+    Returns:
+      The Path of the newest checkpoint, or None when there is none.
+
+    Example:
+      >>> import pathlib, tempfile
+      >>> import jax.numpy as jnp
+      >>> import jaxnet as jn
+      >>> with tempfile.TemporaryDirectory() as d:
+      ...     print(jn.checkpoint.latest(d))
+      ...     for step in (20, 5):
+      ...         file = pathlib.Path(d) / f"s{step}.safetensors"
+      ...         _ = jn.checkpoint.save(file, [jnp.ones(2)], step=step)
+      ...     print(jn.checkpoint.latest(d).name)
+      None
+      s20.safetensors
     """
     d = Path(directory)
     found = []

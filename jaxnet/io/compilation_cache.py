@@ -14,6 +14,8 @@ from pathlib import Path
 
 import jax
 
+__all__ = ["ENV_VAR", "cache_folder", "enable_compilation_cache"]
+
 ENV_VAR = "JAXNET_COMPILATION_CACHE"
 _OFF = frozenset({"0", "off", "false", "no", "none", ""})
 # An entry is a zstandard frame or a zlib stream (JAX compresses with zstandard when installed).
@@ -50,6 +52,17 @@ def enable_compilation_cache(path=None, *, min_compile_time_secs: float = 0.0) -
 
     Returns:
       The absolute folder in use, or None when the cache is disabled or unusable.
+
+    Example:
+      With the environment variable set to ``off`` the cache stays off (the example
+      leaves this process's JAX configuration as it was):
+
+      >>> import os
+      >>> from unittest import mock
+      >>> import jaxnet as jn
+      >>> with mock.patch.dict(os.environ, {"JAXNET_COMPILATION_CACHE": "off"}):
+      ...     print(jn.enable_compilation_cache())
+      None
     """
     min_secs = _check_seconds(min_compile_time_secs)
     folder = cache_folder(path)
@@ -69,7 +82,26 @@ def enable_compilation_cache(path=None, *, min_compile_time_secs: float = 0.0) -
 
 
 def cache_folder(path=None) -> Path | None:
-    """The folder `enable_compilation_cache(path)` would use (None: disabled); creates nothing."""
+    """The folder `enable_compilation_cache(path)` would use (None: disabled); creates nothing.
+
+    Args:
+      path: a folder (str or Path; `~` is expanded), or None for `JAXNET_COMPILATION_CACHE`,
+        else `$XDG_CACHE_HOME/jaxnet/xla`.
+
+    Returns:
+      The absolute folder, or None when the environment variable disables the cache.
+
+    Example:
+      >>> import os, pathlib
+      >>> from unittest import mock
+      >>> from jaxnet.io import compilation_cache
+      >>> with mock.patch.dict(os.environ, {"JAXNET_COMPILATION_CACHE": "0"}):
+      ...     print(compilation_cache.cache_folder())
+      None
+      >>> folder = compilation_cache.cache_folder(pathlib.Path("xla-cache"))
+      >>> folder.is_absolute(), folder.name
+      (True, 'xla-cache')
+    """
     if path is None:
         setting = os.environ.get(ENV_VAR)
         if setting is not None and setting.strip().lower() in _OFF:

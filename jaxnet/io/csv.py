@@ -42,6 +42,16 @@ class Table(NamedTuple):
       labels: (m,) float64 label column, or None when no `label_column` was asked for.
       columns: names of the feature columns from the header, or None without a header.
       lines: (m,) int, the line of the file each row came from (1-based), for messages.
+
+    Example:
+      >>> import pathlib, tempfile
+      >>> from jaxnet.io import csv
+      >>> with tempfile.TemporaryDirectory() as d:
+      ...     path = pathlib.Path(d) / "t.csv"
+      ...     _ = path.write_text("1,2,0\\n3,4,1\\n")
+      ...     table = csv.read_table(path, label_column=2)
+      >>> isinstance(table, csv.Table), table.features.shape, table.labels.tolist(), table.columns
+      (True, (2, 2), [0.0, 1.0], None)
     """
 
     features: np.ndarray
@@ -216,6 +226,22 @@ def read_table(
       FileNotFoundError: no such file.
       ValueError: the file is not a table of finite numbers; the message is one line
         naming the file, the line and the column.
+
+    Example:
+      >>> import pathlib, tempfile
+      >>> from jaxnet.io import csv
+      >>> with tempfile.TemporaryDirectory() as d:
+      ...     path = pathlib.Path(d) / "houses.csv"
+      ...     _ = path.write_text("size,price\\n1500,300\\n\\n2100,410\\n")
+      ...     table = csv.read_table(path, label_column="price")
+      ...     _ = path.write_text("size,price\\n1500,300\\n2100,0x1F\\n")
+      ...     try:
+      ...         csv.read_table(path)
+      ...     except ValueError as err:
+      ...         print("line 3" in str(err))
+      True
+      >>> table.features.tolist(), table.labels.tolist(), table.columns, table.lines.tolist()
+      ([[1500.0], [2100.0]], [300.0, 410.0], ('size',), [2, 4])
     """
     path = Path(path)
     text = _text(path)

@@ -24,7 +24,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-__all__ = ["KEY_IMPLS", "from_tensors", "to_tensors", "under", "wrap_key"]
+__all__ = ["KEY_IMPLS", "from_tensors", "to_tensors"]
 
 KEY_IMPLS = ("threefry2x32", "rbg", "unsafe_rbg")  # the PRNG impls a file may name
 # dtypes safetensors stores natively; others (bfloat16, float8...) are stored as raw bytes.
@@ -61,9 +61,29 @@ def to_tensors(tree: Any, prefix: str) -> tuple[dict[str, np.ndarray], dict[str,
     A dtype safetensors cannot hold natively is stored as raw bytes: uint8 with a last
     axis of the itemsize.
 
+    Args:
+      tree: a pytree of arrays (any shape), typed PRNG keys or Python scalars.
+      prefix: the name the tree is stored under, the start of every tensor name.
+
+    Returns:
+      ``(tensors, dtypes)``: ``{name: C-contiguous NumPy array}`` (a leaf's shape, or
+      ``shape + (itemsize,)`` uint8 for raw bytes; a key as its uint32 key data)
+      and ``{name: dtype name}``.
+
     Raises:
       ValueError: a leaf that is not a numeric array, PRNG key or Python scalar (its path
         and type named).
+
+    Example:
+      >>> import jax, jax.numpy as jnp
+      >>> from jaxnet.io import named_tensors
+      >>> tree = {"W": jnp.ones((2, 3), jnp.bfloat16), "key": jax.random.key(0), "lr": 0.5}
+      >>> tensors, dtypes = named_tensors.to_tensors(tree, "state")
+      >>> for name, t in tensors.items():
+      ...     print(name, t.dtype, t.shape, dtypes[name])
+      state['W'] uint8 (2, 3, 2) bfloat16
+      state['key'] uint32 (2,) key:threefry2x32
+      state['lr'] float64 () float64
     """
     tensors, dtypes = {}, {}
     for path, leaf in jax.tree_util.tree_flatten_with_path(tree)[0]:
@@ -160,11 +180,33 @@ def from_tensors(
       source: names the data in errors ("checkpoint run/checkpoint.safetensors").
       arg: names the template argument in errors ("like").
 
+    Returns:
+      A pytree with `like`'s structure whose leaves are jax arrays of the template's
+      shapes and dtypes (typed keys for key leaves, Python scalars for scalar leaves).
+
     Raises:
       ValueError: a missing or extra tensor, a shape or dtype other than the template's
         (the first such path, its saved and expected shape or dtype named), 64-bit data
         without ``jax_enable_x64``, or tensors inconsistent with their dtype names.
       TypeError: a template leaf that is not an array, ShapeDtypeStruct or Python scalar.
+
+    Example:
+      >>> import jax, jax.numpy as jnp
+      >>> from jaxnet.io import named_tensors
+      >>> params = ({"W": jnp.ones((2, 3)), "b": jnp.zeros(2)},)
+      >>> tensors, dtypes = named_tensors.to_tensors(params, "params")
+      >>> like = jax.eval_shape(lambda: params)
+      >>> back = named_tensors.from_tensors(
+      ...     like, "params", tensors, dtypes, source="a file", arg="like"
+      ... )
+      >>> back[0]["W"].shape, back[0]["b"].dtype
+      ((2, 3), dtype('float32'))
+      >>> try:
+      ...     named_tensors.from_tensors(({"W": like[0]["W"]},), "params", tensors, dtypes,
+      ...                                source="a file", arg="like")
+      ... except ValueError as err:
+      ...     print(err)
+      a file: params[0]['b'] is not in `like`: the checkpoint was written for a different network
     """
     flat, treedef = jax.tree_util.tree_flatten_with_path(like)
     names = [prefix + jax.tree_util.keystr(path) for path, _ in flat]

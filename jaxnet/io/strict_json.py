@@ -30,10 +30,25 @@ _STRINGS = re.compile(r'"(?:[^"\\]|\\.)*"')
 def encode(value: Any, where: str) -> Any:
     """`value` as strict-JSON-able Python data; `where` names it in errors.
 
+    Args:
+      value: None, bool, int, float, str, list, tuple, dict with str keys, or a numeric
+        numpy/jax scalar or array (of any shape; it becomes nested lists), nested freely.
+      where: the name of `value` in error messages ("config").
+
+    Returns:
+      Data ``json.dumps(..., allow_nan=False)`` accepts and `decode` turns back into `value`
+      (tuples and non-finite floats tagged as the module says; arrays as lists).
+
     Raises:
       TypeError: a value that is not None, bool, int, float, str, list, tuple, dict with
         str keys, or a numeric numpy/jax scalar or array (its position named).
       ValueError: nesting too deep to encode.
+
+    Example:
+      >>> import numpy as np
+      >>> from jaxnet.io import strict_json
+      >>> strict_json.encode({"sizes": (2, 1), "loss": [np.float32(0.5), float("inf")]}, "config")
+      {'sizes': {'$tuple': [2, 1]}, 'loss': [0.5, {'$float': 'inf'}]}
     """
     try:
         return _encode(value, where)
@@ -66,7 +81,19 @@ def _encode(value: Any, where: str) -> Any:
 
 
 def decode(value: Any) -> Any:
-    """Inverse of `encode` (for data from `loads`, whose depth is bounded)."""
+    """Inverse of `encode` (for data from `loads`, whose depth is bounded).
+
+    Args:
+      value: parsed JSON data, as `encode` produced it.
+
+    Returns:
+      The data with tuples, non-finite floats and ``$``-keyed dicts restored.
+
+    Example:
+      >>> from jaxnet.io import strict_json
+      >>> strict_json.decode({"sizes": {"$tuple": [2, 1]}, "loss": [{"$float": "nan"}]})
+      {'sizes': (2, 1), 'loss': [nan]}
+    """
     if type(value) is list:
         return [decode(v) for v in value]
     if type(value) is not dict:
@@ -83,7 +110,21 @@ def decode(value: Any) -> Any:
 
 
 def depth(text: str) -> int:
-    """How deeply the JSON `text` nests arrays and objects, counted without recursion."""
+    """How deeply the JSON `text` nests arrays and objects, counted without recursion.
+
+    Brackets inside strings do not count.
+
+    Args:
+      text: JSON text.
+
+    Returns:
+      The largest number of open arrays and objects at any point (0 for a scalar).
+
+    Example:
+      >>> from jaxnet.io import strict_json
+      >>> strict_json.depth('{"a": [1, [2]], "b": "[[["}'), strict_json.depth("3")
+      (3, 0)
+    """
     chars = np.frombuffer(_STRINGS.sub("", text).encode(errors="replace"), np.uint8)
     steps = np.isin(chars, (ord("["), ord("{"))).astype(np.int64)
     steps -= np.isin(chars, (ord("]"), ord("}")))
@@ -93,9 +134,28 @@ def depth(text: str) -> int:
 def loads(text: str, max_depth: int = MAX_DEPTH) -> Any:
     """Strict ``json.loads`` (NaN/Infinity refused) of text nested at most `max_depth` deep.
 
+    Args:
+      text: JSON text.
+      max_depth: the deepest nesting of arrays and objects accepted.
+
+    Returns:
+      The parsed value (dicts, lists, str, int, float, bool, None).
+
     Raises:
       ValueError: deeper nesting, a non-standard constant, or text that is not JSON
         (``json.JSONDecodeError`` is a ValueError).
+
+    Example:
+      >>> from jaxnet.io import strict_json
+      >>> strict_json.loads('{"loss": [0.5, 0.25]}')
+      {'loss': [0.5, 0.25]}
+      >>> for text in ("[NaN]", "[[[1]]]"):
+      ...     try:
+      ...         strict_json.loads(text, max_depth=2)
+      ...     except ValueError as err:
+      ...         print(err)
+      NaN is not strict JSON
+      JSON nested more than 2 levels deep
     """
     if depth(text) > max_depth:
         raise ValueError(f"JSON nested more than {max_depth} levels deep")
