@@ -34,9 +34,17 @@ from typing import Any, ClassVar, Protocol
 
 import jax
 
+__all__ = [
+    "Layer",
+    "from_dict",
+    "kinds",
+    "register",
+]
+
 
 class Layer(Protocol):
     """The layer protocol (a description for readers and type checkers; layers do not inherit it).
+
 
     Attributes:
       kind: the name of the layer class in :func:`to_dict`, e.g. ``"dense"``.
@@ -47,6 +55,12 @@ class Layer(Protocol):
         default ``False``.
       l2: the L2 coefficient λ on the layer's ``W`` (Dense, Conv2D), applied by the
         network. Optional, default no decay.
+
+    Example:
+      >>> import jaxnet as jn
+      >>> layer = jn.layers.Dense(3, "relu")  # follows the protocol without inheriting it
+      >>> layer.kind, layer.output_shape((5,)), layer.param_shapes((5,))
+      ('dense', (3,), {'W': (3, 5), 'b': (3,)})
     """
 
     kind: ClassVar[str]
@@ -88,7 +102,31 @@ _KINDS: dict[str, type] = {}
 
 
 def register(cls: type) -> type:
-    """Class decorator: make ``cls`` rebuildable by :func:`from_dict` under ``cls.kind``."""
+    """Class decorator: make ``cls`` rebuildable by :func:`from_dict` under ``cls.kind``.
+
+    Args:
+      cls: a layer class with a class attribute ``kind`` (a str not yet registered to
+        another class).
+
+    Returns:
+      ``cls`` itself.
+
+    Raises:
+      TypeError: ``cls`` has no ``kind`` string.
+      ValueError: ``kind`` is already registered to another class.
+
+    Example:
+      >>> from jaxnet.layers import Dense, register
+      >>> register(Dense) is Dense  # already registered under "dense": unchanged
+      True
+      >>> register(int)
+      Traceback (most recent call last):
+      ...
+      TypeError: a layer class needs a class attribute kind (a str), got None
+
+    A new layer class is decorated with ``@register`` where it is defined (see
+    :class:`jaxnet.layers.Dense`).
+    """
     kind = getattr(cls, "kind", None)
     if not isinstance(kind, str) or not kind:
         raise TypeError(f"a layer class needs a class attribute kind (a str), got {kind!r}")
@@ -99,7 +137,16 @@ def register(cls: type) -> type:
 
 
 def kinds() -> tuple[str, ...]:
-    """The registered layer kinds."""
+    """The registered layer kinds.
+
+    Returns:
+      A tuple of the ``kind`` strings :func:`from_dict` accepts, in registration order.
+
+    Example:
+      >>> from jaxnet.layers.base import kinds
+      >>> {"dense", "conv2d", "batch_norm"} <= set(kinds())
+      True
+    """
     return tuple(_KINDS)
 
 
@@ -142,8 +189,23 @@ def _hashable(value):
 def from_dict(d: dict):
     """The layer ``d`` describes (``{"kind": ..., **hyperparameters}``), rebuilt by its registered class.
 
-    >>> from_dict({"kind": "dense", "units": 10, "activation": "softmax"})
-    Dense(units=10, activation='softmax')
+    Args:
+      d: a layer's ``to_dict()``, e.g. read back from JSON (lists become tuples).
+
+    Returns:
+      The layer, equal to the one that gave ``d``.
+
+    Raises:
+      ValueError: ``d`` is not a dict with a str ``"kind"``, the kind is not registered, or
+        its fields do not fit the class.
+
+    Example:
+      >>> from jaxnet.layers import Conv2D, from_dict
+      >>> from_dict({"kind": "dense", "units": 10, "activation": "softmax"})
+      Dense(units=10, activation='softmax')
+      >>> layer = Conv2D(8, 3, padding="same")
+      >>> from_dict(layer.to_dict()) == layer
+      True
     """
     if not isinstance(d, dict) or not isinstance(d.get("kind"), str):
         raise ValueError(f"a layer must be a dict with a 'kind' (a str), got {d!r:.200}")

@@ -35,6 +35,13 @@ from jax import lax
 
 from jaxnet.layers.base import register
 
+__all__ = [
+    "BatchNorm",
+    "batchnorm_backward",
+    "batchnorm_forward",
+    "batchnorm_inference",
+]
+
 
 @dataclasses.dataclass(frozen=True)
 class BatchNormCache:
@@ -71,6 +78,7 @@ def value_weights(weights, shape):
 def batchnorm_forward(X, gamma, beta, *, epsilon=1e-3, weights=None):
     """Normalise ``X (m, ..., n_C)`` with its batch statistics per feature (the last axis).
 
+
     Args:
       X: ``(m, n)`` or ``(m, n_H, n_W, n_C)``.
       gamma, beta: ``(n_C,)``.
@@ -79,6 +87,14 @@ def batchnorm_forward(X, gamma, beta, *, epsilon=1e-3, weights=None):
 
     Returns:
       ``(Y, cache, (batch_mean, batch_var))``, the statistics ``(n_C,)`` (biased variance).
+
+    Example:
+      >>> import jax.numpy as jnp, numpy as np
+      >>> from jaxnet.layers import batchnorm_forward
+      >>> X = jnp.array([[1.0, 10.0], [3.0, 10.0]])
+      >>> Y, cache, (mean, var) = batchnorm_forward(X, jnp.ones(2), jnp.zeros(2), epsilon=1e-3)
+      >>> np.asarray(Y, float).round(4).tolist(), mean.tolist(), var.tolist()
+      ([[-0.9995, 0.0], [0.9995, 0.0]], [2.0, 10.0], [1.0, 0.0])
     """
     axes = tuple(range(X.ndim - 1))
     if weights is None:
@@ -99,7 +115,27 @@ def batchnorm_forward(X, gamma, beta, *, epsilon=1e-3, weights=None):
 
 
 def batchnorm_inference(X, gamma, beta, moving_mean, moving_var, *, epsilon=1e-3):
-    """``Y = gamma (X - moving_mean) / sqrt(moving_var + eps) + beta``; returns ``(Y, cache)``."""
+    """``Y = gamma (X - moving_mean) / sqrt(moving_var + eps) + beta``; returns ``(Y, cache)``.
+
+    Args:
+      X: ``(m, n)`` or ``(m, n_H, n_W, n_C)``.
+      gamma: ``(n_C,)``, the trained scale.
+      beta: ``(n_C,)``, the trained shift.
+      moving_mean: ``(n_C,)``.
+      moving_var: ``(n_C,)``.
+      epsilon: added to the variance.
+
+    Returns:
+      ``(Y, cache)``: ``Y`` the shape of ``X``, and the cache for :func:`batchnorm_backward`.
+
+    Example:
+      >>> import jax.numpy as jnp, numpy as np
+      >>> from jaxnet.layers import batchnorm_inference
+      >>> Y, cache = batchnorm_inference(jnp.array([[3.0]]), jnp.array([2.0]), jnp.array([1.0]),
+      ...                                jnp.array([1.0]), jnp.array([4.0]), epsilon=0.0)
+      >>> Y.tolist()  # 2 * (3 - 1) / 2 + 1
+      [[3.0]]
+    """
     inv_std = lax.rsqrt(_per_feature(moving_var, X.ndim) + epsilon)
     xhat = (X - _per_feature(moving_mean, X.ndim)) * inv_std
     Y = _per_feature(gamma, X.ndim) * xhat + _per_feature(beta, X.ndim)
@@ -109,12 +145,22 @@ def batchnorm_inference(X, gamma, beta, moving_mean, moving_var, *, epsilon=1e-3
 def batchnorm_backward(dY, cache: BatchNormCache):
     """The closed-form gradients of :func:`batchnorm_forward` (or of :func:`batchnorm_inference`).
 
+
     Args:
       dY: the shape of ``X``, each example's ``d loss_i / d Y_i``.
       cache: from the forward.
 
     Returns:
       ``(dX, dgamma (n_C,), dbeta (n_C,))``: ``dX`` per example, ``dgamma``, ``dbeta`` of the mean cost.
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> from jaxnet.layers import batchnorm_backward, batchnorm_forward
+      >>> X = jnp.array([[1.0, 10.0], [3.0, 10.0]])
+      >>> Y, cache, _ = batchnorm_forward(X, jnp.ones(2), jnp.zeros(2))
+      >>> dX, dgamma, dbeta = batchnorm_backward(jnp.ones((2, 2)), cache)
+      >>> dX.shape, dgamma.shape, dbeta.tolist()  # a constant dY moves no normalised value
+      ((2, 2), (2,), [1.0, 1.0])
     """
     xhat, gamma, inv_std, p = cache.xhat, cache.gamma, cache.inv_std, cache.p
     m, axes = dY.shape[0], tuple(range(dY.ndim - 1))
@@ -170,11 +216,23 @@ class _BatchNormFields(NamedTuple):
 class BatchNorm(_BatchNormFields):
     """Batch normalisation per feature (the last axis): Keras's defaults ``momentum=0.99``, ``epsilon=1e-3``.
 
+
     Params ``{"gamma": 1, "beta": 0, "moving_mean": 0, "moving_var": 1}``, each ``(n_C,)``;
     ``moving_mean`` and ``moving_var`` are not trained (``non_trainable``): a training
     forward leaves their next values in the cache, ``stats(cache)`` returns them,
     ``moving = momentum * moving + (1 - momentum) * batch`` with the batch's biased
     variance, as Keras updates them (PyTorch's running variance uses the unbiased one).
+
+    Example:
+      >>> import jax, jax.numpy as jnp, numpy as np
+      >>> from jaxnet.layers import BatchNorm
+      >>> layer = BatchNorm(momentum=0.9)
+      >>> params = layer.init(jax.random.key(0), (2,))
+      >>> sorted(params), layer.non_trainable
+      (['beta', 'gamma', 'moving_mean', 'moving_var'], ('moving_mean', 'moving_var'))
+      >>> A, cache = layer.forward(params, jnp.array([[1.0, 0.0], [3.0, 0.0]]), train=True)
+      >>> np.asarray(layer.stats(cache)["moving_mean"], float).round(4).tolist()  # 0.9 * 0 + 0.1 * 2
+      [0.2, 0.0]
     """
 
     __slots__ = ()

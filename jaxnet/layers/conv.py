@@ -35,17 +35,60 @@ from jax import lax
 from jaxnet import activations, initializers
 from jaxnet.layers.base import check_l2, register
 
+__all__ = [
+    "Conv2D",
+    "conv_backward",
+    "conv_forward",
+    "conv_padding",
+    "output_size",
+    "same_padding",
+]
+
 Padding = tuple[tuple[int, int], tuple[int, int]]
 
 
 def same_padding(n: int, f: int, stride: int) -> tuple[int, int]:
-    """Keras/TF ``"same"``: ``ceil(n / s)`` outputs; the odd pixel of padding goes after (bottom/right)."""
+    """Keras/TF ``"same"``: ``ceil(n / s)`` outputs; the odd pixel of padding goes after (bottom/right).
+
+    Args:
+      n: the input size along one axis (``n_H_prev`` or ``n_W_prev``).
+      f: the kernel size.
+      stride: the step ``s``.
+
+    Returns:
+      ``(before, after)``, the zero rows (or columns) to add on each side.
+
+    Example:
+      >>> from jaxnet.layers.conv import same_padding
+      >>> same_padding(5, 3, 1), same_padding(6, 3, 2)
+      ((1, 1), (0, 1))
+    """
     total = max((-(-n // stride) - 1) * stride + f - n, 0)
     return total // 2, total - total // 2
 
 
 def conv_padding(pad, n_H_prev: int, n_W_prev: int, f: int, stride: int) -> Padding:
-    """``((top, bottom), (left, right))`` for ``pad`` = ``"valid"``, ``"same"``, an int or explicit pairs."""
+    """``((top, bottom), (left, right))`` for ``pad`` = ``"valid"``, ``"same"``, an int or explicit pairs.
+
+    Args:
+      pad: ``"valid"``, ``"same"`` (:func:`same_padding`), an int ``p`` (the course's
+        symmetric zero padding) or ``((top, bottom), (left, right))``.
+      n_H_prev: the input height.
+      n_W_prev: the input width.
+      f: the kernel size.
+      stride: the step ``s``.
+
+    Returns:
+      ``((top, bottom), (left, right))``, ints.
+
+    Raises:
+      ValueError: an unknown padding name.
+
+    Example:
+      >>> from jaxnet.layers.conv import conv_padding
+      >>> conv_padding("same", 5, 6, 3, 2), conv_padding(1, 5, 5, 3, 1)
+      (((1, 1), (0, 1)), ((1, 1), (1, 1)))
+    """
     if isinstance(pad, str):
         if pad.lower() == "valid":
             return (0, 0), (0, 0)
@@ -59,7 +102,23 @@ def conv_padding(pad, n_H_prev: int, n_W_prev: int, f: int, stride: int) -> Padd
 
 
 def output_size(n: int, f: int, stride: int, before: int, after: int) -> int:
-    """``floor((n + before + after - f) / s) + 1``: the course's ``floor((n + 2p - f) / s) + 1``."""
+    """``floor((n + before + after - f) / s) + 1``: the course's ``floor((n + 2p - f) / s) + 1``.
+
+    Args:
+      n: the input size along one axis.
+      f: the kernel size.
+      stride: the step ``s``.
+      before: the zero padding before (top or left).
+      after: the zero padding after (bottom or right).
+
+    Returns:
+      The output size along that axis, an int.
+
+    Example:
+      >>> from jaxnet.layers.conv import output_size
+      >>> output_size(5, 3, 2, 1, 1)  # floor((5 + 2 - 3) / 2) + 1
+      3
+    """
     return (n + before + after - f) // stride + 1
 
 
@@ -82,8 +141,25 @@ jax.tree_util.register_dataclass(
 def conv_forward(A_prev, W, b, stride: int = 1, pad=0) -> tuple[jax.Array, ConvCache]:
     """``Z = W * A_prev + b`` (correlation), one XLA convolution; returns ``(Z (m, n_H, n_W, n_C), cache)``.
 
-    ``pad`` is ``"valid"``, ``"same"`` (Keras/TF: asymmetric when needed, more on the
-    bottom/right), an int (the course's symmetric zero padding) or ``((top, bottom), (left, right))``.
+    Args:
+      A_prev: ``(m, n_H_prev, n_W_prev, n_C_prev)`` (NHWC).
+      W: ``(f, f, n_C_prev, n_C)``.
+      b: ``(n_C,)``.
+      stride: the step ``s`` (default 1).
+      pad: ``"valid"``, ``"same"`` (Keras/TF: asymmetric when needed, more on the
+        bottom/right), an int (the course's symmetric zero padding) or
+        ``((top, bottom), (left, right))``; default 0.
+
+    Returns:
+      ``(Z, cache)``: ``Z (m, n_H, n_W, n_C)`` with ``n_H = floor((n_H_prev + 2 pad - f) / s) + 1``
+      (likewise ``n_W``), and the course's cache ``(A_prev, W, b, hparameters)``.
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> from jaxnet.layers import conv_forward
+      >>> Z, cache = conv_forward(jnp.ones((2, 5, 5, 3)), jnp.ones((3, 3, 3, 8)), jnp.zeros(8), stride=2, pad=1)
+      >>> Z.shape, float(Z[0, 1, 1, 0])  # an interior window sums 3 * 3 * 3 ones
+      ((2, 3, 3, 8), 27.0)
     """
     padding = conv_padding(pad, A_prev.shape[1], A_prev.shape[2], W.shape[0], stride)
     Z = lax.conv_general_dilated(
@@ -100,12 +176,21 @@ def _unreached(n: int, f: int, stride: int, before: int, after: int) -> int:
 def conv_backward(dZ, cache: ConvCache):
     """Hand-derived gradients of :func:`conv_forward` (see the module docstring for the sums).
 
+
     Args:
       dZ: ``(m, n_H, n_W, n_C)``, each example's ``d loss_i / d Z_i``.
       cache: from :func:`conv_forward`.
 
     Returns:
       ``(dA_prev (m, n_H_prev, n_W_prev, n_C_prev), dW (f, f, n_C_prev, n_C), db (n_C,))``.
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> from jaxnet.layers import conv_backward, conv_forward
+      >>> Z, cache = conv_forward(jnp.ones((2, 5, 5, 3)), jnp.ones((3, 3, 3, 8)), jnp.zeros(8), pad="same")
+      >>> dA_prev, dW, db = conv_backward(jnp.ones(Z.shape), cache)
+      >>> dA_prev.shape, dW.shape, db.tolist() == [25.0] * 8  # db: 5 * 5 positions per example
+      ((2, 5, 5, 3), (3, 3, 3, 8), True)
     """
     A_prev, W, s = cache.A_prev, cache.W, cache.stride
     (top, bottom), (left, right) = cache.padding
@@ -170,8 +255,15 @@ class Conv2D(_Conv2DFields):
     ``l2``: λ of the L2 penalty on ``W`` (``(λ / 2m) ||W||^2``, applied by the network; ``b``
     is never decayed), as :class:`jaxnet.layers.Dense`.
 
-    >>> Conv2D(8, 3, padding="same", activation="relu")
-    Conv2D(filters=8, kernel_size=3, strides=1, padding='same', activation='relu')
+    Example:
+      >>> import jax, jax.numpy as jnp
+      >>> from jaxnet.layers import Conv2D
+      >>> layer = Conv2D(8, 3, padding="same", activation="relu")
+      >>> layer
+      Conv2D(filters=8, kernel_size=3, strides=1, padding='same', activation='relu')
+      >>> params = layer.init(jax.random.key(0), (5, 5, 3))
+      >>> params["W"].shape, layer.forward(params, jnp.ones((2, 5, 5, 3)))[0].shape
+      ((3, 3, 3, 8), (2, 5, 5, 8))
     """
 
     __slots__ = ()

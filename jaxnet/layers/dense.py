@@ -24,18 +24,43 @@ from jaxnet import activations, initializers
 from jaxnet.layers._matmul import is_small, matmul
 from jaxnet.layers.base import check_l2, register
 
+__all__ = [
+    "Dense",
+    "dense_backward",
+    "dense_forward",
+    "linear_backward",
+    "linear_forward",
+]
+
 LinearCache = tuple[jax.Array, jax.Array, jax.Array]
 DenseCache = tuple[LinearCache, jax.Array]
 
 
 def linear_forward(A_prev, W, b) -> tuple[jax.Array, LinearCache]:
-    """``Z = A_prev W^T + b``; returns ``(Z (m, n[l]), cache = (A_prev, W, b))``."""
+    """``Z = A_prev W^T + b``; returns ``(Z (m, n[l]), cache = (A_prev, W, b))``.
+
+    Args:
+      A_prev: ``(m, n[l-1])``, the previous layer's activations.
+      W: ``(n[l], n[l-1])``.
+      b: ``(n[l],)``.
+
+    Returns:
+      ``(Z, cache)``: ``Z (m, n[l])`` and the course's ``linear_cache = (A_prev, W, b)``.
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> from jaxnet.layers import linear_forward
+      >>> Z, cache = linear_forward(jnp.ones((2, 3)), jnp.ones((4, 3)), jnp.arange(4.0))
+      >>> Z.shape, Z[0].tolist()
+      ((2, 4), [3.0, 4.0, 5.0, 6.0])
+    """
     Z = matmul(A_prev, W.T, is_small(W))
     return Z + jnp.broadcast_to(b, Z.shape), (A_prev, W, b)  # explicit: no rank promotion
 
 
 def linear_backward(dZ, cache: LinearCache):
     """Gradients of the mean cost through ``Z = A_prev W^T + b``.
+
 
     Args:
       dZ: ``(m, n[l])``, the derivative of each example's loss with respect to ``Z``.
@@ -44,6 +69,14 @@ def linear_backward(dZ, cache: LinearCache):
     Returns:
       ``(dA_prev (m, n[l-1]), dW (n[l], n[l-1]), db (n[l],))`` with
       ``dW = dZ^T A_prev / m``, ``db = mean(dZ, axis=0)``, ``dA_prev = dZ W``.
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> from jaxnet.layers import linear_backward, linear_forward
+      >>> Z, cache = linear_forward(jnp.ones((2, 3)), jnp.ones((4, 3)), jnp.zeros(4))
+      >>> dA_prev, dW, db = linear_backward(jnp.ones((2, 4)), cache)
+      >>> dA_prev.shape, dW.shape, db.shape, dW[0].tolist()
+      ((2, 3), (4, 3), (4,), [1.0, 1.0, 1.0])
     """
     A_prev, W, _ = cache
     m = A_prev.shape[0]
@@ -51,7 +84,27 @@ def linear_backward(dZ, cache: LinearCache):
 
 
 def dense_forward(A_prev, W, b, activation="relu") -> tuple[jax.Array, DenseCache]:
-    """``A = g(A_prev W^T + b)``; returns ``(A (m, n[l]), cache = (linear_cache, Z))``."""
+    """``A = g(A_prev W^T + b)``; returns ``(A (m, n[l]), cache = (linear_cache, Z))``.
+
+    The course's ``linear_activation_forward``.
+
+    Args:
+      A_prev: ``(m, n[l-1])``.
+      W: ``(n[l], n[l-1])``.
+      b: ``(n[l],)``.
+      activation: a name of :mod:`jaxnet.activations` (default ``"relu"``).
+
+    Returns:
+      ``(A, cache)``: ``A (m, n[l])`` and ``((A_prev, W, b), Z (m, n[l]))``.
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> from jaxnet.layers import dense_forward
+      >>> W, b = jnp.array([[1.0, -1.0]]), jnp.zeros(1)
+      >>> A, (linear_cache, Z) = dense_forward(jnp.array([[2.0, 1.0], [1.0, 2.0]]), W, b, "relu")
+      >>> A.tolist(), Z.tolist()
+      ([[1.0], [0.0]], [[1.0], [-1.0]])
+    """
     Z, linear_cache = linear_forward(A_prev, W, b)
     return activations.get(activation).fn(Z), (linear_cache, Z)
 
@@ -59,7 +112,24 @@ def dense_forward(A_prev, W, b, activation="relu") -> tuple[jax.Array, DenseCach
 def dense_backward(dA, cache: DenseCache, activation="relu"):
     """``dZ = dA * g'(Z)`` (a Jacobian-vector product for softmax), then :func:`linear_backward`.
 
-    Returns ``(dA_prev, dW, db)`` with the shapes of ``(A_prev, W, b)``.
+    The course's ``linear_activation_backward``.
+
+    Args:
+      dA: ``(m, n[l])``, each example's ``d loss_i / dA_i``.
+      cache: ``(linear_cache, Z)`` from :func:`dense_forward`.
+      activation: the forward's activation (default ``"relu"``).
+
+    Returns:
+      ``(dA_prev (m, n[l-1]), dW (n[l], n[l-1]), db (n[l],))``: the shapes of ``(A_prev, W, b)``.
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> from jaxnet.layers import dense_backward, dense_forward
+      >>> W, b = jnp.array([[1.0, -1.0]]), jnp.zeros(1)
+      >>> A, cache = dense_forward(jnp.array([[2.0, 1.0], [1.0, 2.0]]), W, b, "relu")
+      >>> dA_prev, dW, db = dense_backward(jnp.ones((2, 1)), cache, "relu")
+      >>> dA_prev.shape, dW.tolist(), db.tolist()  # only the first example passes the ReLU
+      ((2, 2), [[1.0, 0.5]], [0.5])
     """
     linear_cache, Z = cache
     return linear_backward(activations.get(activation).vjp(Z, dA), linear_cache)
@@ -81,10 +151,18 @@ class Dense(_DenseFields):
     the network adds ``(λ / 2m) ||W||^2`` to the cost and ``(λ / m) W`` to ``dW``
     (``b`` is never decayed); see ``jaxnet.network.penalty``.
 
-    >>> Dense(4, "ReLU")
-    Dense(units=4, activation='relu')
-    >>> Dense(4, "relu", l2=0.7)
-    Dense(units=4, activation='relu', l2=0.7)
+    Example:
+      >>> import jax, jax.numpy as jnp
+      >>> from jaxnet.layers import Dense
+      >>> Dense(4, "ReLU")
+      Dense(units=4, activation='relu')
+      >>> Dense(4, "relu", l2=0.7)
+      Dense(units=4, activation='relu', l2=0.7)
+      >>> layer = Dense(4, "tanh")
+      >>> params = layer.init(jax.random.key(0), (3,))
+      >>> A, cache = layer.forward(params, jnp.ones((2, 3)))
+      >>> A.shape, [g.shape for g in layer.backward(params, cache, jnp.ones((2, 4)))[1].values()]
+      ((2, 4), [(4, 3), (4,)])
     """
 
     __slots__ = ()

@@ -22,6 +22,12 @@ import jax.numpy as jnp
 
 from jaxnet.layers.base import register
 
+__all__ = [
+    "Dropout",
+    "dropout_backward",
+    "dropout_forward",
+]
+
 
 class DropoutCache(NamedTuple):
     """The mask ``D`` (bool, the shape of ``A``) and ``keep_prob = 1 - rate`` (a scalar of ``A``'s dtype)."""
@@ -35,6 +41,21 @@ def dropout_forward(A, rate, key) -> tuple[jax.Array, DropoutCache]:
 
     ``rate`` may be a traced scalar (a vmapped sweep of rates), so it is not validated here;
     :class:`Dropout` checks it once.
+
+    Args:
+      A: the activations, any shape, e.g. ``(m, n[l])``.
+      rate: the fraction of units dropped, in ``[0, 1)`` (``keep_prob = 1 - rate``).
+      key: a ``jax.random`` key for the mask.
+
+    Returns:
+      ``(A_out, cache)``: ``A_out`` the shape of ``A``, and :class:`DropoutCache` ``(D, keep_prob)``.
+
+    Example:
+      >>> import jax, jax.numpy as jnp
+      >>> from jaxnet.layers import dropout_forward
+      >>> A_out, cache = dropout_forward(jnp.ones((4, 1000)), 0.5, jax.random.key(0))
+      >>> A_out.shape, sorted(set(A_out.ravel().tolist()))  # dropped, or scaled by 1 / keep_prob
+      ((4, 1000), [0.0, 2.0])
     """
     keep_prob = jnp.asarray(1 - rate, A.dtype)
     D = jax.random.bernoulli(key, keep_prob, A.shape)
@@ -42,7 +63,23 @@ def dropout_forward(A, rate, key) -> tuple[jax.Array, DropoutCache]:
 
 
 def dropout_backward(dA, cache: DropoutCache):
-    """``dA_prev = dA * D / keep_prob``: the same mask, the same scale."""
+    """``dA_prev = dA * D / keep_prob``: the same mask, the same scale.
+
+    Args:
+      dA: the gradient of the dropout's output, the shape of its input.
+      cache: ``(D, keep_prob)`` from :func:`dropout_forward`.
+
+    Returns:
+      ``dA_prev``, the shape of ``dA``.
+
+    Example:
+      >>> import jax, jax.numpy as jnp
+      >>> from jaxnet.layers import dropout_backward, dropout_forward
+      >>> A_out, cache = dropout_forward(jnp.ones((2, 8)), 0.25, jax.random.key(1))
+      >>> dA_prev = dropout_backward(jnp.ones((2, 8)), cache)
+      >>> bool((dA_prev == A_out).all())  # the same mask and scale as the forward
+      True
+    """
     D, keep_prob = cache
     return jnp.where(D, dA / keep_prob, 0)
 
@@ -55,8 +92,17 @@ class _DropoutFields(NamedTuple):
 class Dropout(_DropoutFields):
     """Inverted dropout of a fraction ``rate`` in [0, 1) of the units (``keep_prob = 1 - rate``).
 
+
     Identity when ``train=False`` or ``rate == 0``; in training it needs ``key``.
     No parameters.
+
+    Example:
+      >>> import jax, jax.numpy as jnp
+      >>> from jaxnet.layers import Dropout
+      >>> layer = Dropout(0.5)
+      >>> A, cache = layer.forward({}, jnp.ones((2, 4)), key=jax.random.key(0), train=True)
+      >>> A.shape, bool((layer.forward({}, jnp.ones((2, 4)))[0] == 1).all())  # inference: identity
+      ((2, 4), True)
     """
 
     __slots__ = ()

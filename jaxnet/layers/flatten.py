@@ -15,6 +15,12 @@ import jax.numpy as jnp
 
 from jaxnet.layers.base import register
 
+__all__ = [
+    "Flatten",
+    "flatten_backward",
+    "flatten_forward",
+]
+
 
 @dataclasses.dataclass(frozen=True)
 class FlattenCache:
@@ -27,18 +33,56 @@ jax.tree_util.register_dataclass(FlattenCache, data_fields=(), meta_fields=("sha
 
 
 def flatten_forward(A_prev) -> tuple[jax.Array, FlattenCache]:
-    """``(A_prev.reshape(m, -1), cache)``."""
+    """``(A_prev.reshape(m, -1), cache)``.
+
+    Args:
+      A_prev: ``(m, n_H, n_W, n_C)`` (any ``(m, ...)``).
+
+    Returns:
+      ``(A (m, n_H n_W n_C), cache)``; the cache holds the input shape.
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> from jaxnet.layers import flatten_forward
+      >>> A, cache = flatten_forward(jnp.zeros((2, 4, 4, 3)))
+      >>> A.shape, cache.shape
+      ((2, 48), (2, 4, 4, 3))
+    """
     return A_prev.reshape(A_prev.shape[0], -1), FlattenCache(tuple(A_prev.shape))
 
 
 def flatten_backward(dA, cache: FlattenCache):
-    """``dA (m, n_H n_W n_C)`` back to the input shape."""
+    """``dA (m, n_H n_W n_C)`` back to the input shape.
+
+    Args:
+      dA: ``(m, n_H n_W n_C)``.
+      cache: from :func:`flatten_forward`.
+
+    Returns:
+      ``dA_prev (m, n_H, n_W, n_C)``.
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> from jaxnet.layers import flatten_backward, flatten_forward
+      >>> A, cache = flatten_forward(jnp.zeros((2, 4, 4, 3)))
+      >>> flatten_backward(jnp.ones((2, 48)), cache).shape
+      (2, 4, 4, 3)
+    """
     return dA.reshape(cache.shape)
 
 
 @register
 class Flatten(NamedTuple):
-    """Flattens each example to one row. No parameters."""
+    """Flattens each example to one row. No parameters.
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> from jaxnet.layers import Flatten
+      >>> Flatten().output_shape((4, 4, 3))
+      (48,)
+      >>> Flatten().forward({}, jnp.zeros((2, 4, 4, 3)))[0].shape
+      (2, 48)
+    """
 
     kind = "flatten"
     non_trainable = ()

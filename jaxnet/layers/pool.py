@@ -30,6 +30,14 @@ from jaxnet.layers.base import register
 
 MODES = ("max", "average")
 
+__all__ = [
+    "MODES",
+    "AvgPool2D",
+    "MaxPool2D",
+    "pool_backward",
+    "pool_forward",
+]
+
 
 @dataclasses.dataclass(frozen=True)
 class PoolCache:
@@ -49,7 +57,28 @@ jax.tree_util.register_dataclass(
 def pool_forward(A_prev, f: int, stride: int | None = None, mode: str = "max"):
     """Max or average pooling of ``f x f`` windows moved by ``stride`` (default ``f``).
 
-    Returns ``(A (m, n_H, n_W, n_C), cache)``.
+    Args:
+      A_prev: ``(m, n_H_prev, n_W_prev, n_C)`` (NHWC).
+      f: the window size.
+      stride: the window step ``s``; None means ``f``.
+      mode: ``"max"`` or ``"average"``.
+
+    Returns:
+      ``(A, cache)``: ``A (m, n_H, n_W, n_C)`` with ``n_H = floor((n_H_prev - f) / s) + 1``
+      (likewise ``n_W``), and the course's cache ``(A_prev, hparameters)``.
+
+    Raises:
+      ValueError: an unknown ``mode``.
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> from jaxnet.layers import pool_forward
+      >>> A_prev = jnp.arange(16.0).reshape(1, 4, 4, 1)
+      >>> A, cache = pool_forward(A_prev, 2)
+      >>> A.shape, A[0, :, :, 0].tolist()
+      ((1, 2, 2, 1), [[5.0, 7.0], [13.0, 15.0]])
+      >>> pool_forward(A_prev, 2, mode="average")[0][0, :, :, 0].tolist()
+      [[2.5, 4.5], [10.5, 12.5]]
     """
     stride = f if stride is None else stride
     window, strides = (1, f, f, 1), (1, stride, stride, 1)
@@ -135,7 +164,24 @@ def _average_backward(dA, cache: PoolCache):
 
 
 def pool_backward(dA, cache: PoolCache):
-    """``dA_prev (m, n_H_prev, n_W_prev, n_C)`` from ``dA (m, n_H, n_W, n_C)`` (module docstring)."""
+    """``dA_prev (m, n_H_prev, n_W_prev, n_C)`` from ``dA (m, n_H, n_W, n_C)`` (module docstring).
+
+    Max: each window's gradient to its first maximum; average: spread evenly, ``dA / f^2``.
+
+    Args:
+      dA: ``(m, n_H, n_W, n_C)``, the gradient of the pooled output.
+      cache: from :func:`pool_forward`.
+
+    Returns:
+      ``dA_prev (m, n_H_prev, n_W_prev, n_C)``.
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> from jaxnet.layers import pool_backward, pool_forward
+      >>> A, cache = pool_forward(jnp.arange(16.0).reshape(1, 4, 4, 1), 2)
+      >>> pool_backward(jnp.ones(A.shape), cache)[0, :, :, 0].tolist()
+      [[0.0, 0.0, 0.0, 0.0], [0.0, 1.0, 0.0, 1.0], [0.0, 0.0, 0.0, 0.0], [0.0, 1.0, 0.0, 1.0]]
+    """
     if cache.mode == "max":
         return _max_backward(dA, cache)
     return _average_backward(dA, cache)
@@ -236,7 +282,15 @@ class _Pool2D(_PoolFields):
 
 @register
 class MaxPool2D(_Pool2D):
-    """Max pooling of ``pool_size`` x ``pool_size`` windows, step ``strides`` (default ``pool_size``)."""
+    """Max pooling of ``pool_size`` x ``pool_size`` windows, step ``strides`` (default ``pool_size``).
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> from jaxnet.layers import MaxPool2D
+      >>> layer = MaxPool2D(2)
+      >>> layer.output_shape((28, 28, 8)), layer.forward({}, jnp.ones((2, 28, 28, 8)))[0].shape
+      ((14, 14, 8), (2, 14, 14, 8))
+    """
 
     __slots__ = ()
     kind = "max_pool2d"
@@ -245,7 +299,15 @@ class MaxPool2D(_Pool2D):
 
 @register
 class AvgPool2D(_Pool2D):
-    """Average pooling of ``pool_size`` x ``pool_size`` windows, step ``strides`` (default ``pool_size``)."""
+    """Average pooling of ``pool_size`` x ``pool_size`` windows, step ``strides`` (default ``pool_size``).
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> from jaxnet.layers import AvgPool2D
+      >>> A, cache = AvgPool2D(2, strides=1).forward({}, jnp.arange(9.0).reshape(1, 3, 3, 1))
+      >>> A[0, :, :, 0].tolist()
+      [[2.0, 3.0], [5.0, 6.0]]
+    """
 
     __slots__ = ()
     kind = "avg_pool2d"
