@@ -32,6 +32,19 @@ from jaxnet.validation import (
     check_real,
 )
 
+__all__ = [
+    "backward",
+    "cost",
+    "evaluate",
+    "format_summary",
+    "forward",
+    "forward_with_caches",
+    "grads",
+    "init",
+    "predict",
+    "summary",
+]
+
 _forward_with_caches = jax.jit(network.forward_with_caches, static_argnames=("net", "train"))
 _cost = jax.jit(network.cost, static_argnames=("net", "train"))
 _backward = jax.jit(network.backward, static_argnames="net")
@@ -69,11 +82,12 @@ def init(key, net: Network, scheme: str = "he", *, scale: float = 0.01, dtype=jn
       "moving_mean", "moving_var"}`` each ``(n_C,)``, ``{}`` for parameter-free layers.
       Biases are zero except under ``"pytorch"``.
 
-    >>> import jax, jaxnet as jn
-    >>> net = jn.Network((2, 4, 1), hidden="tanh", output="sigmoid")
-    >>> params = jn.init(jax.random.key(0), net, scheme="glorot_uniform")
-    >>> [(p["W"].shape, p["b"].shape) for p in params]
-    [((4, 2), (4,)), ((1, 4), (1,))]
+    Example:
+      >>> import jax, jaxnet as jn
+      >>> net = jn.Network((2, 4, 1), hidden="tanh", output="sigmoid")
+      >>> params = jn.init(jax.random.key(0), net, scheme="glorot_uniform")
+      >>> [(p["W"].shape, p["b"].shape) for p in params]
+      [((4, 2), (4,)), ((1, 4), (1,))]
     """
     check_key(key)
     check_network(net)
@@ -85,24 +99,27 @@ def init(key, net: Network, scheme: str = "he", *, scale: float = 0.01, dtype=jn
 
 
 def forward(net: Network, params, X, *, key=None, train: bool = False):
-    """The output activations ``A[L]`` of ``net`` on inputs ``X``.
+    """The output activations ``A[L]`` of ``net`` on inputs ``X``: the course's ``L_model_forward``.
 
     Args:
-      net: the :class:`Network`.
-      params: its params (:func:`init`).
-      X: ``(m, *net.input_shape)``: ``(m, n[0])`` vectors or ``(m, n_H, n_W, n_C)`` images.
-      key: a ``jax.random`` key for the layers that draw in training (dropout's mask).
-      train: training behaviour (dropout on, batch norm on batch statistics); the
-        default is inference (dropout the identity, batch norm on its moving averages).
+      net: the :class:`~jaxnet.Network`.
+      params: its params (:func:`init`), one dict per layer: dense ``{"W": (n[l], n[l-1]), "b": (n[l],)}``.
+      X: the inputs ``(m, *net.input_shape)``: ``(m, n[0])`` vectors or ``(m, n_H, n_W, n_C)`` images.
+      key: a ``jax.random`` key for the layers that draw in training (dropout's mask); None
+        in inference.
+      train: training behaviour (dropout on, batch norm on batch statistics); the default
+        is inference (dropout the identity, batch norm on its moving averages).
 
     Returns:
-      ``A[L]``, ``(m, n[L])`` (probabilities for sigmoid/softmax outputs).
+      ``A[L] (m, n[L])`` (probabilities for sigmoid/softmax outputs).
 
-    >>> import jax, jaxnet as jn
-    >>> net = jn.Network((2, 4, 1), hidden="tanh", output="sigmoid")
-    >>> params = jn.init(jax.random.key(0), net)
-    >>> jn.forward(net, params, jax.numpy.ones((5, 2))).shape
-    (5, 1)
+    Example:
+      >>> import jax, jaxnet as jn
+      >>> net = jn.Network((2, 4, 1), hidden="tanh", output="sigmoid")
+      >>> params = jn.init(jax.random.key(0), net)
+      >>> A = jn.forward(net, params, jax.numpy.ones((5, 2)))
+      >>> A.shape, bool(((A > 0) & (A < 1)).all())
+      ((5, 1), True)
     """
     return forward_with_caches(net, params, X, key=key, train=train)[0]
 
@@ -111,11 +128,27 @@ def forward_with_caches(net: Network, params, X, *, key=None, train: bool = Fals
     """``(A[L], caches)``: one cache per layer (dense: ``((A_prev, W, b), Z)``), for :func:`backward`.
 
     Args:
-      net, params, X, key, train: as :func:`forward`.
+      net: the :class:`~jaxnet.Network`.
+      params: its params (:func:`init`), one dict per layer: dense ``{"W": (n[l], n[l-1]), "b": (n[l],)}``.
+      X: the inputs ``(m, *net.input_shape)``: ``(m, n[0])`` vectors or ``(m, n_H, n_W, n_C)`` images.
+      key: a ``jax.random`` key for the layers that draw in training (dropout's mask); None
+        in inference.
+      train: training behaviour (dropout on, batch norm on batch statistics); the default
+        is inference (dropout the identity, batch norm on its moving averages).
 
     Returns:
-      ``A[L] (m, n[L])`` and a tuple of one cache per layer; the output layer's is
-      ``(inner_cache, Z[L] (m, n[L]))``, the course's ``linear_activation_forward`` cache.
+      ``(A[L], caches)``: ``A[L] (m, n[L])`` and a tuple of one cache per layer; the output
+      layer's is ``(inner_cache, Z[L] (m, n[L]))``, the course's ``linear_activation_forward``
+      cache.
+
+    Example:
+      >>> import jax, jaxnet as jn
+      >>> net = jn.Network((2, 4, 1), hidden="tanh", output="sigmoid")
+      >>> params = jn.init(jax.random.key(0), net)
+      >>> A, caches = jn.forward_with_caches(net, params, jax.numpy.ones((5, 2)))
+      >>> (A_prev, W, b), Z = caches[0]
+      >>> A.shape, len(caches), A_prev.shape, W.shape, Z.shape
+      ((5, 1), 2, (5, 2), (4, 2), (5, 4))
     """
     X, _ = _checked(net, params, X, key=key, train=train)
     return _forward_with_caches(net, params, X, key=key, train=train)
@@ -126,21 +159,28 @@ def cost(net: Network, params, X, Y, *, key=None, train: bool = False):
     for the layers with ``l2 = λ > 0``.
 
     Args:
-      net, params, X, key, train: as :func:`forward`.
-      Y: labels, ``(m, n[L])``, or ``(m,)`` (0/1 for one sigmoid unit, class indices for
+      net: the :class:`~jaxnet.Network`.
+      params: its params (:func:`init`), one dict per layer: dense ``{"W": (n[l], n[l-1]), "b": (n[l],)}``.
+      X: the inputs ``(m, *net.input_shape)``: ``(m, n[0])`` vectors or ``(m, n_H, n_W, n_C)`` images.
+      Y: labels ``(m, n[L])``, or ``(m,)`` (0/1 for one sigmoid unit, class indices for
         softmax; one-hot ``(m, K)`` also taken).
+      key: a ``jax.random`` key for the layers that draw in training (dropout's mask); None
+        in inference.
+      train: training behaviour (dropout on, batch norm on batch statistics); the default
+        is inference (dropout the identity, batch norm on its moving averages).
 
     Returns:
-      A scalar array: binary cross-entropy for a sigmoid output, categorical cross-entropy
-      for softmax, mean squared error otherwise (or ``net.loss``).
+      The scalar J, shape ``()``: binary cross-entropy for a sigmoid output, categorical
+      cross-entropy for softmax, mean squared error otherwise (or ``net.loss``).
 
-    >>> import jax, jaxnet as jn
-    >>> net = jn.Network((2, 4, 1), hidden="tanh", output="sigmoid", l2=0.1)
-    >>> params = jn.init(jax.random.key(0), net)
-    >>> X, y = jax.numpy.ones((5, 2)), jax.numpy.array([0, 1, 1, 0, 1])
-    >>> J = jn.cost(net, params, X, y)
-    >>> J.shape, bool(J > 0)
-    ((), True)
+    Example:
+      >>> import jax, jaxnet as jn
+      >>> net = jn.Network((2, 4, 1), hidden="tanh", output="sigmoid", l2=0.1)
+      >>> params = jn.init(jax.random.key(0), net)
+      >>> X, y = jax.numpy.ones((5, 2)), jax.numpy.array([0, 1, 1, 0, 1])
+      >>> J = jn.cost(net, params, X, y)
+      >>> J.shape, bool(J > 0)
+      ((), True)
     """
     X, Y = _checked(net, params, X, Y, key=key, train=train)
     return _cost(net, params, X, Y, key=key, train=train)
@@ -154,21 +194,26 @@ def backward(net: Network, params, caches, Y):
     the forward pass that made the caches.
 
     Args:
-      net, params: as :func:`forward`.
-      caches: from :func:`forward_with_caches` of the same ``net`` and ``params``.
-      Y: labels, as :func:`cost`.
+      net: the :class:`~jaxnet.Network`.
+      params: its params (:func:`init`), one dict per layer: dense ``{"W": (n[l], n[l-1]), "b": (n[l],)}``.
+      caches: from :func:`forward_with_caches` of the same ``net`` and ``params`` (on ``m``
+        examples).
+      Y: labels ``(m, n[L])``, or ``(m,)`` (0/1 for one sigmoid unit, class indices for
+        softmax; one-hot ``(m, K)`` also taken).
 
     Returns:
-      The params' tree: ``dW[l]`` with ``W[l]``'s shape, and so on; zeros for
-      non-trainable leaves (batch norm's moving statistics).
+      The params' tree of gradients of J: a tuple with one dict per layer, dense
+      ``{"W": dW (n[l], n[l-1]), "b": db (n[l],)}``; zeros for non-trainable leaves (batch
+      norm's moving statistics).
 
-    >>> import jax, jaxnet as jn
-    >>> net = jn.Network((2, 4, 1), hidden="tanh", output="sigmoid")
-    >>> params = jn.init(jax.random.key(0), net)
-    >>> X, y = jax.numpy.ones((5, 2)), jax.numpy.array([0, 1, 1, 0, 1])
-    >>> A, caches = jn.forward_with_caches(net, params, X)
-    >>> [g["W"].shape for g in jn.backward(net, params, caches, y)]
-    [(4, 2), (1, 4)]
+    Example:
+      >>> import jax, jaxnet as jn
+      >>> net = jn.Network((2, 4, 1), hidden="tanh", output="sigmoid")
+      >>> params = jn.init(jax.random.key(0), net)
+      >>> X, y = jax.numpy.ones((5, 2)), jax.numpy.array([0, 1, 1, 0, 1])
+      >>> A, caches = jn.forward_with_caches(net, params, X)
+      >>> [(g["W"].shape, g["b"].shape) for g in jn.backward(net, params, caches, y)]
+      [((4, 2), (4,)), ((1, 4), (1,))]
     """
     check_network(net)
     dtype = check_params(net, params)
@@ -180,21 +225,31 @@ def grads(net: Network, params, X, Y, backprop: str = "manual", *, key=None, tra
     """dJ/dparams of :func:`cost` with the same ``key`` and ``train``.
 
     Args:
-      net, params, X, Y, key, train: as :func:`cost`.
+      net: the :class:`~jaxnet.Network`.
+      params: its params (:func:`init`), one dict per layer: dense ``{"W": (n[l], n[l-1]), "b": (n[l],)}``.
+      X: the inputs ``(m, *net.input_shape)``: ``(m, n[0])`` vectors or ``(m, n_H, n_W, n_C)`` images.
+      Y: labels ``(m, n[L])``, or ``(m,)`` (0/1 for one sigmoid unit, class indices for
+        softmax; one-hot ``(m, K)`` also taken).
       backprop: ``"manual"`` (hand-derived backprop, :func:`backward`) or ``"autodiff"``
         (``jax.grad`` of the cost).
+      key: a ``jax.random`` key for the layers that draw in training (dropout's mask); None
+        in inference.
+      train: training behaviour (dropout on, batch norm on batch statistics); the default
+        is inference (dropout the identity, batch norm on its moving averages).
 
     Returns:
-      The params' tree of gradients; zeros for non-trainable leaves.
+      The params' tree of gradients (each leaf the shape of its parameter); zeros for
+      non-trainable leaves.
 
-    >>> import jax, jaxnet as jn
-    >>> net = jn.Network((2, 4, 1), hidden="tanh", output="sigmoid", l2=0.5)
-    >>> params = jn.init(jax.random.key(0), net)
-    >>> X, y = jax.numpy.ones((5, 2)), jax.numpy.array([0, 1, 1, 0, 1])
-    >>> manual = jn.grads(net, params, X, y)
-    >>> autodiff = jn.grads(net, params, X, y, backprop="autodiff")
-    >>> jn.relative_difference(manual, autodiff) < 1e-6
-    True
+    Example:
+      >>> import jax, jaxnet as jn
+      >>> net = jn.Network((2, 4, 1), hidden="tanh", output="sigmoid", l2=0.5)
+      >>> params = jn.init(jax.random.key(0), net)
+      >>> X, y = jax.numpy.ones((5, 2)), jax.numpy.array([0, 1, 1, 0, 1])
+      >>> manual = jn.grads(net, params, X, y)
+      >>> autodiff = jn.grads(net, params, X, y, backprop="autodiff")
+      >>> jn.relative_difference(manual, autodiff) < 1e-6
+      True
     """
     check_choice(backprop, "backprop", network.BACKPROP)
     X, Y = _checked(net, params, X, Y, key=key, train=train)
@@ -202,12 +257,54 @@ def grads(net: Network, params, X, Y, backprop: str = "manual", *, key=None, tra
 
 
 def predict(net: Network, params, X):
-    """Class labels ``(m,)`` (binary or multiclass), 0/1 ``(m, n[L])`` (multilabel) or values (regression)."""
+    """Class labels ``(m,)`` (binary or multiclass), 0/1 ``(m, n[L])`` (multilabel) or values (regression).
+
+    Binary and multilabel: ``A[L] > 0.5``; multiclass: ``argmax A[L]``. In inference mode.
+
+    Args:
+      net: the :class:`~jaxnet.Network`.
+      params: its params (:func:`init`), one dict per layer: dense ``{"W": (n[l], n[l-1]), "b": (n[l],)}``.
+      X: the inputs ``(m, *net.input_shape)``: ``(m, n[0])`` vectors or ``(m, n_H, n_W, n_C)`` images.
+
+    Returns:
+      int32 labels ``(m,)`` (binary, multiclass), int32 0/1 ``(m, n[L])`` (multilabel), or
+      ``A[L] (m, n[L])`` itself (regression).
+
+    Example:
+      >>> import jax, jaxnet as jn
+      >>> net = jn.Network((2, 4, 3), hidden="relu", output="softmax")
+      >>> params = jn.init(jax.random.key(0), net)
+      >>> labels = jn.predict(net, params, jax.numpy.ones((5, 2)))
+      >>> labels.shape, labels.dtype, bool(((labels >= 0) & (labels < 3)).all())
+      ((5,), dtype('int32'), True)
+    """
     return network.predictions(net, forward(net, params, X))
 
 
 def evaluate(net: Network, params, X, Y) -> dict[str, float]:
-    """``{"loss": J, "accuracy": ...}`` (``"mse"`` instead of accuracy for regression), as floats."""
+    """``{"loss": J, "accuracy": ...}`` (``"mse"`` instead of accuracy for regression), as floats.
+
+    In inference mode; J is :func:`cost`'s, the L2 term included.
+
+    Args:
+      net: the :class:`~jaxnet.Network`.
+      params: its params (:func:`init`), one dict per layer: dense ``{"W": (n[l], n[l-1]), "b": (n[l],)}``.
+      X: the inputs ``(m, *net.input_shape)``: ``(m, n[0])`` vectors or ``(m, n_H, n_W, n_C)`` images.
+      Y: labels ``(m, n[L])``, or ``(m,)`` (0/1 for one sigmoid unit, class indices for
+        softmax; one-hot ``(m, K)`` also taken).
+
+    Returns:
+      A dict of two Python floats: ``"loss"`` and ``"accuracy"`` (or ``"mse"``).
+
+    Example:
+      >>> import jax, jaxnet as jn
+      >>> net = jn.Network((2, 4, 1), hidden="tanh", output="sigmoid")
+      >>> params = jn.init(jax.random.key(0), net)
+      >>> X, y = jax.numpy.ones((4, 2)), jax.numpy.array([0, 1, 1, 1])
+      >>> result = jn.evaluate(net, params, X, y)
+      >>> sorted(result), result["accuracy"] in (0.25, 0.75)
+      (['accuracy', 'loss'], True)
+    """
     X, Y = _checked(net, params, X, Y)
     loss, metric = _evaluate(net, params, X, Y)
     return {"loss": float(loss), metrics.metric_name(net.task): float(metric)}
@@ -240,9 +337,16 @@ def format_summary(net: Network) -> str:
 
     Non-trainable params are in brackets; an ``L2`` column gives λ where a layer has one.
 
-    >>> import jaxnet as jn
-    >>> print(jn.format_summary(jn.Network((3, 2, 1), l2=0.5)).splitlines()[0])
-    Network 3 -> 2 -> 1   loss: binary_cross_entropy
+    Args:
+      net: the :class:`~jaxnet.Network`.
+
+    Returns:
+      The table, a str of several lines (no trailing newline).
+
+    Example:
+      >>> import jaxnet as jn
+      >>> print(jn.format_summary(jn.Network((3, 2, 1), l2=0.5)).splitlines()[0])
+      Network 3 -> 2 -> 1   loss: binary_cross_entropy
     """
     check_network(net)
     rows = [("Layer (type)", "Output shape", "Activation", "Params", "Param #", "L2")]
@@ -268,20 +372,27 @@ def format_summary(net: Network) -> str:
 def summary(net: Network) -> None:
     """Print the layers (output shapes, parameter shapes and counts) and the totals, like Keras's.
 
-    >>> import jaxnet as jn
-    >>> cnn = jn.Sequential([jn.layers.Conv2D(4, 3), jn.layers.Flatten(), jn.layers.Dense(2, "softmax")],
-    ...                     input_shape=(5, 5, 1))
-    >>> jn.summary(cnn)
-    Sequential, input shape (5, 5, 1)   loss: categorical_cross_entropy
-    ---------------------------------------------------------------------------------
-    Layer (type)         Output shape     Activation  Params                  Param #
-    ---------------------------------------------------------------------------------
-    conv2d_1 (Conv2D)    (None, 3, 3, 4)              W (3, 3, 1, 4), b (4,)  40
-    flatten_1 (Flatten)  (None, 36)                                           0
-    dense_1 (Dense)      (None, 2)        softmax     W (2, 36), b (2,)       74
-    ---------------------------------------------------------------------------------
-    Total params: 114
-    Trainable params: 114
-    Non-trainable params: 0
+    Args:
+      net: the :class:`~jaxnet.Network`.
+
+    Returns:
+      None; prints :func:`format_summary`'s table.
+
+    Example:
+      >>> import jaxnet as jn
+      >>> cnn = jn.Sequential([jn.layers.Conv2D(4, 3), jn.layers.Flatten(), jn.layers.Dense(2, "softmax")],
+      ...                     input_shape=(5, 5, 1))
+      >>> jn.summary(cnn)
+      Sequential, input shape (5, 5, 1)   loss: categorical_cross_entropy
+      ---------------------------------------------------------------------------------
+      Layer (type)         Output shape     Activation  Params                  Param #
+      ---------------------------------------------------------------------------------
+      conv2d_1 (Conv2D)    (None, 3, 3, 4)              W (3, 3, 1, 4), b (4,)  40
+      flatten_1 (Flatten)  (None, 36)                                           0
+      dense_1 (Dense)      (None, 2)        softmax     W (2, 36), b (2,)       74
+      ---------------------------------------------------------------------------------
+      Total params: 114
+      Trainable params: 114
+      Non-trainable params: 0
     """
     print(format_summary(net))
