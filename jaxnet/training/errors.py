@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+__all__ = ["CheckpointWriteError", "TrainingDiverged"]
+
 
 class TrainingDiverged(FloatingPointError):
     """The loss became non-finite. Carries what was reached before, so nothing is lost.
@@ -12,6 +14,23 @@ class TrainingDiverged(FloatingPointError):
       history: the history of the epochs completed before the failure.
       epoch: the 1-based epoch where the loss (or the updated params) became non-finite.
       step: the 1-based step within that epoch.
+
+    Example:
+      A learning rate far too large makes the loss overflow in the first epochs:
+
+      >>> import jax, numpy as np
+      >>> import jaxnet as jn
+      >>> net = jn.Network((1, 1), output="linear")
+      >>> X = np.array([[1e3], [-1e3]], np.float32)
+      >>> y = np.array([1e3, -1e3], np.float32)
+      >>> try:
+      ...     jn.fit(net, jn.init(jax.random.key(0), net), X, y, learning_rate=10.0,
+      ...            epochs=50, verbose=0)
+      ... except jn.TrainingDiverged as err:
+      ...     print(err.epoch > 1, len(err.history["loss"]) == err.epoch - 1)
+      ...     print(bool(np.isfinite(err.params[0]["W"]).all()))
+      True True
+      True
     """
 
     def __init__(self, message, *, params, opt_state, history, epoch, step):
@@ -29,6 +48,13 @@ class CheckpointWriteError(OSError):
       history: the history of those epochs.
       epoch: the epochs done when the save failed.
       path: the checkpoint directory.
+
+    Example:
+      >>> import jaxnet as jn
+      >>> err = jn.CheckpointWriteError("disk full", params=(), opt_state=None,
+      ...                               history={"loss": [0.5]}, epoch=1, path="run")
+      >>> isinstance(err, OSError), err.epoch, err.history
+      (True, 1, {'loss': [0.5]})
     """
 
     def __init__(self, message, *, params, opt_state, history, epoch, path):
