@@ -32,6 +32,8 @@ from jaxnet.training.compiler_options import compiler_options
 from jaxnet.training.progress import Progress
 from jaxnet.validation import check_choice, check_network, check_params
 
+__all__ = ["fit_ensemble", "init_ensemble"]
+
 _ZERO_PRESERVING = ("tanh", "relu", "leaky_relu", "linear")
 NARROW = 64  # values per example up to which the ensemble step runs examples-last
 BLOCK_BYTES = 256 * 1024  # one block of models' widest activation (see models_per_block)
@@ -52,7 +54,19 @@ def init_ensemble(
         zero-padded to ``net``'s shapes.
 
     Returns:
-      A params tree whose leaves have a leading axis K.
+      A params tree whose leaves have a leading axis K: ``W (K, n[l], n[l-1])``,
+      ``b (K, n[l])`` for a dense layer (model k's params are ``leaf[k]``).
+
+    Example:
+      >>> import jax
+      >>> import jaxnet as jn
+      >>> net = jn.Network((2, 8, 1), hidden="tanh", output="sigmoid")
+      >>> stacked = jn.init_ensemble(jax.random.split(jax.random.key(0), 3), net)
+      >>> stacked[0]["W"].shape, stacked[0]["b"].shape, stacked[1]["W"].shape
+      ((3, 8, 2), (3, 8), (3, 1, 8))
+      >>> sweep = jn.init_ensemble(jax.random.split(jax.random.key(0), 2), net, hidden_sizes=[2, 8])
+      >>> [int((W != 0).any(axis=1).sum()) for W in sweep[0]["W"]]  # hidden units in use
+      [2, 8]
     """
     check_network(net)
     keys = _as_keys(keys)
@@ -239,7 +253,25 @@ def fit_ensemble(
     Returns:
       The trained stacked params and a list of K histories (as ``jn.fit``'s). A model
       whose loss becomes non-finite stops updating (its history ends there, with a
-      warning); the others carry on.
+      warning); the others carry on. Stacked params have the shapes of
+      :func:`init_ensemble`'s, ``(K, ...)`` per leaf.
+
+    Example:
+      Three learning rates in one compiled run:
+
+      >>> import jax, numpy as np
+      >>> import jaxnet as jn
+      >>> net = jn.Network((2, 3, 1), hidden="tanh", output="sigmoid")
+      >>> X = np.random.default_rng(0).normal(size=(32, 2)).astype(np.float32)
+      >>> y = (X[:, 0] > 0).astype(np.int32)
+      >>> stacked = jn.init_ensemble(jax.random.split(jax.random.key(0), 3), net)
+      >>> rates = np.array([0.1, 0.5, 1.0], np.float32)
+      >>> params, histories = jn.fit_ensemble(net, stacked, X, y, learning_rate=rates,
+      ...                                     epochs=5, verbose=0)
+      >>> params[0]["W"].shape, len(histories), [len(h["loss"]) for h in histories]
+      ((3, 3, 2), 3, [5, 5, 5])
+      >>> [round(h["learning_rate"][0], 4) for h in histories]
+      [0.1, 0.5, 1.0]
     """
     refuse_tracers("jn.fit_ensemble", stacked_params=stacked_params, X=X, Y=Y,
                    validation_data=validation_data, learning_rate=learning_rate, keys=keys)  # fmt: skip
