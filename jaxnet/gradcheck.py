@@ -30,11 +30,38 @@ from jaxnet.validation import (
     check_real,
 )
 
+__all__ = [
+    "COURSE_THRESHOLD",
+    "GradcheckReport",
+    "gradcheck",
+    "numeric_grads",
+    "relative_difference",
+]
+
 COURSE_THRESHOLD = 2e-7
 
 
 class GradcheckReport(NamedTuple):
-    """The three pairwise relative differences and the verdict against ``threshold``."""
+    """The three pairwise relative differences and the verdict against ``threshold``.
+
+    Attributes:
+      manual_vs_autodiff: :func:`relative_difference` of hand-derived and ``jax.grad`` gradients.
+      manual_vs_numeric: of hand-derived and finite-difference gradients.
+      autodiff_vs_numeric: of ``jax.grad`` and finite-difference gradients.
+      threshold: the largest difference that passes.
+      passed: all three finite and below ``threshold``.
+
+    Example:
+      >>> import jax, jaxnet as jn
+      >>> net = jn.Network((2, 3, 1), hidden="tanh", output="sigmoid")
+      >>> params = jn.init(jax.random.key(0), net)
+      >>> X, y = jax.random.normal(jax.random.key(1), (4, 2)), jax.numpy.array([0, 1, 1, 0])
+      >>> report = jn.gradcheck(net, params, X, y)
+      >>> report.passed, report.threshold
+      (True, 2e-07)
+      >>> print(str(report).splitlines()[-1])
+      PASSED (threshold 2e-07)
+    """
 
     manual_vs_autodiff: float
     manual_vs_numeric: float
@@ -54,7 +81,22 @@ class GradcheckReport(NamedTuple):
 
 def relative_difference(g1, g2) -> float:
     """``||g1 - g2|| / (||g1|| + ||g2||)`` over flattened pytrees; 0 when both are zero, NaN
-    when either holds a NaN or an infinity (such gradients fail any check)."""
+    when either holds a NaN or an infinity (such gradients fail any check).
+
+    Args:
+      g1: a pytree of arrays (e.g. the params' tree of gradients).
+      g2: a pytree of the same structure and shapes.
+
+    Returns:
+      A Python float in ``[0, 1]``, or NaN.
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> import jaxnet as jn
+      >>> g = {"W": jnp.array([3.0, 4.0])}
+      >>> jn.relative_difference(g, g), jn.relative_difference(g, {"W": jnp.zeros(2)})
+      (0.0, 1.0)
+    """
     v1, v2 = ravel_pytree(g1)[0], ravel_pytree(g2)[0]
     if not (jnp.isfinite(v1).all() and jnp.isfinite(v2).all()):
         return math.nan
@@ -74,7 +116,35 @@ def numeric_grads(
     train: bool = False,
 ):
     """Centred finite differences of J for every trainable parameter; same tree as ``params``
-    (zeros for the non-trainable leaves, which J's gradient leaves out too)."""
+    (zeros for the non-trainable leaves, which J's gradient leaves out too).
+
+    ``dtheta_i = (J(theta + eps e_i) - J(theta - eps e_i)) / (2 eps)``, the course's
+    ``gradient_check_n``; no conversion to float64 here (:func:`gradcheck` does it).
+
+    Args:
+      net: the :class:`~jaxnet.Network`.
+      params: its params, one dict per layer: dense ``{"W": (n[l], n[l-1]), "b": (n[l],)}``.
+      X: the inputs ``(m, *net.input_shape)``.
+      Y: labels ``(m, n[L])`` in the params' dtype (not validated: the core's form).
+      epsilon: the step ``eps`` (the course's 1e-7; meaningful in float64).
+      chunk_size: how many parameters to perturb at once (bounds memory).
+      key: the ``jax.random`` key of the training mode (dropout), or None.
+      train: whether J is the training cost.
+
+    Returns:
+      The params' tree of approximate gradients, each leaf the shape of its parameter.
+
+    Example:
+      >>> import jax, jaxnet as jn
+      >>> net = jn.Network((2, 3, 1), hidden="tanh", output="sigmoid")
+      >>> params = jn.init(jax.random.key(0), net)
+      >>> X, y = jax.random.normal(jax.random.key(1), (4, 2)), jax.numpy.array([0, 1, 1, 0])
+      >>> from jaxnet.gradcheck import numeric_grads
+      >>> Y = y[:, None].astype(X.dtype)  # the core takes labels (m, n[L]) in the params' dtype
+      >>> numeric = numeric_grads(net, params, X, Y, epsilon=1e-2)  # float32: a large step
+      >>> jn.relative_difference(numeric, jn.grads(net, params, X, y)) < 1e-3
+      True
+    """
     theta, unravel = ravel_pytree(params)
     mask, _ = ravel_pytree(jax.tree.map(lambda p, t: np.full(p.shape, t), params, net.trainable()))
     indices = np.flatnonzero(np.asarray(mask))
@@ -108,8 +178,13 @@ def gradcheck(
 ) -> GradcheckReport:
     """Compare manual, autodiff and numeric gradients of J pairwise, in float64.
 
+
     Args:
-      net, params, X, Y: as for ``jn.cost``.
+      net: the :class:`~jaxnet.Network`.
+      params: its params, one dict per layer: dense ``{"W": (n[l], n[l-1]), "b": (n[l],)}``;
+        any float dtype (converted to float64).
+      X: the inputs ``(m, *net.input_shape)``.
+      Y: labels ``(m, n[L])`` or ``(m,)``, as for ``jn.cost``.
       key, train: the mode of J, as for ``jn.cost`` (``train=True`` checks the training
         cost: dropout's mask drawn from ``key``, batch norm on batch statistics).
       epsilon: the finite-difference step (the course's 1e-7), a positive number.
@@ -121,6 +196,19 @@ def gradcheck(
     Returns:
       A :class:`GradcheckReport`; ``passed`` when all three differences are finite and
       below ``threshold`` (a NaN or infinite gradient fails).
+
+    Example:
+      >>> import jax, jaxnet as jn
+      >>> net = jn.Network((2, 3, 1), hidden="tanh", output="sigmoid")
+      >>> params = jn.init(jax.random.key(0), net)
+      >>> X, y = jax.random.normal(jax.random.key(1), (4, 2)), jax.numpy.array([0, 1, 1, 0])
+      >>> jn.gradcheck(net, params, X, y).passed
+      True
+      >>> def wrong(n, p, x, y):  # a backward pass with a planted error
+      ...     g = jn.grads(n, p, x, y)
+      ...     return (dict(g[0], b=2 * g[0]["b"]), g[1])
+      >>> jn.gradcheck(net, params, X, y, manual_grads=wrong).passed
+      False
     """
     check_network(net)
     epsilon = check_real(epsilon, "epsilon", 0.0, strict=True)

@@ -33,6 +33,8 @@ from jaxnet.validation import (
     check_params,
 )
 
+__all__ = ["per_example_grads"]
+
 
 @functools.partial(jax.jit, static_argnames=("net", "backprop", "chunk_size"))
 def _per_example(net, params, X, Y, backprop, chunk_size):
@@ -57,7 +59,10 @@ def per_example_grads(
     the mean over the leading axis is ``jn.grads(net, params, X, Y)``.
 
     Args:
-      net, params, X, Y: as for ``jn.grads`` (X ``(m, *net.input_shape)``).
+      net: the :class:`~jaxnet.Network`.
+      params: its params, one dict per layer: dense ``{"W": (n[l], n[l-1]), "b": (n[l],)}``.
+      X: the inputs ``(m, *net.input_shape)``.
+      Y: labels ``(m, n[L])`` or ``(m,)``, as for ``jn.cost``.
       backprop: ``"manual"`` (hand-derived backprop) or ``"autodiff"`` (``jax.grad``).
       chunk_size: process this many examples at a time (bounds memory to
         ``chunk_size x num_params`` floats); ``None`` vmaps over all m at once.
@@ -65,12 +70,13 @@ def per_example_grads(
     Returns:
       The params' tree, every leaf ``(m, *leaf.shape)``: ``[l]["W"][i] = d loss_i / dW[l]``.
 
-    >>> import jax, jaxnet as jn
-    >>> net = jn.Network((2, 3, 1), hidden="tanh", output="sigmoid")
-    >>> params = jn.init(jax.random.key(0), net)
-    >>> X, y = jax.numpy.ones((5, 2)), jax.numpy.array([0, 1, 1, 0, 1])
-    >>> per_example_grads(net, params, X, y)[0]["W"].shape
-    (5, 3, 2)
+    Example:
+      >>> import jax, jaxnet as jn
+      >>> net = jn.Network((2, 3, 1), hidden="tanh", output="sigmoid")
+      >>> params = jn.init(jax.random.key(0), net)
+      >>> X, y = jax.numpy.ones((5, 2)), jax.numpy.array([0, 1, 1, 0, 1])
+      >>> per_example_grads(net, params, X, y)[0]["W"].shape
+      (5, 3, 2)
     """
     check_network(net)
     check_choice(backprop, "backprop", network.BACKPROP)
