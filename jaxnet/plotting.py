@@ -89,6 +89,14 @@ def plot_history(history, path=None, *, dpi: int = 100) -> Figure:
     Returns:
       The Figure: one panel for the loss, one for the metric (when the history has one);
       each with the training line first and the validation line second.
+
+    Example:
+      >>> import jaxnet as jn
+      >>> history = {"loss": [0.7, 0.5, 0.4], "accuracy": [0.5, 0.7, 0.8],
+      ...            "val_loss": [0.72, 0.6, 0.55], "val_accuracy": [0.5, 0.6, 0.7]}
+      >>> fig = jn.plotting.plot_history(history)
+      >>> [ax.get_title() for ax in fig.axes], [len(ax.lines) for ax in fig.axes]
+      (['Model loss', 'Model accuracy'], [2, 2])
     """
     history = getattr(history, "history", history)
     if not isinstance(history, Mapping) or "loss" not in history:
@@ -135,6 +143,19 @@ def plot_costs(
 
     Returns:
       The Figure; x is the sample index, labelled ``"iterations (per hundreds)"`` for ``every=100``.
+
+    Example:
+      The course's learning-rate comparison, saved as a PNG:
+
+      >>> import pathlib, tempfile
+      >>> import jaxnet as jn
+      >>> runs = {0.01: [0.7, 0.6, 0.5], 0.1: [0.7, 0.4, 0.3]}
+      >>> with tempfile.TemporaryDirectory() as d:
+      ...     fig = jn.plotting.plot_costs(runs, every=1, path=pathlib.Path(d) / "costs.png")
+      ...     print((pathlib.Path(d) / "costs.png").stat().st_size > 0)
+      True
+      >>> [line.get_label() for line in fig.axes[0].lines], fig.axes[0].get_xlabel()
+      (['0.01', '0.1'], 'iterations')
     """
     if not isinstance(every, numbers.Integral) or isinstance(every, bool) or every < 1:
         raise ValueError(f"every must be an int >= 1, got {every!r}")
@@ -179,6 +200,18 @@ def decision_grid(net, params, X, *, resolution: int = 200, margin=None):
     Returns:
       ``(xx, yy, Z)``, each ``(resolution, resolution)``: ``Z[i, j]`` is
       ``jn.predict(net, params, [[xx[i, j], yy[i, j]]])``.
+
+    Example:
+      >>> import jax, numpy as np
+      >>> import jaxnet as jn
+      >>> net = jn.Network((2, 3, 1), hidden="tanh", output="sigmoid")
+      >>> params = jn.init(jax.random.key(0), net)
+      >>> X = np.array([[0.0, 0.0], [1.0, 1.0], [0.0, 1.0]], np.float32)
+      >>> xx, yy, Z = jn.plotting.decision_grid(net, params, X, resolution=5)
+      >>> xx.shape, Z.shape, round(float(xx.min()), 4), round(float(xx.max()), 4)
+      ((5, 5), (5, 5), -0.1, 1.1)
+      >>> set(np.unique(Z).tolist()) <= {0, 1}
+      True
     """
     X = _check_planar(X)
     if net.input_shape != (2,):
@@ -230,6 +263,17 @@ def plot_decision_boundary(
     Returns:
       The Figure. Its Axes holds the filled contour set of the predicted class (levels
       at the half-integers) and a scatter of X colored by Y, both in the Spectral colormap.
+
+    Example:
+      >>> import jax, numpy as np
+      >>> import jaxnet as jn
+      >>> net = jn.Network((2, 3, 1), hidden="tanh", output="sigmoid")
+      >>> params = jn.init(jax.random.key(0), net)
+      >>> X = np.array([[0.0, 0.0], [1.0, 1.0], [0.0, 1.0]], np.float32)
+      >>> fig = jn.plotting.plot_decision_boundary(net, params, X, np.array([0, 1, 1]),
+      ...                                          resolution=5, title="tanh, 3 units")
+      >>> fig.axes[0].get_title(), len(fig.axes[0].collections)  # the regions, the points
+      ('tanh, 3 units', 2)
     """
     X = _check_planar(X)
     Y = _class_labels(Y, X.shape[0])
@@ -269,6 +313,12 @@ def plot_activations(
 
     Returns:
       The Figure; panel i has two lines, ``g(z)`` then ``g'(z)``, titled with the activation's name.
+
+    Example:
+      >>> import jaxnet as jn
+      >>> fig = jn.plotting.plot_activations(("sigmoid", "relu"), num=11)
+      >>> [ax.get_title() for ax in fig.axes], [len(ax.lines) for ax in fig.axes]
+      (['sigmoid', 'relu'], [2, 2])
     """
     if isinstance(names, str | _activations.Activation):
         names = (names,)
@@ -383,6 +433,15 @@ def plot_images(
     Returns:
       The Figure, one Axes per drawn image (``min(m, max_images)``); a mistake
       (prediction != label) has a red title and a red frame.
+
+    Example:
+      >>> import numpy as np
+      >>> import jaxnet as jn
+      >>> images = np.zeros((3, 4, 4), np.uint8)
+      >>> fig = jn.plotting.plot_images(images, labels=[0, 1, 1], predictions=[0, 0, 1],
+      ...                               class_names=["non-cat", "cat"])
+      >>> [(ax.get_title(), ax.title.get_color()) for ax in fig.axes]
+      [('non-cat / non-cat', 'black'), ('non-cat / cat', 'red'), ('cat / cat', 'black')]
     """
     for value, name in ((ncols, "ncols"), (max_images, "max_images")):
         if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < 1:
@@ -445,6 +504,13 @@ def plot_hidden_size_sweep(
     Returns:
       The Figure; lines are drawn in increasing hidden size, with a log x-axis when the
       sizes span a factor of 10 or more.
+
+    Example:
+      >>> import jaxnet as jn
+      >>> fig = jn.plotting.plot_hidden_size_sweep([1, 2, 4], [0.6, 0.8, 0.9],
+      ...                                          val_accuracies=[0.6, 0.7, 0.85])
+      >>> [line.get_label() for line in fig.axes[0].lines], fig.axes[0].get_xscale()
+      (['train', 'validation'], 'linear')
     """
     sizes = _as_series(hidden_sizes, "hidden_sizes")
     if not np.all(sizes > 0):
@@ -504,6 +570,14 @@ def plot_filters(
     Returns:
       The Figure, one Axes per drawn filter (``min(n_C, max_filters)``), titled with its index;
       each filter is min-max scaled on its own (color filters to [0, 1]).
+
+    Example:
+      >>> import numpy as np
+      >>> import jaxnet as jn
+      >>> W = np.random.default_rng(0).normal(size=(3, 3, 1, 4))  # 4 filters 3x3, 1 channel
+      >>> fig = jn.plotting.plot_filters(W, ncols=2)
+      >>> [ax.get_title() for ax in fig.axes]
+      ['0', '1', '2', '3']
     """
     W = np.asarray(W, dtype=float)
     if W.ndim != 4 or W.shape[0] < 1 or W.shape[-1] < 1:
@@ -554,6 +628,17 @@ def plot_feature_maps(
     Returns:
       The Figure: the image in the first row, then one row per layer (inference mode:
       no dropout, batch norm's moving statistics), each map titled with its channel.
+
+    Example:
+      >>> import jax, numpy as np
+      >>> import jaxnet as jn
+      >>> layers = [jn.layers.Conv2D(2, 3, activation="relu"), jn.layers.Flatten(),
+      ...           jn.layers.Dense(1, "sigmoid")]
+      >>> cnn = jn.Sequential(layers, (6, 6, 1))
+      >>> params = jn.init(jax.random.key(0), cnn)
+      >>> fig = jn.plotting.plot_feature_maps(cnn, params, np.ones((6, 6, 1), np.float32))
+      >>> [ax.get_title() for ax in fig.axes]
+      ['input', 'ch 0', 'ch 1']
     """
     from jaxnet.validation import as_inputs, check_network, check_params
 
