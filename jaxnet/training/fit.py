@@ -50,7 +50,9 @@ def fit(
     Args:
       net: the :class:`Network`.
       params: initial params (from ``jn.init`` or made by hand, e.g. from NumPy).
-      X, Y: training inputs ``(m, n[0])`` and labels (see ``jn.cost``).
+      X, Y: training inputs ``(m, n[0])`` (``(m, n_H, n_W, n_C)`` for images) and labels:
+        ``(m,)`` class indices or ``(m, 1)`` for binary, ``(m,)`` or one-hot ``(m, K)``
+        for multiclass, ``(m, n[L])`` targets for regression (see ``jn.cost``).
       optimizer: ``"sgd"``, ``"momentum"`` (the course's), ``"rmsprop"`` (Keras's
         defaults), ``"adam"`` (see :mod:`jaxnet.optimizers`) or an optax ``GradientTransformation``.
       learning_rate: for a named optimiser (default: Keras's default for it): a positive
@@ -105,17 +107,29 @@ def fit(
       step), ``epoch`` (1-based) and ``time`` (seconds per epoch); and
       ``stopped_epoch`` (an int, the last epoch trained) when a callback stopped training.
       ``params`` are a callback's replacement if one returned some from ``on_train_end``
-      (``restore_best_params``).
+      (``restore_best_params``); they have the input params' structure and shapes
+      (dense layer l: ``W (n[l], n[l-1])``, ``b (n[l],)``).
 
-    >>> import jax, numpy as np, jaxnet as jn
-    >>> net = jn.Network((2, 4, 1), hidden="tanh", output="sigmoid")
-    >>> X = np.random.default_rng(0).normal(size=(64, 2)).astype(np.float32)
-    >>> y = (X[:, 0] * X[:, 1] > 0).astype(np.int32)
-    >>> decay = jn.schedules.inverse_time_decay(0.5, decay_rate=0.1, steps_per_epoch=4)
-    >>> params, history = jn.fit(net, jn.init(jax.random.key(0), net), X, y,
-    ...     learning_rate=decay, epochs=3, batch_size=16, key=jax.random.key(1), verbose=0)
-    >>> [round(r, 4) for r in history["learning_rate"]]
-    [0.5, 0.4545, 0.4167]
+    Raises:
+      TrainingDiverged: the loss became non-finite (with ``on_nonfinite="raise"``).
+      CheckpointWriteError: a checkpoint could not be written during training.
+      ValueError, TypeError: an argument that is not what is expected (named in the message).
+
+    Example:
+      Minibatch gradient descent with the course's learning-rate decay per epoch:
+
+      >>> import jax, numpy as np
+      >>> import jaxnet as jn
+      >>> net = jn.Network((2, 4, 1), hidden="tanh", output="sigmoid")
+      >>> X = np.random.default_rng(0).normal(size=(64, 2)).astype(np.float32)
+      >>> y = (X[:, 0] * X[:, 1] > 0).astype(np.int32)
+      >>> decay = jn.schedules.inverse_time_decay(0.5, decay_rate=0.1, steps_per_epoch=4)
+      >>> params, history = jn.fit(net, jn.init(jax.random.key(0), net), X, y,
+      ...     learning_rate=decay, epochs=3, batch_size=16, key=jax.random.key(1), verbose=0)
+      >>> [round(r, 4) for r in history["learning_rate"]]
+      [0.5, 0.4545, 0.4167]
+      >>> history["epoch"], [p["W"].shape for p in params]
+      ([1, 2, 3], [(4, 2), (1, 4)])
     """
     refuse_tracers("jn.fit", params=params, X=X, Y=Y, validation_data=validation_data,
                    learning_rate=learning_rate, key=key)  # fmt: skip

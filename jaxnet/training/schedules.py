@@ -50,9 +50,10 @@ def inverse_time_decay(
     Returns:
       A schedule ``count -> learning rate`` for ``jn.fit(..., learning_rate=...)``.
 
-    >>> decay = inverse_time_decay(0.5, decay_rate=1.0)  # full batch: one step per epoch
-    >>> [float(decay(e)) for e in range(3)]
-    [0.5, 0.25, 0.16666666666666666]
+    Example:
+      >>> decay = inverse_time_decay(0.5, decay_rate=1.0)  # full batch: one step per epoch
+      >>> [float(decay(e)) for e in range(3)]
+      [0.5, 0.25, 0.16666666666666666]
     """
     alpha0 = check_real(learning_rate, "learning_rate", 0.0, strict=True)
     rate = check_real(decay_rate, "decay_rate", 0.0)
@@ -81,9 +82,10 @@ def fixed_interval_decay(
     Returns:
       A schedule ``count -> learning rate``.
 
-    >>> decay = fixed_interval_decay(0.1, decay_rate=1.0, time_interval=1000)
-    >>> [float(decay(e)) for e in (0, 999, 1000, 2500)]
-    [0.1, 0.1, 0.05, 0.03333333333333333]
+    Example:
+      >>> decay = fixed_interval_decay(0.1, decay_rate=1.0, time_interval=1000)
+      >>> [float(decay(e)) for e in (0, 999, 1000, 2500)]
+      [0.1, 0.1, 0.05, 0.03333333333333333]
     """
     alpha0 = check_real(learning_rate, "learning_rate", 0.0, strict=True)
     rate = check_real(decay_rate, "decay_rate", 0.0)
@@ -106,8 +108,9 @@ def steps_per_epoch(num_examples: int, batch_size: int | None = None) -> int:
     Returns:
       The number of steps per epoch.
 
-    >>> steps_per_epoch(300, 64), steps_per_epoch(300)
-    (5, 1)
+    Example:
+      >>> steps_per_epoch(300, 64), steps_per_epoch(300)
+      (5, 1)
     """
     m = check_int(num_examples, "num_examples", 1)
     if batch_size is None:
