@@ -55,6 +55,18 @@ from jaxnet import losses as _losses
 from jaxnet.layers import BatchNorm, Dense, Dropout
 from jaxnet.layers import base as _base
 
+__all__ = [
+    "BACKPROP",
+    "Network",
+    "Sequential",
+    "evaluate",
+    "l2_gradients",
+    "loss_and_grads",
+    "penalty",
+    "with_stats",
+    "without_l2",
+]
+
 BACKPROP = ("manual", "autodiff")
 
 
@@ -346,17 +358,6 @@ class Network:
 def Sequential(layers, input_shape, *, loss: str | None = None, l2: float | None = None) -> Network:  # noqa: N802 - Keras's name
     """A :class:`Network` of ``layers`` applied in order to inputs of ``input_shape`` (per example).
 
-    >>> from jaxnet.layers import BatchNorm, Conv2D, Dense, Dropout, Flatten, MaxPool2D
-    >>> net = Sequential([Dense(64, "relu"), Dense(10, "softmax")], input_shape=(784,))
-    >>> net == Network((784, 64, 10), hidden="relu", output="softmax")
-    True
-    >>> cnn = Sequential([Conv2D(8, 3, activation="relu"), BatchNorm(), MaxPool2D(2), Flatten(),
-    ...                   Dropout(0.5), Dense(10, "softmax")], input_shape=(28, 28, 1), l2=1e-3)
-    >>> cnn.output_shapes[:3]
-    ((26, 26, 8), (26, 26, 8), (13, 13, 8))
-    >>> cnn.l2
-    (0.001, 0.0, 0.0, 0.0, 0.0, 0.001)
-
     Args:
       layers: the layers (:mod:`jaxnet.layers`); the last one is the output layer and
         has an activation.
@@ -365,9 +366,24 @@ def Sequential(layers, input_shape, *, loss: str | None = None, l2: float | None
       l2: if given, λ of the L2 penalty on every weighted layer (Dense, Conv2D), replacing
         their own ``l2``; None keeps each layer's.
 
+    Returns:
+      The :class:`Network`; ``X`` of shape ``(m, *input_shape)`` gives ``A[L] (m, n[L])``.
+
     Raises:
       ValueError: a layer that does not fit its input (``layers[l]`` named: a kernel or pool
         window larger than the padded input, a Dense after images without a Flatten, ...).
+
+    Example:
+      >>> from jaxnet.layers import BatchNorm, Conv2D, Dense, Dropout, Flatten, MaxPool2D
+      >>> net = Sequential([Dense(64, "relu"), Dense(10, "softmax")], input_shape=(784,))
+      >>> net == Network((784, 64, 10), hidden="relu", output="softmax")
+      True
+      >>> cnn = Sequential([Conv2D(8, 3, activation="relu"), BatchNorm(), MaxPool2D(2), Flatten(),
+      ...                   Dropout(0.5), Dense(10, "softmax")], input_shape=(28, 28, 1), l2=1e-3)
+      >>> cnn.output_shapes[:3]
+      ((26, 26, 8), (26, 26, 8), (13, 13, 8))
+      >>> cnn.l2
+      (0.001, 0.0, 0.0, 0.0, 0.0, 0.001)
     """
     return Network.from_layers(layers, input_shape, loss, l2)
 
@@ -443,8 +459,15 @@ def _with_l2(layers: tuple, l2: float) -> tuple:
 def without_l2(net: Network) -> Network:
     """``net`` with every layer's ``l2`` set to 0: the same layers and params, the data cost only.
 
-    >>> without_l2(Network((2, 3, 1), l2=0.5)) == Network((2, 3, 1))
-    True
+    Args:
+      net: the :class:`Network`.
+
+    Returns:
+      A :class:`Network` (``net`` itself when no layer has L2).
+
+    Example:
+      >>> without_l2(Network((2, 3, 1), l2=0.5)) == Network((2, 3, 1))
+      True
     """
     if not any(net.l2):
         return net
@@ -567,13 +590,20 @@ def example_count(X, weights=None):
 def penalty(net: Network, params, m):
     """The L2 term of J: ``sum_l (λ[l] / 2m) ||W[l]||^2`` over the layers with ``l2 = λ[l] > 0``.
 
-    ``m`` is the (weighted) example count (:func:`example_count`). 0.0 when no layer has L2.
+    Args:
+      net: the :class:`Network`.
+      params: its params, one dict per layer: dense ``{"W": (n[l], n[l-1]), "b": (n[l],)}``.
+      m: the (weighted) example count: ``X.shape[0]``, or ``sum(weights)``.
 
-    >>> import jax.numpy as jnp
-    >>> net = Network((2, 3, 1), l2=0.5)
-    >>> params = ({"W": jnp.ones((3, 2)), "b": jnp.zeros(3)}, {"W": jnp.ones((1, 3)), "b": jnp.zeros(1)})
-    >>> round(float(penalty(net, params, 10)), 6)  # 0.5 / (2 * 10) * (6 + 3)
-    0.225
+    Returns:
+      A scalar array (shape ``()``), or the float 0.0 when no layer has L2.
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> net = Network((2, 3, 1), l2=0.5)
+      >>> params = ({"W": jnp.ones((3, 2)), "b": jnp.zeros(3)}, {"W": jnp.ones((1, 3)), "b": jnp.zeros(1)})
+      >>> round(float(penalty(net, params, 10)), 6)  # 0.5 / (2 * 10) * (6 + 3)
+      0.225
     """
     terms = [
         _l2(layer) * jnp.sum(jnp.square(p["W"]))
@@ -590,12 +620,25 @@ def l2_gradients(net: Network, params, grads, m):
 
     A leading batch axis on ``grads`` (per-example gradients) broadcasts explicitly.
 
-    >>> import jax.numpy as jnp
-    >>> net = Network((2, 1), l2=0.5)
-    >>> params = ({"W": jnp.ones((1, 2)), "b": jnp.zeros(1)},)
-    >>> zeros = ({"W": jnp.zeros((1, 2)), "b": jnp.zeros(1)},)
-    >>> bool(jnp.allclose(l2_gradients(net, params, zeros, 10)[0]["W"], 0.05))  # (0.5 / 10) W
-    True
+    Args:
+      net: the :class:`Network`.
+      params: its params, one dict per layer: dense ``{"W": (n[l], n[l-1]), "b": (n[l],)}``.
+      grads: the params' tree of gradients of the data cost, or per-example gradients with
+        a leading axis ``m`` on every leaf.
+      m: the (weighted) example count.
+
+    Returns:
+      ``grads`` with the L2 terms added (the same tree and shapes; ``grads`` itself when no
+      layer has L2).
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> net = Network((2, 1), l2=0.5)
+      >>> params = ({"W": jnp.ones((1, 2)), "b": jnp.zeros(1)},)
+      >>> zeros = ({"W": jnp.zeros((1, 2)), "b": jnp.zeros(1)},)
+      >>> dW = l2_gradients(net, params, zeros, 10)[0]["W"]
+      >>> dW.shape, round(float(dW[0, 0]), 4)  # (0.5 / 10) W
+      ((1, 2), 0.05)
     """
     if not any(net.l2):
         return grads
@@ -627,6 +670,28 @@ def evaluate(net: Network, params, X, Y, weights=None):
 
     J is :func:`cost`'s (the L2 term included, with this set's ``m``), as Keras's evaluate
     includes its regularisation losses.
+
+    Args:
+      net: the :class:`Network`.
+      params: its params, one dict per layer: dense ``{"W": (n[l], n[l-1]), "b": (n[l],)}``.
+      X: the inputs ``(m, *net.input_shape)`` in the params' dtype.
+      Y: the labels ``(m, n[L])`` in the params' dtype (the core does no validation).
+      weights: ``(m,)`` example weights (0 for padding rows), or None for the plain mean.
+
+    Returns:
+      ``(J, metric)``, two scalar arrays: the metric is accuracy, or Keras's ``mse`` for
+      regression (:func:`jaxnet.metrics.metric`).
+
+    Example:
+      >>> import jax, jax.numpy as jnp
+      >>> import jaxnet as jn
+      >>> from jaxnet import network
+      >>> net = jn.Network((2, 3, 1), hidden="tanh", output="sigmoid")
+      >>> params = jn.init(jax.random.key(0), net)
+      >>> X, Y = jnp.ones((4, 2)), jnp.array([[0.0], [1.0], [1.0], [0.0]])
+      >>> J, accuracy = network.evaluate(net, params, X, Y)
+      >>> J.shape, float(accuracy)  # equal inputs: one prediction, right on half the labels
+      ((), 0.5)
     """
     A_L, Z_L, _ = _forward(net, params, X, None, False, weights)
     J = _regularised(
@@ -689,6 +754,31 @@ def loss_and_grads(
     ``grads`` has the params' tree (zeros for the non-trainable leaves); ``stats`` holds
     one dict per layer with the new values of its non-trainable leaves (``{}`` for most
     layers), for :func:`with_stats`.
+
+    Args:
+      net: the :class:`Network`.
+      params: its params, one dict per layer: dense ``{"W": (n[l], n[l-1]), "b": (n[l],)}``.
+      X: the inputs ``(m, *net.input_shape)`` in the params' dtype.
+      Y: the labels ``(m, n[L])`` in the params' dtype (the core does no validation).
+      weights: ``(m,)`` example weights (0 for padding rows), or None for the plain mean.
+      backprop: ``"manual"`` (hand-derived backprop) or ``"autodiff"`` (``jax.grad``).
+      key: a ``jax.random`` key for the layers that draw in training (dropout), or None.
+      train: training behaviour (the default here: dropout on, batch statistics).
+
+    Returns:
+      ``(J, A[L], grads, stats)``: the scalar J, ``A[L] (m, n[L])``, the params' tree of
+      gradients, and a tuple of one dict per layer.
+
+    Example:
+      >>> import jax, jax.numpy as jnp
+      >>> import jaxnet as jn
+      >>> from jaxnet import network
+      >>> net = jn.Network((2, 3, 1), hidden="tanh", output="sigmoid")
+      >>> params = jn.init(jax.random.key(0), net)
+      >>> X, Y = jnp.ones((4, 2)), jnp.array([[0.0], [1.0], [1.0], [0.0]])
+      >>> J, A_L, grads, stats = network.loss_and_grads(net, params, X, Y)
+      >>> J.shape, A_L.shape, grads[0]["W"].shape, stats
+      ((), (4, 1), (3, 2), ({}, {}))
     """
     m = example_count(X, weights)
     if backprop == "manual":
@@ -722,6 +812,26 @@ def with_stats(net: Network, params, stats):
 
     Training applies the optimiser to every leaf, then this: whatever the optimiser
     proposed for a non-trainable leaf is discarded.
+
+    Args:
+      net: the :class:`Network` (unused; the signature of the contract).
+      params: its params, one dict per layer.
+      stats: one dict per layer (from :func:`loss_and_grads`), ``{}`` for layers without state.
+
+    Returns:
+      The params' tree, each leaf the shape it had.
+
+    Example:
+      >>> import jax, jax.numpy as jnp
+      >>> import jaxnet as jn
+      >>> from jaxnet import network
+      >>> net = jn.Network((2, 3, 1), batch_norm=True)
+      >>> params = jn.init(jax.random.key(0), net)
+      >>> X, Y = jnp.array([[1.0, 2.0], [3.0, 0.0]]), jnp.array([[0.0], [1.0]])
+      >>> J, A_L, grads, stats = network.loss_and_grads(net, params, X, Y)
+      >>> new = network.with_stats(net, params, stats)
+      >>> sorted(stats[1]), bool((new[1]["moving_mean"] == stats[1]["moving_mean"]).all())
+      (['moving_mean', 'moving_var'], True)
     """
     del net
     return tuple({**p, **s} for p, s in zip(params, stats, strict=True))
