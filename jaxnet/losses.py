@@ -274,7 +274,7 @@ def binary_cross_entropy(A, Y, weights=None):
 def binary_cross_entropy_from_logits(Z, Y, weights=None):
     """The same J from the logits ``Z = W A_prev + b`` (m, n_L); finite for any Z.
 
-    Per example ``log(1 + e^z) - z y`` (:func:`softplus`), equal to the cross-entropy of
+    Per example ``log(1 + e^z) - z y`` (``softplus``), equal to the cross-entropy of
     ``a = sigmoid(z)`` without forming ``a``.
 
     Args:

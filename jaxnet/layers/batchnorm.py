@@ -37,6 +37,7 @@ from jaxnet.layers.base import register
 
 __all__ = [
     "BatchNorm",
+    "BatchNormCache",
     "batchnorm_backward",
     "batchnorm_forward",
     "batchnorm_inference",
@@ -47,8 +48,16 @@ __all__ = [
 class BatchNormCache:
     """``xhat``, ``gamma``, ``inv_std = 1/sqrt(var + eps)`` (keepdims), the value weights ``p``.
 
+
     ``p`` is None for the uniform ``1/N``, else ``(m, 1, ..., 1)``; ``train`` (static) says
     whether batch statistics were used (their gradient terms) or the moving averages.
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> from jaxnet.layers import batchnorm_forward
+      >>> Y, cache, _ = batchnorm_forward(jnp.array([[1.0], [3.0]]), jnp.ones(1), jnp.zeros(1))
+      >>> cache.xhat.shape, cache.inv_std.shape, cache.p, cache.train
+      ((2, 1), (1, 1), None, True)
     """
 
     xhat: jax.Array

@@ -37,6 +37,7 @@ from jaxnet.layers.base import check_l2, register
 
 __all__ = [
     "Conv2D",
+    "ConvCache",
     "conv_backward",
     "conv_forward",
     "conv_padding",
@@ -124,7 +125,15 @@ def output_size(n: int, f: int, stride: int, before: int, after: int) -> int:
 
 @dataclasses.dataclass(frozen=True)
 class ConvCache:
-    """The course's ``(A_prev, W, b, hparameters)``; ``stride`` and ``padding`` are static."""
+    """The course's ``(A_prev, W, b, hparameters)``; ``stride`` and ``padding`` are static.
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> from jaxnet.layers import conv_forward
+      >>> Z, cache = conv_forward(jnp.ones((1, 4, 4, 1)), jnp.ones((3, 3, 1, 2)), jnp.zeros(2), pad="same")
+      >>> cache.W.shape, cache.stride, cache.padding
+      ((3, 3, 1, 2), 1, ((1, 1), (1, 1)))
+    """
 
     A_prev: jax.Array
     W: jax.Array

@@ -24,13 +24,22 @@ from jaxnet.layers.base import register
 
 __all__ = [
     "Dropout",
+    "DropoutCache",
     "dropout_backward",
     "dropout_forward",
 ]
 
 
 class DropoutCache(NamedTuple):
-    """The mask ``D`` (bool, the shape of ``A``) and ``keep_prob = 1 - rate`` (a scalar of ``A``'s dtype)."""
+    """The mask ``D`` (bool, the shape of ``A``) and ``keep_prob = 1 - rate`` (a scalar of ``A``'s dtype).
+
+    Example:
+      >>> import jax, jax.numpy as jnp
+      >>> from jaxnet.layers import dropout_forward
+      >>> A_out, cache = dropout_forward(jnp.ones((2, 3)), 0.2, jax.random.key(0))
+      >>> cache.D.shape, cache.D.dtype, round(float(cache.keep_prob), 4)
+      ((2, 3), dtype('bool'), 0.8)
+    """
 
     D: jax.Array
     keep_prob: jax.Array
@@ -48,7 +57,7 @@ def dropout_forward(A, rate, key) -> tuple[jax.Array, DropoutCache]:
       key: a ``jax.random`` key for the mask.
 
     Returns:
-      ``(A_out, cache)``: ``A_out`` the shape of ``A``, and :class:`DropoutCache` ``(D, keep_prob)``.
+      ``(A_out, cache)``: ``A_out`` the shape of ``A``, and :class:`~jaxnet.layers.dropout.DropoutCache` ``(D, keep_prob)``.
 
     Example:
       >>> import jax, jax.numpy as jnp

@@ -17,6 +17,7 @@ from jaxnet.layers.base import register
 
 __all__ = [
     "Flatten",
+    "FlattenCache",
     "flatten_backward",
     "flatten_forward",
 ]
@@ -24,7 +25,14 @@ __all__ = [
 
 @dataclasses.dataclass(frozen=True)
 class FlattenCache:
-    """The input shape (static)."""
+    """The input shape (static).
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> from jaxnet.layers import flatten_forward
+      >>> flatten_forward(jnp.zeros((2, 3, 3, 4)))[1]
+      FlattenCache(shape=(2, 3, 3, 4))
+    """
 
     shape: tuple[int, ...]
 

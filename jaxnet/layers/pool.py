@@ -34,6 +34,7 @@ __all__ = [
     "MODES",
     "AvgPool2D",
     "MaxPool2D",
+    "PoolCache",
     "pool_backward",
     "pool_forward",
 ]
@@ -41,7 +42,15 @@ __all__ = [
 
 @dataclasses.dataclass(frozen=True)
 class PoolCache:
-    """The course's ``(A_prev, hparameters)``: the window size, its step and the mode."""
+    """The course's ``(A_prev, hparameters)``: the window size, its step and the mode.
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> from jaxnet.layers import pool_forward
+      >>> cache = pool_forward(jnp.zeros((1, 4, 4, 2)), 2)[1]
+      >>> cache.A_prev.shape, cache.f, cache.stride, cache.mode
+      ((1, 4, 4, 2), 2, 2, 'max')
+    """
 
     A_prev: jax.Array
     f: int
