@@ -26,18 +26,26 @@ BATCH = 128
 PLANAR_ITERS = {"full": 10_000, "quick": 100}
 PLANAR_LR = 1.2
 ENSEMBLE = {"full": 64, "quick": 4}
+ENSEMBLE_SCALE = {"full": (256, 1024), "quick": (8,)}  # C's scale check: more models at once
 SEQUENTIAL_TIMED = {"full": 4, "quick": 1}  # sequential NumPy/PyTorch runs timed, then extrapolated
 RMSPROP = {"learning_rate": 1e-3, "rho": 0.9, "eps": 1e-7}
 
 
 def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description="one benchmark contender; prints one JSON line")
-    p.add_argument("--workload", required=True, choices=["A", "B", "C", "D", "scaling", "train"])
+    p.add_argument(
+        "--workload", required=True, choices=["A", "B", "C", "D", "E", "scaling", "train"]
+    )
     p.add_argument("--quick", action="store_true", help="tiny sizes: a smoke test")
     p.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--backprop", choices=["autodiff", "manual"], default="autodiff")
-    p.add_argument("--variant", default=None, help="C: 'ensemble' or 'single' (jaxnet)")
+    p.add_argument(
+        "--variant",
+        default=None,
+        help="C: 'ensemble' or 'single' (jaxnet); 'course', 'batch-first', 'sequential' (jax_scan)",
+    )
+    p.add_argument("--models", type=int, default=None, help="C: models (default ENSEMBLE)")
     p.add_argument("--m", type=int, default=None, help="scaling: training examples")
     p.add_argument("--width", type=int, default=512, help="scaling: hidden units")
     p.add_argument("--epochs", type=int, default=None, help="scaling: epochs")
@@ -98,6 +106,11 @@ def now() -> float:
     return time.perf_counter()
 
 
+def cpu_now() -> float:
+    """CPU seconds of this process (all threads): beside wall time on a shared machine."""
+    return time.process_time()
+
+
 def steady(epoch_times: list[float]) -> float:
     """Median of the epochs after the first (the first pays compilation); the only one if 1."""
     rest = epoch_times[1:] or epoch_times
@@ -116,6 +129,11 @@ def epoch_result(
         "test_acc": test_acc,
         **extra,
     }
+
+
+def ensemble_size(args) -> int:
+    """C: the number of models, ``--models`` or :data:`ENSEMBLE` at the run's size."""
+    return args.models or ENSEMBLE[args.size]
 
 
 def sequential_result(n: int, k: int, measured_s: float, accuracies) -> dict:

@@ -13,6 +13,7 @@ REFERENCE = {
     "A": "jaxnet (autodiff)",
     "B": "jaxnet (cold cache)",
     "C": "jaxnet fit_ensemble",
+    "E": "jaxnet (manual)",
     "train": "jaxnet train (cold cache)",
 }
 TRAIN_TARGETS = {"cold": 2.0, "warm": 1.5}  # seconds of `jaxnet train`, the whole command
@@ -159,20 +160,7 @@ def targets(results: dict) -> list[dict]:
     if "B" in W:
         out += targets_b(W["B"])
     if "C" in W:
-        c = W["C"]
-        ens, one, npy = (
-            med(c, k, "total_s") for k in ("jaxnet fit_ensemble", "jaxnet fit (", "numpy")
-        )
-        out += [
-            _check("C", "ensemble <= 4x one model", ens / one, ens <= 4 * one, "{:.2f}x one model"),
-            _check(
-                "C",
-                "ensemble >= 15x faster than sequential NumPy",
-                npy / ens,
-                npy / ens >= 15,
-                "{:.1f}x faster",
-            ),
-        ]
+        out += targets_c(W["C"])
     if "D" in W:
         for net in D_NETS:
             ratio = med(W["D"], "manual", f"{net}/median_s") / med(
@@ -181,6 +169,8 @@ def targets(results: dict) -> list[dict]:
             out.append(
                 _check("D", f"{net}: manual/autodiff <= 1.05", ratio, ratio <= 1.05, "{:.3f}")
             )
+    if "E" in W:
+        out += targets_e(W["E"])
     if "train" in W:
         for cache, limit in TRAIN_TARGETS.items():
             wall = med(W["train"], f"jaxnet train ({cache} cache)", "wall_s")
@@ -205,6 +195,55 @@ def targets(results: dict) -> list[dict]:
                 "{:.2f}x",
             )
         )
+    return out
+
+
+def ensemble_sizes(c) -> list[int]:
+    """C: the model counts of the ``jaxnet fit_ensemble (N models)`` rows, in order."""
+    return [
+        int(e["label"].split("(")[1].split()[0])
+        for e in c
+        if e["label"].startswith("jaxnet fit_ensemble (")
+    ]
+
+
+def targets_c(c) -> list[dict]:
+    """C: the ensemble against raw JAX's ``vmap`` (course layout), one model, sequential runs."""
+    sizes = ensemble_sizes(c)
+    if not sizes:
+        return []
+    n = sizes[0]
+
+    def total(label):
+        return med(c, label, "total_s")
+
+    ens, one = total(f"jaxnet fit_ensemble ({n} models)"), total("jaxnet fit (")
+    seq, npy = total(f"raw JAX ({n} sequential"), total("numpy")
+    out = []
+    for k in sizes:
+        ens_k, raw_k = (
+            total(f"jaxnet fit_ensemble ({k} models)"),
+            total(f"raw JAX vmap, course layout ({k} models)"),
+        )
+        out.append(
+            _check(
+                "C",
+                f"{k} models: ensemble <= 1.15x raw JAX vmap (course layout)",
+                ens_k / raw_k,
+                ens_k <= 1.15 * raw_k,
+                "{:.2f}x raw vmap",
+            )
+        )
+    out += [
+        _check("C", f"{n} models: ensemble <= 4x one model", ens / one, ens <= 4 * one, "{:.2f}x one model"),
+        _check("C", f"{n} models: ensemble faster than {n} sequential raw-JAX runs", seq / ens, ens < seq, "{:.2f}x faster"),
+        _check("C", f"{n} models: ensemble >= 15x faster than sequential NumPy", npy / ens, npy / ens >= 15, "{:.1f}x faster"),
+    ]  # fmt: skip
+    big = sizes[-1]
+    ens_big = total(f"jaxnet fit_ensemble ({big} models)")
+    out.append(
+        _check("C", f"(expectation) a sweep of {big} models in seconds (< 60 s)", ens_big, ens_big < 60, "{:.1f} s")
+    )  # fmt: skip
     return out
 
 
@@ -395,6 +434,9 @@ def section_train(entries) -> str:
 
 
 def section_c(entries) -> str:
+    sizes = ensemble_sizes(entries)
+    scale = {f"({k} models)" for k in sizes[1:]}
+    first = [e for e in entries if not any(t in e["label"] for t in scale)]
     cols = [
         ("total_s", "{:.2f}"),
         ("measured_s", "{:.2f}"),
@@ -414,12 +456,42 @@ def section_c(entries) -> str:
             "mean train acc",
             "total / ensemble",
         ],
-        entry_rows(entries, "C", cols, ["total_s"]),
+        entry_rows(first, "C", cols, ["total_s"]),
     )
-    return text + (
+    text += (
         "\n\nNumPy and PyTorch: a few sequential runs are timed and the time is "
-        'scaled to all models ("models timed"); jaxnet rows time every model.'
+        'scaled to all models ("models timed"); jaxnet and raw-JAX rows time every model.'
     )
+    return text + "\n\n" + section_c_scale(entries, sizes) if len(sizes) > 1 else text
+
+
+def section_c_scale(entries, sizes) -> str:
+    """The programs that train N models at once, per N: time per model-iteration."""
+    rows = []
+    for k in sizes:
+        raw = med(entries, f"raw JAX vmap, course layout ({k} models)", "total_s")
+        for e in entries:
+            st = e.get("stats", {})
+            if not e["label"].endswith(f"({k} models)") or "total_s" not in st:
+                continue
+            its = k * st["iterations"]["median"]
+            per = [
+                f"{st[m]['median'] / its * 1e9:.0f}" if m in st else ""
+                for m in ("total_s", "run_s")
+            ]
+            rows.append(
+                [e["label"], cell(st, "total_s", "{:.2f}"), cell(st, "run_s", "{:.2f}"), *per,
+                 f"{st['total_s']['median'] / raw:.2f}x"]
+            )  # fmt: skip
+    header = [
+        "contender",
+        "total s",
+        "warm rerun s",
+        "ns per model-iteration (total)",
+        "ns per model-iteration (warm)",
+        "total / raw vmap (course)",
+    ]
+    return "Scale: the same run with more models at once.\n\n" + table(header, rows)
 
 
 def section_d(entries) -> str:
@@ -434,6 +506,94 @@ def section_d(entries) -> str:
         rows.append([net, *cells, f"{man / auto:.3f}"])
     header = [f"{e['label']} step ms" for e in entries]
     return table(["network (batch 128)", *header, "manual / autodiff"], rows)
+
+
+def targets_e(entries) -> list[dict]:
+    """E: jaxnet's total below every peer's and steady epoch <= 1.5x the floor (both
+    backprops); the hand-derived step <= 1.05x the autodiff one."""
+    floor = med(entries, "floor", "floor_epoch_s")
+    peers = {
+        e["label"]: e["stats"]["total_s"]["median"]
+        for e in entries
+        if not e["label"].startswith(("jaxnet", "floor")) and e["status"] == "ok"
+    }
+    best, name = min(peers.values(), default=math.nan), min(peers, key=peers.get, default="none")
+    out = []
+    for j in ("jaxnet (manual)", "jaxnet (autodiff)"):
+        total, steady = med(entries, j, "total_s"), med(entries, j, "steady_epoch_s")
+        text = f"{j}: total below every peer's (best peer: {name})"
+        out.append(_check("E", text, total / best, total < best, "{:.2f}x the best peer"))
+        text = f"{j}: steady epoch <= 1.5x floor"
+        out.append(_check("E", text, steady / floor, steady <= 1.5 * floor, "{:.2f}x floor"))
+    step = [med(entries, f"jaxnet ({b})", "step/median_s") for b in ("manual", "autodiff")]
+    text = "hand-derived step <= 1.05x autodiff's (one jitted Adam step, batch 128)"
+    out.append(_check("E", text, step[0] / step[1], step[0] <= 1.05 * step[1], "{:.3f}"))
+    return out
+
+
+def section_e(entries) -> str:
+    floor = next((e for e in entries if e["label"].startswith("floor")), None)
+    runs = [e for e in entries if e is not floor]
+    cols = [
+        ("total_s", "{:.1f}"),
+        ("steady_epoch_s", "{:.2f}"),
+        ("compile_s", "{:.2f}"),
+        ("test_acc", "{:.4f}"),
+        ("maxrss_mb", "{:.0f}"),
+        ("process_s", "{:.1f}"),
+    ]
+    header = ["contender", "total s", "steady s/epoch", "compile s", "test acc"]
+    header += ["peak RSS MiB", "process s", "total / jaxnet", "steady / jaxnet"]
+    rows = entry_rows(runs, "E", cols, ["total_s", "steady_epoch_s"])
+    steps = [cell(e["stats"], "step/median_s", "{:.1f}", 1e3) for e in runs]
+    text = table([*header, "one step ms"], [[*r, s] for r, s in zip(rows, steps, strict=True)])
+    text += (
+        "\n\nSame start for all: Keras's glorot-uniform drawn once with NumPy per seed (the "
+        "run's index), loaded into each framework. one step = one jitted Adam step on a "
+        "batch of 128 (`jn.grads` with that backprop), median of many calls, after training."
+    )
+    if floor and floor["status"] == "ok":
+        r, s = floor["runs"][-1], floor["stats"]
+        f = s["floor_epoch_s"]["median"]
+        ratios = ", ".join(
+            f"{e['label']} {e['stats']['steady_epoch_s']['median'] / f:.2f}x"
+            for e in runs
+            if e["status"] == "ok"
+        )
+        text += (
+            f"\n\nFloor: {r['flops_per_example']:,} FLOP per example (each conv's forward and "
+            f"dW, dA_prev but the first's; each dense product, forward, dW and dA_prev) = "
+            f"{r['flops_per_step'] / 1e6:.0f} MFLOP per step of {common.BATCH}, "
+            f"{r['flops_per_epoch'] / 1e12:.2f} TFLOP per epoch of 60,000. Rate measured now "
+            f"(jitted lax.conv_general_dilated at the step's shapes, its vjp for dW and dA_prev; "
+            f"jnp.dot for the dense products; medians): {cell(s, 'rate_gflops', '{:.0f}')} "
+            f"GFLOP/s → floor {cell(s, 'floor_epoch_s', '{:.1f}')} s/epoch. Steady epoch / "
+            f"floor: {ratios}. At the dense products' rate "
+            f"({cell(s, 'matmul_rate_gflops', '{:.0f}')} GFLOP/s) the same FLOPs would take "
+            f"{cell(s, 'matmul_floor_epoch_s', '{:.1f}')} s/epoch.\n\n"
+            + table(
+                [
+                    "product",
+                    "shape (conv: m, n_H, n_C_prev, n_C, f)",
+                    "MFLOP",
+                    "ms",
+                    "median GFLOP/s",
+                    "best GFLOP/s",
+                ],
+                [
+                    [
+                        p["product"],
+                        p["shape"],
+                        f"{p['flops'] / 1e6:.1f}",
+                        f"{p['median_s'] * 1e3:.2f}",
+                        f"{p['gflops']:.0f}",
+                        f"{p['best_gflops']:.0f}",
+                    ]
+                    for p in r["products"]
+                ],
+            )
+        )
+    return text
 
 
 def section_scaling(entries, fits) -> str:
@@ -499,8 +659,9 @@ def markdown(results: dict) -> str:
             "B · planar flower 2-4-1, 10,000 iterations, cold and warm compilation cache",
             section_b,
         ),
-        "C": ("C · 64 planar models", section_c),
+        "C": ("C · planar models at once (64, then 256 and 1024)", section_c),
         "D": ("D · one training step: hand-derived vs autodiff gradients", section_d),
+        "E": ("E · MNIST CNN, Adam, batch 128, 2 epochs", section_e),
         "train": ("train · `jaxnet train` (planar default), the whole command", section_train),
     }
     for w, (title, fn) in sections.items():

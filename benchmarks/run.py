@@ -1,10 +1,11 @@
 """Run the jaxnet benchmark: every contender in its own process, alternating, several times.
 
-    python benchmarks/run.py [--quick] [--repeats N] [--workloads A,B,C,D,scaling,train]
+    python benchmarks/run.py [--quick] [--repeats N] [--workloads A,B,C,D,E,scaling,train]
                              [--out benchmarks/results] [--data-dir PATH]
 
 Workloads (see README.md): A MNIST 784-512-10 RMSprop, B planar 2-4-1 (cold and warm
-compilation cache), C 64 planar models, D hand vs autodiff backprop, scaling (jaxnet in m,
+compilation cache), C 64 planar models, D hand vs autodiff backprop, E an MNIST CNN (conv,
+pool, dense; Adam; 2 epochs), scaling (jaxnet in m,
 width and epochs), train (the whole ``jaxnet train`` command, cold and warm cache). Each
 contender is ``python -m benchmarks.contenders.NAME --workload W ...`` and prints one JSON
 line; a peer that is not installed reports ``missing``. The medians (min-max) and ratios
@@ -38,7 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks import common, report  # noqa: E402
 
-WORKLOADS = ("A", "B", "C", "D", "scaling", "train")
+WORKLOADS = ("A", "B", "C", "D", "E", "scaling", "train")
 
 
 @dataclass
@@ -104,8 +105,19 @@ def scaling_configs(quick: bool) -> list[tuple[int, int, int]]:
     return list(dict.fromkeys(configs))
 
 
+def ensemble_entries(n: int) -> list[Entry]:
+    """C's programs that train ``n`` models at once: jaxnet's and raw JAX's ``vmap`` in both layouts."""
+    models = ("--models", str(n))
+    return [
+        contender("jaxnet", f"jaxnet fit_ensemble ({n} models)", "--variant", "ensemble", *models),
+        contender("jax_scan", f"raw JAX vmap, course layout ({n} models)", "--variant", "course", *models),
+        contender("jax_scan", f"raw JAX vmap, batch-first ({n} models)", "--variant", "batch-first", *models),
+    ]  # fmt: skip
+
+
 def entries(workload: str, quick: bool) -> list[Entry]:
-    n = common.ENSEMBLE["quick" if quick else "full"]
+    size = "quick" if quick else "full"
+    n = common.ENSEMBLE[size]
     return {
         "A": [
             contender("jaxnet", "jaxnet (autodiff)", "--backprop", "autodiff"),
@@ -124,14 +136,24 @@ def entries(workload: str, quick: bool) -> list[Entry]:
             contender("torch"),
         ],
         "C": [
-            contender("jaxnet", f"jaxnet fit_ensemble ({n} models)", "--variant", "ensemble"),
+            *ensemble_entries(n),
+            contender("jax_scan", f"raw JAX ({n} sequential runs)", "--variant", "sequential"),
             contender("jaxnet", "jaxnet fit (1 model)", "--variant", "single"),
             contender("numpy", f"numpy ({n} sequential runs)"),
             contender("torch", f"torch ({n} sequential runs)"),
+            *(e for k in common.ENSEMBLE_SCALE[size] for e in ensemble_entries(k)),
         ],
         "D": [
             contender("jaxnet", "manual", "--backprop", "manual"),
             contender("jaxnet", "autodiff", "--backprop", "autodiff"),
+        ],
+        "E": [
+            contender("cnn_jaxnet", "jaxnet (manual)", "--backprop", "manual"),
+            contender("cnn_jaxnet", "jaxnet (autodiff)", "--backprop", "autodiff"),
+            contender("cnn_keras", "keras"),
+            contender("cnn_flax", "flax"),
+            contender("cnn_torch", "torch"),
+            Entry("floor (conv rate)", "benchmarks.floor_cnn"),
         ],
         "scaling": [
             contender(

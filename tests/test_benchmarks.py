@@ -37,7 +37,7 @@ def quick_run(tmp_path_factory):
         "--data-dir",
         str(DATA),
     ]
-    proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=900)  # a hang guard, not a speed check
+    proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=360)
     return proc, out
 
 
@@ -52,7 +52,7 @@ def test_results_json_structure(quick_run):
     results = json.loads((out / "results.json").read_text())
     assert {"machine", "config", "workloads", "targets", "fits"} <= set(results)
     assert results["machine"]["cpu"] and "jax" in results["machine"]["versions"]
-    assert set(results["workloads"]) == {"A", "B", "C", "D", "scaling", "train"}
+    assert set(results["workloads"]) == {"A", "B", "C", "D", "E", "scaling", "train"}
     for entries in results["workloads"].values():
         for e in entries:
             assert e["status"] in ("ok", "missing"), (e["label"], e["errors"])
@@ -66,11 +66,31 @@ def test_results_json_structure(quick_run):
     assert all(t["met"] in (True, False, None) for t in results["targets"])
 
 
+def test_cnn_workload(quick_run):
+    """E: both jaxnet backprops train the CNN and time one step; the floor counts its FLOPs."""
+    _, out = quick_run
+    results = json.loads((out / "results.json").read_text())
+    e = {x["label"]: x for x in results["workloads"]["E"]}
+    for label in ("jaxnet (manual)", "jaxnet (autodiff)"):
+        run = e[label]["runs"][0]
+        assert e[label]["status"] == "ok", e[label]["errors"]
+        assert {"total_s", "steady_epoch_s", "compile_s", "test_acc", "maxrss_mb"} <= set(run)
+        assert run["step"]["median_s"] > 0 and run["backprop"] == label[8:-1]
+        assert 0.2 < run["test_acc"] <= 1  # 2 Adam steps from the glorot start: above chance (0.1)
+    floor = e["floor (conv rate)"]["runs"][0]
+    # per example: conv1 Z + dW 2 * 451,584; conv2 Z, dW, dA 3 * 7,225,344; dense 3 * 2 * (3136 + 10) * 128
+    assert floor["flops_per_example"] == 24_995_328
+    assert floor["floor_epoch_s"] > 0 and len(floor["products"]) == 11
+    targets = [t for t in results["targets"] if t["workload"] == "E"]
+    assert len(targets) == 5 and targets[-1]["target"].startswith("hand-derived step")
+    assert "## E · MNIST CNN" in (out / "results.md").read_text()
+
+
 def test_missing_peers_are_reported(quick_run):
     _, out = quick_run
     results = json.loads((out / "results.json").read_text())
     labels = {w: {e["label"].split()[0]: e for e in es} for w, es in results["workloads"].items()}
-    for workload, names in {"A": HIDDEN, "B": ("torch",), "C": ("torch",)}.items():
+    for workload, names in {"A": HIDDEN, "B": ("torch",), "C": ("torch",), "E": HIDDEN}.items():
         for name in names:
             assert labels[workload][name]["status"] == "missing"
     assert "| keras | missing |" in (out / "results.md").read_text()

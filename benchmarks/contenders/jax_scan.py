@@ -1,5 +1,8 @@
 """Raw JAX reference: one jitted ``lax.scan`` per epoch that gathers each batch inside the scan body
-(A); the whole planar run, init included, as one jitted ``lax.scan`` of 10,000 steps (B).
+(A); the whole planar run, init included, as one jitted ``lax.scan`` of 10,000 steps (B); n
+planar models (C) as a ``vmap`` over the seeds of that run, in the course's layout (``W @ X``,
+examples along the minor axis) or batch-first (``X @ W.T``, as B and jaxnet's API), or the
+one-model program run n times in a row.
 
 The training arrays are arguments of the jitted function (not closed-over constants); the
 partial last batch runs once after the scan, inside the same compiled epoch. With
@@ -72,31 +75,36 @@ def workload_a(args, clock):
     return common.epoch_result(total, epoch_times, compile_s, acc)
 
 
-def workload_b(args, clock):
-    """2-4-1 tanh/sigmoid, randn * 0.01, full-batch GD: init and every step in one program."""
+def planar(iters: int, course: bool = False):
+    """``(train, forward)`` for 2-4-1 tanh/sigmoid, randn * 0.01, full-batch GD: ``train(key, X,
+    Y)`` is init and every step (a ``lax.scan`` recording the cost of each) in one function.
+
+    Batch-first: ``X (m, 2)``, ``Y (m, 1)``, ``Z = X W^T + b``. The course's layout (``course``):
+    ``X (2, m)``, ``Y (1, m)``, ``Z = W X + b``, ``b (n, 1)``: the examples on the minor axis.
+    """
     import jax
     import jax.numpy as jnp
 
-    X, y = common.flower(args.seed)
-    X, Y = jax.device_put(X), jax.device_put(y.astype(np.float32)[:, None])
-    iters, lr = common.PLANAR_ITERS[args.size], common.PLANAR_LR
+    lr = common.PLANAR_LR
 
-    def forward(params, X):
+    def forward(params, X):  # logits (m, 1), or (1, m) in the course's layout
+        if course:
+            A1 = jnp.tanh(params["W1"] @ X + params["b1"])
+            return params["W2"] @ A1 + params["b2"]
         A1 = jnp.tanh(X @ params["W1"].T + params["b1"])
-        return A1 @ params["W2"].T + params["b2"]  # logits (m, 1)
+        return A1 @ params["W2"].T + params["b2"]
 
     def cost(params, X, Y):
         Z = forward(params, X)
         return jnp.mean(jnp.logaddexp(0.0, Z) - Y * Z)  # binary cross-entropy from logits
 
-    @jax.jit
     def train(key, X, Y):
         k1, k2 = jax.random.split(key)
         params = {
             "W1": jax.random.normal(k1, (4, 2)) * 0.01,
-            "b1": jnp.zeros(4),
+            "b1": jnp.zeros((4, 1) if course else 4),
             "W2": jax.random.normal(k2, (1, 4)) * 0.01,
-            "b2": jnp.zeros(1),
+            "b2": jnp.zeros((1, 1) if course else 1),
         }
 
         def step(params, _):
@@ -104,6 +112,18 @@ def workload_b(args, clock):
             return jax.tree.map(lambda p, d: p - lr * d, params, g), loss
 
         return jax.lax.scan(step, params, None, length=iters)
+
+    return train, forward
+
+
+def workload_b(args, clock):
+    """2-4-1 tanh/sigmoid, randn * 0.01, full-batch GD: init and every step in one program."""
+    import jax
+
+    X, y = common.flower(args.seed)
+    X, Y = jax.device_put(X), jax.device_put(y.astype(np.float32)[:, None])
+    train, forward = planar(common.PLANAR_ITERS[args.size])
+    train = jax.jit(train)
 
     def timed():
         t0 = common.now()
@@ -125,10 +145,61 @@ def workload_b(args, clock):
     }
 
 
+def workload_c(args, clock):
+    """n models (seeds ``split(key(seed), n)``): ``--variant course`` or ``batch-first`` vmaps B's
+    whole run over the keys (one program); ``sequential`` runs the one-model program n times."""
+    import jax
+
+    n, iters = common.ensemble_size(args), common.PLANAR_ITERS[args.size]
+    X, y = common.flower(args.seed)
+    course = args.variant == "course"
+    train, forward = planar(iters, course)
+    X, Y = (X.T, y[None, :]) if course else (X, y[:, None])
+    X, Y = jax.device_put(X), jax.device_put(Y.astype(np.float32))
+    keys = jax.random.split(jax.random.key(args.seed), n)
+    if args.variant == "sequential":
+        one = jax.jit(train)
+
+        def run():
+            return [jax.block_until_ready(one(k, X, Y)) for k in keys]
+    else:
+        many = jax.jit(jax.vmap(train, in_axes=(0, None, None)))
+
+        def run():
+            return jax.block_until_ready(many(keys, X, Y))
+
+    c0, t0, cpu0 = clock.seconds, common.now(), common.cpu_now()
+    out = run()
+    first, first_cpu = common.now() - t0, common.cpu_now() - cpu0
+    compile_clock = clock.seconds - c0
+    second = second_cpu = None
+    if args.variant != "sequential":  # the warm rerun (a sequential one would be n more runs)
+        t0, cpu0 = common.now(), common.cpu_now()
+        out = run()
+        second, second_cpu = common.now() - t0, common.cpu_now() - cpu0
+    if args.variant == "sequential":
+        params = jax.tree.map(lambda *a: np.stack(a), *[p for p, _ in out])
+    else:
+        params = out[0]
+    Z = np.asarray(jax.vmap(forward, in_axes=(0, None))(params, X))  # logits of every model
+    accs = ((Z > 0) == (np.asarray(Y) > 0.5)).reshape(n, -1).mean(axis=1)
+    result = {
+        "total_s": first,
+        "total_cpu_s": first_cpu,
+        "compile_clock_s": compile_clock,
+        "n_models": n,
+        "iterations": iters,
+        "mean_train_acc": float(np.mean(accs)),
+    }
+    if second is not None:
+        result.update(run_s=second, run_cpu_s=second_cpu, compile_s=first - second)
+    return result
+
+
 if __name__ == "__main__":
     args = common.parse_args()
-    if args.workload not in ("A", "B"):
-        raise SystemExit(f"jax_scan runs workloads A and B only, not {args.workload}")
+    if args.workload not in ("A", "B", "C"):
+        raise SystemExit(f"jax_scan runs workloads A, B and C only, not {args.workload}")
     common.enable_jax_cache(args.cache_dir)
-    run = {"A": workload_a, "B": workload_b}[args.workload]
+    run = {"A": workload_a, "B": workload_b, "C": workload_c}[args.workload]
     common.emit(run(args, common.CompileClock()))

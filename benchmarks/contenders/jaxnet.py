@@ -72,20 +72,22 @@ def twice(jax, clock, train):
     already Python floats (walking its 40,000 floats with ``block_until_ready`` took ~40 ms)."""
 
     def timed():
-        t0 = common.now()
+        t0, cpu0 = common.now(), common.cpu_now()
         out = train()
         jax.block_until_ready(out[0])
-        return common.now() - t0, out
+        return common.now() - t0, common.cpu_now() - cpu0, out
 
     c0 = clock.seconds
-    first, _ = timed()
+    first, first_cpu, _ = timed()
     compile_clock = clock.seconds - c0
-    second, out = timed()
+    second, second_cpu, out = timed()
     return {
         "total_s": first,
         "run_s": second,
         "compile_s": first - second,
         "compile_clock_s": compile_clock,
+        "total_cpu_s": first_cpu,
+        "run_cpu_s": second_cpu,
     }, out
 
 
@@ -124,9 +126,10 @@ def workload_b(args, jax, jn, clock, n_models=None):
 
 
 def workload_c(args, jax, jn, clock):
+    iters = {"iterations": common.PLANAR_ITERS[args.size]}
     if args.variant == "single":
-        return {**workload_b(args, jax, jn, clock), "n_models": 1}
-    return workload_b(args, jax, jn, clock, n_models=common.ENSEMBLE[args.size])
+        return {**workload_b(args, jax, jn, clock), "n_models": 1, **iters}
+    return {**workload_b(args, jax, jn, clock, n_models=common.ensemble_size(args)), **iters}
 
 
 def workload_d(args, jax, jn, clock):
