@@ -299,6 +299,13 @@ def parse_args(argv=None):
     p.add_argument("--quick", action="store_true", help="smoke test: tiny sizes, 1 repeat")
     p.add_argument("--repeats", type=int, default=None, help="runs per contender (default 3)")
     p.add_argument("--workloads", default=",".join(WORKLOADS))
+    p.add_argument(
+        "--skip",
+        action="append",
+        default=[],
+        metavar="LABEL",
+        help="leave out the contenders whose label starts with LABEL (repeatable)",
+    )
     p.add_argument("--out", type=Path, default=common.REPO / "benchmarks" / "results")
     p.add_argument("--data-dir", type=Path, default=common.DEFAULT_DATA_DIR)
     p.add_argument("--timeout", type=float, default=None, help="seconds per process")
@@ -348,7 +355,10 @@ def main(argv=None) -> int:
             "command": " ".join(["python", "benchmarks/run.py", *sys.argv[1:]]),
         },
     }
-    todo = {w: entries(w, args.quick) for w in args.workloads}
+    todo = {
+        w: [e for e in entries(w, args.quick) if not e.label.startswith(tuple(args.skip))]
+        for w in args.workloads
+    }
     # Alternate: A B C, A B C, ... within each workload; --jobs > 1 overlaps runs (smoke tests).
     # A task is a group of entries run in order (a cold-cache run, then its warm-cache run).
     tasks = [(w, r, g) for w in todo for r in range(args.repeats) for g in groups(todo[w])]

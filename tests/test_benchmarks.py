@@ -94,3 +94,17 @@ def test_missing_peers_are_reported(quick_run):
         for name in names:
             assert labels[workload][name]["status"] == "missing"
     assert "| keras | missing |" in (out / "results.md").read_text()
+
+
+def test_layer_cost_reports_every_variant_against_plain():
+    """benchmarks/layer_cost.py: a row per variant, both backprops, plain's ratio exactly 1."""
+    cmd = [sys.executable, "benchmarks/layer_cost.py", "--quick", "--data-dir", str(DATA)]
+    proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    rows = [line.split("|")[1:-1] for line in proc.stdout.splitlines() if line.startswith("| ")]
+    names = [r[0].strip() for r in rows[1:]]
+    assert names == ["plain", "l2 1e-4", "dropout 0.2", "batch norm", "all three"]
+    for row in rows[1:]:
+        seconds = [float(c) for c in row[1::2]]
+        assert len(seconds) == 2 and all(s > 0 for s in seconds)
+    assert [c.strip() for c in rows[1][2::2]] == ["1.00x", "1.00x"]

@@ -44,7 +44,7 @@ def _manual_and_vjp(layer, params, A_prev, dA, weights, *, train):
     return A, manual, reference, layer.stats(cache)
 
 
-@settings(max_examples=40, deadline=None, derandomize=True)
+@settings(max_examples=24, deadline=None, derandomize=True)
 @given(
     shape=st.sampled_from(SHAPES),
     weights=st.sampled_from(["none", "padded", "positive"]),

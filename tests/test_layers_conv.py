@@ -78,7 +78,7 @@ def _manual_and_vjp(A_prev, W, b, dZ, *, stride, pad):
     return (dA_prev, dW, db), (ref_A, ref_W / m, ref_b / m)
 
 
-@settings(max_examples=30, deadline=None, derandomize=True)
+@settings(max_examples=20, deadline=None, derandomize=True)
 @given(
     m=st.integers(1, 3),
     n_H=st.integers(1, 7),
