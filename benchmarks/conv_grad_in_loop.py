@@ -29,7 +29,9 @@ STEPS = 3
 
 
 def dW_autodiff(W, A):
-    return jax.grad(lambda W: jnp.tanh(jn.layers.conv_forward(A, W, jnp.zeros(64), 1, 1)[0]).sum())(W)
+    return jax.grad(lambda W: jnp.tanh(jn.layers.conv_forward(A, W, jnp.zeros(64), 1, 1)[0]).sum())(
+        W
+    )
 
 
 def dW_manual(W, A):

@@ -456,7 +456,10 @@ def _retype(name, dtype):
         (_add("evil", np.ones(2, np.float32), "float32"), "corrupt: tensor .* belongs to no part"),
         (_add("keys", np.ones(2, np.uint32), "uint32"), "corrupt: tensor .* belongs to no part"),
         (_add("key[0]", np.ones(2, np.uint32), "uint32"), "corrupt: tensor .* belongs to no part"),
-        (_add("params_x", np.ones(2, np.float32), "float32"), "corrupt: tensor .* belongs to no part"),
+        (
+            _add("params_x", np.ones(2, np.float32), "float32"),
+            "corrupt: tensor .* belongs to no part",
+        ),
         (_set("dtypes", {}), "corrupt: its tensors do not match its metadata"),
         (_set("step", "10"), "metadata field 'step' is not a int"),
         (_set("step", -3), "corrupt"),

@@ -188,6 +188,7 @@ KERAS = {
 def keras():
     os.environ.setdefault("KERAS_BACKEND", "jax")
     import keras  # in the test extra
+
     assert keras.backend.backend() == "jax", "the exact draws need Keras's JAX backend"
     return keras
 

@@ -186,7 +186,13 @@ def test_the_public_api_type_checks(tmp_path):
 def test_extras_stay_minimal():
     project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
     # tensorboard: the TensorBoard callback's writer (issue 15), included in the test extra
-    assert set(project["optional-dependencies"]) == {"datasets", "docs", "test", "bench", "tensorboard"}
+    assert set(project["optional-dependencies"]) == {
+        "datasets",
+        "docs",
+        "test",
+        "bench",
+        "tensorboard",
+    }
     test_extra = " ".join(project["optional-dependencies"]["test"])
     for need in (
         "jaxnet[docs]",
