@@ -10,6 +10,7 @@ an index shuffle (``torch.randperm``) instead of a ``DataLoader``; default threa
 import numpy as np
 
 from benchmarks import cnn, common
+from benchmarks.contenders.torch import accuracy, train_epochs
 
 
 def model_of(nn):
@@ -66,19 +67,9 @@ def main():
     opt = torch.optim.Adam(
         model.parameters(), lr=a["learning_rate"], betas=(a["b1"], a["b2"]), eps=a["eps"]
     )
-    loss_fn = nn.CrossEntropyLoss()
-    epoch_times = []
-    for _ in range(cnn.EPOCHS[args.size]):
-        te = common.now()
-        for idx in common.batches(torch.randperm(len(X))):
-            opt.zero_grad()
-            loss = loss_fn(model(X[idx]), y[idx])
-            loss.backward()
-            opt.step()
-        epoch_times.append(common.now() - te)
+    epoch_times = train_epochs(torch, nn, model, opt, X, y, cnn.EPOCHS[args.size])
     total = common.now() - t0
-    with torch.no_grad():
-        acc = (model(X_test).argmax(1) == y_test).float().mean().item()
+    acc = accuracy(torch, model, X_test, y_test)
     common.emit(common.epoch_result(total, epoch_times, 0.0, acc, threads=torch.get_num_threads()))
 
 

@@ -7,6 +7,28 @@ left at PyTorch's default.
 from benchmarks import common
 
 
+def train_epochs(torch, nn, model, opt, X, y, epochs: int) -> list[float]:
+    """Minibatches of ``common.BATCH`` from a ``randperm`` shuffle, cross-entropy on the logits;
+    returns each epoch's seconds."""
+    loss_fn = nn.CrossEntropyLoss()
+    epoch_times = []
+    for _ in range(epochs):
+        te = common.now()
+        for idx in common.batches(torch.randperm(len(X))):
+            opt.zero_grad()
+            loss = loss_fn(model(X[idx]), y[idx])
+            loss.backward()
+            opt.step()
+        epoch_times.append(common.now() - te)
+    return epoch_times
+
+
+def accuracy(torch, model, X, y) -> float:
+    """Fraction of ``X``'s rows whose largest logit is the label."""
+    with torch.no_grad():
+        return (model(X).argmax(1) == y).float().mean().item()
+
+
 def workload_a(args, torch, nn):
     X, y, X_test, y_test = (torch.from_numpy(a) for a in common.mnist_for(args))
     y, y_test = y.long(), y_test.long()
@@ -17,19 +39,9 @@ def workload_a(args, torch, nn):
     opt = torch.optim.RMSprop(
         model.parameters(), lr=r["learning_rate"], alpha=r["rho"], eps=r["eps"]
     )
-    loss_fn = nn.CrossEntropyLoss()
-    epoch_times = []
-    for _ in range(common.MNIST_EPOCHS[args.size]):
-        te = common.now()
-        for idx in common.batches(torch.randperm(len(X))):
-            opt.zero_grad()
-            loss = loss_fn(model(X[idx]), y[idx])
-            loss.backward()
-            opt.step()
-        epoch_times.append(common.now() - te)
+    epoch_times = train_epochs(torch, nn, model, opt, X, y, common.MNIST_EPOCHS[args.size])
     total = common.now() - t0
-    with torch.no_grad():
-        acc = (model(X_test).argmax(1) == y_test).float().mean().item()
+    acc = accuracy(torch, model, X_test, y_test)
     return common.epoch_result(total, epoch_times, 0.0, acc, threads=torch.get_num_threads())
 
 
