@@ -8,6 +8,7 @@ import functools
 import numpy as np
 
 from benchmarks import cnn, common
+from benchmarks.contenders.flax import accuracy, train_epochs
 
 
 def model_class(nnx):
@@ -43,15 +44,6 @@ def main():
     X, y, X_test, y_test = cnn.images(args)
     start = cnn.start(args.seed)
 
-    @nnx.jit
-    def train_step(model, optimizer, x, y):
-        def loss_fn(model):
-            return optax.softmax_cross_entropy_with_integer_labels(model(x), y).mean()
-
-        loss, grads = nnx.value_and_grad(loss_fn)(model)
-        optimizer.update(model, grads)
-        return loss
-
     rng = np.random.default_rng(args.seed)
     t0, c0 = common.now(), clock.seconds
     model = model_class(nnx)(nnx.Rngs(args.seed))
@@ -61,18 +53,9 @@ def main():
         layer.bias[...] = jnp.asarray(start[f"{name}_b"])
     a = cnn.ADAM
     tx = optax.adam(a["learning_rate"], b1=a["b1"], b2=a["b2"], eps=a["eps"])
-    optimizer = nnx.Optimizer(model, tx, wrt=nnx.Param)
-    step = nnx.cached_partial(train_step, model, optimizer)
-    epoch_times = []
-    for _ in range(cnn.EPOCHS[args.size]):
-        te = common.now()
-        for idx in common.batches(rng.permutation(len(X))):
-            loss = step(X[idx], y[idx])
-        jax.block_until_ready(loss)
-        epoch_times.append(common.now() - te)
+    epoch_times = train_epochs(jax, nnx, optax, model, tx, X, y, cnn.EPOCHS[args.size], rng)
     total, compile_s = common.now() - t0, clock.seconds - c0
-    logits = nnx.jit(lambda m, x: m(x))(model, X_test)
-    acc = float((np.asarray(logits).argmax(1) == y_test).mean())
+    acc = accuracy(nnx, model, X_test, y_test)
     common.emit(common.epoch_result(total, epoch_times, compile_s, acc))
 
 

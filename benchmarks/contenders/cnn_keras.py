@@ -8,6 +8,7 @@ shared start loaded with ``set_weights`` (Keras's layout is the start's own).
 import os
 
 from benchmarks import cnn, common
+from benchmarks.contenders.keras import compile_and_fit
 
 
 def model_of(keras):
@@ -42,14 +43,6 @@ def main():
     start = cnn.start(args.seed)
     keras.utils.set_random_seed(args.seed)  # the shuffle
 
-    class EpochTimer(keras.callbacks.Callback):
-        def on_epoch_begin(self, epoch, logs=None):
-            self.t0 = common.now()
-
-        def on_epoch_end(self, epoch, logs=None):
-            epoch_times.append(common.now() - self.t0)
-
-    epoch_times = []
     t0, c0 = common.now(), clock.seconds
     model = model_of(keras)
     model.set_weights([start[k] for k in sorted(start, key=_layer_order)])
@@ -57,16 +50,7 @@ def main():
     opt = keras.optimizers.Adam(
         learning_rate=a["learning_rate"], beta_1=a["b1"], beta_2=a["b2"], epsilon=a["eps"]
     )
-    model.compile(optimizer=opt, loss="categorical_crossentropy", metrics=["accuracy"])
-    model.fit(
-        X,
-        Y,
-        batch_size=common.BATCH,
-        epochs=cnn.EPOCHS[args.size],
-        shuffle=True,
-        verbose=0,
-        callbacks=[EpochTimer()],
-    )
+    epoch_times = compile_and_fit(keras, model, opt, X, Y, cnn.EPOCHS[args.size])
     total, compile_s = common.now() - t0, clock.seconds - c0
     acc = float((model.predict(X_test, batch_size=1024, verbose=0).argmax(1) == y_test).mean())
     common.emit(

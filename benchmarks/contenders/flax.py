@@ -6,6 +6,35 @@ import numpy as np
 from benchmarks import common
 
 
+def train_epochs(jax, nnx, optax, model, tx, X, y, epochs: int, rng) -> list[float]:
+    """An ``nnx.jit`` step (cross-entropy on the logits, ``tx``) bound with ``nnx.cached_partial``,
+    over minibatches of ``common.BATCH`` from ``rng``'s permutations; each epoch's seconds."""
+
+    @nnx.jit
+    def train_step(model, optimizer, x, y):
+        def loss_fn(model):
+            return optax.softmax_cross_entropy_with_integer_labels(model(x), y).mean()
+
+        loss, grads = nnx.value_and_grad(loss_fn)(model)
+        optimizer.update(model, grads)
+        return loss
+
+    step = nnx.cached_partial(train_step, model, nnx.Optimizer(model, tx, wrt=nnx.Param))
+    epoch_times = []
+    for _ in range(epochs):
+        te = common.now()
+        for idx in common.batches(rng.permutation(len(X))):
+            loss = step(X[idx], y[idx])
+        jax.block_until_ready(loss)
+        epoch_times.append(common.now() - te)
+    return epoch_times
+
+
+def accuracy(nnx, model, X, y) -> float:
+    """Fraction of ``X``'s rows whose largest logit is the label."""
+    return float((np.asarray(nnx.jit(lambda m, x: m(x))(model, X)).argmax(1) == y).mean())
+
+
 def workload_a(args, jax, nnx, optax, clock):
     X, y, X_test, y_test = common.mnist_for(args)
 
@@ -17,31 +46,16 @@ def workload_a(args, jax, nnx, optax, clock):
         def __call__(self, x):
             return self.linear2(nnx.relu(self.linear1(x)))
 
-    @nnx.jit
-    def train_step(model, optimizer, x, y):
-        def loss_fn(model):
-            return optax.softmax_cross_entropy_with_integer_labels(model(x), y).mean()
-
-        loss, grads = nnx.value_and_grad(loss_fn)(model)
-        optimizer.update(model, grads)
-        return loss
-
     rng = np.random.default_rng(args.seed)
     t0, c0 = common.now(), clock.seconds
     model = MLP(nnx.Rngs(args.seed))
     r = common.RMSPROP
     tx = optax.rmsprop(r["learning_rate"], decay=r["rho"], eps=r["eps"])
-    optimizer = nnx.Optimizer(model, tx, wrt=nnx.Param)
-    step = nnx.cached_partial(train_step, model, optimizer)
-    epoch_times = []
-    for _ in range(common.MNIST_EPOCHS[args.size]):
-        te = common.now()
-        for idx in common.batches(rng.permutation(len(X))):
-            loss = step(X[idx], y[idx])
-        jax.block_until_ready(loss)
-        epoch_times.append(common.now() - te)
+    epoch_times = train_epochs(
+        jax, nnx, optax, model, tx, X, y, common.MNIST_EPOCHS[args.size], rng
+    )
     total, compile_s = common.now() - t0, clock.seconds - c0
-    acc = float((np.asarray(nnx.jit(lambda m, x: m(x))(model, X_test)).argmax(1) == y_test).mean())
+    acc = accuracy(nnx, model, X_test, y_test)
     return common.epoch_result(total, epoch_times, compile_s, acc)
 
 

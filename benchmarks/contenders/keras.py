@@ -5,10 +5,10 @@ import os
 from benchmarks import common
 
 
-def workload_a(args, keras, clock):
-    X, y, X_test, y_test = common.mnist_for(args)
-    Y = keras.utils.to_categorical(y, 10)
-    keras.utils.set_random_seed(args.seed)
+def compile_and_fit(keras, model, opt, X, Y, epochs: int) -> list[float]:
+    """``model.compile`` (categorical cross-entropy, accuracy) and ``model.fit`` in batches of
+    ``common.BATCH``, shuffled; each epoch's seconds, timed by a callback."""
+    epoch_times = []
 
     class EpochTimer(keras.callbacks.Callback):
         def on_epoch_begin(self, epoch, logs=None):
@@ -17,7 +17,24 @@ def workload_a(args, keras, clock):
         def on_epoch_end(self, epoch, logs=None):
             epoch_times.append(common.now() - self.t0)
 
-    epoch_times = []
+    model.compile(optimizer=opt, loss="categorical_crossentropy", metrics=["accuracy"])
+    model.fit(
+        X,
+        Y,
+        batch_size=common.BATCH,
+        epochs=epochs,
+        shuffle=True,
+        verbose=0,
+        callbacks=[EpochTimer()],
+    )
+    return epoch_times
+
+
+def workload_a(args, keras, clock):
+    X, y, X_test, y_test = common.mnist_for(args)
+    Y = keras.utils.to_categorical(y, 10)
+    keras.utils.set_random_seed(args.seed)
+
     t0, c0 = common.now(), clock.seconds
     model = keras.Sequential(
         [
@@ -28,16 +45,7 @@ def workload_a(args, keras, clock):
     )
     r = common.RMSPROP
     opt = keras.optimizers.RMSprop(learning_rate=r["learning_rate"], rho=r["rho"], epsilon=r["eps"])
-    model.compile(optimizer=opt, loss="categorical_crossentropy", metrics=["accuracy"])
-    model.fit(
-        X,
-        Y,
-        batch_size=common.BATCH,
-        epochs=common.MNIST_EPOCHS[args.size],
-        shuffle=True,
-        verbose=0,
-        callbacks=[EpochTimer()],
-    )
+    epoch_times = compile_and_fit(keras, model, opt, X, Y, common.MNIST_EPOCHS[args.size])
     total, compile_s = common.now() - t0, clock.seconds - c0
     acc = float((model.predict(X_test, batch_size=1024, verbose=0).argmax(1) == y_test).mean())
     return common.epoch_result(total, epoch_times, compile_s, acc, backend=keras.backend.backend())
