@@ -1,8 +1,11 @@
-"""Shared helpers for the core tests: activation lists, random params, data, architectures,
-and ``Scale``, a small layer of the tests' own that exercises the whole layer protocol."""
+"""Shared helpers for the tests: the checkout's paths, activation lists, random params, data,
+architectures, ``Scale`` (a small layer of the tests' own that exercises the whole layer
+protocol), the in-process ``jaxnet`` command and a compile counter."""
 
 import collections
 import contextlib
+import os
+from pathlib import Path
 from typing import NamedTuple
 
 import jax
@@ -12,6 +15,9 @@ from hypothesis import strategies as st
 
 import jaxnet as jn
 from jaxnet import initializers
+
+REPO = Path(__file__).resolve().parents[1]  # the checkout
+SHARED_DATA = Path(os.environ.get("JAXNET_SHARED_DATA", REPO.parent / "shared" / "data"))
 
 ACTIVATIONS = ("sigmoid", "tanh", "relu", "leaky_relu", "leaky_relu(0.2)", "softmax", "linear")
 ELEMENTWISE = tuple(a for a in ACTIVATIONS if a != "softmax")
@@ -151,6 +157,20 @@ class Scale(_ScaleFields):
 def _last_axis(v, A):
     """``v (n,)`` shaped to broadcast along the last axis of ``A`` (no rank promotion)."""
     return v.reshape((1,) * (A.ndim - 1) + v.shape)
+
+
+def jaxnet(capsys, *argv):
+    """Run ``jaxnet argv`` in-process (``jaxnet.cli.main``): ``(exit status, stdout, stderr)``."""
+    from jaxnet import cli
+
+    code = cli.main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def without_time(history):
+    """A history without its wall times (``"time"``), the part two equal runs may differ in."""
+    return {k: v for k, v in history.items() if k != "time"}
 
 
 @contextlib.contextmanager

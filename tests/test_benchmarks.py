@@ -9,13 +9,12 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
+from helpers import REPO, SHARED_DATA
 
-REPO = Path(__file__).resolve().parents[1]
 HIDDEN = ("torch", "keras", "flax")
-DATA = Path(os.environ.get("JAXNET_SHARED_DATA", REPO.parent / "shared" / "data")) / "mnist"
+DATA = SHARED_DATA / "mnist"
 
 
 @pytest.fixture(scope="module")

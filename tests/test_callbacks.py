@@ -16,7 +16,7 @@ import chex
 import jax
 import numpy as np
 import pytest
-from helpers import count_compiles
+from helpers import count_compiles, without_time
 
 import jaxnet as jn
 from jaxnet.io import checkpoint
@@ -42,10 +42,6 @@ FULL = dict(learning_rate=1.0, validation_data=VAL, verbose=0)
 
 def fit(epochs, **kw):
     return jn.fit(NET, PARAMS, X, Y, epochs=epochs, **{**MINIBATCH, **kw})
-
-
-def without_time(history):
-    return {k: v for k, v in history.items() if k != "time"}
 
 
 class Recorder(jn.callbacks.Callback):

@@ -17,24 +17,17 @@ from pathlib import Path
 import jax
 import numpy as np
 import pytest
+from helpers import REPO, jaxnet
 
 import jaxnet as jn
 from jaxnet import cli
 from jaxnet.io import checkpoint
 
-REPO = Path(__file__).resolve().parents[1]
 PNG = b"\x89PNG\r\n\x1a\n"
 RUN_FILES = ("config.json", "history.json", "history.csv", "metrics.json",
              "checkpoint.safetensors", "learning_curves.png")  # fmt: skip
 CONFIG_KEYS = {"dataset", "layers", "hidden_activation", "output_activation", "scheme", "optimizer",
                "learning_rate", "epochs", "batch_size", "seed", "backprop", "network"}  # fmt: skip
-
-
-def jaxnet(capsys, *argv):
-    """Run ``jaxnet argv`` in-process: ``(exit status, stdout, stderr)``."""
-    code = cli.main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def assert_png(path: Path):

@@ -8,6 +8,7 @@ import json
 import jax
 import numpy as np
 import pytest
+from helpers import jaxnet
 
 import jaxnet as jn
 from jaxnet import cli, plotting
@@ -24,13 +25,6 @@ from jaxnet.layers import (
 )
 
 PNG = b"\x89PNG\r\n\x1a\n"
-
-
-def jaxnet(capsys, *argv):
-    """Run ``jaxnet argv`` in-process: ``(exit status, stdout, stderr)``."""
-    code = cli.main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def refused(capsys, *argv) -> str:

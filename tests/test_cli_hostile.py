@@ -13,16 +13,11 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from helpers import jaxnet
 
 import jaxnet as jn
 from jaxnet import cli
 from jaxnet.cli import plots
-
-
-def jaxnet(capsys, *argv):
-    code = cli.main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def refused(capsys, *argv, code=2):

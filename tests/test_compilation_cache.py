@@ -11,11 +11,11 @@ from pathlib import Path
 
 import jax
 import pytest
+from helpers import REPO
 
 import jaxnet as jn
 from jaxnet.io import compilation_cache as cc
 
-REPO = Path(__file__).resolve().parents[1]
 CONFIG = (
     "jax_compilation_cache_dir",
     "jax_persistent_cache_min_compile_time_secs",

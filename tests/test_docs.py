@@ -14,9 +14,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+from helpers import REPO
+
 import jaxnet
 
-REPO = Path(__file__).resolve().parents[1]
 DOCS = REPO / "docs"
 PAGES = (
     "index",

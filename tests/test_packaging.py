@@ -20,9 +20,10 @@ import tomllib
 import zipfile
 from pathlib import Path
 
+from helpers import REPO
+
 import jaxnet
 
-REPO = Path(__file__).resolve().parents[1]
 SOURCES = ("pyproject.toml", "README.md", "jaxnet")  # what the build reads
 
 
