@@ -54,7 +54,7 @@ def random_params(seed, net, dtype=jnp.float32, bias_scale=0.5):
             values = bias_scale * rng.normal(size=shape)
         else:
             values = np.abs(rng.normal(size=shape)) + 0.5
-        return jnp.asarray(values, dtype)
+        return jax.device_put(np.asarray(values, dtype))  # NumPy casts: no compile per shape
 
     return tuple(
         {name: leaf(name, shape, trainable[name]) for name, shape in shapes.items()}
@@ -66,15 +66,15 @@ def random_data(seed, net, m, dtype=jnp.float32):
     """``X (m, *input_shape)`` and labels as the public API takes them (integer classes for
     softmax+CCE)."""
     rng = np.random.default_rng(seed)
-    X = jnp.asarray(rng.normal(size=(m, *net.input_shape)), dtype)
+    X = rng.normal(size=(m, *net.input_shape))
     n_out = net.output_shape[0]
     if net.task == "multiclass":
-        Y = jnp.asarray(rng.integers(0, n_out, size=m), jnp.int32)
+        Y = rng.integers(0, n_out, size=m).astype(np.int32)
     elif net.task in ("binary", "multilabel"):
-        Y = jnp.asarray(rng.integers(0, 2, size=(m, n_out)), dtype)
+        Y = rng.integers(0, 2, size=(m, n_out)).astype(dtype)
     else:
-        Y = jnp.asarray(rng.normal(size=(m, n_out)), dtype)
-    return X, Y
+        Y = rng.normal(size=(m, n_out)).astype(dtype)
+    return jax.device_put(X.astype(dtype)), jax.device_put(Y)  # NumPy casts: no compile per shape
 
 
 def normalised_labels(net, Y, dtype=jnp.float32):

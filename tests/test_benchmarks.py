@@ -16,6 +16,9 @@ from helpers import REPO, SHARED_DATA
 HIDDEN = ("torch", "keras", "flax")
 DATA = SHARED_DATA / "mnist"
 
+pytestmark = pytest.mark.integration  # the harness runs its contenders as subprocesses
+QUICK_RUN = pytest.mark.xdist_group("benchmarks_quick_run")  # one worker, one run
+
 
 @pytest.fixture(scope="module")
 def quick_run(tmp_path_factory):
@@ -40,12 +43,14 @@ def quick_run(tmp_path_factory):
     return proc, out
 
 
+@QUICK_RUN
 def test_quick_run_exits_cleanly(quick_run):
     proc, out = quick_run
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert (out / "results.md").read_text().startswith("# jaxnet benchmark results")
 
 
+@QUICK_RUN
 def test_results_json_structure(quick_run):
     _, out = quick_run
     results = json.loads((out / "results.json").read_text())
@@ -65,6 +70,7 @@ def test_results_json_structure(quick_run):
     assert all(t["met"] in (True, False, None) for t in results["targets"])
 
 
+@QUICK_RUN
 def test_cnn_workload(quick_run):
     """E: both jaxnet backprops train the CNN and time one step; the floor counts its FLOPs."""
     _, out = quick_run
@@ -85,6 +91,7 @@ def test_cnn_workload(quick_run):
     assert "## E · MNIST CNN" in (out / "results.md").read_text()
 
 
+@QUICK_RUN
 def test_missing_peers_are_reported(quick_run):
     _, out = quick_run
     results = json.loads((out / "results.json").read_text())

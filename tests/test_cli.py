@@ -77,6 +77,7 @@ def test_train_writes_the_run_directory(planar_run):
     assert ckpt.step == 200 and ckpt.params[0]["W"].shape == (4, 2)
 
 
+@pytest.mark.integration
 def test_python_m_jaxnet_and_the_jaxnet_script(tmp_path):
     """The README's ``jaxnet train``: no arguments, offline, seconds, a progress bar, the
     compilation cache on; then the installed script reads the run (cache off), and reports an
@@ -223,6 +224,7 @@ def test_errors_exit_2_with_one_line(argv, needle, tmp_path, capsys):
     assert not (tmp_path / "r").exists()  # a refused run leaves no folder behind
 
 
+@pytest.mark.integration
 def test_mnist_run(shared_data, tmp_path, capsys):
     run_dir = tmp_path / "mnist"
     code, out, _ = jaxnet(capsys, "train", "--dataset", "mnist", "--data-dir", shared_data / "mnist",
@@ -241,6 +243,7 @@ def test_mnist_run(shared_data, tmp_path, capsys):
     assert code == 0 and len(out.split()) == 2
 
 
+@pytest.mark.integration
 def test_cat_run(shared_data, tmp_path, capsys):
     run_dir = tmp_path / "cat"
     code, _, _ = jaxnet(capsys, "train", "--dataset", "cat", "--data-dir", shared_data / "catvnoncat",
@@ -282,6 +285,7 @@ def _script(name):
     return module
 
 
+@pytest.mark.integration
 def test_train_mnist_script(shared_data, capsys):
     argv = ["--epochs", "1", "--limit", "1000", "--data-dir", str(shared_data / "mnist")]
     assert _script("train_mnist").main(argv) == 0

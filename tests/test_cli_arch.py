@@ -281,6 +281,8 @@ def mnist_cnn(shared_data, tmp_path_factory):
     assert cli.main(argv) == 0
     return run_dir
 
+@pytest.mark.integration  # a CNN trained on MNIST by `jaxnet train`, once: one worker
+@pytest.mark.xdist_group("cli_mnist_cnn")
 
 def test_cnn_run_on_mnist_images(mnist_cnn, tmp_path, capsys):
     saved = json.loads((mnist_cnn / "config.json").read_text())
@@ -314,6 +316,8 @@ def test_cnn_run_on_mnist_images(mnist_cnn, tmp_path, capsys):
     err = refused(capsys, "predict", mnist_cnn, inputs)
     assert "rows have 3 values, but the network takes images 28x28x1: 784 pixel values" in err
 
+@pytest.mark.integration  # a CNN trained on MNIST by `jaxnet train`, once: one worker
+@pytest.mark.xdist_group("cli_mnist_cnn")
 
 def test_evaluate_a_cnn_run_on_images_of_another_shape(mnist_cnn, shared_data, capsys):
     err = refused(capsys, "evaluate", mnist_cnn, "--dataset", "cat", "--data-dir",
@@ -321,6 +325,7 @@ def test_evaluate_a_cnn_run_on_images_of_another_shape(mnist_cnn, shared_data, c
     assert "cat has examples of shape (64, 64, 3)" in err and "images of shape (28, 28, 1)" in err
 
 
+@pytest.mark.integration
 def test_cnn_with_batch_norm_and_dropout_resumes_bitwise(shared_data, tmp_path, capsys):
     """The BN moving statistics and the dropout key stream continue where the checkpoint
     left them: 1 + 1 epochs equal 2 epochs, bit for bit."""

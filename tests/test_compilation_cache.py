@@ -154,6 +154,7 @@ def test_corrupt_entries_are_removed_with_one_warning(fresh, tmp_path):
 # --- two processes ----------------------------------------------------------------------------
 
 
+@pytest.mark.integration
 def test_second_process_hits_the_cache_with_bit_identical_results(tmp_path):
     folder = tmp_path / "xla"
     first, _ = run_fit(folder)

@@ -16,6 +16,8 @@ from pathlib import Path
 
 from helpers import REPO
 
+import pytest
+
 import jaxnet
 
 DOCS = REPO / "docs"
@@ -75,6 +77,7 @@ def text_of(page: Path) -> str:
     return re.sub(r"<[^>]+>", " ", page.read_text())
 
 
+@pytest.mark.integration
 def test_the_site_builds_with_warnings_as_errors(tmp_path):
     """One build (the checks share it): every page, the API of __all__, the CLI's commands."""
     result = sphinx_build(
@@ -146,6 +149,7 @@ def broken():
 '''
 
 
+@pytest.mark.integration
 def test_warnings_fail_the_build(tmp_path):
     """An undocumented public function, a broken reference, a bad docstring: each fails -W."""
     conf = (DOCS / "conf.py").read_text()

@@ -27,6 +27,10 @@ def run(*args, timeout=600):
     )
 
 
+# the smoke run is a subprocess; its two tests share one worker (one run)
+SMOKE = pytest.mark.xdist_group("gpu_check_smoke")
+
+
 @pytest.fixture(scope="module")
 def smoke():
     proc = run("--platform", "cpu", "--smoke", "--precision", "tensorfloat32")
@@ -34,6 +38,8 @@ def smoke():
     return json.loads(proc.stdout.strip().splitlines()[-1]), proc.stdout
 
 
+@pytest.mark.integration
+@SMOKE
 def test_smoke_run_reports_every_workload_and_contender(smoke):
     summary, _ = smoke
     assert summary["status"] == "ok" and summary["platform"] == "cpu"
@@ -53,6 +59,8 @@ def test_smoke_run_reports_every_workload_and_contender(smoke):
         assert w["contenders"]["torch"]["status"] in ("ok", "missing")
 
 
+@pytest.mark.integration
+@SMOKE
 def test_smoke_run_prints_a_table_then_one_json_line(smoke):
     _, stdout = smoke
     lines = stdout.strip().splitlines()

@@ -345,6 +345,8 @@ def sharded(tmp_path_factory):
     return json.loads(out.read_text())
 
 
+@pytest.mark.integration  # a subprocess on 8 fake devices, run once: one worker
+@pytest.mark.xdist_group("sharded_layers_worker")
 @pytest.mark.parametrize("index", range(3))
 def test_sharded_fit_equals_single_device(sharded, index):
     """Batch norm's statistics, dropout's masks and the L2 term over the global batch of real
@@ -356,6 +358,8 @@ def test_sharded_fit_equals_single_device(sharded, index):
     assert run["moving_stats_changed"] and run["params_sharding"] == "P()", run
 
 
+@pytest.mark.integration  # a subprocess on 8 fake devices, run once: one worker
+@pytest.mark.xdist_group("sharded_layers_worker")
 @pytest.mark.parametrize("index", range(2))
 def test_batch_norm_statistics_are_global_under_sharding(sharded, index):
     """Under jit, jnp's reductions over a sharded axis are global (XLA inserts the

@@ -84,6 +84,7 @@ def test_version_has_one_source():
     assert isinstance(project["project"]["license"], str), "license is an SPDX expression"
 
 
+@pytest.mark.integration
 def test_the_wheel_installs_into_a_fresh_venv_and_trains(tmp_path):
     wheel, sdist = build_dists(tmp_path)
     assert wheel.name == f"jaxnet-{jaxnet.__version__}-py3-none-any.whl"
@@ -150,6 +151,7 @@ def python_blocks(markdown: str) -> str:
     return "\n".join(re.findall(r"^```python\n(.*?)^```", markdown, re.S | re.M))
 
 
+@pytest.mark.integration
 def test_the_public_api_type_checks(tmp_path):
     """mypy over jaxnet/__init__.py and a user's program (the docs' example), as pyproject scopes it.
 
