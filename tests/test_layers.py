@@ -23,6 +23,7 @@ from jaxnet.layers import (
     linear_backward,
     linear_forward,
 )
+from jaxnet.layers._autodiff import plain_autodiff
 
 M, N_IN, N_OUT = 5, 4, 3
 
@@ -45,7 +46,8 @@ def _manual_and_vjp(layer, params, A_prev, dA, key, weights, *, train):
         return layer.forward(p, a, key=key, train=train, weights=weights)
 
     A, cache = forward(params, A_prev)
-    vjp = jax.vjp(lambda p, a: forward(p, a)[0], params, A_prev)[1](dA)
+    with plain_autodiff():  # JAX's own derivative, not the custom VJPs of conv and pooling
+        vjp = jax.vjp(lambda p, a: forward(p, a)[0], params, A_prev)[1](dA)
     return A, layer.backward(params, cache, dA), layer.stats(cache), vjp
 
 
