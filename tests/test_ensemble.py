@@ -13,7 +13,7 @@ from helpers import count_compiles
 
 import jaxnet as jn
 from jaxnet.layers import BatchNorm, Conv2D, Dense, Dropout, Flatten, MaxPool2D
-from jaxnet.training import engine, ensemble
+from jaxnet.training import _cpu, ensemble
 
 M, B, K = 22, 5, 4
 CHUNK = "jit(_ensemble_chunk)"  # the compiled vmapped chunk's name in JAX's compile events
@@ -300,14 +300,32 @@ def test_init_ensemble_applies_init_checks(kwargs, error, match, hidden_sizes):
         jn.init_ensemble(keys, binary_net(), hidden_sizes=hidden_sizes, **kwargs)
 
 
-# --- the course's layout and blocks of models (jaxnet.training.examples_last) ------------
+# --- the CPU machinery: the course's layout and blocks of models (jaxnet.training._cpu) --
 
 
 def test_narrow_networks_train_examples_last():
-    assert ensemble.narrow(binary_net())
-    assert ensemble.narrow(jn.Network((20, 64, 10), hidden="relu", output="softmax"))
-    assert not ensemble.narrow(jn.Network((784, 64, 10), hidden="relu", output="softmax"))
-    assert not ensemble.narrow(jn.Network((2, 65, 1)))
+    assert _cpu.narrow(binary_net())
+    assert _cpu.narrow(jn.Network((20, 64, 10), hidden="relu", output="softmax"))
+    assert not _cpu.narrow(jn.Network((784, 64, 10), hidden="relu", output="softmax"))
+    assert not _cpu.narrow(jn.Network((2, 65, 1)))
+    # the one switch: on this CPU, without a mesh, for a narrow network only
+    assert _cpu.applies(binary_net(), None)
+    assert not _cpu.applies(binary_net(), jn.parallel.data_mesh())
+    assert not _cpu.applies(jn.Network((2, 65, 1)), None)
+
+
+def test_the_switch_reaches_the_compiled_ensemble(monkeypatch):
+    """fit_ensemble asks the switch once; off, the plain vmap runs (the same results)."""
+    X, y = binary_data(3)
+    stacked = jn.init_ensemble(jax.random.split(jax.random.key(2), 2), binary_net())
+    kw = dict(learning_rate=0.5, epochs=3, verbose=0)
+    seen, runner = [], ensemble.ensemble_runner
+    monkeypatch.setattr(ensemble, "ensemble_runner", lambda c: seen.append(c.cpu) or runner(c))
+    fast, _ = jn.fit_ensemble(binary_net(), stacked, X, y, **kw)
+    monkeypatch.setattr(_cpu, "NARROW", 1)
+    plain, _ = jn.fit_ensemble(binary_net(), stacked, X, y, **kw)
+    assert seen == [True, False]
+    chex.assert_trees_all_close(fast, plain, **F32)
 
 
 def test_blocks_of_models_equal_sequential_fits(monkeypatch):
@@ -316,10 +334,9 @@ def test_blocks_of_models_equal_sequential_fits(monkeypatch):
     net = jn.Network((3, 8, 1), hidden="relu", output="linear")
     X = np.random.default_rng(4).standard_normal((M, 3)).astype(np.float32)
     y = np.sin(X[:, 0]) + X[:, 1] * X[:, 2]
-    monkeypatch.setattr(ensemble, "BLOCK_BYTES", 2 * 8 * M * 4)  # 2 models of (8, M) float32
-    config = engine.TrainConfig(net, None, examples_last=True)
-    assert ensemble.models_per_block(config, 9, M, np.float32) == 2
-    assert ensemble.models_per_block(config, 7, M, np.float32) == 7  # under 4 blocks: one vmap
+    monkeypatch.setattr(_cpu.blocks, "BLOCK_BYTES", 2 * 8 * M * 4)  # 2 models of (8, M) float32
+    assert _cpu.models_per_block(net, 9, M, np.float32) == 2
+    assert _cpu.models_per_block(net, 7, M, np.float32) == 7  # under 4 blocks: one vmap
     K = 9
     stacked = jn.init_ensemble(jax.random.split(jax.random.key(8), K), net)
     rates = np.full(K, 0.05, np.float32)
@@ -348,13 +365,13 @@ def test_layers_without_rules_train_examples_last(case, monkeypatch):
              Flatten(), Dropout(0.2), Dense(1, "sigmoid")],
             input_shape=(4, 4, 1),
         )  # fmt: skip
-        monkeypatch.setattr(ensemble, "NARROW", 10**6)
+        monkeypatch.setattr(_cpu, "NARROW", 10**6)
         images = np.random.default_rng(5).standard_normal((M, 4, 4, 1)).astype(np.float32)
         X, Y = images, (images[:, :2].mean(axis=(1, 2, 3)) > 0).astype(np.int32)
     else:
         net = jn.Network((3, 6, 1), hidden="tanh", output="sigmoid", dropout=0.2, batch_norm=True)
         X, Y = binary_data(6)
-    assert ensemble.narrow(net)
+    assert _cpu.applies(net, None)
     K = 3
     stacked = jn.init_ensemble(jax.random.split(jax.random.key(7), K), net)
     keys = jax.random.split(jax.random.key(8), K)

@@ -56,6 +56,12 @@ def test_sharded_fit_equals_single_device(sharded, index):
     assert run["params_sharding"] == "P()"  # replicated
 
 
+@pytest.mark.parametrize("shard", ["models", "data"])
+def test_sharded_ensembles_equal_one_device(sharded, shard):
+    """fit_ensemble on 8 devices: 3 models padded to 8 and split, or the rows split."""
+    assert sharded[0]["ensembles"][shard] < TOL, sharded[0]["ensembles"]
+
+
 @pytest.mark.parametrize("index", [1, 2, 3])
 def test_sharded_minibatch_fit_compiles_once(sharded, index):
     """A second, longer sharded fit of the same configuration reuses the compiled epoch."""
