@@ -68,7 +68,7 @@ def main(mnist_dir, checkpoint_dir, out):
     X_rows, _, _ = parallel.shard_rows(mesh, X, y[:, None].astype(X.dtype))
     results["data_sharding"] = str(X_rows.sharding.spec)
     results["shard_shapes"] = sorted({s.data.shape[0] for s in X_rows.addressable_shards})
-    planar = jn.Network((2, 4, 1), hidden="tanh", output="sigmoid")
+    planar = jn.Network((2, 4, 1), hidden_activation="tanh", output_activation="sigmoid")
     p0 = jn.init(jax.random.key(2), planar, scheme="normal")
     key = jax.random.key(0)
     runs = [
@@ -89,7 +89,7 @@ def main(mnist_dir, checkpoint_dir, out):
     results["ensembles"] = ensembles(mesh, planar, X, y)
     (Xm, ym), _ = load_mnist(mnist_dir)
     Xm, ym = scale(flatten_images(Xm[:1000])), ym[:1000]
-    mnist = jn.Network((784, 64, 10), hidden="relu", output="softmax")
+    mnist = jn.Network((784, 64, 10), hidden_activation="relu", output_activation="softmax")
     pm = jn.init(jax.random.key(3), mnist)
     for batch_size in (100, 60):  # 60: batches do not divide by 8 either
         runs.append(

@@ -40,7 +40,7 @@ def test_an_option_xla_does_not_know_is_dropped(fresh_probe):
     fresh_probe.setattr(xla_options, "COMPILER_OPTIONS", {"xla_cpu_no_such_option": "1"})
     assert xla_options.compiler_options() == {}
     # fit_ensemble still runs (without options) and agrees with fit
-    net = jn.Network((2, 3, 1), hidden="tanh", output="sigmoid")
+    net = jn.Network((2, 3, 1), hidden_activation="tanh", output_activation="sigmoid")
     X = np.random.default_rng(0).standard_normal((10, 2)).astype(np.float32)
     y = (X[:, 0] > 0).astype(np.int32)
     stacked = jn.init_ensemble(jax.random.split(jax.random.key(0), 2), net)

@@ -86,7 +86,7 @@ def test_the_planar_step_keeps_the_examples_on_the_minor_axis():
     batch-first, then transposed to meet a stored value, is one broadcast once XLA folds
     the transpose: those broadcasts are left out.)"""
     m = 37
-    net = jn.Network((2, 4, 1), hidden="tanh", output="sigmoid")
+    net = jn.Network((2, 4, 1), hidden_activation="tanh", output_activation="sigmoid")
     params = jn.init(jax.random.key(0), net)
     tx = optimizers.get("sgd")
     for backprop in ("manual", "autodiff"):

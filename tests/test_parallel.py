@@ -70,7 +70,7 @@ def test_sharded_minibatch_fit_compiles_once(sharded, index):
 
 def test_sharded_checkpoint_restores_on_one_device(sharded):
     result, ckpt_dir = sharded
-    net = jn.Network((2, 4, 1), hidden="tanh", output="sigmoid")
+    net = jn.Network((2, 4, 1), hidden_activation="tanh", output_activation="sigmoid")
     like = jn.init(jax.random.key(2), net, scheme="normal")
     restored = checkpoint.restore(ckpt_dir, like=like)
     assert len(jax.devices()) == 1

@@ -324,7 +324,7 @@ def restore(path: str | os.PathLike, like: Any, *, like_opt_state: Any = None) -
       >>> import tempfile
       >>> import jax, jax.numpy as jnp, optax
       >>> import jaxnet as jn
-      >>> net = jn.Network((3, 2, 1), hidden="relu", output="sigmoid")
+      >>> net = jn.Network((3, 2, 1), hidden_activation="relu", output_activation="sigmoid")
       >>> params = jn.init(jax.random.key(0), net)
       >>> optimizer = optax.adam(1e-3)
       >>> with tempfile.TemporaryDirectory() as d:

@@ -240,7 +240,8 @@ def run_chunk(
         state, loss, metric = epoch_fn(config, state, data, epoch_key, step_keys, guarded, rates)
         epoch_logs = (loss, metric)
         if val is not None:
-            epoch_logs += network.evaluate(config.net, state.params, *val)
+            result = network.evaluate(config.net, state.params, *val)
+            epoch_logs += (result["loss"], result[metrics.metric_name(config.net.task)])
         return state, tuple(buf.at[e].set(v) for buf, v in zip(logs, epoch_logs))
 
     n_logs = 2 if val is None else 4

@@ -57,7 +57,7 @@ def init_ensemble(
     Example:
       >>> import jax
       >>> import jaxnet as jn
-      >>> net = jn.Network((2, 8, 1), hidden="tanh", output="sigmoid")
+      >>> net = jn.Network((2, 8, 1), hidden_activation="tanh", output_activation="sigmoid")
       >>> stacked = jn.init_ensemble(jax.random.split(jax.random.key(0), 3), net)
       >>> stacked[0]["W"].shape, stacked[0]["b"].shape, stacked[1]["W"].shape
       ((3, 8, 2), (3, 8), (3, 1, 8))
@@ -230,7 +230,7 @@ def fit_ensemble(
 
       >>> import jax, numpy as np
       >>> import jaxnet as jn
-      >>> net = jn.Network((2, 3, 1), hidden="tanh", output="sigmoid")
+      >>> net = jn.Network((2, 3, 1), hidden_activation="tanh", output_activation="sigmoid")
       >>> X = np.random.default_rng(0).normal(size=(32, 2)).astype(np.float32)
       >>> y = (X[:, 0] > 0).astype(np.int32)
       >>> stacked = jn.init_ensemble(jax.random.split(jax.random.key(0), 3), net)

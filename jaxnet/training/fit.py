@@ -120,7 +120,7 @@ def fit(
 
       >>> import jax, numpy as np
       >>> import jaxnet as jn
-      >>> net = jn.Network((2, 4, 1), hidden="tanh", output="sigmoid")
+      >>> net = jn.Network((2, 4, 1), hidden_activation="tanh", output_activation="sigmoid")
       >>> X = np.random.default_rng(0).normal(size=(64, 2)).astype(np.float32)
       >>> y = (X[:, 0] * X[:, 1] > 0).astype(np.int32)
       >>> decay = jn.schedules.inverse_time_decay(0.5, decay_rate=0.1, steps_per_epoch=4)
