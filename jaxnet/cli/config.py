@@ -443,7 +443,7 @@ def command_line(config: RunConfig) -> str:
 
 def defaults_table() -> str:
     """The table of per-dataset course settings that ``jaxnet train --help`` ends with."""
-    rows = [("dataset", *(n.replace("_activation", "") for n in COURSE_FIELDS))]
+    rows = [("dataset", *(n.replace("_", "-") for n in COURSE_FIELDS))]  # the options' names
     for label, course in COURSE.items():
         rows.append(
             (
