@@ -129,6 +129,22 @@ def test_conv_backward_equals_vjp(m, n_H, n_W, n_C_prev, n_C, f, stride, pad, se
             chex.assert_trees_all_close(dW, reference[1], rtol=1e-10, atol=1e-12)
 
 
+@pytest.mark.parametrize("stride, pad", [(1, "same"), (2, "valid")])
+def test_dW_matmul_in_chunks_equals_vjp(x64, stride, pad):
+    """Examples too large for one chunk (float64 20x20x33 in, 40 channels out: 2 of 6 per
+    chunk): the CPU form's scan over chunks of examples."""
+    rng = np.random.default_rng(stride)
+    A_prev, W, b = _arrays(rng, 6, 20, 21, 33, 3, 40)
+    m = 6
+    per_example = (A_prev[0].size + W.shape[3] * 20 * 21) * 8
+    assert 2 * per_example <= conv._CHUNK_BYTES < 6 * per_example  # several chunks
+    padding = conv_padding(pad, 20, 21, 3, stride)
+    n_out = [(n + sum(p) - 3) // stride + 1 for n, p in zip((20, 21), padding, strict=True)]
+    dZ = jnp.asarray(rng.normal(size=(m, *n_out, 40)))
+    _, reference, _, forms = _manual_and_vjp(A_prev, W, b, dZ, stride=stride, pad=pad)
+    chex.assert_trees_all_close(forms["matmul"], reference[1], rtol=1e-10, atol=1e-12)
+
+
 @functools.partial(jax.jit, static_argnames="layer")
 def _layer_manual_and_vjp(layer, params, A_prev, dA):
     A, cache = layer.forward(params, A_prev)
