@@ -5,11 +5,17 @@ in alternating rounds (min and median over the rounds, ms): the convolutions' fo
 ``dA_prev`` convolution, ``dW`` as matrix products (the CPU form), as one convolution (the
 GPU form) and as JAX's own transpose (``jax.vjp`` of the plain convolution); relu + max
 pooling forward and backward (hand-derived, and JAX's ``select_and_scatter``); the dense
-products; and, when PyTorch is importable, its ``nn.Conv2d`` forward + backward of the
-second convolution with the default threads.
+products; one whole Adam step (jaxnet's ``network.grads``, hand-derived and autodiff, plus
+``optax.adam``, jitted); and, when PyTorch is importable, its ``nn.Conv2d`` forward + backward
+of the second convolution and its whole step (forward, backward, ``torch.optim.Adam``).
 
-    python -m benchmarks.cnn_products            # prints a Markdown table
-    python -m benchmarks.cnn_products --quick    # tiny batch, 2 rounds (the test suite)
+On a machine others share, wall time measures the neighbours: ``--clock cpu`` times this
+process's CPU seconds instead, and pinned to one core with one PyTorch thread it compares the
+work each library does (the 2026-12-06 table in benchmarks/README.md):
+
+    python -m benchmarks.cnn_products                          # wall ms, a Markdown table
+    taskset -c 0 python -m benchmarks.cnn_products --clock cpu --torch-threads 1
+    python -m benchmarks.cnn_products --quick                  # tiny batch, 2 rounds (tests)
 """
 
 from __future__ import annotations
@@ -101,12 +107,68 @@ def _form(form, f, padding):
     return lambda A, dZ: form(A, dZ, f=f, stride=1, padding=padding)
 
 
-def torch_conv2(m: int):
-    """PyTorch's second convolution, forward + backward (both gradients), or None."""
+def jaxnet_steps(m: int):
+    """``(name, call)``: one jitted Adam step of workload E's network per backprop."""
+    import jax
+    import jax.numpy as jnp
+    import optax
+
+    import jaxnet as jn
+    from benchmarks.contenders.cnn_jaxnet import network, params_from
+    from jaxnet import network as core
+
+    net = network(jn)
+    params = params_from(cnn.start(0), jnp)
+    rng = np.random.default_rng(1)
+    X = jnp.asarray(rng.random((m, cnn.SIDE, cnn.SIDE, 1), np.float32))
+    Y = jnp.asarray(np.eye(cnn.CLASSES, dtype=np.float32)[rng.integers(0, cnn.CLASSES, m)])
+    tx = optax.adam(cnn.ADAM["learning_rate"])
+    out = []
+    for backprop in ("manual", "autodiff"):
+
+        @jax.jit
+        def step(params, state, backprop=backprop):
+            grads = core.grads(net, params, X, Y, backprop=backprop)
+            updates, state = tx.update(grads, state, params)
+            return optax.apply_updates(params, updates), state
+
+        carry = [params, tx.init(params)]
+
+        def call(step=step, carry=carry):
+            carry[:] = jax.block_until_ready(step(*carry))
+
+        call()
+        name = "hand-derived" if backprop == "manual" else "autodiff"
+        out.append((f"jaxnet whole step, {name} (grads + Adam)", call))
+    return out
+
+
+def torch_rows(m: int, threads: int | None):
+    """PyTorch's second convolution (forward + both gradients) and whole step, or []."""
     try:
         import torch
     except ImportError:
-        return None
+        return []
+    from benchmarks.contenders.cnn_torch import model_of
+
+    if threads:
+        torch.set_num_threads(threads)
+    model = model_of(torch.nn)
+    opt = torch.optim.Adam(model.parameters(), lr=cnn.ADAM["learning_rate"])
+    loss_fn = torch.nn.CrossEntropyLoss()
+    X, y = torch.rand(m, 1, cnn.SIDE, cnn.SIDE), torch.randint(0, cnn.CLASSES, (m,))
+
+    def whole_step():
+        opt.zero_grad()
+        loss_fn(model(X), y).backward()
+        opt.step()
+
+    name, conv2 = torch_conv2(torch, m)
+    return [(name, conv2), (f"PyTorch whole step ({torch.get_num_threads()} threads)", whole_step)]
+
+
+def torch_conv2(torch, m: int):
+    """PyTorch's second convolution, forward + backward (both gradients)."""
     side, c_in, c_out, f = cnn.conv_shapes()[1]
     layer = torch.nn.Conv2d(c_in, c_out, f, padding="same")
     A = torch.randn(m, c_in, side, side, requires_grad=True)
@@ -124,27 +186,30 @@ def main(argv=None) -> list[dict]:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true")
     p.add_argument("--rounds", type=int, default=15)
+    p.add_argument("--clock", choices=("wall", "cpu"), default="wall")
+    p.add_argument("--torch-threads", type=int, default=None, help="default: PyTorch's")
     args = p.parse_args(argv)
     import jax
 
     m, rounds = (4, 2) if args.quick else (128, args.rounds)
+    clock = time.perf_counter if args.clock == "wall" else time.process_time
     calls = []
     for name, fn, fn_args in pieces(m):
         jitted = jax.jit(fn)
         jax.block_until_ready(jitted(*fn_args))
         calls.append((name, lambda j=jitted, a=fn_args: jax.block_until_ready(j(*a))))
-    torch_row = torch_conv2(m)
-    if torch_row is not None:
-        torch_row[1]()
-        calls.append(torch_row)
+    calls += jaxnet_steps(m)
+    for name, call in torch_rows(m, args.torch_threads):
+        call()
+        calls.append((name, call))
     seconds = {name: [] for name, _ in calls}
     for _ in range(rounds):
         for name, call in calls:
-            t0 = time.perf_counter()
+            t0 = clock()
             call()
-            seconds[name].append(time.perf_counter() - t0)
+            seconds[name].append(clock() - t0)
     rows = []
-    print(f"| piece (batch {m}) | min ms | median ms |")
+    print(f"| piece (batch {m}; {args.clock} time) | min ms | median ms |")
     print("|---|---|---|")
     for name, s in seconds.items():
         rows.append({"piece": name, "min_ms": min(s) * 1e3, "median_ms": float(np.median(s)) * 1e3})
