@@ -1,13 +1,17 @@
 """Where one training step of workload E goes: each product of its backward in every form jaxnet has.
 
 At the step's own shapes (batch 128; benchmarks/cnn.py), each piece jitted alone and timed
-in alternating rounds (min and median over the rounds, ms): the convolutions' forward, the
+in alternating rounds, the second of two calls in a row (min and median over the rounds, ms): the convolutions' forward, the
 ``dA_prev`` convolution, ``dW`` as matrix products (the CPU form), as one convolution (the
 GPU form) and as JAX's own transpose (``jax.vjp`` of the plain convolution); relu + max
 pooling forward and backward (hand-derived, and JAX's ``select_and_scatter``); the dense
 products; one whole Adam step (jaxnet's ``network.grads``, hand-derived and autodiff, plus
 ``optax.adam``, jitted); and, when PyTorch is importable, its ``nn.Conv2d`` forward + backward
 of the second convolution and its whole step (forward, backward, ``torch.optim.Adam``).
+Last, the step as training runs it: one epoch of ``jn.fit`` (hand-derived and autodiff; its
+compiled loop allocates XLA's temporary buffers once per chunk, where a jitted call per step
+maps and faults them in on every call) and of PyTorch's loop (benchmarks/contenders/torch.py),
+per step, on 40 batches (``--quick``: 2).
 
 On a machine others share, wall time measures the neighbours: ``--clock cpu`` times this
 process's CPU seconds instead, and pinned to one core with one PyTorch thread it compares the
@@ -143,6 +147,55 @@ def jaxnet_steps(m: int):
     return out
 
 
+def training_rows(m: int, batches: int, clock, threads: int | None) -> list[tuple[str, float]]:
+    """``(name, seconds per step)`` of one epoch of ``batches`` steps: ``jn.fit`` per backprop
+    (after a first epoch that compiles) and PyTorch's epoch loop when importable."""
+    import jax
+    import jax.numpy as jnp
+
+    import jaxnet as jn
+    from benchmarks.contenders.cnn_jaxnet import network, params_from
+
+    rng = np.random.default_rng(2)
+    X = rng.random((m * batches, cnn.SIDE, cnn.SIDE, 1), dtype=np.float32)
+    y = rng.integers(0, cnn.CLASSES, m * batches)
+    net, params = network(jn), params_from(cnn.start(0), jnp)
+    rows = []
+    for backprop in ("manual", "autodiff"):
+
+        def fit(epochs, backprop=backprop):
+            t0 = clock()
+            trained, _ = jn.fit(
+                net, params, X, y, optimizer="adam", learning_rate=cnn.ADAM["learning_rate"],
+                epochs=epochs, batch_size=m, key=jax.random.key(0), backprop=backprop, verbose=0,
+            )  # fmt: skip
+            jax.block_until_ready(trained)
+            return clock() - t0
+
+        fit(1)
+        per_step = (fit(3) - fit(1)) / (2 * batches)
+        name = "hand-derived" if backprop == "manual" else "autodiff"
+        rows.append((f"jn.fit, {name}: one step of an epoch", per_step))
+    try:
+        import torch
+    except ImportError:
+        return rows
+    from benchmarks.contenders.cnn_torch import model_of
+    from benchmarks.contenders.torch import train_epochs
+
+    if threads:
+        torch.set_num_threads(threads)
+    model = model_of(torch.nn)
+    opt = torch.optim.Adam(model.parameters(), lr=cnn.ADAM["learning_rate"])
+    tX = torch.from_numpy(np.ascontiguousarray(X.transpose(0, 3, 1, 2)))
+    ty = torch.from_numpy(y).long()
+    train_epochs(torch, torch.nn, model, opt, tX, ty, 1)
+    t0 = clock()
+    train_epochs(torch, torch.nn, model, opt, tX, ty, 2)
+    name = f"PyTorch's loop ({torch.get_num_threads()} threads): one step of an epoch"
+    return [*rows, (name, (clock() - t0) / (2 * batches))]
+
+
 def torch_rows(m: int, threads: int | None):
     """PyTorch's second convolution (forward + both gradients) and whole step, or []."""
     try:
@@ -205,6 +258,7 @@ def main(argv=None) -> list[dict]:
     seconds = {name: [] for name, _ in calls}
     for _ in range(rounds):
         for name, call in calls:
+            call()  # after the previous piece: its threads and cache are this one's now
             t0 = clock()
             call()
             seconds[name].append(clock() - t0)
@@ -214,6 +268,9 @@ def main(argv=None) -> list[dict]:
     for name, s in seconds.items():
         rows.append({"piece": name, "min_ms": min(s) * 1e3, "median_ms": float(np.median(s)) * 1e3})
         print(f"| {name} | {min(s) * 1e3:.2f} | {np.median(s) * 1e3:.2f} |")
+    for name, per_step in training_rows(m, 2 if args.quick else 40, clock, args.torch_threads):
+        rows.append({"piece": name, "min_ms": per_step * 1e3, "median_ms": per_step * 1e3})
+        print(f"| {name} | {per_step * 1e3:.2f} | |")
     return rows
 
 
