@@ -173,6 +173,9 @@ jax.tree_util.register_dataclass(
 def conv_forward(A_prev, W, b, stride: int = 1, pad=0) -> tuple[jax.Array, ConvCache]:
     """``Z = W * A_prev + b`` (correlation), one XLA convolution; returns ``(Z (m, n_H, n_W, n_C), cache)``.
 
+    ``jax.grad`` through ``Z`` runs :func:`conv_backward`'s sums (a ``jax.custom_vjp``, so no
+    forward mode: ``jax.jvp`` raises).
+
     Args:
       A_prev: ``(m, n_H_prev, n_W_prev, n_C_prev)`` (NHWC).
       W: ``(f, f, n_C_prev, n_C)``.

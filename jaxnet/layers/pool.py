@@ -70,6 +70,9 @@ jax.tree_util.register_dataclass(
 def pool_forward(A_prev, f: int, stride: int | None = None, mode: str = "max"):
     """Max or average pooling of ``f x f`` windows moved by ``stride`` (default ``f``).
 
+    ``jax.grad`` through ``A`` runs :func:`pool_backward` (a ``jax.custom_vjp``, so no forward
+    mode: ``jax.jvp`` raises).
+
     Args:
       A_prev: ``(m, n_H_prev, n_W_prev, n_C)`` (NHWC).
       f: the window size.
