@@ -157,7 +157,7 @@ def train_ensemble_jaxnet(n_models: int, iterations: int, seed: int):
     import jaxnet as jn
 
     X, y = flower(seed)
-    net = jn.Network((2, 4, 1), hidden="tanh", output="sigmoid")
+    net = jn.Network((2, 4, 1), hidden_activation="tanh", output_activation="sigmoid")
     keys = jax.random.split(jax.random.key(seed), n_models)
 
     def run():
