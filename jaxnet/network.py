@@ -51,7 +51,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxnet import activations as _activations
-from jaxnet import initializers, metrics
+from jaxnet import initializers, metrics, validation
 from jaxnet import losses as _losses
 from jaxnet.layers import BatchNorm, Dense, Dropout
 from jaxnet.layers import base as _base
@@ -131,8 +131,8 @@ class Network:
                 f"activations must give one activation per layer ({len(sizes) - 1} for sizes "
                 f"{sizes}), got {activations!r}"
             )
-        l2 = _base.check_l2(l2)
-        dropout = _check_dropout(dropout)
+        l2 = validation.check_l2(l2)
+        dropout = validation.check_rate(dropout, "dropout")
         if not isinstance(batch_norm, bool | np.bool_):
             raise TypeError(f"batch_norm must be True or False, got {batch_norm!r}")
         *hidden_layers, output_layer = (Dense(n, a, l2) for n, a in zip(sizes[1:], activations))
@@ -149,7 +149,7 @@ class Network:
         ``l2`` (not None) is set on every layer that has one (the weighted layers)."""
         layers = _check_layers(layers)
         if l2 is not None:
-            layers = _with_l2(layers, _base.check_l2(l2))
+            layers = _with_l2(layers, validation.check_l2(l2))
         net = object.__new__(cls)
         net._build(layers, _check_input_shape(input_shape), loss)
         return net
@@ -163,7 +163,7 @@ class Network:
                 raise ValueError(f"layers[{l}] ({layer!r}) on input shape {shape}: {e}") from None
             shapes.append(shape)
         output = getattr(layers[-1], "activation", None)
-        if not hasattr(layers[-1], "activation") or not hasattr(layers[-1], "_replace"):
+        if not _has_field(layers[-1], "activation"):
             raise ValueError(
                 f"the last layer must be the output layer, one with an activation (e.g. "
                 f"Dense(10, 'softmax')), got {layers[-1]!r}"
@@ -434,16 +434,6 @@ def _check_output(n_out: int, output: str, loss: str) -> None:
         raise ValueError(f"categorical_cross_entropy needs a softmax output, got output {output!r}")
 
 
-def _check_dropout(rate) -> float:
-    ok = isinstance(rate, numbers.Real) and not isinstance(rate, bool) and 0 <= rate < 1
-    if not ok:
-        raise ValueError(
-            f"dropout must be a number in [0, 1) (the rate of the Dropout after every hidden "
-            f"layer; 0 for none), got dropout={rate!r}"
-        )
-    return float(rate)
-
-
 def _non_trainable(layer) -> tuple[str, ...]:
     return tuple(getattr(layer, "non_trainable", ()))
 
@@ -455,7 +445,14 @@ def _l2(layer) -> float:
 
 def _with_l2(layers: tuple, l2: float) -> tuple:
     """``layers`` with ``l2`` set on every layer that has the field."""
-    return tuple(layer._replace(l2=l2) if hasattr(layer, "l2") else layer for layer in layers)
+    return tuple(
+        dataclasses.replace(layer, l2=l2) if _has_field(layer, "l2") else layer for layer in layers
+    )
+
+
+def _has_field(layer, name: str) -> bool:
+    """Whether ``layer`` has the field ``name`` (``dataclasses.replace`` can set it)."""
+    return any(f.name == name for f in dataclasses.fields(layer))
 
 
 def without_l2(net: Network) -> Network:
@@ -535,7 +532,7 @@ def _values_drawn(l: int, layer, shape, scheme, scale, dtype) -> dict[str, int]:
 def _running_layers(net: Network) -> tuple:
     """The layers as the core runs them: the output layer linear (its activation is the network's)."""
     *hidden, output = net.layers
-    return (*hidden, output._replace(activation="linear"))
+    return (*hidden, dataclasses.replace(output, activation="linear"))
 
 
 def _layer_key(key, l: int, layer):

@@ -557,12 +557,22 @@ def test_sequential_validation(layers, input_shape, error, match):
 
 
 def test_an_unregistered_layer_class_is_refused():
-    class Unregistered(Scale):
-        __slots__ = ()
-        kind = "test_unregistered"
+    class Unregistered(Scale):  # no kind of its own: to_dict would name Scale's
+        pass
 
-    with pytest.raises(TypeError, match=r"layers\[0\]: Unregistered .* is not registered"):
+    with pytest.raises(TypeError, match=r"layers\[0\]: Unregistered is not registered"):
         jn.Sequential([Unregistered(), jn.layers.Dense(1)], input_shape=(2,))
+
+
+def test_a_layer_must_derive_from_the_base():
+    class LooksLikeALayer:
+        kind = "dense"
+
+        def output_shape(self, input_shape):
+            return input_shape
+
+    with pytest.raises(TypeError, match=r"layers\[0\] must be a layer .* LooksLikeALayer"):
+        jn.Sequential([LooksLikeALayer(), jn.layers.Dense(1)], input_shape=(2,))
 
 
 def test_summary_of_a_general_network():

@@ -129,23 +129,27 @@ def test_the_dense_shorthand():
 
 
 @pytest.mark.parametrize(
-    "make, match",
+    "make, error, match",
     [
-        (lambda: Dense(3, l2=-0.1), r"l2 must be a finite number >= 0 .*got l2=-0.1"),
-        (lambda: Dense(3, l2=float("nan")), "l2 must be a finite number >= 0"),
-        (lambda: Dense(3, l2=float("inf")), "l2 must be a finite number >= 0"),
-        (lambda: Dense(3, l2=True), r"got l2=True"),
-        (lambda: Dense(3, l2="0.1"), r"got l2='0.1'"),
-        (lambda: Dense(3, l2=None), r"got l2=None"),
-        (lambda: Conv2D(3, 3, l2=-1), r"l2 must be a finite number >= 0"),
-        (lambda: Conv2D(3, 3, l2=np.inf), r"l2 must be a finite number >= 0"),
-        (lambda: jn.Network((2, 1), l2=-1), r"got l2=-1"),
-        (lambda: jn.Network((2, 1), l2=False), r"got l2=False"),
-        (lambda: jn.Sequential([Dense(1)], (2,), l2=-2.0), r"got l2=-2.0"),
-        (lambda: jn.Sequential([Dense(1)], (2,), l2=np.nan), r"got l2=nan"),
-        (lambda: jn.Network((2, 3, 1), dropout=1.0), r"dropout must be a number in \[0, 1\)"),
-        (lambda: jn.Network((2, 3, 1), dropout=-0.1), r"got dropout=-0.1"),
-        (lambda: jn.Network((2, 3, 1), dropout=True), r"got dropout=True"),
+        (lambda: Dense(3, l2=-0.1), ValueError, r"l2 must be a finite number >= 0, got l2=-0.1"),
+        (lambda: Dense(3, l2=float("nan")), ValueError, "l2 must be a finite number >= 0"),
+        (lambda: Dense(3, l2=float("inf")), ValueError, "l2 must be a finite number >= 0"),
+        (lambda: Dense(3, l2=True), TypeError, r"got l2=True"),
+        (lambda: Dense(3, l2="0.1"), TypeError, r"got l2='0.1'"),
+        (lambda: Dense(3, l2=None), TypeError, r"got l2=None"),
+        (lambda: Conv2D(3, 3, l2=-1), ValueError, r"l2 must be a finite number >= 0"),
+        (lambda: Conv2D(3, 3, l2=np.inf), ValueError, r"l2 must be a finite number >= 0"),
+        (lambda: jn.Network((2, 1), l2=-1), ValueError, r"got l2=-1"),
+        (lambda: jn.Network((2, 1), l2=False), TypeError, r"got l2=False"),
+        (lambda: jn.Sequential([Dense(1)], (2,), l2=-2.0), ValueError, r"got l2=-2.0"),
+        (lambda: jn.Sequential([Dense(1)], (2,), l2=np.nan), ValueError, r"got l2=nan"),
+        (
+            lambda: jn.Network((2, 3, 1), dropout=1.0),
+            ValueError,
+            r"dropout must be a number in \[0, 1\), got",
+        ),
+        (lambda: jn.Network((2, 3, 1), dropout=-0.1), ValueError, r"got dropout=-0.1"),
+        (lambda: jn.Network((2, 3, 1), dropout=True), TypeError, r"got dropout=True"),
         (
             lambda: jn.Network.from_dict(
                 {
@@ -154,12 +158,13 @@ def test_the_dense_shorthand():
                     "loss": "mse",
                 }
             ),
+            ValueError,
             r"l2 must be a finite number >= 0",
         ),  # fmt: skip
     ],
 )
-def test_bad_l2_and_dropout_name_the_argument(make, match):
-    with pytest.raises(ValueError, match=match):
+def test_bad_l2_and_dropout_name_the_argument(make, error, match):
+    with pytest.raises(error, match=match):
         make()
 
 
