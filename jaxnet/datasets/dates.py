@@ -1,7 +1,7 @@
 """Human-readable dates and their machine form ``YYYY-MM-DD`` (course 5, week 3: translation with attention).
 
 The course generates its pairs with Faker and Babel; here they come offline from
-:mod:`datetime` and a ``jax.random`` key. A date is drawn uniformly between ``start`` and
+``datetime`` and a ``jax.random`` key. A date is drawn uniformly between ``start`` and
 ``end``, a format uniformly from ``formats`` (repeats weigh a format up, as the course's
 list repeats ``"full"``), and written in English; lower-cased and without commas, as the
 course feeds them. Format tokens (Unicode/Babel patterns)::
@@ -186,7 +186,8 @@ def date_vocabularies(pairs: Iterable[tuple[str, str]]):
       >>> machine, inv[0]
       ({'-': 0, '0': 1, '1': 2, '3': 3, '5': 4, '7': 5, '9': 6}, '-')
     """
-    human_chars, machine_chars = set(), set()
+    human_chars: set[str] = set()
+    machine_chars: set[str] = set()
     for i, pair in enumerate(pairs):
         if not (
             isinstance(pair, tuple | list)

@@ -93,7 +93,8 @@ class LSTMCaches(NamedTuple):
       a: ``(T_x, m, n_a)``, the states ``a<1..T_x>``.
       c: ``(T_x, m, n_a)``, the cell states ``c<1..T_x>``.
       gates: ``(T_x, m, 4 n_a)``, ``[Gf, Gi, cc, Go]`` of every step.
-      a0: ``(m, n_a)``; c0: ``(m, n_a)``, the initial states.
+      a0: ``(m, n_a)``, the initial state.
+      c0: ``(m, n_a)``, the initial cell state.
       x: ``(T_x, m, n_x)``, the inputs time-major.
       mask: ``(T_x, m, 1)`` booleans, or None.
       params: the parameter dict.
@@ -346,7 +347,7 @@ def lstm_backward(da, caches: LSTMCaches, *, dc=None, dy=None):
       ((10, 7, 3), (10, 5), (5, 8), (5,))
       >>> def loss(p):  # the same gradient by autodiff
       ...     return lstm_forward(x, jnp.zeros((10, 5)), p)[0].sum()
-      >>> bool(jnp.allclose(jax.grad(loss)(params)["Wc"], grads["dWc"], atol=1e-6))
+      >>> bool(jnp.allclose(jax.jit(jax.grad(loss))(params)["Wc"], grads["dWc"], atol=1e-6))
       True
     """
     a_tm, c_tm, gates, a0, c0, x_tm, tmask, params = caches

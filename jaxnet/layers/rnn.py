@@ -272,7 +272,7 @@ def rnn_backward(da, caches: RNNCaches, *, dy=None):
        'dWya': (2, 5), 'dby': (2,)}
       >>> def loss(p):  # the same gradient by autodiff
       ...     return (rnn_forward(x, jnp.zeros((10, 5)), p)[0]).sum()
-      >>> bool(jnp.allclose(jax.grad(loss)(params)["Waa"], grads["dWaa"], atol=1e-6))
+      >>> bool(jnp.allclose(jax.jit(jax.grad(loss))(params)["Waa"], grads["dWaa"], atol=1e-6))
       True
     """
     a_tm, a0, x_tm, tmask, params = caches
