@@ -41,6 +41,7 @@ import jax.numpy as jnp
 from jax import lax
 
 from jaxnet.layers._sequence import (
+    as_carry,
     as_mask,
     check_array,
     check_params,
@@ -301,6 +302,7 @@ def lstm_forward(x, a0, params, mask=None, *, c0=None):
     c0 = jnp.zeros_like(a0) if c0 is None else _check_state(c0, "c0", m, n_a)
     tmask = as_mask(mask, m, T_x)
     W_a, W_x, b = _fused(params, n_a)
+    a0, c0 = (as_carry(s, x, W_a, W_x, b, a0, c0) for s in (a0, c0))
     z_x, x_tm = input_part(x, W_x, b)
 
     def step(carry, inputs):
