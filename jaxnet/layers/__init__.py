@@ -1,10 +1,10 @@
 """The course's building blocks: one file per layer, each ``forward`` with its hand-derived ``backward``.
 
-Every layer follows the protocol of :mod:`jaxnet.layers.base`; ``from_dict`` rebuilds
-one from its ``to_dict()`` through the registry of kinds.
+Every layer derives from :class:`jaxnet.layers.Layer` (:mod:`jaxnet.layers.base`), which
+registers it under its ``kind``; ``from_dict`` rebuilds one from its ``to_dict()``.
 """
 
-from jaxnet.layers.base import Layer, from_dict, register
+from jaxnet.layers.base import Layer, field, from_dict
 from jaxnet.layers.batchnorm import (
     BatchNorm,
     batchnorm_backward,
@@ -73,10 +73,10 @@ __all__ = [
     "Layer",
     "dense_backward",
     "dense_forward",
+    "field",
     "from_dict",
     "linear_backward",
     "linear_forward",
-    "register",
     # sequence building blocks (course 5)
     "GRUCaches",
     "GRUCellCache",
