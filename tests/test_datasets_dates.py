@@ -90,7 +90,7 @@ def test_make_dates_rejects_bad_arguments():
         jn.datasets.make_dates(key, 5, formats=["YYYY"])
     with pytest.raises(TypeError, match="formats must be a non-empty sequence"):
         jn.datasets.make_dates(key, 5, formats="d MMMM y")
-    with pytest.raises(ValueError, match="m must be an integer >= 1"):
+    with pytest.raises(ValueError, match="m must be an int >= 1, got m=0"):
         jn.datasets.make_dates(key, 0)
     with pytest.raises(TypeError, match="key must be a single jax.random key"):
         jn.datasets.make_dates(0, 5)

@@ -42,7 +42,7 @@ def test_bad_text_files_get_clear_errors(tmp_path):
         jn.datasets.load_text_lines(tmp_path)
     with pytest.raises(TypeError, match="path must be a str or os.PathLike, got int"):
         jn.datasets.load_text_lines(3)
-    with pytest.raises(TypeError, match="max_bytes must be an integer"):
+    with pytest.raises(TypeError, match="max_bytes must be an int"):
         jn.datasets.load_text_lines(big, max_bytes=1.5)
 
 
