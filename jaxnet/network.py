@@ -18,6 +18,8 @@ enters the output layer's backward directly.
 
 ``weights`` (optional, ``(m,)``) turns every mean over examples into a weighted mean;
 training uses it to mask padded examples, so their loss and gradients count zero.
+A mask of padded sequence steps (``Embedding(mask_zero=True)``) travels along the chain to
+the recurrent layers (:mod:`jaxnet.layers.base`, "Sequences and masks").
 ``key`` feeds the layers that draw randomness in training (layer ``l`` gets
 ``fold_in(key, l)``); ``train`` selects training behaviour (dropout on, batch statistics).
 
@@ -169,9 +171,12 @@ class Network:
                 f"Dense(10, 'softmax')), got {layers[-1]!r}"
             )
         if len(shapes[-1]) != 1:
+            fix = "put a Flatten() and a Dense layer last"
+            if len(shapes[-1]) == 2:  # a sequence (T, n)
+                fix = "a sequence per example; give the last recurrent layer return_sequences=False"
             raise ValueError(
                 f"the output layer must give a vector (n[L],) per example, got shape "
-                f"{shapes[-1]}: put a Flatten() and a Dense layer last"
+                f"{shapes[-1]}: {fix}"
             )
         output = _activations.get(output or "linear").name
         loss_name = (_losses.for_output(output) if loss is None else _losses.get(loss)).name
@@ -554,9 +559,12 @@ def _check_key(net: Network, key, train: bool) -> None:
 def _forward(net: Network, params, X, key, train: bool, weights):
     """``(A[L], Z[L], caches)``: the layers chained, the output activation applied to ``Z[L]``."""
     _check_key(net, key, train)
-    A, caches = X, []
+    A, caches, mask = X, [], None
     for l, (layer, p) in enumerate(zip(_running_layers(net), params, strict=True)):
-        A, cache = layer.forward(p, A, key=_layer_key(key, l, layer), train=train, weights=weights)
+        masked = {"mask": mask} if getattr(layer, "takes_mask", False) else {}
+        A_prev, layer_key = A, _layer_key(key, l, layer)
+        A, cache = layer.forward(p, A, key=layer_key, train=train, weights=weights, **masked)
+        mask = layer.output_mask(A_prev, mask) if A.ndim == 3 else None  # (m, T, n) only
         caches.append(cache)
     return net.output_activation.fn(A), A, tuple(caches)
 

@@ -410,7 +410,17 @@ def as_inputs(net: Network, X, dtype, name: str = "X"):
     if X.shape[0] < 1:
         raise ValueError(f"{name} has no examples (shape {X.shape})")
     _check_finite(X, name)
+    _check_token_ids(net, X, name)
     return _on_device(X, dtype)
+
+
+def _check_token_ids(net: Network, X, name: str) -> None:
+    """Ids in the vocabulary when the first layer is an Embedding (they travel as floats)."""
+    from jaxnet.layers.embedding import Embedding, check_ids
+
+    first = net.layers[0]
+    if isinstance(first, Embedding):
+        check_ids(X, first.vocab_size, name)
 
 
 def as_labels(net: Network, Y, m: int, dtype, name: str = "Y"):

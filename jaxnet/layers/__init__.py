@@ -20,6 +20,7 @@ from jaxnet.layers.dense import (
     linear_forward,
 )
 from jaxnet.layers.dropout import Dropout, dropout_backward, dropout_forward
+from jaxnet.layers.embedding import Embedding
 from jaxnet.layers.flatten import Flatten, flatten_backward, flatten_forward
 from jaxnet.layers.gru import (
     GRUCaches,
@@ -40,6 +41,7 @@ from jaxnet.layers.lstm import (
     lstm_params,
 )
 from jaxnet.layers.pool import AvgPool2D, MaxPool2D, pool_backward, pool_forward
+from jaxnet.layers.recurrent import GRU, LSTM, SimpleRNN
 from jaxnet.layers.rnn import (
     RNNCaches,
     RNNCellCache,
@@ -77,7 +79,11 @@ __all__ = [
     "from_dict",
     "linear_backward",
     "linear_forward",
-    # sequence building blocks (course 5)
+    # sequence layers and building blocks (course 5)
+    "Embedding",
+    "GRU",
+    "LSTM",
+    "SimpleRNN",
     "GRUCaches",
     "GRUCellCache",
     "LSTMCaches",
