@@ -529,9 +529,16 @@ def test_crafted_network_dicts_are_refused(d, match):
         ([jn.layers.Dense(2), "relu"], (2,), TypeError, r"layers\[1\] must be a layer"),
         (
             [jn.layers.Dense(2, "softmax")],
-            (2, 3),
+            (2, 3, 1),
             ValueError,
             r"layers\[0\].*put a Flatten\(\) before it",
+        ),
+        (  # a Dense on a sequence (T, n) acts at every step: a sequence is no output
+            [jn.layers.Dense(2, "softmax")],
+            (2, 3),
+            ValueError,
+            r"got shape \(2, 2\): a sequence per example; give the last recurrent layer "
+            "return_sequences=False",
         ),
         (
             [jn.layers.Dense(2), Scale()],
