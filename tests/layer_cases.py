@@ -82,7 +82,7 @@ NETWORKS += [
 
 
 # --- the sequence layers of course 5 (inputs (m, T, n); the Embedding's are token ids) ---
-from jaxnet.layers import GRU, LSTM, Embedding, SimpleRNN  # noqa: E402
+from jaxnet.layers import GRU, LSTM, Bidirectional, Embedding, SimpleRNN  # noqa: E402
 
 CASES += [
     (SimpleRNN(3, return_sequences=True), (4, 2)),
@@ -90,6 +90,7 @@ CASES += [
     (GRU(2, return_sequences=True), (3, 3)),
     (Embedding(6, 3), (4,)),  # the backward is a scatter-add
     (Dense(3, "softmax"), (4, 2)),  # the same Dense at every step of a sequence
+    (Bidirectional(LSTM(2, return_sequences=True)), (3, 2)),  # both ways, concatenated
 ]
 
 NETWORKS += [

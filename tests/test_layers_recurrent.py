@@ -2,6 +2,7 @@
 and the errors for inputs that do not fit (the generic vjp test is in test_layers.py)."""
 
 import functools
+import json
 
 import chex
 import jax
@@ -12,7 +13,7 @@ from layer_checks import vjp_in_layer_convention
 
 import jaxnet as jn
 from jaxnet import network
-from jaxnet.layers import GRU, LSTM, Dense, Embedding, SimpleRNN
+from jaxnet.layers import GRU, LSTM, Bidirectional, Dense, Embedding, SimpleRNN
 
 F64 = {"rtol": 1e-10, "atol": 1e-12}
 RECURRENT = (SimpleRNN, LSTM, GRU)
@@ -20,7 +21,7 @@ RECURRENT = (SimpleRNN, LSTM, GRU)
 
 @functools.partial(jax.jit, static_argnames=("layer",))
 def _manual_and_vjp(layer, params, A_prev, dA, mask, initial_state):
-    kwargs = {"mask": mask, "initial_state": initial_state}
+    kwargs = {"mask": mask} | ({} if initial_state is None else {"initial_state": initial_state})
     A, cache = layer.forward(params, A_prev, **kwargs)
     return (
         A,
@@ -38,11 +39,18 @@ def _draw(layer, m, T, n_x, seed):
     return rng, params, A_prev, dA
 
 
+def _bidirectional_gru(units, return_sequences):
+    return Bidirectional(GRU(units, return_sequences=return_sequences))
+
+
 @pytest.mark.parametrize("return_sequences", (False, True))
-@pytest.mark.parametrize("cls", RECURRENT, ids=lambda c: c.__name__)
+@pytest.mark.parametrize(
+    "cls", (*RECURRENT, _bidirectional_gru), ids=("SimpleRNN", "LSTM", "GRU", "Bidirectional")
+)
 def test_masked_bptt_equals_vjp_of_forward(cls, return_sequences, x64):
-    """Padded steps anywhere (the mask drawn): the hand BPTT is still the vjp of the forward."""
-    layer = cls(3, return_sequences=return_sequences)
+    """Padded steps anywhere (the mask drawn): the hand BPTT is still the vjp of the forward
+    (a Bidirectional layer reverses the valid steps only)."""
+    layer = cls(3, return_sequences)
     rng, params, A_prev, dA = _draw(layer, 4, 5, 2, seed=7)
     mask = jnp.asarray(rng.random((4, 5)) < 0.6).at[:, 0].set(True)
     A, (dA_prev, dparams), (vjp_A_prev, vjp_params) = _manual_and_vjp(
@@ -66,9 +74,9 @@ def test_an_initial_state_is_used_and_differentiated(cls, x64):
 
 
 def _stacked(T):
-    """Token ids -> every recurrent layer in turn (a Dense per step among them) -> softmax."""
+    """Token ids -> every recurrent layer in turn (one bidirectional, a Dense per step) -> softmax."""
     return jn.Sequential(
-        [Embedding(7, 3, mask_zero=True), SimpleRNN(4, return_sequences=True),
+        [Embedding(7, 3, mask_zero=True), Bidirectional(SimpleRNN(2, return_sequences=True)),
          LSTM(3, return_sequences=True), Dense(3, "tanh"), GRU(3), Dense(3, "softmax")],
         input_shape=(T,),
     )  # fmt: skip
@@ -105,6 +113,12 @@ def test_fields_are_checked_and_round_trip():
         GRU(2, return_sequences="yes")
     with pytest.raises(ValueError, match="vocab_size must be an int >= 1"):
         Embedding(0, 3)
+    both = Bidirectional(LSTM(3, return_sequences=True))
+    assert jn.layers.from_dict(json.loads(json.dumps(both.to_dict()))) == both
+    with pytest.raises(
+        TypeError, match=r"layer must be a recurrent layer \(SimpleRNN, LSTM or GRU\)"
+    ):
+        Bidirectional(Dense(3))
 
 
 @pytest.mark.parametrize(

@@ -11,6 +11,7 @@ from jaxnet.layers.batchnorm import (
     batchnorm_forward,
     batchnorm_inference,
 )
+from jaxnet.layers.bidirectional import Bidirectional
 from jaxnet.layers.conv import Conv2D, conv_backward, conv_forward
 from jaxnet.layers.dense import (
     Dense,
@@ -80,6 +81,7 @@ __all__ = [
     "linear_backward",
     "linear_forward",
     # sequence layers and building blocks (course 5)
+    "Bidirectional",
     "Embedding",
     "GRU",
     "LSTM",
