@@ -18,6 +18,7 @@ from jaxnet.layers import (
     LSTM,
     AvgPool2D,
     BatchNorm,
+    Bidirectional,
     Conv2D,
     Dense,
     Dropout,
@@ -118,6 +119,15 @@ def restore(run_dir):
             ],
         ),  # fmt: skip
         ("emb4v30-rnn8-dense10", [Embedding(30, 4), SimpleRNN(8), Dense(10, "softmax")]),
+        (
+            "emb4v30-bilstm8seq-bigru3-dense10",
+            [
+                Embedding(30, 4),
+                Bidirectional(LSTM(8, return_sequences=True)),
+                Bidirectional(GRU(3)),
+                Dense(10, "softmax"),
+            ],
+        ),  # fmt: skip
     ],
 )
 def test_valid_arch_strings_give_these_layers(text, expected):
@@ -302,7 +312,7 @@ def test_train_help_documents_arch(capsys):
         cli.main(["train", "--help"])
     out = capsys.readouterr().out
     for needle in ("--arch ARCH", "--arch dense64-bn-dropout0.5-dense1", "conv32k3s2same", "lenet",
-                   "emb16v27", "lstm64seq",
+                   "emb16v27", "lstm64seq", "bilstm32seq",
                    "--l2 LAMBDA", "--dropout RATE", "--batch-norm", "cat --arch"):  # fmt: skip
         assert needle in out, needle
 

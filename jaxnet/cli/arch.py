@@ -9,6 +9,7 @@
     flatten                                  Flatten()
     emb16  emb16v27                          Embedding(vocab v (default: the outputs), dim 16)
     rnn64  lstm64  gru64  lstm64seq          SimpleRNN / LSTM / GRU(units[, return_sequences])
+    bilstm32seq  bigru16                     Bidirectional(LSTM(32, return_sequences=True)), ...
 
 A ``dense`` or ``conv`` token that names no activation gets the run's hidden activation
 (``--hidden-activation``), except the last token: it is the output layer, a ``dense`` whose
@@ -62,6 +63,10 @@ GRAMMAR = {
     "rnn": (r"rnn(\d+)(seq)?", "rnn<units>[seq], e.g. rnn64 or rnn64seq"),
     "lstm": (r"lstm(\d+)(seq)?", "lstm<units>[seq], e.g. lstm64 or lstm64seq"),
     "gru": (r"gru(\d+)(seq)?", "gru<units>[seq], e.g. gru64 or gru64seq"),
+    **{
+        f"bi{word}": (rf"bi{word}(\d+)(seq)?", f"bi{word}<units>[seq], e.g. bi{word}32seq")
+        for word in ("rnn", "lstm", "gru")
+    },
 }
 RECURRENT = {"rnn": "SimpleRNN", "lstm": "LSTM", "gru": "GRU"}
 EXAMPLES = (
@@ -145,9 +150,10 @@ def _layer(token: Token, activation: str, vocab_size: int):
         if token.word == "emb":
             vocab = vocab_size if n[1] is None else int(n[1])
             return jn.layers.Embedding(vocab, int(n[0]))
-        if token.word in RECURRENT:
-            cls = getattr(jn.layers, RECURRENT[token.word])
-            return cls(int(n[0]), return_sequences=n[1] is not None)
+        if token.word.removeprefix("bi") in RECURRENT:
+            cls = getattr(jn.layers, RECURRENT[token.word.removeprefix("bi")])
+            layer = cls(int(n[0]), return_sequences=n[1] is not None)
+            return jn.layers.Bidirectional(layer) if token.word.startswith("bi") else layer
         if token.word == "dense":
             return jn.layers.Dense(int(n[0]), activation)
         if token.word == "bn":
@@ -240,6 +246,8 @@ def token_of(layer) -> str:
         return "flatten"
     if isinstance(layer, jn.layers.Embedding):
         return f"emb{layer.dim}v{layer.vocab_size}"
+    if isinstance(layer, jn.layers.Bidirectional):
+        return f"bi{token_of(layer.layer)}"
     for word, name in RECURRENT.items():
         if isinstance(layer, getattr(jn.layers, name)):
             return f"{word}{layer.units}{'seq' if layer.return_sequences else ''}"
@@ -268,6 +276,7 @@ def help_text() -> str:
             "                            (default: the outputs, as in a character model)]",
             "  rnn64  lstm64  gru64      recurrent layer on sequences (m, T, n): units; the last",
             "  lstm64seq                 state, or with seq every step's (to feed another one)",
+            "  bilstm32seq  bigru16      the same run both ways, the two outputs concatenated",
             "dense and conv tokens without an activation get --hidden-activation. The last token",
             "is the output layer: dense<outputs> (10 for mnist's softmax, 1 for a sigmoid), with",
             "the dataset's output activation unless it names one. With a conv, pool or flatten",
