@@ -28,7 +28,7 @@ which adds ``(λ / 2m) ||W||^2`` to J and ``(λ / m) W`` to the hand-derived ``d
 (``jaxnet.network.penalty``). ``backward`` itself stays the gradient of the data cost,
 so the generic test against ``jax.vjp`` of ``forward`` covers every layer unchanged.
 
-Sequences and masks: a sequence is ``(m, T, n)`` (batch-first; an :class:`Embedding`
+Sequences and masks: a sequence is ``(m, T, n)`` (batch-first; an ``Embedding``
 takes integer ids ``(m, T)``, held as floats). A network threads a mask ``(m, T)``
 (True = a real step, False = padding) along the chain while the activations are sequences
 ``(m, T, n)``: a layer's :meth:`Layer.output_mask` says what mask its output carries (by

@@ -1,6 +1,6 @@
 """The embedding layer: token ids to learned vectors, with its backward as a scatter-add.
 
-Shapes: ids ``(m, T)`` (integers in ``0 .. vocab_size - 1``, held in the params' float dtype
+Shapes: ids ``(m, T)`` (integers from 0 to ``vocab_size - 1``, held in the params' float dtype
 as every network input is: exact up to 2**24 in float32), the table ``E (vocab_size, dim)``,
 the output ``A (m, T, dim)`` with ``A[i, t] = E[ids[i, t]]``.
 
@@ -99,8 +99,8 @@ class Embedding(Layer):
 
 
 def check_ids(X, vocab_size: int, name: str = "X") -> None:
-    """A ``ValueError`` unless ``X`` (host or device values, not traced) holds integers in
-    ``0 .. vocab_size - 1``, naming the largest allowed id."""
+    """A ``ValueError`` unless ``X`` (host or device values, not traced) holds integer ids
+    from 0 to ``vocab_size - 1``; the message names the largest allowed id."""
     if isinstance(X, jax.core.Tracer):
         return
     values = np.asarray(X)
