@@ -1,7 +1,7 @@
 """Dinosaur names, character by character (course 5, week 1): a SimpleRNN and an LSTM against
 a unigram and a bigram model, per-character cross-entropy on 10% held-out names, ten samples.
 
-    PYTHONPATH=. python scripts/dinos.py [--epochs 30] [--seed 0] [--data-dir ../shared/data/dinos]
+    PYTHONPATH=. python scripts/dinos.py [--epochs 20] [--seed 0] [--data-dir ../shared/data/dinos]
 
 Each name ``s`` (with its newline end) gives ``len(s) + 1`` examples: the characters before
 step k (token ids, 0 = padding, masked) -> the character at step k, so a jaxnet network
@@ -101,7 +101,7 @@ def sample(net, params, vocab, key, *, temperature=1.0, max_length=25) -> str:
     return vocab.decode(ids)
 
 
-def run(*, epochs: int = 30, seed: int = 0, data_dir=None, limit=None, samples: int = 10) -> dict:
+def run(*, epochs: int = 20, seed: int = 0, data_dir=None, limit=None, samples: int = 10) -> dict:
     """Train both models and measure them against the baselines; returns the summary."""
     names = jn.datasets.load_dinos(data_dir)
     names = names if limit is None else names[:limit]
@@ -134,7 +134,7 @@ def run(*, epochs: int = 30, seed: int = 0, data_dir=None, limit=None, samples: 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--epochs", type=int, default=30, help="epochs per model (default 30)")
+    parser.add_argument("--epochs", type=int, default=20, help="epochs per model (default 20)")
     parser.add_argument("--seed", type=int, default=0, help="the split, init and samples' key")
     parser.add_argument("--data-dir", default=None, help="dinos.txt or its folder")
     parser.add_argument("--limit", type=int, default=None, help="use the first N names only")
