@@ -60,7 +60,7 @@ def field(*, default: Any = dataclasses.MISSING, check: Callable | None = None, 
         ``dataclasses.replace``): it normalises the value (``np.int64(3)`` -> ``3``, an
         activation to its canonical name) or raises ``TypeError`` (wrong type) /
         ``ValueError`` (wrong value) naming the field; the checkers of
-        :mod:`jaxnet.validation`, e.g. ``functools.partial(check_int, minimum=1)``.
+        ``jaxnet.validation``, e.g. ``functools.partial(check_int, minimum=1)``.
       omit_default: leave the field out of ``repr`` and ``to_dict`` when it equals its
         default (``l2=0``: a plain layer reads, and is saved, as before L2 existed).
 
