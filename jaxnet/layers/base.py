@@ -89,7 +89,9 @@ class Layer(abc.ABC):
     shared base such as the pools') is not registered. A class defined again under the
     same module and name (a notebook cell run twice) replaces the old one; another class
     under a taken ``kind`` is a ``ValueError``. Change a field with
-    ``dataclasses.replace(layer, name=value)`` (checked again).
+    ``dataclasses.replace(layer, name=value)`` (checked again). A check that involves
+    several fields goes in the subclass's ``__post_init__``, after
+    ``super().__post_init__()`` (which runs the fields' own checks).
 
     Attributes:
       kind: the name of the layer class in :meth:`to_dict`, e.g. ``"dense"``.
