@@ -22,7 +22,7 @@ import pytest
 import jaxnet as jn
 from jaxnet.layers import AvgPool2D, BatchNorm, Conv2D, Dense, Dropout, Flatten, MaxPool2D
 
-NET = jn.Network((3, 4, 1), hidden="tanh", output="sigmoid")
+NET = jn.Network((3, 4, 1), hidden_activation="tanh", output_activation="sigmoid")
 X = np.random.default_rng(0).standard_normal((6, 3)).astype(np.float32)
 Y = (X[:, 0] > 0).astype(np.int32)
 NO_VALUE_ERROR = object()  # an argument whose every value of the right type is allowed
@@ -90,8 +90,10 @@ ARGS = [
     # networks
     Arg("Network", "sizes", lambda v: jn.Network((3, v, 1)), 4, 4.0, 0),
     Arg("Network", "sizes", lambda v: jn.Network(v), (3, 1), 3, (3,)),
-    Arg("Network", "hidden", keyword(jn.Network, "hidden", (3, 4, 1)), "relu", 1, "swish"),
-    Arg("Network", "output", keyword(jn.Network, "output", (3, 4, 1)), "tanh", None, "swish"),
+    Arg("Network", "hidden_activation", keyword(jn.Network, "hidden_activation", (3, 4, 1)),
+        "relu", 1, "swish"),
+    Arg("Network", "output_activation", keyword(jn.Network, "output_activation", (3, 4, 1)),
+        "tanh", None, "swish"),
     Arg("Network", "activations", keyword(jn.Network, "activations", (3, 4, 1)),
         ("relu", "sigmoid"), "relu", ("relu",)),
     Arg("Network", "loss", keyword(jn.Network, "loss", (3, 4, 1)), "mse", 3, "hinge"),

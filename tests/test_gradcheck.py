@@ -42,7 +42,7 @@ def test_relative_difference():
 
 def _net_and_data(output, hidden="tanh"):
     n_out = 3 if output == "softmax" else 2
-    net = jn.Network((3, 4, 3, n_out), hidden=hidden, output=output)
+    net = jn.Network((3, 4, 3, n_out), hidden_activation=hidden, output_activation=output)
     params = random_params(0, net)  # float32: gradcheck must still run in float64
     X, Y = random_data(1, net, 5)
     return net, params, X, Y
@@ -80,7 +80,7 @@ def test_gradcheck_fails_on_a_planted_error(planted):
 
 
 def test_numeric_grads_match_autodiff(x64):
-    net = jn.Network((2, 3, 1), hidden="tanh", output="sigmoid")
+    net = jn.Network((2, 3, 1), hidden_activation="tanh", output_activation="sigmoid")
     params = random_params(2, net, jnp.float64)
     X, Y = random_data(3, net, 4, jnp.float64)
     numeric = numeric_grads(net, params, X, Y, chunk_size=4)  # several chunks

@@ -283,7 +283,7 @@ def test_normal_scale_and_zeros():
 
 
 def test_init_biases_zero_deterministic_per_key(x64):
-    net = jn.Network((6, 5, 5, 5, 2), hidden="relu", output="softmax")
+    net = jn.Network((6, 5, 5, 5, 2), hidden_activation="relu", output_activation="softmax")
     for scheme in ("zeros", "normal", "he", "xavier", "lecun"):
         params = jn.init(jax.random.key(3), net, scheme=scheme, dtype=jnp.float64)
         chex.assert_type(jax.tree.leaves(params), jnp.float64)

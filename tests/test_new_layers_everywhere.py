@@ -45,7 +45,7 @@ def small_cnn(rate=0.25, l2=0.01):
 
 
 def regularised_dense():
-    return jn.Network((3, 6, 5, 1), hidden="relu", l2=0.4, dropout=0.3, batch_norm=True)
+    return jn.Network((3, 6, 5, 1), hidden_activation="relu", l2=0.4, dropout=0.3, batch_norm=True)
 
 
 def images(m=20, seed=0, dtype=np.float32):
@@ -266,7 +266,7 @@ def test_full_batch_fit_of_a_cnn_is_the_hand_loop(x64):
     Y = jax.nn.one_hot(y, 3, dtype=jnp.float64)
     for step in range(4):
         J, _, grads, stats = network.loss_and_grads(
-            net, expected, jnp.asarray(X), Y, key=_step_key(key, step)
+            net, expected, jnp.asarray(X), Y, key=_step_key(key, step), train=True
         )
         losses.append(float(J))
         stepped = jax.tree.map(lambda p, g: p - 0.2 * g, expected, grads)

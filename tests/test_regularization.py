@@ -30,7 +30,7 @@ def cnn(l2=0.3):
 def test_the_cost_is_the_course_s_compute_cost_with_regularization(x64):
     """J = cross_entropy + (λ / 2m) (||W1||² + ||W2||² + ||W3||²), written out in NumPy."""
     lambd = 0.7
-    net = jn.Network((3, 4, 3, 1), hidden="relu", output="sigmoid", l2=lambd)
+    net = jn.Network((3, 4, 3, 1), hidden_activation="relu", output_activation="sigmoid", l2=lambd)
     params = random_params(0, net, jnp.float64)
     X, Y = random_data(1, net, 5, jnp.float64)
     A = np.asarray(X)
@@ -77,7 +77,9 @@ def _both(params, X, Y, weights, key):
     )
 
 
-NET = jn.Network((4, 6, 5, 3), hidden="tanh", output="softmax", l2=0.9, batch_norm=True)
+NET = jn.Network(
+    (4, 6, 5, 3), hidden_activation="tanh", output_activation="softmax", l2=0.9, batch_norm=True
+)
 
 
 def test_padded_rows_change_nothing(x64):
@@ -111,7 +113,7 @@ def test_per_layer_lambdas_and_sequential_s_l2_override():
 
 def test_the_dense_shorthand():
     """Order per hidden layer: Dense -> BatchNorm -> Dropout; the output layer is a plain Dense(l2)."""
-    net = jn.Network((2, 20, 3, 1), hidden="relu", output="sigmoid", dropout=0.14, l2=0.7,
+    net = jn.Network((2, 20, 3, 1), hidden_activation="relu", output_activation="sigmoid", dropout=0.14, l2=0.7,
                      batch_norm=True)  # fmt: skip
     assert net.layers == (
         Dense(20, "relu", l2=0.7), BatchNorm(), Dropout(0.14),
@@ -172,7 +174,9 @@ def test_batch_norm_must_be_a_bool():
 
 
 def test_json_round_trips():
-    regularised = jn.Network((2, 4, 1), hidden="tanh", l2=0.25, dropout=0.5, batch_norm=True)
+    regularised = jn.Network(
+        (2, 4, 1), hidden_activation="tanh", l2=0.25, dropout=0.5, batch_norm=True
+    )
     for net in (regularised, jn.Network((2, 4, 1), l2=0.25), cnn()):
         d = json.loads(json.dumps(net.to_dict()))
         assert jn.Network.from_dict(d) == net
@@ -198,7 +202,7 @@ def test_l2_is_decoupled_weight_decay_under_sgd_only(x64):
     step, every step). Under Adam they differ: Adam + L2 rescales (λ/m) W by the adaptive
     denominators, AdamW (decoupled) does not. Biases are decayed by neither here."""
     lambd, lr = 0.8, 0.1
-    net = jn.Network((3, 5, 2), hidden="tanh", output="softmax", l2=lambd)
+    net = jn.Network((3, 5, 2), hidden_activation="tanh", output_activation="softmax", l2=lambd)
     plain = network.without_l2(net)
     params = random_params(7, net, jnp.float64)
     X, labels = random_data(8, net, 10, jnp.float64)
@@ -219,7 +223,7 @@ def test_fit_with_l2_is_the_hand_loop_with_minibatch_m(x64):
     """Unshuffled batches of 4 of 10 rows: the last batch is padded to 4 with weight-0 rows;
     each step's penalty uses that batch's real count (4, 4, 2), as a hand loop over the short
     batches does."""
-    net = jn.Network((3, 4, 1), hidden="tanh", l2=0.6)
+    net = jn.Network((3, 4, 1), hidden_activation="tanh", l2=0.6)
     params = random_params(9, net, jnp.float64)
     X, Y = random_data(10, net, 10, jnp.float64)
     expected, losses = params, []
@@ -240,7 +244,7 @@ def test_l2_shrinks_the_weights():
     X, Y = random_data(11, jn.Network((4, 1)), 40)
     norms = []
     for lambd in (0.0, 1.0, 10.0):
-        net = jn.Network((4, 16, 1), hidden="relu", l2=lambd)
+        net = jn.Network((4, 16, 1), hidden_activation="relu", l2=lambd)
         params = jn.init(jax.random.key(0), net)
         trained, _ = jn.fit(net, params, X, Y, learning_rate=0.3, epochs=200, verbose=0)
         norms.append(sum(float(jnp.sum(p["W"] ** 2)) for p in trained))
@@ -251,7 +255,7 @@ def test_fit_ensemble_of_a_regularised_net_is_k_fits():
     """λ is part of the static network, so one vmapped run sweeps seeds and learning rates of
     a regularised net (in the course's examples-last layout for a net this narrow); a λ sweep
     is one run per λ."""
-    net = jn.Network((3, 4, 1), hidden="tanh", l2=0.5, dropout=0.2)
+    net = jn.Network((3, 4, 1), hidden_activation="tanh", l2=0.5, dropout=0.2)
     X, Y = random_data(12, net, 21)
     stacked = jn.init_ensemble(jax.random.split(jax.random.key(1), 3), net)
     keys = jax.random.split(jax.random.key(2), 3)

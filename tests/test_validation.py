@@ -8,9 +8,9 @@ import pytest
 import jaxnet as jn
 from jaxnet import validation
 
-BINARY = jn.Network((3, 4, 1), hidden="relu", output="sigmoid")
-MULTICLASS = jn.Network((3, 4, 3), hidden="relu", output="softmax")
-REGRESSION = jn.Network((3, 2), output="linear")
+BINARY = jn.Network((3, 4, 1), hidden_activation="relu", output_activation="sigmoid")
+MULTICLASS = jn.Network((3, 4, 3), hidden_activation="relu", output_activation="softmax")
+REGRESSION = jn.Network((3, 2), output_activation="linear")
 
 
 def _params(net):
@@ -162,7 +162,7 @@ def test_unknown_names_list_the_valid_ones():
         ValueError,
         match=r"unknown activation 'swish'.*sigmoid, tanh, relu, linear, softmax, leaky_relu",
     ):
-        jn.Network((3, 2, 1), hidden="swish")
+        jn.Network((3, 2, 1), hidden_activation="swish")
     with pytest.raises(
         ValueError,
         match=r"unknown loss 'hinge'.*binary_cross_entropy, categorical_cross_entropy, mean_squared_error",

@@ -21,7 +21,35 @@ from jaxnet.layers.dense import (
 )
 from jaxnet.layers.dropout import Dropout, dropout_backward, dropout_forward
 from jaxnet.layers.flatten import Flatten, flatten_backward, flatten_forward
+from jaxnet.layers.gru import (
+    GRUCaches,
+    GRUCellCache,
+    gru_backward,
+    gru_cell_backward,
+    gru_cell_forward,
+    gru_forward,
+    gru_params,
+)
+from jaxnet.layers.lstm import (
+    LSTMCaches,
+    LSTMCellCache,
+    lstm_backward,
+    lstm_cell_backward,
+    lstm_cell_forward,
+    lstm_forward,
+    lstm_params,
+)
 from jaxnet.layers.pool import AvgPool2D, MaxPool2D, pool_backward, pool_forward
+from jaxnet.layers.rnn import (
+    RNNCaches,
+    RNNCellCache,
+    rnn_backward,
+    rnn_cell_backward,
+    rnn_cell_forward,
+    rnn_forward,
+    rnn_params,
+)
+from jaxnet.layers.sampling import rnn_sample
 
 __all__ = [
     "AvgPool2D",
@@ -49,4 +77,27 @@ __all__ = [
     "from_dict",
     "linear_backward",
     "linear_forward",
+    # sequence building blocks (course 5)
+    "GRUCaches",
+    "GRUCellCache",
+    "LSTMCaches",
+    "LSTMCellCache",
+    "RNNCaches",
+    "RNNCellCache",
+    "gru_backward",
+    "gru_cell_backward",
+    "gru_cell_forward",
+    "gru_forward",
+    "gru_params",
+    "lstm_backward",
+    "lstm_cell_backward",
+    "lstm_cell_forward",
+    "lstm_forward",
+    "lstm_params",
+    "rnn_backward",
+    "rnn_cell_backward",
+    "rnn_cell_forward",
+    "rnn_forward",
+    "rnn_params",
+    "rnn_sample",
 ]
