@@ -11,6 +11,7 @@ from jaxnet.layers.batchnorm import (
     batchnorm_forward,
     batchnorm_inference,
 )
+from jaxnet.layers.bidirectional import Bidirectional
 from jaxnet.layers.conv import Conv2D, conv_backward, conv_forward
 from jaxnet.layers.dense import (
     Dense,
@@ -20,8 +21,11 @@ from jaxnet.layers.dense import (
     linear_forward,
 )
 from jaxnet.layers.dropout import Dropout, dropout_backward, dropout_forward
+from jaxnet.layers.embedding import Embedding
 from jaxnet.layers.flatten import Flatten, flatten_backward, flatten_forward
 from jaxnet.layers.gru import (
+    GRUCaches,
+    GRUCellCache,
     gru_backward,
     gru_cell_backward,
     gru_cell_forward,
@@ -29,6 +33,8 @@ from jaxnet.layers.gru import (
     gru_params,
 )
 from jaxnet.layers.lstm import (
+    LSTMCaches,
+    LSTMCellCache,
     lstm_backward,
     lstm_cell_backward,
     lstm_cell_forward,
@@ -36,14 +42,17 @@ from jaxnet.layers.lstm import (
     lstm_params,
 )
 from jaxnet.layers.pool import AvgPool2D, MaxPool2D, pool_backward, pool_forward
+from jaxnet.layers.recurrent import GRU, LSTM, SimpleRNN
 from jaxnet.layers.rnn import (
+    RNNCaches,
+    RNNCellCache,
     rnn_backward,
     rnn_cell_backward,
     rnn_cell_forward,
     rnn_forward,
     rnn_params,
 )
-from jaxnet.layers.rnn_sample import rnn_sample
+from jaxnet.layers.sampling import rnn_sample
 
 __all__ = [
     "AvgPool2D",
@@ -71,7 +80,18 @@ __all__ = [
     "from_dict",
     "linear_backward",
     "linear_forward",
-    # sequence building blocks (course 5)
+    # sequence layers and building blocks (course 5)
+    "Bidirectional",
+    "Embedding",
+    "GRU",
+    "LSTM",
+    "SimpleRNN",
+    "GRUCaches",
+    "GRUCellCache",
+    "LSTMCaches",
+    "LSTMCellCache",
+    "RNNCaches",
+    "RNNCellCache",
     "gru_backward",
     "gru_cell_backward",
     "gru_cell_forward",
