@@ -50,7 +50,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxnet import activations as _activations
-from jaxnet import initializers, metrics
+from jaxnet import initializers, limits, metrics
 from jaxnet import losses as _losses
 from jaxnet.layers import BatchNorm, Dense, Dropout
 from jaxnet.layers import base as _base
@@ -396,6 +396,7 @@ def _check_sizes(sizes) -> tuple[int, ...]:
     ints = all(isinstance(n, numbers.Integral) and not isinstance(n, bool) for n in sizes)
     if len(sizes) < 2 or not ints or min(sizes) < 1:
         raise ValueError(f"sizes must be at least two positive ints (n_x, ..., n_L), got {sizes!r}")
+    limits.at_most(layers=len(sizes) - 1, input_size=sizes[0])
     return tuple(int(n) for n in sizes)  # NumPy ints become Python ints: hashable, JSON-friendly
 
 
@@ -404,6 +405,7 @@ def _check_layers(layers) -> tuple:
         raise TypeError(f"layers must be a sequence of layers, got {type(layers).__name__}")
     if not layers:
         raise ValueError("layers must hold at least one layer (the output layer), got none")
+    limits.at_most(layers=len(layers))
     return tuple(_base.check_layer(layer, f"layers[{l}]") for l, layer in enumerate(layers))
 
 
@@ -420,6 +422,7 @@ def _check_input_shape(input_shape) -> tuple[int, ...]:
             f"input_shape must be one example's shape, positive ints such as (784,) or "
             f"(64, 64, 3), got {input_shape!r}"
         )
+    limits.at_most(input_size=math.prod(shape))
     return tuple(int(n) for n in shape)
 
 

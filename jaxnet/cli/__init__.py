@@ -102,6 +102,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--output", metavar="OUT.csv", help="write prediction(,probability) rows here"
     )
     predict.add_argument(
+        "--force",
+        action="store_true",
+        help="replace an existing --output file that jaxnet did not write (never the input "
+        "CSV or a file of a run)",
+    )
+    predict.add_argument(
         "--header",
         action="store_true",
         default=None,
@@ -147,7 +153,11 @@ def _evaluate(args) -> int:
 
 
 def _predict(args) -> int:
-    return commands.predict(args.run_dir, args.input, output=args.output, header=args.header)
+    if args.force and args.output is None:
+        raise UsageError("--force applies to --output (it replaces an existing file); add --output")
+    return commands.predict(
+        args.run_dir, args.input, output=args.output, header=args.header, force=args.force
+    )
 
 
 def _one_line(e: BaseException) -> str:
@@ -177,6 +187,9 @@ def main(argv=None) -> int:
             raise
         print(f"jaxnet: error: {_one_line(e)}", file=sys.stderr)
         return 1 if isinstance(e, commands.RunFailed) else 2
-    except KeyboardInterrupt:
+    except commands.Interrupted as e:
+        print(f"jaxnet: interrupted: {e}", file=sys.stderr)
+        return e.status
+    except KeyboardInterrupt as e:
         print("jaxnet: interrupted", file=sys.stderr)
-        return 130
+        return 143 if isinstance(e, commands._Terminated) else 130

@@ -32,7 +32,7 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
-from jaxnet import activations, initializers
+from jaxnet import activations, initializers, limits
 from jaxnet.layers.base import check_l2, register
 
 __all__ = [
@@ -281,6 +281,7 @@ class Conv2D(_Conv2DFields):
     needs_key = False
 
     def __new__(cls, filters, kernel_size, strides=1, padding="valid", activation=None, l2=0.0):
+        limits.at_most(filters=filters, kernel_size=kernel_size, strides=strides, padding=padding)
         activation = None if activation is None else activations.get(activation).name
         return super().__new__(
             cls,

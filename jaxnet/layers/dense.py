@@ -20,7 +20,7 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
-from jaxnet import activations, initializers
+from jaxnet import activations, initializers, limits
 from jaxnet.layers._matmul import is_small, matmul
 from jaxnet.layers.base import check_l2, register
 
@@ -171,6 +171,7 @@ class Dense(_DenseFields):
     needs_key = False
 
     def __new__(cls, units, activation="relu", l2=0.0):
+        limits.at_most(units=units)
         if isinstance(units, bool) or not isinstance(units, numbers.Integral) or units < 1:
             raise ValueError(f"units must be an int >= 1, got {units!r}")
         return super().__new__(cls, int(units), activations.get(activation).name, check_l2(l2))

@@ -26,6 +26,7 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
+from jaxnet import limits
 from jaxnet.layers.base import register
 
 MODES = ("max", "average")
@@ -217,6 +218,7 @@ class _Pool2D(_PoolFields):
     needs_key = False
 
     def __new__(cls, pool_size=2, strides=None):
+        limits.at_most(pool_size=pool_size, strides=strides)
         pool_size = _pool_arg(pool_size, "pool_size")
         return super().__new__(
             cls, pool_size, None if strides is None else _pool_arg(strides, "strides")

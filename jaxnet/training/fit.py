@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import warnings
 
 import jax
 import numpy as np
 
+from jaxnet.io import lock
 from jaxnet.network import Network
 from jaxnet.training import checkpoints, engine, loop, optimizers, sharding
 from jaxnet.training import history as history_
@@ -141,6 +143,11 @@ def fit(
     check_choice(on_nonfinite, "on_nonfinite", ("raise", "stop"))
     if checkpoint_every is not None:
         checkpoint_every = check_int(checkpoint_every, "checkpoint_every", 1)
+        if checkpoint_dir is None:
+            raise ValueError(
+                f"checkpoint_every={checkpoint_every} saves into checkpoint_dir, which is None: "
+                "pass checkpoint_dir= (a folder), or drop checkpoint_every"
+            )
     cbs = check_callbacks(callbacks, early_stopping)
     if key is None and resume_from is None and _needs_key(setup.config):
         raise ValueError(
@@ -148,7 +155,22 @@ def fit(
         )
     if checkpoint_dir is not None:
         checkpoint_dir = checkpoints.writable_directory(checkpoint_dir)
+    owner = (
+        contextlib.nullcontext()
+        if checkpoint_dir is None
+        else lock.hold(checkpoint_dir, "checkpoint_dir")
+    )
+    with owner:
+        return _fit(
+            net, setup, params, learning_rate=learning_rate, epochs=epochs, key=key,
+            verbose=verbose, on_nonfinite=on_nonfinite, checkpoint_dir=checkpoint_dir,
+            checkpoint_every=checkpoint_every, resume_from=resume_from, mesh=mesh, cbs=cbs,
+        )  # fmt: skip
 
+
+def _fit(net, setup, params, *, learning_rate, epochs, key, verbose, on_nonfinite,
+         checkpoint_dir, checkpoint_every, resume_from, mesh, cbs):  # fmt: skip
+    """``fit`` once its arguments are checked (and its ``checkpoint_dir`` locked)."""
     config, validation = setup.config, setup.val is not None
     rate = setup.learning_rate  # a number, a schedule, or None (an optax transformation)
     named = rate is not None
@@ -170,45 +192,79 @@ def fit(
     if rate is not None:  # checked before anything trains
         rates = learning_rates(rate, setup.train.X.dtype, start * nb, epochs * nb)
     key = jax.random.key(0) if key is None else key
-    stop = cbs.train_begin(history, state.params)
-    config, state, train, val = sharding.distribute(mesh, config, state, setup.train, setup.val)
-    align = (checkpoint_every, *cbs.periods)
-    plan = loop.schedule(epochs if not stop else start, m, config.batch_size, start, align)
+    # the state after the last completed chunk (its params' containers copied: a callback
+    # that breaks them in place cannot reach these), for an exception to carry
+    reached: dict = {"state": _snapshot(state), "done": start, "saved": start}
     save = None
-    if checkpoint_dir is not None:
-        save = functools.partial(
-            _save, checkpoint_dir, config, key, history, checkpoint_every or epochs, epochs,
-            callable(rate), cbs,
-        )  # fmt: skip
-    reached: dict = {}  # the state after the last chunk, for an exception to carry
-    after_chunk = functools.partial(_after_chunk, cbs, history, save, reached)
-    progress = Progress(verbose, epochs, start, print_every=100 if config.batch_size is None else 1)
-    runner = functools.partial(engine.run_chunk, config)
     try:
+        stop = cbs.train_begin(history, state.params)
+        config, state, train, val = sharding.distribute(mesh, config, state, setup.train, setup.val)
+        align = (checkpoint_every, *cbs.periods)
+        plan = loop.schedule(epochs if not stop else start, m, config.batch_size, start, align)
+        if checkpoint_dir is not None:
+            save = functools.partial(
+                _save, checkpoint_dir, config, key, history, checkpoint_every or epochs, epochs,
+                callable(rate), cbs,
+            )  # fmt: skip
+        after_chunk = functools.partial(_after_chunk, cbs, history, save, reached)
+        every = 100 if config.batch_size is None else 1
+        progress = Progress(verbose, epochs, start, print_every=every)
+        runner = functools.partial(engine.run_chunk, config)
         state, failed = loop.run(
             runner, state, (train, val), key, plan, [history], progress, after_chunk, rates
         )  # fmt: skip
-    except Exception as e:  # a callback's (or a checkpoint's): nothing trained is lost
-        at = reached.get("state", state)
-        attach_state(e, params=at.params, opt_state=at.opt_state, history=history,
-                     epoch=reached.get("done", start))  # fmt: skip
-        cbs.train_end_after_error(e, history, at.params)
+        if stop:  # a resumed run that its callbacks stop at once (early stopping did already)
+            history[history_.STOPPED] = start
+        reached["ended"] = True  # on_train_end runs below, once
+        if failed[0] >= 0:
+            _diverged(plan, int(failed[0]), state, history, on_nonfinite, cbs)
+        reached.update(state=_snapshot(state), done=len(history["epoch"]))
+        return cbs.train_end(history, state.params), history
+    except BaseException as e:  # a callback's, a checkpoint's, Ctrl-C: nothing trained is lost
+        _keep_what_was_reached(e, reached, history, save, checkpoint_dir, cbs)
         raise
-    if stop:  # a resumed run that its callbacks stop at once (early stopping did already)
-        history[history_.STOPPED] = start
-    if failed[0] >= 0:
-        _diverged(plan, int(failed[0]), state, history, on_nonfinite, cbs)
-    return cbs.train_end(history, state.params), history
+
+
+def _snapshot(state):
+    """``state`` with new containers around the same arrays (a callback's edits stay its own)."""
+    return state._replace(params=jax.tree.map(lambda x: x, state.params))
+
+
+def _until(history: dict, epoch: int) -> dict:
+    """The history of the epochs up to ``epoch`` (a chunk logged but not handed over is cut)."""
+    n = sum(1 for e in history["epoch"] if e <= epoch)
+    return {k: v[:n] if isinstance(v, list) else v for k, v in history.items()}
+
+
+def _keep_what_was_reached(error, reached, history, save, checkpoint_dir, cbs) -> None:
+    """Attach the state of the last completed chunk to ``error``; on Ctrl-C (``KeyboardInterrupt``)
+    also save it into ``checkpoint_dir`` (if epochs were trained since the last save); then
+    the callbacks' ``on_train_end`` unless it ran already."""
+    at, done = reached["state"], reached["done"]
+    kept = _until(history, done)
+    attach_state(error, params=at.params, opt_state=at.opt_state, history=kept, epoch=done)
+    if isinstance(error, KeyboardInterrupt) and save is not None and done > reached["saved"]:
+        try:
+            save(at, done, True, history_until=kept)
+        except Exception as e:  # the interrupt is the error to see
+            error.add_note(f"its checkpoint of epoch {done} could not be saved: {e}")
+        else:
+            error.add_note(
+                f"the checkpoint of epoch {done} is saved in {checkpoint_dir}: continue with "
+                f"jn.fit(..., resume_from={str(checkpoint_dir)!r})"
+            )
+    if not reached.get("ended"):
+        cbs.train_end_after_error(error, kept, at.params)
 
 
 def _after_chunk(cbs: CallbackList, history, save, reached: dict, state, done: int) -> bool:
     """Between chunks: the callbacks due after epoch ``done``, then a checkpoint; True to stop."""
-    reached.update(state=state, done=done)
+    reached.update(state=_snapshot(state), done=done)
     stop = cbs.epoch_end(done, history, state.params)
     if stop:
         history[history_.STOPPED] = done
-    if save is not None:
-        save(state, done, stop)
+    if save is not None and save(state, done, stop):
+        reached["saved"] = done
     return stop
 
 
@@ -218,12 +274,13 @@ def _needs_key(config: engine.TrainConfig) -> bool:
 
 def _save(
     directory, config, key, history, every: int, epochs: int, schedule: bool, cbs: CallbackList,
-    state, done: int, stopped: bool,
-) -> None:  # fmt: skip
+    state, done: int, stopped: bool, *, history_until=None,
+) -> bool:  # fmt: skip
     """After a chunk: save every ``every`` epochs, at the end and where a callback stopped
-    training (the callbacks' own state first); a failure keeps the params."""
+    training (the callbacks' own state first); a failure keeps the params. True if saved."""
     if done % every and done != epochs and not stopped:
-        return
+        return False
+    history = history if history_until is None else history_until
     try:
         cbs.save_state(directory)
         checkpoints.save(directory, state, config, key, history, done, schedule=schedule)
@@ -234,6 +291,7 @@ def _save(
             params=state.params, opt_state=state.opt_state, history=history, epoch=done,
             path=directory,
         ) from e  # fmt: skip
+    return True
 
 
 def _diverged(plan: loop.Schedule, failed_step: int, state, history, on_nonfinite: str, cbs):
