@@ -121,19 +121,33 @@ def build_parser() -> argparse.ArgumentParser:
 
     check = sub.add_parser("gradcheck", help="hand backprop vs jax.grad vs finite differences")
     config.add_options(check, GradcheckConfig)
-    check.set_defaults(
-        handler=lambda args: commands.gradcheck(
-            GradcheckConfig(**config.given(args, GradcheckConfig))
-        )
-    )
+    check.set_defaults(handler=_gradcheck)
     for command in sub.choices.values():
         config.add_options(command, CommonOptions)
     return parser
 
 
+def _refuse_ignored(chosen: dict) -> None:
+    """An option that the other options make pointless is an error, not silently ignored."""
+    if chosen.get("layers") == ():
+        for name in ("hidden_activation", "dropout", "batch_norm"):
+            if name in chosen:
+                raise UsageError(
+                    f"--{name.replace('_', '-')} applies to hidden layers, and --layers none "
+                    "has none; drop it (or give hidden sizes)"
+                )
+
+
+def _gradcheck(args) -> int:
+    chosen = config.given(args, GradcheckConfig)
+    _refuse_ignored(chosen)
+    return commands.gradcheck(GradcheckConfig(**chosen))
+
+
 def _train(args) -> int:
     options = TrainOptions(**config.given(args, TrainOptions))
     chosen = config.given(args, RunConfig)
+    _refuse_ignored(chosen)
     if options.resume is None:
         return commands.train(config.resolve(**chosen), options)
     allowed = config.resume_options()

@@ -418,6 +418,9 @@ def summary(run_dir) -> int:
     return 0
 
 
+GRADCHECK_MAX = 100_000  # parameters and examples of jaxnet gradcheck's random network
+
+
 def gradcheck(config: GradcheckConfig) -> int:
     """``jaxnet gradcheck``: hand backprop vs jax.grad vs finite differences on random data."""
     output = jn.activations.get(config.output_activation).name
@@ -427,6 +430,14 @@ def gradcheck(config: GradcheckConfig) -> int:
         hidden=config.hidden_activation,
         output=config.output_activation,
     )
+    limits.check_budget(net, config.examples, "jaxnet gradcheck's network")
+    count = sum(math.prod(s) for layer in net.param_shapes() for s in layer.values())
+    if count > GRADCHECK_MAX or config.examples > GRADCHECK_MAX:
+        raise ValueError(
+            f"jaxnet gradcheck differentiates numerically, two passes per parameter: it takes "
+            f"at most {GRADCHECK_MAX} parameters and examples, got {count} parameters and "
+            f"--examples {config.examples}"
+        )
     k_init, k_x, k_y = jax.random.split(jax.random.key(config.seed), 3)
     params = jn.init(k_init, net, config.scheme)
     X = jax.random.normal(k_x, (config.examples, config.inputs))

@@ -27,9 +27,16 @@ iteration and a chunk runs up to a thousand of them, so ``every=1`` costs one di
 per iteration: for the course's long full-batch runs use e.g. ``every=100`` (its
 "print the cost every 100 iterations"); ``patience`` stays in epochs (iterations).
 
-A callback that raises stops training at once: the exception propagates with
-``.params``, ``.opt_state``, ``.history`` and ``.epoch`` (the state reached) attached,
-like :class:`jaxnet.TrainingDiverged`.
+A callback that raises, at any hook, stops training at once: the exception propagates
+with ``.params``, ``.opt_state``, ``.history`` and ``.epoch`` (the state of the last
+completed chunk) attached, like :class:`jaxnet.TrainingDiverged`; so does Ctrl-C's
+``KeyboardInterrupt``. A hook that leaves the params it was given broken (a leaf set to
+None, another shape or dtype), or an ``on_train_end`` that returns such params, is a
+``TypeError`` naming the callback.
+
+The callbacks that write files check their paths when they are made and again before
+training: a path under a file, a folder in place of a file, and an existing file that
+jaxnet did not write (unless ``overwrite=True``) are refused, naming the argument.
 
 >>> import jax, numpy as np, jaxnet as jn
 >>> net = jn.Network((2, 3, 1), hidden="tanh", output="sigmoid")

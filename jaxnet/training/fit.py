@@ -79,9 +79,12 @@ def fit(
       on_nonfinite: ``"raise"`` :class:`TrainingDiverged`, or ``"stop"``: warn and return
         the last finite params and the history so far.
       checkpoint_dir, checkpoint_every: save a checkpoint in the directory ``checkpoint_dir``
-        every ``checkpoint_every`` epochs and at the end. The directory is created and
-        checked for writing before training; a save that fails later raises
-        :class:`CheckpointWriteError`, which carries the trained params.
+        every ``checkpoint_every`` epochs and at the end (``checkpoint_every`` without
+        ``checkpoint_dir`` is a ``ValueError``). The directory is created and checked for
+        writing before training (a ``checkpoint.safetensors`` there that jaxnet did not
+        write is refused), and locked for the run: another process training into it gets
+        :class:`jaxnet.io.lock.FolderLocked` naming this one's pid. A save that fails later
+        raises :class:`CheckpointWriteError`, which carries the trained params.
       resume_from: a checkpoint (file or directory) of this same run to continue: its
         params, optimiser state, epoch count, key and history replace the arguments'. The
         network, optimizer, batch size, shuffling and validation must be the run's
@@ -95,8 +98,12 @@ def fit(
         ``on_epoch_end(epoch, logs, params)``, ``on_train_end``, ``stop_training``), called
         on the host between compiled chunks, which end at the multiples of each
         callback's ``every`` (the params it sees are exactly that epoch's). A callback
-        that raises ends training: the exception propagates with ``.params``,
-        ``.opt_state``, ``.history`` and ``.epoch`` of the state reached.
+        that raises, at any hook (``on_train_end`` too), ends training: the exception
+        propagates with ``.params``, ``.opt_state``, ``.history`` and ``.epoch`` of the
+        last completed chunk. So does a ``KeyboardInterrupt`` (Ctrl-C), which with
+        ``checkpoint_dir`` also saves that state there first (resume it with
+        ``resume_from``). A callback that breaks the params it is given in place (a leaf
+        set to None, another shape) is a ``TypeError`` naming it.
       early_stopping: a :class:`jaxnet.callbacks.EarlyStopping` or a dict of its
         arguments (``{"monitor": "val_loss", "patience": 5, "restore_best_params": True}``):
         appended to ``callbacks``. Resuming rebuilds its counters from the history (a run
