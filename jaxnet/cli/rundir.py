@@ -214,7 +214,7 @@ def read_config(run_dir) -> Saved:
 
 
 def _read_json(file: Path) -> dict:
-    raw = bounded.read_bytes(file, max_bytes=MAX_JSON_BYTES, what=f"jaxnet {file.name}")
+    raw = bounded.read_bytes(file, max_bytes=MAX_JSON_BYTES, what=f"a jaxnet {file.name}")
     try:
         saved = json.loads(raw.decode("utf-8"))
     except (ValueError, RecursionError) as e:  # JSONDecodeError and UnicodeDecodeError
@@ -277,7 +277,7 @@ def describe_network(net: jn.Network) -> str:
 def read_metrics(run_dir) -> dict | None:
     """The run's checked ``metrics.json``, or None if training has not finished."""
     file = Path(run_dir) / METRICS
-    if not file.is_file():
+    if not os.path.lexists(file):
         return None
     metrics = _read_json(file)
     epochs = metrics.get("epochs")

@@ -10,10 +10,10 @@ limit and refused too, so memory never exceeds the limit.
 >>> import pathlib, tempfile
 >>> p = pathlib.Path(tempfile.mkdtemp()) / "a.csv"
 >>> _ = p.write_text("1,2\\n")
->>> read_bytes(p, max_bytes=100, what="CSV file")
+>>> read_bytes(p, max_bytes=100, what="a CSV file")
 b'1,2\\n'
 >>> try:
-...     read_bytes("/dev/zero", max_bytes=100, what="CSV file")
+...     read_bytes("/dev/zero", max_bytes=100, what="a CSV file")
 ... except ValueError as e:
 ...     print(e)
 /dev/zero is a character device, not a CSV file
@@ -49,13 +49,13 @@ def _size_text(n: int) -> str:
     return f"{n} bytes"
 
 
-def open_regular(path: str | os.PathLike, *, max_bytes: int, what: str = "file") -> BinaryIO:
+def open_regular(path: str | os.PathLike, *, max_bytes: int, what: str = "a file") -> BinaryIO:
     """Open ``path`` for binary reading if it is a regular file of at most ``max_bytes``.
 
     Args:
       path: the file (a symbolic link is followed).
       max_bytes: the largest size accepted, in bytes.
-      what: what the file should be, for messages (``"CSV file"``, ``"config.json"``).
+      what: what the file should be, with its article, for messages (``"a CSV file"``).
 
     Returns:
       A binary file object positioned at the start (blocking reads).
@@ -71,15 +71,15 @@ def open_regular(path: str | os.PathLike, *, max_bytes: int, what: str = "file")
     try:
         fd = os.open(path, flags | getattr(os, "O_CLOEXEC", 0))
     except IsADirectoryError:
-        raise ValueError(f"{path} is a directory, not a {what}") from None
+        raise ValueError(f"{path} is a directory, not {what}") from None
     try:
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):
-            raise ValueError(f"{path} is {kind(st.st_mode)}, not a {what}")
+            raise ValueError(f"{path} is {kind(st.st_mode)}, not {what}")
         if st.st_size > max_bytes:
             raise ValueError(
                 f"{path} holds {_size_text(st.st_size)}, more than the {_size_text(max_bytes)} "
-                f"a {what} may hold; refusing to read it"
+                f"{what} may hold; refusing to read it"
             )
         if hasattr(os, "set_blocking"):
             os.set_blocking(fd, True)
@@ -89,7 +89,7 @@ def open_regular(path: str | os.PathLike, *, max_bytes: int, what: str = "file")
         raise
 
 
-def read_bytes(path: str | os.PathLike, *, max_bytes: int, what: str = "file") -> bytes:
+def read_bytes(path: str | os.PathLike, *, max_bytes: int, what: str = "a file") -> bytes:
     """The whole content of the regular file ``path``, refused past ``max_bytes``.
 
     Args:
@@ -108,7 +108,7 @@ def read_bytes(path: str | os.PathLike, *, max_bytes: int, what: str = "file") -
         data = f.read(max_bytes + 1)
     if len(data) > max_bytes:
         raise ValueError(
-            f"{path} grew past the {_size_text(max_bytes)} a {what} may hold while it was "
+            f"{path} grew past the {_size_text(max_bytes)} {what} may hold while it was "
             "read; refusing it"
         )
     return data

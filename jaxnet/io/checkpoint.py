@@ -31,6 +31,7 @@ import hashlib
 import json
 import os
 import stat
+import sys
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -60,6 +61,7 @@ __all__ = [
 FORMAT = 2  # version of the metadata layout; restore refuses other versions
 MAX_STEP = 2**53 - 1  # a step beyond this (285 years at a million steps a second) is corrupt
 OPT_STATE_FACTOR = 8  # restore without like_opt_state: the state may hold 8x the params' bytes
+_MAX_HEADER = 100_000_000  # safetensors' own limit on its JSON header, in bytes
 FILENAME = "checkpoint.safetensors"  # the file written when `path` is a directory
 _META = "jaxnet"  # the safetensors metadata entry holding our JSON
 _PARTS = ("params", "opt_state")  # the trees stored under these names, beside "key"
@@ -257,19 +259,30 @@ def check_target(path: str | os.PathLike, name: str, *, overwrite: bool = False,
     return atomic.check_target(file, name, overwrite=overwrite or is_checkpoint(file), hint=hint)
 
 
+def _safetensors_header(file: Path) -> tuple[dict, set]:
+    """``(metadata, tensor names)`` from the file's safetensors header, read as bytes: only
+    the header is read (a FIFO, a device or a header larger than safetensors allows is
+    refused; nothing is mapped, so a huge file costs nothing here)."""
+    with bounded.open_regular(file, max_bytes=sys.maxsize, what="a checkpoint file") as f:
+        try:
+            size = os.fstat(f.fileno()).st_size
+            n = int.from_bytes(f.read(8), "little")
+            if size < 8 or n > min(_MAX_HEADER, size - 8):
+                raise ValueError(f"a header of {n} bytes in a file of {size}")
+            header = strict_json.loads(f.read(n).decode("utf-8"))
+        except (ValueError, OSError) as e:  # UnicodeDecodeError and JSONDecodeError too
+            raise ValueError(f"checkpoint {file} is corrupt or truncated ({e})") from None
+    if type(header) is not dict or type(header.get("__metadata__", {})) is not dict:
+        raise ValueError(f"checkpoint {file} is corrupt or truncated (its header is no table)")
+    metadata = header.pop("__metadata__", {})
+    if not all(type(v) is str for v in metadata.values()):
+        raise ValueError(f"checkpoint {file} is corrupt or truncated (metadata not strings)")
+    return metadata, set(header)
+
+
 def _header(file: Path) -> dict | None:
     """The decoded, type-checked jaxnet metadata of `file` (None if it has none)."""
-    try:
-        mode = os.stat(file).st_mode
-    except OSError as e:
-        raise ValueError(f"checkpoint {file} cannot be read ({e.strerror or e})") from e
-    if not stat.S_ISREG(mode):  # a FIFO would block the reader, a device never end
-        raise ValueError(f"{file} is {bounded.kind(mode)}, not a checkpoint file")
-    try:
-        with safetensors.safe_open(file, framework="numpy") as f:
-            header, names = f.metadata() or {}, set(f.keys())
-    except (safetensors.SafetensorError, OSError) as e:
-        raise ValueError(f"checkpoint {file} is corrupt or truncated ({e})") from e
+    header, names = _safetensors_header(file)
     if _META not in header:
         return None
     try:

@@ -70,7 +70,7 @@ class Table(NamedTuple):
 def _text(path: Path, max_bytes: int) -> str:
     """The file's text; ValueError for a binary file or bytes that are not UTF-8."""
     try:
-        raw = bounded.read_bytes(path, max_bytes=max_bytes, what="CSV file")
+        raw = bounded.read_bytes(path, max_bytes=max_bytes, what="a CSV file")
     except FileNotFoundError:
         raise FileNotFoundError(f"{path}: no such CSV file") from None
     if b"\0" in raw:
