@@ -253,8 +253,8 @@ def _keep_what_was_reached(error, reached, history, save, checkpoint_dir, cbs) -
     if isinstance(error, KeyboardInterrupt) and save is not None and done > reached["saved"]:
         try:
             save(at, done, True, history_until=kept)
-        except Exception as e:  # the interrupt is the error to see
-            error.add_note(f"its checkpoint of epoch {done} could not be saved: {e}")
+        except BaseException as e:  # the interrupt is the error to see (a second one too)
+            error.add_note(f"its checkpoint of epoch {done} could not be saved: {e!r}")
         else:
             error.add_note(
                 f"the checkpoint of epoch {done} is saved in {checkpoint_dir}: continue with "
