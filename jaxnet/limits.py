@@ -4,21 +4,21 @@ Sizes far beyond any network this library trains are refused where they are give
 a ``ValueError`` naming the argument, instead of overflowing inside XLA (a C++ abort) or
 running for hours:
 
-==================  ===================  ==================================================
-bound               value                checked by
-==================  ===================  ==================================================
-``units``           2**24 (16,777,216)   ``Dense``, the sizes of ``Network``
-``filters``         2**16 (65,536)       ``Conv2D``
-``kernel_size``     1,024                ``Conv2D``
-``strides``         1,024                ``Conv2D``, ``MaxPool2D``, ``AvgPool2D``
-``padding``         1,024                ``Conv2D`` (an int padding)
-``pool_size``       1,024                ``MaxPool2D``, ``AvgPool2D``
-``layers``          1,024                ``Network`` / ``Sequential`` (depth)
-``input_size``      2**31 - 1            ``Network`` (values per example)
-``MAX_PARAMS``      2**27 (134,217,728)  ``jaxnet train`` (parameters of the network)
-``MAX_ACTIVATIONS`` 2**30                ``jaxnet train`` (values per batch, all layers)
-``MAX_TOKENS``      100                  ``jaxnet train --arch`` (tokens)
-==================  ===================  ==================================================
+====================  ===================  ==============================================
+bound                 value                checked by
+====================  ===================  ==============================================
+``units``             2**24 (16,777,216)   ``Dense``, the sizes of ``Network``
+``filters``           2**16 (65,536)       ``Conv2D``
+``kernel_size``       1,024                ``Conv2D``
+``strides``           1,024                ``Conv2D``, ``MaxPool2D``, ``AvgPool2D``
+``padding``           1,024                ``Conv2D`` (an int padding)
+``pool_size``         1,024                ``MaxPool2D``, ``AvgPool2D``
+``layers``            1,024                ``Network`` / ``Sequential`` (depth)
+``input_size``        2**31 - 1            ``Network`` (values per example)
+``MAX_PARAMS``        2**27 (134,217,728)  ``jaxnet train`` (parameters of the network)
+``MAX_ACTIVATIONS``   2**30                ``jaxnet train`` (values per batch, all layers)
+``MAX_TOKENS``        100                  ``jaxnet train --arch`` (tokens)
+====================  ===================  ==============================================
 
 >>> at_most(units=512)
 >>> try:
@@ -51,11 +51,11 @@ MAX_TOKENS = 100  # jaxnet train --arch
 
 
 def at_most(**values) -> None:
-    """Refuse an integer above its bound in :data:`MAXIMA` (other values are left to the
+    """Refuse an integer above its bound in ``MAXIMA`` (other values are left to the
     type checks of the caller).
 
     Args:
-      values: ``name=value`` pairs, names among :data:`MAXIMA`.
+      values: ``name=value`` pairs, names among ``MAXIMA``.
 
     Raises:
       ValueError: the first value above its bound, naming it.
@@ -77,8 +77,8 @@ def _sizes(net) -> tuple[int, int]:
 
 
 def check_budget(net, batch: int, name: str) -> None:
-    """Refuse a network whose parameters or activations per batch exceed :data:`MAX_PARAMS`
-    or :data:`MAX_ACTIVATIONS`, before anything is compiled.
+    """Refuse a network whose parameters or activations per batch exceed ``MAX_PARAMS``
+    or ``MAX_ACTIVATIONS``, before anything is compiled.
 
     Args:
       net: a :class:`jaxnet.Network`.

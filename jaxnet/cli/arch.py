@@ -10,7 +10,7 @@
 
 Numbers are written with the ASCII digits 0-9 (``dense٨`` is refused, not read as 8), within
 the bounds of :mod:`jaxnet.limits` (units, filters, kernel, stride, padding, pool size), and
-an architecture has at most :data:`jaxnet.limits.MAX_TOKENS` tokens; ``jaxnet train`` also
+an architecture has at most ``jaxnet.limits.MAX_TOKENS`` tokens; ``jaxnet train`` also
 bounds the parameters and activations they imply (:func:`jaxnet.limits.check_budget`).
 
 A ``dense`` or ``conv`` token that names no activation gets the run's hidden activation

@@ -14,7 +14,7 @@ Every file is written whole or not at all (``jaxnet.io.atomic``), in this order:
 before training, the checkpoint during it, then the results and the plots. A run killed
 after its checkpoint is completed by ``jaxnet train --resume DIR``. Reading checks every key
 it uses and names the file and the key it finds wrong; every number read is checked for
-plausibility, and a JSON file larger than :data:`MAX_JSON_BYTES` (or one that is not a
+plausibility, and a JSON file larger than ``MAX_JSON_BYTES`` (or one that is not a
 regular file) is refused before it is read.
 
 One process writes a run folder at a time (``jaxnet.io.lock``: a second one is refused,
