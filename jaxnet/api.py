@@ -17,7 +17,7 @@ import math
 import jax
 import jax.numpy as jnp
 
-from jaxnet import initializers, metrics, network
+from jaxnet import initializers, network
 from jaxnet.network import Network
 from jaxnet.validation import (
     as_inputs,
@@ -84,7 +84,7 @@ def init(key, net: Network, scheme: str = "he", *, scale: float = 0.01, dtype=jn
 
     Example:
       >>> import jax, jaxnet as jn
-      >>> net = jn.Network((2, 4, 1), hidden="tanh", output="sigmoid")
+      >>> net = jn.Network((2, 4, 1), hidden_activation="tanh", output_activation="sigmoid")
       >>> params = jn.init(jax.random.key(0), net, scheme="glorot_uniform")
       >>> [(p["W"].shape, p["b"].shape) for p in params]
       [((4, 2), (4,)), ((1, 4), (1,))]
@@ -115,7 +115,7 @@ def forward(net: Network, params, X, *, key=None, train: bool = False):
 
     Example:
       >>> import jax, jaxnet as jn
-      >>> net = jn.Network((2, 4, 1), hidden="tanh", output="sigmoid")
+      >>> net = jn.Network((2, 4, 1), hidden_activation="tanh", output_activation="sigmoid")
       >>> params = jn.init(jax.random.key(0), net)
       >>> A = jn.forward(net, params, jax.numpy.ones((5, 2)))
       >>> A.shape, bool(((A > 0) & (A < 1)).all())
@@ -143,7 +143,7 @@ def forward_with_caches(net: Network, params, X, *, key=None, train: bool = Fals
 
     Example:
       >>> import jax, jaxnet as jn
-      >>> net = jn.Network((2, 4, 1), hidden="tanh", output="sigmoid")
+      >>> net = jn.Network((2, 4, 1), hidden_activation="tanh", output_activation="sigmoid")
       >>> params = jn.init(jax.random.key(0), net)
       >>> A, caches = jn.forward_with_caches(net, params, jax.numpy.ones((5, 2)))
       >>> (A_prev, W, b), Z = caches[0]
@@ -175,7 +175,7 @@ def cost(net: Network, params, X, Y, *, key=None, train: bool = False):
 
     Example:
       >>> import jax, jaxnet as jn
-      >>> net = jn.Network((2, 4, 1), hidden="tanh", output="sigmoid", l2=0.1)
+      >>> net = jn.Network((2, 4, 1), hidden_activation="tanh", output_activation="sigmoid", l2=0.1)
       >>> params = jn.init(jax.random.key(0), net)
       >>> X, y = jax.numpy.ones((5, 2)), jax.numpy.array([0, 1, 1, 0, 1])
       >>> J = jn.cost(net, params, X, y)
@@ -208,7 +208,7 @@ def backward(net: Network, params, caches, Y):
 
     Example:
       >>> import jax, jaxnet as jn
-      >>> net = jn.Network((2, 4, 1), hidden="tanh", output="sigmoid")
+      >>> net = jn.Network((2, 4, 1), hidden_activation="tanh", output_activation="sigmoid")
       >>> params = jn.init(jax.random.key(0), net)
       >>> X, y = jax.numpy.ones((5, 2)), jax.numpy.array([0, 1, 1, 0, 1])
       >>> A, caches = jn.forward_with_caches(net, params, X)
@@ -243,7 +243,7 @@ def grads(net: Network, params, X, Y, backprop: str = "manual", *, key=None, tra
 
     Example:
       >>> import jax, jaxnet as jn
-      >>> net = jn.Network((2, 4, 1), hidden="tanh", output="sigmoid", l2=0.5)
+      >>> net = jn.Network((2, 4, 1), hidden_activation="tanh", output_activation="sigmoid", l2=0.5)
       >>> params = jn.init(jax.random.key(0), net)
       >>> X, y = jax.numpy.ones((5, 2)), jax.numpy.array([0, 1, 1, 0, 1])
       >>> manual = jn.grads(net, params, X, y)
@@ -272,7 +272,7 @@ def predict(net: Network, params, X):
 
     Example:
       >>> import jax, jaxnet as jn
-      >>> net = jn.Network((2, 4, 3), hidden="relu", output="softmax")
+      >>> net = jn.Network((2, 4, 3), hidden_activation="relu", output_activation="softmax")
       >>> params = jn.init(jax.random.key(0), net)
       >>> labels = jn.predict(net, params, jax.numpy.ones((5, 2)))
       >>> labels.shape, labels.dtype, bool(((labels >= 0) & (labels < 3)).all())
@@ -298,7 +298,7 @@ def evaluate(net: Network, params, X, Y) -> dict[str, float]:
 
     Example:
       >>> import jax, jaxnet as jn
-      >>> net = jn.Network((2, 4, 1), hidden="tanh", output="sigmoid")
+      >>> net = jn.Network((2, 4, 1), hidden_activation="tanh", output_activation="sigmoid")
       >>> params = jn.init(jax.random.key(0), net)
       >>> X, y = jax.numpy.ones((4, 2)), jax.numpy.array([0, 1, 1, 1])
       >>> result = jn.evaluate(net, params, X, y)
@@ -306,8 +306,7 @@ def evaluate(net: Network, params, X, Y) -> dict[str, float]:
       (['accuracy', 'loss'], True)
     """
     X, Y = _checked(net, params, X, Y)
-    loss, metric = _evaluate(net, params, X, Y)
-    return {"loss": float(loss), metrics.metric_name(net.task): float(metric)}
+    return {k: float(v) for k, v in _evaluate(net, params, X, Y).items()}
 
 
 def _layer_rows(net: Network) -> list[tuple[str, ...]]:

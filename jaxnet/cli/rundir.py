@@ -14,13 +14,18 @@ Every file is written whole or not at all (``jaxnet.io.atomic``), in this order:
 before training, the checkpoint during it, then the results and the plots. A run killed
 after its checkpoint is completed by ``jaxnet train --resume DIR``. Reading checks every key
 it uses and names the file and the key it finds wrong; every number read is checked for
-plausibility, and a JSON file larger than ``MAX_JSON_BYTES`` (or one that is not a
-regular file) is refused before it is read.
+plausibility, and a JSON file larger than ``MAX_JSON_BYTES`` (or one that is not a regular
+file) is refused before it is read.
+
+The checkpoint is ``jn.fit``'s (:mod:`jaxnet.training.checkpoints` decides what it holds),
+in the file format of :mod:`jaxnet.io.checkpoint`; this module only names it in the run
+directory and reads it back for the commands, with errors that name the run.
 
 One process writes a run folder at a time (``jaxnet.io.lock``: a second one is refused,
 naming the holder's pid). A run file that jaxnet did not write (``jaxnet.io.written``) is
-deleted only by ``--force`` (a new run over an old one) and never replaced by ``--resume``. The folder also holds jaxnet's bookkeeping,
-``.jaxnet-files.json`` (the files it wrote) and, while a run writes it, ``.jaxnet.lock``.
+deleted only by ``--force`` (a new run over an old one) and never replaced by ``--resume``.
+The folder also holds jaxnet's bookkeeping: ``.jaxnet-files.json`` (the files it wrote)
+and, while a run writes it, ``.jaxnet.lock``.
 """
 
 from __future__ import annotations

@@ -39,7 +39,7 @@ training: a path under a file, a folder in place of a file, and an existing file
 jaxnet did not write (unless ``overwrite=True``) are refused, naming the argument.
 
 >>> import jax, numpy as np, jaxnet as jn
->>> net = jn.Network((2, 3, 1), hidden="tanh", output="sigmoid")
+>>> net = jn.Network((2, 3, 1), hidden_activation="tanh", output_activation="sigmoid")
 >>> X = np.random.default_rng(0).normal(size=(40, 2)).astype(np.float32)
 >>> y = (X[:, 0] > 0).astype(np.int32)
 >>> class Show(jn.callbacks.Callback):
@@ -227,7 +227,7 @@ class EarlyStopping(Callback):
       best_params: the params of ``best_epoch`` (``restore_best_params`` only).
 
     >>> import jax, numpy as np, jaxnet as jn
-    >>> net = jn.Network((2, 8, 1), hidden="relu", output="sigmoid")
+    >>> net = jn.Network((2, 8, 1), hidden_activation="relu", output_activation="sigmoid")
     >>> X = np.random.default_rng(0).normal(size=(60, 2)).astype(np.float32)
     >>> y = (X[:, 0] * X[:, 1] > 0).astype(np.int32)
     >>> stop = jn.callbacks.EarlyStopping("val_loss", patience=2, restore_best_params=True)
@@ -364,7 +364,7 @@ class CSVLogger(Callback):
       overwrite: replace an existing file at ``path`` that jaxnet did not write.
 
     >>> import jax, numpy as np, jaxnet as jn, tempfile, pathlib
-    >>> net = jn.Network((2, 1), output="sigmoid")
+    >>> net = jn.Network((2, 1), output_activation="sigmoid")
     >>> X = np.random.default_rng(0).normal(size=(20, 2)).astype(np.float32)
     >>> path = pathlib.Path(tempfile.mkdtemp()) / "log.csv"
     >>> _ = jn.fit(net, jn.init(jax.random.key(0), net), X, (X[:, 0] > 0).astype(int),
@@ -534,7 +534,7 @@ class ModelCheckpoint(Callback):
     def _check_file(self, epoch, logs) -> Path:
         """The file to write for ``epoch`` and ``logs`` (``checkpoint.safetensors`` in a folder),
         checked: a template's sample file is checked only for the folders above it."""
-        file = checkpoint.resolve(_render(str(self.path), epoch, logs))
+        file = checkpoint.file_of(_render(str(self.path), epoch, logs))
         if self._fields:
             atomic.check_folder(file.parent, "ModelCheckpoint path")
             if file.is_dir():

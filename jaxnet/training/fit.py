@@ -11,7 +11,7 @@ import numpy as np
 
 from jaxnet.io import lock
 from jaxnet.network import Network
-from jaxnet.training import checkpoints, engine, loop, optimizers, sharding
+from jaxnet.training import checkpoints, engine, loop, optimizers
 from jaxnet.training import history as history_
 from jaxnet.training.arguments import check_arguments, learning_rates, refuse_tracers
 from jaxnet.training.callbacks import CallbackList, attach_state, check_callbacks
@@ -129,7 +129,7 @@ def fit(
 
       >>> import jax, numpy as np
       >>> import jaxnet as jn
-      >>> net = jn.Network((2, 4, 1), hidden="tanh", output="sigmoid")
+      >>> net = jn.Network((2, 4, 1), hidden_activation="tanh", output_activation="sigmoid")
       >>> X = np.random.default_rng(0).normal(size=(64, 2)).astype(np.float32)
       >>> y = (X[:, 0] * X[:, 1] > 0).astype(np.int32)
       >>> decay = jn.schedules.inverse_time_decay(0.5, decay_rate=0.1, steps_per_epoch=4)
@@ -205,7 +205,7 @@ def _fit(net, setup, params, *, learning_rate, epochs, key, verbose, on_nonfinit
     save = None
     try:
         stop = cbs.train_begin(history, state.params)
-        config, state, train, val = sharding.distribute(mesh, config, state, setup.train, setup.val)
+        config, state, train, val = engine.on_mesh(mesh, config, state, setup.train, setup.val)
         align = (checkpoint_every, *cbs.periods)
         plan = loop.schedule(epochs if not stop else start, m, config.batch_size, start, align)
         if checkpoint_dir is not None:
