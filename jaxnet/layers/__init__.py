@@ -22,6 +22,8 @@ from jaxnet.layers.dense import (
 from jaxnet.layers.dropout import Dropout, dropout_backward, dropout_forward
 from jaxnet.layers.flatten import Flatten, flatten_backward, flatten_forward
 from jaxnet.layers.gru import (
+    GRUCaches,
+    GRUCellCache,
     gru_backward,
     gru_cell_backward,
     gru_cell_forward,
@@ -29,6 +31,8 @@ from jaxnet.layers.gru import (
     gru_params,
 )
 from jaxnet.layers.lstm import (
+    LSTMCaches,
+    LSTMCellCache,
     lstm_backward,
     lstm_cell_backward,
     lstm_cell_forward,
@@ -37,13 +41,15 @@ from jaxnet.layers.lstm import (
 )
 from jaxnet.layers.pool import AvgPool2D, MaxPool2D, pool_backward, pool_forward
 from jaxnet.layers.rnn import (
+    RNNCaches,
+    RNNCellCache,
     rnn_backward,
     rnn_cell_backward,
     rnn_cell_forward,
     rnn_forward,
     rnn_params,
 )
-from jaxnet.layers.rnn_sample import rnn_sample
+from jaxnet.layers.sampling import rnn_sample
 
 __all__ = [
     "AvgPool2D",
@@ -72,6 +78,12 @@ __all__ = [
     "linear_backward",
     "linear_forward",
     # sequence building blocks (course 5)
+    "GRUCaches",
+    "GRUCellCache",
+    "LSTMCaches",
+    "LSTMCellCache",
+    "RNNCaches",
+    "RNNCellCache",
     "gru_backward",
     "gru_cell_backward",
     "gru_cell_forward",
