@@ -154,14 +154,17 @@ def _got(name: str, value) -> str:
 
 
 def _bounds(minimum, maximum, strict: bool = False, strict_maximum: bool = False) -> str:
-    """``">= 1"``, ``"in [0, 1)"``, ``"<= 5"`` or ``""``."""
+    """``">= 1"``, ``"in [0, 1)"``, ``"<= 5"`` or ``""`` (an int bound written whole)."""
+    low_, high_ = (
+        b if b is None or isinstance(b, numbers.Integral) else f"{b:g}" for b in (minimum, maximum)
+    )
     if minimum is not None and maximum is not None:
         low, high = "(" if strict else "[", ")" if strict_maximum else "]"
-        return f"in {low}{minimum:g}, {maximum:g}{high}"
+        return f"in {low}{low_}, {high_}{high}"
     if minimum is not None:
-        return f"{'>' if strict else '>='} {minimum:g}"
+        return f"{'>' if strict else '>='} {low_}"
     if maximum is not None:
-        return f"{'<' if strict_maximum else '<='} {maximum:g}"
+        return f"{'<' if strict_maximum else '<='} {high_}"
     return ""
 
 

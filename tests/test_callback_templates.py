@@ -13,7 +13,7 @@ import pytest
 import jaxnet as jn
 from jaxnet.io import atomic
 
-NET = jn.Network((2, 3, 1), hidden="tanh", output="sigmoid")
+NET = jn.Network((2, 3, 1), hidden_activation="tanh", output_activation="sigmoid")
 PARAMS = jn.init(jax.random.key(0), NET)
 X = np.random.default_rng(0).normal(size=(24, 2)).astype(np.float32)
 Y = (X[:, 0] > 0).astype(np.int32)

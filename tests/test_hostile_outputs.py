@@ -18,7 +18,7 @@ import jaxnet as jn
 from jaxnet import cli, plotting
 from jaxnet.io import atomic, checkpoint, written
 
-NET = jn.Network((2, 3, 1), hidden="tanh", output="sigmoid")
+NET = jn.Network((2, 3, 1), hidden_activation="tanh", output_activation="sigmoid")
 PARAMS = jn.init(jax.random.key(0), NET)
 X = np.random.default_rng(0).normal(size=(24, 2)).astype(np.float32)
 Y = (X[:, 0] > 0).astype(np.int32)
@@ -293,10 +293,10 @@ def test_shard_models_without_a_mesh():
 @pytest.mark.parametrize(
     "argv",
     [
-        ["train", "--layers", "none", "--hidden-activation", "relu"],
-        ["train", "--layers", "none", "--dropout", "0.5"],
-        ["train", "--layers", "none", "--batch-norm"],
-        ["gradcheck", "--layers", "none", "--hidden-activation", "relu"],
+        ["train", "--hidden-sizes", "none", "--hidden-activation", "relu"],
+        ["train", "--hidden-sizes", "none", "--dropout", "0.5"],
+        ["train", "--hidden-sizes", "none", "--batch-norm"],
+        ["gradcheck", "--hidden-sizes", "none", "--hidden-activation", "relu"],
         ["predict", "run", "in.csv", "--force"],
     ],
 )

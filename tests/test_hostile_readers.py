@@ -49,7 +49,7 @@ def refused(capsys, *argv):
 def run(tmp_path_factory):
     """A planar run with batch norm (state to tamper with); its folder is copied per test."""
     run_dir = tmp_path_factory.mktemp("readers") / "run"
-    argv = ["train", "--epochs", "3", "--layers", "4", "--batch-norm", "--quiet", "--out"]
+    argv = ["train", "--epochs", "3", "--hidden-sizes", "4", "--batch-norm", "--quiet", "--out"]
     assert cli.main([*argv, str(run_dir)]) == 0
     return run_dir
 
@@ -252,8 +252,8 @@ def test_implausible_numbers_in_metrics_json(field, value, copy, capsys):
 
 @pytest.mark.parametrize(
     ("key", "value"),
-    [("epochs", 10**400), ("epochs", 2**31), ("batch_size", 10**12), ("layers", [10**9]),
-     ("layers", [4] * 2000), ("limit", 10**30), ("seed", 2**40), ("layers", [0])],
+    [("epochs", 10**400), ("epochs", 2**31), ("batch_size", 10**12), ("hidden_sizes", [10**9]),
+     ("hidden_sizes", [4] * 2000), ("limit", 10**30), ("seed", 2**40), ("hidden_sizes", [0])],
 )  # fmt: skip
 def test_implausible_numbers_in_config_json(key, value, copy, capsys):
     file = copy / "config.json"
@@ -332,7 +332,7 @@ def image_run(tmp_path_factory, shared_data):
     """A dense run on MNIST's pixels (first 64 images, one epoch): inputs 0..255."""
     run_dir = tmp_path_factory.mktemp("images") / "run"
     argv = ["train", "--dataset", "mnist", "--data-dir", str(shared_data / "mnist"), "--limit",
-            "64", "--layers", "8", "--epochs", "1", "--quiet", "--out", str(run_dir)]  # fmt: skip
+            "64", "--hidden-sizes", "8", "--epochs", "1", "--quiet", "--out", str(run_dir)]  # fmt: skip
     assert cli.main(argv) == 0
     return run_dir
 

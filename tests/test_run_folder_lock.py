@@ -93,7 +93,7 @@ def test_a_second_writer_is_refused_naming_the_folder_and_the_holder(
 
 def test_fit_into_a_locked_checkpoint_dir(holder):
     folder, proc = holder
-    net = jn.Network((2, 1), output="sigmoid")
+    net = jn.Network((2, 1), output_activation="sigmoid")
     X = np.zeros((4, 2), np.float32)
     with pytest.raises(lock.FolderLocked, match=f"checkpoint_dir {folder} .*process {proc.pid}"):
         jn.fit(net, jn.init(jax.random.key(0), net), X, np.array([0, 1, 0, 1]), verbose=0,
