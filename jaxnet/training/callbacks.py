@@ -126,13 +126,7 @@ def _check_template(path: str, name: str) -> tuple[str, ...]:
     for _, field, spec, conversion in parts:
         if field is None:
             continue
-        shown = (
-            "{"
-            + field
-            + (f"!{conversion}" if conversion else "")
-            + (f":{spec}" if spec else "")
-            + "}"
-        )
+        shown = f"{{{field}{'!' + conversion if conversion else ''}{':' + spec if spec else ''}}}"
         if not field.isidentifier():
             why = (
                 "a positional field"

@@ -104,8 +104,9 @@ def fit(
         ``checkpoint_dir`` also saves that state there first (resume it with
         ``resume_from``): with minibatches the last completed epoch, with full batch the
         last chunk handed over (up to 1000 iterations; a compiled chunk is not stopped
-        midway, and one that ends as Ctrl-C lands may be lost). A callback that breaks the params it is given in place (a leaf
-        set to None, another shape) is a ``TypeError`` naming it.
+        midway, and one that ends as Ctrl-C lands may be lost). A callback that breaks
+        the params it is given in place (a leaf set to None, another shape) is a
+        ``TypeError`` naming it.
       early_stopping: a :class:`jaxnet.callbacks.EarlyStopping` or a dict of its
         arguments (``{"monitor": "val_loss", "patience": 5, "restore_best_params": True}``):
         appended to ``callbacks``. Resuming rebuilds its counters from the history (a run
