@@ -53,6 +53,7 @@ import safetensors.numpy
 
 from jaxnet.io import atomic, bounded, strict_json
 from jaxnet.io.named_tensors import KEY_IMPLS, from_tensors, to_tensors, under, wrap_key
+from jaxnet.validation import check_int
 
 __all__ = [
     "FILENAME",
@@ -147,10 +148,7 @@ def _digest(tensors: dict[str, np.ndarray]) -> str:
 
 
 def _check_save_args(step: Any, key: Any, history: Any, config: Any) -> int:
-    if isinstance(step, bool) or not isinstance(step, int | np.integer):
-        raise TypeError(f"step must be an int, got {type(step).__name__} {step!r}")
-    if not 0 <= step <= MAX_STEP:
-        raise ValueError(f"step must be >= 0 and at most {MAX_STEP} (2**53 - 1), got {step}")
+    step = check_int(step, "step", 0, MAX_STEP)  # 2**53 - 1 at most
     if key is not None and not (
         isinstance(key, jax.Array)
         and (jnp.issubdtype(key.dtype, jax.dtypes.prng_key) or key.dtype == jnp.uint32)

@@ -160,8 +160,10 @@ def _render(path: str, epoch, logs) -> str:
 
 
 def _check_monitor(monitor) -> str:
-    if not isinstance(monitor, str) or not monitor:
+    if not isinstance(monitor, str):
         raise TypeError(f"monitor must be the name of a logged quantity, got {monitor!r}")
+    if not monitor:
+        raise ValueError("monitor must be the name of a logged quantity, got ''")
     return monitor
 
 
