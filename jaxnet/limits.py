@@ -7,12 +7,14 @@ running for hours:
 ====================  ===================  ==============================================
 bound                 value                checked by
 ====================  ===================  ==============================================
-``units``             2**24 (16,777,216)   ``Dense``, the sizes of ``Network``
+``units``             2**24 (16,777,216)   ``Dense``, the recurrent layers, ``Network``
 ``filters``           2**16 (65,536)       ``Conv2D``
 ``kernel_size``       1,024                ``Conv2D``
 ``strides``           1,024                ``Conv2D``, ``MaxPool2D``, ``AvgPool2D``
 ``padding``           1,024                ``Conv2D`` (an int padding)
 ``pool_size``         1,024                ``MaxPool2D``, ``AvgPool2D``
+``vocab_size``        2**24 (16,777,216)   ``Embedding``
+``dim``               2**16 (65,536)       ``Embedding``
 ``layers``            1,024                ``Network`` / ``Sequential`` (depth)
 ``input_size``        2**31 - 1            ``Network`` (values per example)
 ``MAX_PARAMS``        2**27 (134,217,728)  ``jaxnet train`` (parameters of the network)
@@ -42,6 +44,8 @@ MAXIMA = {
     "strides": 1024,
     "padding": 1024,
     "pool_size": 1024,
+    "vocab_size": 2**24,
+    "dim": 2**16,
     "layers": 1024,
     "input_size": 2**31 - 1,
 }

@@ -58,6 +58,10 @@ def test_arch_sizes_beyond_their_bounds_name_arch(arch, needle, tmp_path, capsys
         ("conv8k3s5000", "strides must be an int in ["),
         ("pool2000", "pool_size must be an int in ["),
         ("avgpool2s4096", "strides must be an int in ["),
+        ("emb99999999999", "dim must be an int in ["),
+        ("emb8v99999999999", "vocab_size must be an int in ["),
+        ("lstm99999999999", "units must be an int in ["),
+        ("bigru99999999999seq", "units must be an int in ["),
         ("pool3s99999999999999999999", "strides must be an int in ["),
     ],
 )
@@ -105,6 +109,10 @@ def test_hidden_sizes_beyond_their_bounds_name_the_option(sizes, needle, tmp_pat
         (lambda: jn.layers.Conv2D(8, 3, padding=10**6), "padding"),
         (lambda: jn.layers.MaxPool2D(1025), "pool_size"),
         (lambda: jn.layers.AvgPool2D(2, 10**9), "strides"),
+        (lambda: jn.layers.Embedding(10**9, 8), "vocab_size"),
+        (lambda: jn.layers.Embedding(27, 2**16 + 1), "dim"),
+        (lambda: jn.layers.SimpleRNN(2**24 + 1), "units"),
+        (lambda: jn.layers.GRU(10**20), "units"),
         (lambda: jn.Network((2, *([3] * 1024), 1)), "layers"),
         (lambda: jn.Network((2**31, 1)), "input_size"),
         (lambda: jn.Sequential([jn.layers.Dense(1)] * 1025, input_shape=(2,)), "layers"),
@@ -159,7 +167,8 @@ def test_the_course_networks_are_well_within_the_budget():
     "arch",
     ["flatten-dense\u0668-dense1", "dense\u0668-dense1", "dense\uff18-dense1", "dense8-dense\u0661",
      "dropout\u0660.5-dense1", "conv\u0668k3-flatten-dense1", "pool\uff12-flatten-dense1",
-     "dense8\u200b-dense1", "dense\U0001d7d6-dense1"],
+     "dense8\u200b-dense1", "dense\U0001d7d6-dense1", "emb\u0661\u0666-lstm8-dense1",
+     "lstm\uff18-dense1"],
 )  # fmt: skip
 def test_arch_refuses_digits_that_are_not_ascii(arch, tmp_path, capsys):
     err = refused(capsys, tmp_path, "train", "--arch", arch, "--epochs", 1)

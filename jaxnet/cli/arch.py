@@ -154,7 +154,7 @@ def _token(part: str, position: int) -> Token:
     if word not in GRAMMAR:
         raise ValueError(f"{where} is not a layer; {_look_like()}")
     pattern, how = GRAMMAR[word]
-    match = re.fullmatch(pattern, part)
+    match = re.fullmatch(pattern, part, re.ASCII)  # \d: 0-9 only
     if match is None:
         raise ValueError(f"{where} is not a {word} layer: write {how}")
     groups = match.groups()
