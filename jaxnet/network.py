@@ -53,7 +53,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxnet import activations as _activations
-from jaxnet import initializers, metrics, validation
+from jaxnet import initializers, limits, metrics, validation
 from jaxnet import losses as _losses
 from jaxnet.layers import BatchNorm, Dense, Dropout
 from jaxnet.layers import base as _base
@@ -392,7 +392,9 @@ def Sequential(layers, input_shape, *, loss: str | None = None, l2: float | None
 
 def _check_sizes(sizes) -> tuple[int, ...]:
     """``(n_x, ..., n_L)``: Python ints (hashable, JSON-friendly), NumPy ones accepted."""
-    return validation.check_ints(sizes, "sizes", 1, min_length=2)
+    sizes = validation.check_ints(sizes, "sizes", 1, min_length=2)
+    limits.at_most(layers=len(sizes) - 1, input_size=sizes[0])
+    return sizes
 
 
 def _check_activations(activations, hidden_activation, output_activation, L: int) -> tuple:
@@ -422,6 +424,7 @@ def _check_layers(layers) -> tuple:
         raise TypeError(f"layers must be a sequence of layers, got {type(layers).__name__}")
     if not layers:
         raise ValueError("layers must hold at least one layer (the output layer), got none")
+    limits.at_most(layers=len(layers))
     return tuple(_base.check_layer(layer, f"layers[{l}]") for l, layer in enumerate(layers))
 
 
@@ -429,7 +432,9 @@ def _check_input_shape(input_shape) -> tuple[int, ...]:
     """One example's shape, e.g. ``(784,)`` or ``(64, 64, 3)``; an int ``n`` is ``(n,)``."""
     if isinstance(input_shape, numbers.Integral) and not isinstance(input_shape, bool | np.bool_):
         input_shape = (input_shape,)
-    return validation.check_ints(input_shape, "input_shape", 1, min_length=1)
+    shape = validation.check_ints(input_shape, "input_shape", 1, min_length=1)
+    limits.at_most(input_size=math.prod(shape))
+    return shape
 
 
 def _check_output(n_out: int, output: str, loss: str) -> None:

@@ -202,14 +202,17 @@ def _got(name: str, value) -> str:
 
 
 def _bounds(minimum, maximum, strict: bool = False, strict_maximum: bool = False) -> str:
-    """``">= 1"``, ``"in [0, 1)"``, ``"<= 5"`` or ``""``."""
+    """``">= 1"``, ``"in [0, 1)"``, ``"<= 5"`` or ``""`` (an int bound written whole)."""
+    low_, high_ = (
+        b if b is None or isinstance(b, numbers.Integral) else f"{b:g}" for b in (minimum, maximum)
+    )
     if minimum is not None and maximum is not None:
         low, high = "(" if strict else "[", ")" if strict_maximum else "]"
-        return f"in {low}{minimum:g}, {maximum:g}{high}"
+        return f"in {low}{low_}, {high_}{high}"
     if minimum is not None:
-        return f"{'>' if strict else '>='} {minimum:g}"
+        return f"{'>' if strict else '>='} {low_}"
     if maximum is not None:
-        return f"{'<' if strict_maximum else '<='} {maximum:g}"
+        return f"{'<' if strict_maximum else '<='} {high_}"
     return ""
 
 
@@ -566,3 +569,38 @@ def _check_one_hot(Y, name: str) -> None:
         raise ValueError(
             f"{name} must be one-hot rows (non-negative, summing to 1) for a softmax output"
         )
+
+
+def check_state(net: Network, params, name: str = "params") -> None:
+    """The non-trainable state of ``params`` (batch norm's running statistics) in its range:
+    every value finite, and a variance (a ``*_var`` leaf, e.g. ``moving_var``) ``>= 0``.
+
+    For params read from a file (a checkpoint), where a negative variance would only show
+    as NaN outputs later. Runs on concrete arrays only (outside traced code).
+
+    Raises:
+      ValueError: naming ``name[l]['key']``, the layer and the value out of range.
+
+    Example:
+      >>> import jax, numpy as np, jaxnet as jn
+      >>> net = jn.Sequential([jn.layers.BatchNorm(), jn.layers.Dense(1, "sigmoid")], input_shape=(2,))
+      >>> params = jn.init(jax.random.key(0), net)
+      >>> check_state(net, params)
+      >>> params[0]["moving_var"] = np.array([1.0, -1.0], np.float32)
+      >>> check_state(net, params)
+      Traceback (most recent call last):
+      ...
+      ValueError: params[0]['moving_var'] (layer 1, batch_norm) must be >= 0 (a variance), got -1.0
+    """
+    for l, (layer, p) in enumerate(zip(net.layers, params, strict=False)):
+        for key in getattr(layer, "non_trainable", ()):
+            if not isinstance(p, dict) or key not in p or is_traced(p[key]):
+                continue
+            value = np.asarray(p[key])
+            kind = getattr(layer, "kind", type(layer).__name__)
+            where = f"{name}[{l}][{key!r}] (layer {l + 1}, {kind})"
+            if not np.isfinite(value).all():
+                bad = float(value[~np.isfinite(value)].ravel()[0])
+                raise ValueError(f"{where} must be finite, got {bad!r}")
+            if key.endswith("_var") and (value < 0).any():
+                raise ValueError(f"{where} must be >= 0 (a variance), got {float(value.min())!r}")

@@ -17,7 +17,7 @@ import pytest
 import safetensors
 import safetensors.numpy
 
-from jaxnet.io import checkpoint
+from jaxnet.io import atomic, checkpoint
 from jaxnet.io.checkpoint import Checkpoint, latest, read_metadata, restore, save
 
 
@@ -36,7 +36,8 @@ def assert_same_dtypes(a, b):
 
 
 def only_files(directory):
-    return sorted(p.name for p in Path(directory).iterdir())
+    """The files in `directory`, less jaxnet's bookkeeping (the record of what it wrote)."""
+    return sorted(p.name for p in Path(directory).iterdir() if p.name not in atomic.BOOKKEEPING)
 
 
 def read_file(file):

@@ -519,7 +519,7 @@ def test_round_trip_through_json():
         ),
         (
             {"input_shape": [2], "layers": [{"kind": "dense", "units": -1}], "loss": "mse"},
-            "units must be an int >= 1",
+            "units must be an int in",
         ),
         ({"input_shape": [2], "layers": "dense", "loss": "mse"}, "needs a list 'layers'"),
         ({"layers": [], "loss": "mse"}, "needs a list 'layers' and an 'input_shape'"),

@@ -11,6 +11,11 @@
     rnn64  lstm64  gru64  lstm64seq          SimpleRNN / LSTM / GRU(units[, return_sequences])
     bilstm32seq  bigru16                     Bidirectional(LSTM(32, return_sequences=True)), ...
 
+Numbers are written with the ASCII digits 0-9 (``dense٨`` is refused, not read as 8), within
+the bounds of :mod:`jaxnet.limits` (units, filters, kernel, stride, padding, pool size), and
+an architecture has at most ``jaxnet.limits.MAX_TOKENS`` tokens; ``jaxnet train`` also
+bounds the parameters and activations they imply (:func:`jaxnet.limits.check_budget`).
+
 A ``dense`` or ``conv`` token that names no activation gets the run's hidden activation
 (``--hidden-activation``), except the last token: it is the output layer, a ``dense`` whose
 activation is the dataset's output activation unless the token names one, and whose units
@@ -33,6 +38,7 @@ import re
 from typing import NamedTuple
 
 import jaxnet as jn
+from jaxnet import limits
 
 # name -> body (the output layer dense<outputs> is appended)
 NAMED = {
@@ -45,19 +51,22 @@ ABOUT_NAMED = {
 }
 
 _ACT = "|".join(sorted(jn.activations.NAMES, key=len, reverse=True))
-_NUMBER = r"(\d*\.?\d+(?:e-?\d+)?)"
+_NUMBER = r"([0-9]*\.?[0-9]+(?:e-?[0-9]+)?)"
 # word -> (pattern of the whole token, how to write it)
 GRAMMAR = {
-    "dense": (rf"dense(\d+)({_ACT})?", "dense<units>[activation], e.g. dense64 or dense10softmax"),
+    "dense": (
+        rf"dense([0-9]+)({_ACT})?",
+        "dense<units>[activation], e.g. dense64 or dense10softmax",
+    ),
     "bn": (r"bn|batchnorm", "bn"),
     "dropout": (rf"dropout{_NUMBER}", "dropout<rate>, e.g. dropout0.5"),
     "conv": (
-        rf"conv(\d+)k(\d+)(?:s(\d+))?(same|valid|p\d+)?({_ACT})?",
+        rf"conv([0-9]+)k([0-9]+)(?:s([0-9]+))?(same|valid|p[0-9]+)?({_ACT})?",
         "conv<filters>k<size>[s<stride>][same|valid|p<pad>][activation], e.g. conv8k3 or "
         "conv32k3s2same",
     ),
-    "pool": (r"(?:max)?pool(\d+)(?:s(\d+))?", "pool<size>[s<stride>], e.g. pool2"),
-    "avgpool": (r"avgpool(\d+)(?:s(\d+))?", "avgpool<size>[s<stride>], e.g. avgpool2"),
+    "pool": (r"(?:max)?pool([0-9]+)(?:s([0-9]+))?", "pool<size>[s<stride>], e.g. pool2"),
+    "avgpool": (r"avgpool([0-9]+)(?:s([0-9]+))?", "avgpool<size>[s<stride>], e.g. avgpool2"),
     "flatten": (r"flatten", "flatten"),
     "emb": (r"emb(\d+)(?:v(\d+))?", "emb<dim>[v<vocab>], e.g. emb16 or emb16v27"),
     "rnn": (r"rnn(\d+)(seq)?", "rnn<units>[seq], e.g. rnn64 or rnn64seq"),
@@ -104,7 +113,19 @@ def parse(text: str) -> tuple[Token, ...]:
     body = NAMED.get(text, text)
     if not body:
         raise ValueError(f"--arch is empty; {_look_like()}")
-    tokens = tuple(_token(part.strip(), i) for i, part in enumerate(body.split("-"), 1))
+    odd = next((c for c in body if not c.isascii()), None)
+    if odd is not None:
+        raise ValueError(
+            f"--arch holds the non-ASCII character {odd!r} (U+{ord(odd):04X}); write tokens "
+            "in ASCII, numbers with the digits 0-9"
+        )
+    parts = body.split("-")
+    if len(parts) > limits.MAX_TOKENS:
+        raise ValueError(
+            f"--arch has {len(parts)} tokens, more than the {limits.MAX_TOKENS} it accepts "
+            "(jaxnet.limits.MAX_TOKENS)"
+        )
+    tokens = tuple(_token(part.strip(), i) for i, part in enumerate(parts, 1))
     for token in tokens:
         _layer(token, token.activation or "relu", vocab_size=1)  # the library checks the numbers
     return tokens
@@ -133,7 +154,7 @@ def _token(part: str, position: int) -> Token:
     if word not in GRAMMAR:
         raise ValueError(f"{where} is not a layer; {_look_like()}")
     pattern, how = GRAMMAR[word]
-    match = re.fullmatch(pattern, part)
+    match = re.fullmatch(pattern, part, re.ASCII)  # \d: 0-9 only
     if match is None:
         raise ValueError(f"{where} is not a {word} layer: write {how}")
     groups = match.groups()

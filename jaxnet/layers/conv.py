@@ -49,7 +49,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-from jaxnet import activations, initializers
+from jaxnet import activations, initializers, limits
 from jaxnet.layers._autodiff import custom_vjp_enabled
 from jaxnet.layers.base import Layer, field
 from jaxnet.validation import check_activation, check_choice, check_int, check_l2
@@ -363,14 +363,16 @@ def check_padding(value, name: str = "padding") -> str | int:
     if isinstance(value, str):
         return check_choice(value.lower(), name, ("valid", "same"))
     if isinstance(value, numbers.Integral) and not isinstance(value, bool | np.bool_):
-        return check_int(value, name, 0)
+        return check_int(value, name, 0, limits.MAXIMA["padding"])
     raise TypeError(
         f"{name} must be 'valid', 'same' or an int >= 0, got {name}={value!r:.80} of type "
         f"{type(value).__name__}"
     )
 
 
-_positive_int = functools.partial(check_int, minimum=1)
+def _size(name: str):
+    """The check of a size field: an int in ``1..jaxnet.limits.MAXIMA[name]``."""
+    return functools.partial(check_int, minimum=1, maximum=limits.MAXIMA[name])
 
 
 class Conv2D(Layer):
@@ -393,9 +395,9 @@ class Conv2D(Layer):
     """
 
     kind = "conv2d"
-    filters: int = field(check=_positive_int)
-    kernel_size: int = field(check=_positive_int)
-    strides: int = field(default=1, check=_positive_int)
+    filters: int = field(check=_size("filters"))
+    kernel_size: int = field(check=_size("kernel_size"))
+    strides: int = field(default=1, check=_size("strides"))
     padding: str | int = field(default="valid", check=check_padding)
     activation: str | None = field(
         default=None, check=functools.partial(check_activation, optional=True)

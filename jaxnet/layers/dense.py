@@ -20,7 +20,7 @@ import numbers
 import jax
 import jax.numpy as jnp
 
-from jaxnet import activations, initializers
+from jaxnet import activations, initializers, limits
 from jaxnet.layers._matmul import is_small, matmul
 from jaxnet.layers.base import Layer, field
 from jaxnet.validation import check_activation, check_int, check_l2
@@ -161,7 +161,9 @@ class Dense(Layer):
     """
 
     kind = "dense"
-    units: int = field(check=functools.partial(check_int, minimum=1))
+    units: int = field(
+        check=functools.partial(check_int, minimum=1, maximum=limits.MAXIMA["units"])
+    )
     activation: str = field(default="relu", check=check_activation)
     l2: float = field(default=0.0, check=check_l2, omit_default=True)
 

@@ -21,7 +21,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxnet import initializers
+from jaxnet import initializers, limits
 from jaxnet.layers.base import Layer, field
 from jaxnet.validation import check_bool, check_int
 
@@ -54,8 +54,10 @@ class Embedding(Layer):
     """
 
     kind = "embedding"
-    vocab_size: int = field(check=functools.partial(check_int, minimum=1))
-    dim: int = field(check=functools.partial(check_int, minimum=1))
+    vocab_size: int = field(
+        check=functools.partial(check_int, minimum=1, maximum=limits.MAXIMA["vocab_size"])
+    )
+    dim: int = field(check=functools.partial(check_int, minimum=1, maximum=limits.MAXIMA["dim"]))
     mask_zero: bool = field(default=False, check=check_bool, omit_default=True)
 
     def output_shape(self, input_shape) -> tuple[int, int]:

@@ -28,6 +28,7 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
+from jaxnet import limits
 from jaxnet.layers._autodiff import custom_vjp_enabled
 from jaxnet.layers.base import Layer, field
 from jaxnet.validation import check_int
@@ -227,14 +228,16 @@ def pool_backward(dA, cache: PoolCache):
 
 def _stride(value, name: str) -> int | None:
     """A pool's ``strides``: None (the pool size) or an int >= 1."""
-    return None if value is None else check_int(value, name, 1)
+    return None if value is None else check_int(value, name, 1, limits.MAXIMA["strides"])
 
 
 class _Pool2D(Layer):
     """Shared by :class:`MaxPool2D` and :class:`AvgPool2D` (equal only to a layer of the same class)."""
 
     mode = "max"
-    pool_size: int = field(default=2, check=functools.partial(check_int, minimum=1))
+    pool_size: int = field(
+        default=2, check=functools.partial(check_int, minimum=1, maximum=limits.MAXIMA["pool_size"])
+    )
     strides: int | None = field(default=None, check=_stride)
 
     @property

@@ -30,7 +30,7 @@ import functools
 import jax
 import jax.numpy as jnp
 
-from jaxnet import initializers
+from jaxnet import initializers, limits
 from jaxnet.layers.base import Layer, field
 from jaxnet.layers.gru import gru_backward, gru_forward
 from jaxnet.layers.lstm import lstm_backward, lstm_forward
@@ -76,7 +76,9 @@ class _Recurrent(Layer):
     takes_mask = True
     _states = ("a0",)
     _head = "Wy"  # the name of the building blocks' softmax head, unused here
-    units: int = field(check=functools.partial(check_int, minimum=1))
+    units: int = field(
+        check=functools.partial(check_int, minimum=1, maximum=limits.MAXIMA["units"])
+    )
     return_sequences: bool = field(default=False, check=check_bool, omit_default=True)
 
     def output_shape(self, input_shape) -> tuple[int, ...]:

@@ -222,13 +222,16 @@ def fit_ensemble(
       mesh: a ``jax.sharding.Mesh`` with axis ``"data"`` to run on several devices.
       shard: with a mesh, ``"data"`` splits every batch over the devices (models
         replicated), ``"models"`` splits the K models over the devices (data replicated;
-        K is padded to a multiple of the device count with copies that are dropped after).
+        K is padded to a multiple of the device count with copies that are dropped after);
+        ``"models"`` without a mesh is a ``ValueError`` (it would be ignored).
 
     Returns:
       The trained stacked params and a list of K histories (as ``jn.fit``'s). A model
       whose loss becomes non-finite stops updating (its history ends there, with a
       warning); the others carry on. Stacked params have the shapes of
-      :func:`init_ensemble`'s, ``(K, ...)`` per leaf.
+      :func:`init_ensemble`'s, ``(K, ...)`` per leaf. A ``KeyboardInterrupt`` (Ctrl-C)
+      carries the stacked params and histories of the last completed chunk (before a
+      model stopped, if one did): ``.params``, ``.histories``, ``.epoch``.
 
     Example:
       Three learning rates in one compiled run:
@@ -256,6 +259,11 @@ def fit_ensemble(
         shuffle=shuffle, verbose=verbose, models=K,
     )  # fmt: skip
     check_choice(shard, "shard", ("data", "models"))
+    if shard == "models" and mesh is None:
+        raise ValueError(
+            "shard='models' splits the models over a mesh's devices, but mesh is None: pass "
+            "mesh=jn.parallel.data_mesh() (or drop shard)"
+        )
     config, rate = setup.config, setup.learning_rate
     if keys is None:
         if (batch_size is not None and shuffle) or net.needs_key:
@@ -281,7 +289,28 @@ def fit_ensemble(
     plan = loop.schedule(epochs, setup.train.X.shape[0], config.batch_size)
     progress = Progress(verbose, epochs, print_every=1 if config.batch_size else 100)
     runner = functools.partial(ensemble_runner(config), config)
-    states, failed = loop.run(runner, states, (train, val), keys, plan, histories, progress)
+    reached = {"params": states.params, "done": 0}
+
+    def after_chunk(state, done):  # what a Ctrl-C carries
+        reached.update(params=state.params, done=done)
+        return False
+
+    try:
+        states, failed = loop.run(
+            runner, states, (train, val), keys, plan, histories, progress, after_chunk
+        )
+    except KeyboardInterrupt as e:
+        e.params = jax.tree.map(lambda a: a[:K], reached["params"])
+        e.histories = [
+            {k: v[: reached["done"]] if isinstance(v, list) else v for k, v in h.items()}
+            for h in histories
+        ]
+        e.epoch = reached["done"]
+        e.add_note(
+            f"jn.fit_ensemble stopped after epoch {reached['done']}: the stacked params and "
+            "the histories so far are on this exception (.params, .histories, .epoch)"
+        )
+        raise
     for h, r in zip(histories, () if rates is None else rates):  # each model's constant rate
         h[history_.LEARNING_RATE] = [float(r)] * len(h["epoch"])
     diverged = [k for k in range(K) if failed[k] >= 0]
