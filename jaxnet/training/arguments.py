@@ -16,16 +16,17 @@ import jax
 import numpy as np
 import optax
 
-from jaxnet import network
+from jaxnet.model import Model
 from jaxnet.network import Network
 from jaxnet.training import engine, optimizers
 from jaxnet.validation import (
-    as_inputs,
     as_labels,
+    bind,
+    check_backprop,
     check_bool,
     check_choice,
     check_int,
-    check_network,
+    check_model,
     check_params,
 )
 
@@ -58,7 +59,7 @@ def refuse_tracers(entry: str, **arrays) -> None:
 
 
 def check_arguments(
-    net: Network,
+    net: Network | Model,
     params,
     X,
     Y,
@@ -77,17 +78,18 @@ def check_arguments(
     model allowed, no schedule).
 
     ``params`` is one model's params (``fit_ensemble`` checks its stacked params itself).
+    The config holds the model bound to the data (:func:`jaxnet.validation.bind`).
     """
-    check_network(net)
+    check_model(net)
     dtype = check_params(net, params)
-    train, val = _datasets(net, X, Y, validation_data, dtype)
+    net, train, val = _datasets(net, params, X, Y, validation_data, dtype)
     check_int(epochs, "epochs", 1)
     m = train.X.shape[0]
     if batch_size is not None and not 1 <= check_int(batch_size, "batch_size") <= m:
         raise ValueError(
             f"batch_size must be None (full batch) or an int in 1..{m} (the number of examples), got {batch_size!r}"
         )
-    check_choice(backprop, "backprop", network.BACKPROP)
+    backprop = check_backprop(net, backprop)
     check_bool(shuffle, "shuffle")
     check_choice(check_int(verbose, "verbose"), "verbose", (0, 1, 2))
     tx, rate = _optimizer(optimizer, learning_rate, dtype, models)
@@ -96,21 +98,22 @@ def check_arguments(
     return Setup(config, rate, train, val)
 
 
-def _datasets(net: Network, X, Y, validation_data, dtype):
-    """Validated ``(train, val)`` datasets in ``dtype`` (``val`` None without validation)."""
-    X = as_inputs(net, X, dtype)
+def _datasets(net: Network | Model, params, X, Y, validation_data, dtype):
+    """``(net, train, val)``: the model bound to ``X`` and the validated datasets in ``dtype``
+    (``val`` None without validation)."""
+    net, X = bind(net, params, X, dtype)
     train = engine.Dataset(X, as_labels(net, Y, X.shape[0], dtype))
     if validation_data is None:
-        return train, None
+        return net, train, None
     if not isinstance(validation_data, tuple | list) or len(validation_data) != 2:
         raise ValueError(
             f"validation_data must be a pair (X_val, Y_val), got {type(validation_data).__name__}"
         )
-    X_val = as_inputs(net, validation_data[0], dtype, name="validation_data[0] (X_val)")
+    _, X_val = bind(net, params, validation_data[0], dtype, name="validation_data[0] (X_val)")
     Y_val = as_labels(
         net, validation_data[1], X_val.shape[0], dtype, name="validation_data[1] (Y_val)"
     )
-    return train, engine.Dataset(X_val, Y_val)
+    return net, train, engine.Dataset(X_val, Y_val)
 
 
 def _optimizer(optimizer, learning_rate, dtype, models):

@@ -24,13 +24,14 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxnet import api, network
+from jaxnet.model import Model
 from jaxnet.network import Network
 from jaxnet.training import engine, loop, sharding
 from jaxnet.training import history as history_
 from jaxnet.training.arguments import check_arguments, refuse_tracers
 from jaxnet.training.compiler_options import compiler_options
 from jaxnet.training.progress import Progress
-from jaxnet.validation import check_choice, check_network, check_params
+from jaxnet.validation import check_choice, check_model, check_network, check_params
 
 __all__ = ["fit_ensemble", "init_ensemble"]
 
@@ -217,7 +218,7 @@ def ensemble_runner():
 
 
 def fit_ensemble(
-    net: Network,
+    net: Network | Model,
     stacked_params,
     X,
     Y,
@@ -228,7 +229,7 @@ def fit_ensemble(
     batch_size: int | None = None,
     keys=None,
     validation_data=None,
-    backprop: str = "manual",
+    backprop: str | None = None,
     shuffle: bool = True,
     verbose: int = 1,
     mesh=None,
@@ -241,8 +242,9 @@ def fit_ensemble(
     Args:
       net, X, Y, optimizer, epochs, batch_size, validation_data, backprop, shuffle, verbose:
         as for ``jn.fit`` (checked by the same code).
-      stacked_params: params with a leading axis K (see :func:`init_ensemble`); every
-        model's values must be finite.
+      stacked_params: params with a leading axis K (see :func:`init_ensemble`; for a
+        :class:`jaxnet.Model`, ``jax.vmap(model.init)(keys)``); every model's values must
+        be finite.
       learning_rate: a scalar, or one rate per model ``(K,)``.
       keys: K keys (required for shuffled minibatches or dropout), one per model.
       mesh: a ``jax.sharding.Mesh`` with axis ``"data"`` to run on several devices.
@@ -300,9 +302,9 @@ def fit_ensemble(
         states, keys, train, val = sharding.shard_models(mesh, states, keys, train, val)
     else:
         config, states, train, val = sharding.distribute(mesh, config, states, train, val)
-    if mesh is None and narrow(net):
+    if mesh is None and narrow(config.net):
         config = dataclasses.replace(config, examples_last=True)
-    histories = [history_.new(net, val is not None, rates is not None) for _ in range(K)]
+    histories = [history_.new(config.net, val is not None, rates is not None) for _ in range(K)]
     plan = loop.schedule(epochs, setup.train.X.shape[0], config.batch_size)
     progress = Progress(verbose, epochs, print_every=1 if config.batch_size else 100)
     runner = functools.partial(ensemble_runner(), config)
@@ -319,19 +321,22 @@ def fit_ensemble(
     return jax.tree.map(lambda a: a[:K], states.params), histories
 
 
-def narrow(net: Network) -> bool:
+def narrow(net: Network | Model) -> bool:
     """Whether every layer's input and output hold at most :data:`NARROW` values per example.
 
     Then the vmapped step runs in the course's layout (:mod:`jaxnet.training.examples_last`):
-    XLA:CPU vectorises the examples axis rather than an axis of a few units.
+    XLA:CPU vectorises the examples axis rather than an axis of a few units. A
+    :class:`jaxnet.Model` (whose layers jaxnet does not see) runs batch-first.
     """
+    if not isinstance(net, Network):
+        return False
     shapes = (*net.input_shapes, net.output_shape)
     return max(math.prod(s) for s in shapes) <= NARROW
 
 
-def _check_stacked(net: Network, stacked_params):
+def _check_stacked(net: Network | Model, stacked_params):
     """``(K, model 0's params as NumPy)``: one leading axis K on every leaf, every model finite."""
-    check_network(net)
+    check_model(net)
     leaves = jax.tree.leaves(stacked_params)
     K = leaves[0].shape[0] if leaves and getattr(leaves[0], "ndim", 0) else 0
     if K < 1 or any(np.shape(leaf)[:1] != (K,) for leaf in leaves):

@@ -8,6 +8,7 @@ import warnings
 import jax
 import numpy as np
 
+from jaxnet.model import Model
 from jaxnet.network import Network
 from jaxnet.training import checkpoints, engine, loop, optimizers, sharding
 from jaxnet.training import history as history_
@@ -19,7 +20,7 @@ from jaxnet.validation import check_choice, check_int
 
 
 def fit(
-    net: Network,
+    net: Network | Model,
     params,
     X,
     Y,
@@ -30,7 +31,7 @@ def fit(
     batch_size: int | None = None,
     key=None,
     validation_data=None,
-    backprop: str = "manual",
+    backprop: str | None = None,
     shuffle: bool = True,
     verbose: int = 1,
     on_nonfinite: str = "raise",
@@ -48,8 +49,10 @@ def fit(
     models at once, use ``jn.fit_ensemble``.
 
     Args:
-      net: the :class:`Network`.
-      params: initial params (from ``jn.init`` or made by hand, e.g. from NumPy).
+      net: the :class:`Network`, or your own :class:`jaxnet.Model` (its ``init`` and
+        ``apply``; see :mod:`jaxnet.model`).
+      params: initial params (from ``jn.init`` or made by hand, e.g. from NumPy; a
+        model's: ``model.init(key)``, a pytree of arrays).
       X, Y: training inputs ``(m, n[0])`` (``(m, n_H, n_W, n_C)`` for images) and labels:
         ``(m,)`` class indices or ``(m, 1)`` for binary, ``(m,)`` or one-hot ``(m, K)``
         for multiclass, ``(m, n[L])`` targets for regression (see ``jn.cost``).
@@ -71,7 +74,9 @@ def fit(
         ``fold_in(key, e)``, and a network with dropout draws step s's masks from a key
         derived from ``key`` and s (never a shuffle key).
       validation_data: ``(X_val, Y_val)``, evaluated (in inference mode) after every epoch.
-      backprop: ``"manual"`` (hand-derived backprop, the course's) or ``"autodiff"`` (``jax.grad``).
+      backprop: ``"manual"`` (hand-derived backprop, the course's) or ``"autodiff"``
+        (``jax.grad``); None, the default, is the model's own: ``"manual"`` for a network,
+        ``"autodiff"`` for a :class:`jaxnet.Model` (which has no hand-derived backward).
       shuffle: reshuffle the minibatches every epoch.
       verbose: 0 silent, 1 progress bar, 2 one line per epoch (per 100 full-batch iterations).
       on_nonfinite: ``"raise"`` :class:`TrainingDiverged`, or ``"stop"``: warn and return
@@ -156,7 +161,7 @@ def fit(
     nb = engine.num_batches(m, config.batch_size)
     first_rate = None if rate is None else learning_rates(rate, setup.train.X.dtype, 0, 1)[0]
     state = engine.start_state(config, params, first_rate)
-    history, start = history_.new(net, validation, learning_rate=named), 0
+    history, start = history_.new(config.net, validation, learning_rate=named), 0
     if resume_from is not None:
         state, key, history, start = checkpoints.resume(
             resume_from, state, config, epochs=epochs, key=key, learning_rate=learning_rate,
