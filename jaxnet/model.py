@@ -95,7 +95,7 @@ class Model:
       >>> import jax, jax.numpy as jnp, numpy as np
       >>> import jaxnet as jn
       >>> def init(key):
-      ...     return {"w": jax.random.normal(key, (2, 1)) * 0.01, "b": jnp.zeros(1)}
+      ...     return {"w": jax.random.normal(key, (2, 1)) * 0.01, "b": jnp.zeros((1, 1))}
       >>> def apply(params, X, *, key, train):
       ...     return X @ params["w"] + params["b"]          # logits (m, 1)
       >>> model = jn.Model(init, apply, loss="bce")
@@ -195,7 +195,10 @@ class Model:
         loss = self.loss if isinstance(self.loss, str) else f"function {_qualname(self.loss)}"
         shapes = {}
         if self.output_shape is not None:
-            shapes = {"input_shape": list(self.input_shape), "output_shape": list(self.output_shape)}
+            shapes = {
+                "input_shape": list(self.input_shape),
+                "output_shape": list(self.output_shape),
+            }
         return {"model": self.name, "loss": loss, "output": self.output,
                 "stateful": self.stateful, **shapes}  # fmt: skip
 
@@ -299,4 +302,3 @@ def check_units(model: Model, n_out: int) -> None:
             f"model {model.name!r}: a softmax output needs at least 2 units, but apply returns "
             f"outputs (m, {n_out})"
         )
-

@@ -514,14 +514,15 @@ def _trace(model: Model, fn, params, X, key, train: bool):
     """``(closed jaxpr, output shapes)`` of ``fn(params, X, key)``, with leak checking."""
     try:
         with jax.checking_leaks():
-            closed, out = jax.make_jaxpr(fn, return_shape=True)(params, X, key)
+            fresh = lambda *args: fn(*args)  # noqa: E731 - a new function: no cached trace
+            closed, out = jax.make_jaxpr(fresh, return_shape=True)(params, X, key)
     except Exception as e:
         message = _first_lines(e)
         if "Leaked trace" in message or isinstance(e, jax.errors.UnexpectedTracerError):
             raise ValueError(
-                f"model {model.name!r} is not pure: apply leaks a tracer (it keeps a value it "
-                f"computes outside the call, in a global, a closure or an attribute); return "
-                f"everything it computes instead"
+                f"model {model.name!r} is not pure: apply leaks a tracer (it keeps a traced "
+                f"value, an input or a result, outside the call: in a global, a closure or an "
+                f"attribute); return everything it computes instead"
             ) from None
         error = TypeError if isinstance(e, TypeError) else ValueError
         raise error(
