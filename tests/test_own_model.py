@@ -7,6 +7,11 @@ checkpoints with bitwise resume and the divergence guard; bad models are refused
 boundary with the argument named.
 """
 
+import json
+import subprocess
+import sys
+from pathlib import Path
+
 import chex
 import jax
 import jax.numpy as jnp
@@ -154,6 +159,35 @@ def test_a_stateful_ensemble_with_dropout():
     )
     assert state["mean"].shape == (2, 1, 8) and params["gamma"].shape == (2, 1, 8)
     assert histories[0]["loss"] != histories[1]["loss"]
+
+
+def test_a_stateful_model_warns_when_its_batches_are_padded():
+    with pytest.warns(RuntimeWarning, match="'bn' is stateful and its batches are padded"):
+        jn.fit(BN_DROPOUT, BN_DROPOUT.init(jax.random.key(0)), X, y, epochs=1, batch_size=64,
+               key=jax.random.key(0), verbose=0)  # fmt: skip
+
+
+# --- sharded data parallel: 8 fake devices in a subprocess --------------------------------
+
+
+@pytest.fixture(scope="module")
+def sharded(tmp_path_factory):
+    out = tmp_path_factory.mktemp("sharded_model") / "result.json"
+    worker = Path(__file__).parent / "sharded_model_worker.py"
+    proc = subprocess.run([sys.executable, worker, out], capture_output=True, text=True,
+                          timeout=300)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return json.loads(out.read_text())
+
+
+@pytest.mark.parametrize(
+    "index", range(4), ids=["full-batch", "minibatch", "ensemble", "stateful+dropout"]
+)
+def test_a_model_sharded_over_eight_devices_equals_one_device(sharded, index):
+    assert sharded["devices"] == 8
+    run = sharded["runs"][index]
+    assert run["params_diff"] < 1e-5 and run["loss_diff"] < 1e-5, run
+    assert run["params_sharding"] == "P()"  # replicated
 
 
 # --- callbacks, checkpoints and resume, the divergence guard -----------------------------

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import jax
+
 from jaxnet.model import Model
 from jaxnet.network import _check_input_shape
 
@@ -23,7 +25,8 @@ def from_stax(
     """The stax model ``(init_fun, apply_fun)`` (e.g. from ``stax.serial``) on examples of ``input_shape``.
 
     ``init(key)`` is ``init_fun(key, (-1, *input_shape))``'s params; ``apply`` is
-    ``apply_fun(params, X, rng=key)``. stax has no inference mode: a ``stax.Dropout``
+    ``apply_fun(params, X, rng=key)`` (with NumPy rank promotion allowed, on which
+    ``stax.Dense``'s bias relies). stax has no inference mode: a ``stax.Dropout``
     keeps the mode it was built with (pass ``needs_key=True`` for one in ``"train"`` mode).
 
     Args:
@@ -54,7 +57,8 @@ def from_stax(
 
     def apply(params, X, *, key, train):
         del train  # stax layers keep the mode they were built with
-        return apply_fun(params, X, rng=key)
+        with jax.numpy_rank_promotion("allow"):  # stax.Dense adds b (n,) to (m, n)
+            return apply_fun(params, X, rng=key)
 
     init.__qualname__, apply.__qualname__ = f"{name}.init", f"{name}.apply"
     return Model(init, apply, loss=loss, output=output, name=name, needs_key=needs_key,

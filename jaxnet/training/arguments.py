@@ -9,6 +9,7 @@ evaluated on the host for every step the run will train and checked before train
 from __future__ import annotations
 
 import contextlib
+import warnings
 from collections.abc import Callable
 from typing import NamedTuple
 
@@ -227,3 +228,26 @@ def _as_rates(value, shape, schedule) -> np.ndarray:
             f"learning_rate (a schedule, {schedule!r}) must return one real number per step, "
             f"got {value!r:.80}"
         ) from None
+
+
+def warn_if_padded_state(config: engine.TrainConfig, train: engine.Dataset) -> None:
+    """Warn when a stateful :class:`jaxnet.Model`'s batches hold padding rows.
+
+    A partial last minibatch, or a mesh whose device count does not divide the batch, is
+    padded with masked rows (weight 0): they count nothing in the loss and the gradients,
+    but a model's own batch statistics (its ``apply`` sees no weights) include them.
+    jaxnet's :class:`~jaxnet.layers.BatchNorm` weighs them out; a jn.Model cannot.
+    """
+    if not getattr(config.net, "stateful", False):
+        return
+    B, m = config.batch_size, config.num_examples or train.X.shape[0]
+    padded = train.weights is not None if B is None else m % B or (config.batch_slots or B) != B
+    if padded:
+        warnings.warn(
+            f"model {config.net.name!r} is stateful and its batches are padded with masked rows "
+            f"({m} examples, batch_size={B}, {1 if config.mesh is None else config.mesh.size} "
+            "device(s)): the padding enters the statistics its apply computes over a batch; "
+            "choose a batch size that divides the examples and is a multiple of the devices",
+            RuntimeWarning,
+            stacklevel=3,
+        )

@@ -28,7 +28,7 @@ from jaxnet.model import Model
 from jaxnet.network import Network
 from jaxnet.training import engine, loop, sharding
 from jaxnet.training import history as history_
-from jaxnet.training.arguments import check_arguments, refuse_tracers
+from jaxnet.training.arguments import check_arguments, refuse_tracers, warn_if_padded_state
 from jaxnet.training.compiler_options import compiler_options
 from jaxnet.training.progress import Progress
 from jaxnet.validation import check_choice, check_model, check_network, check_params
@@ -302,6 +302,7 @@ def fit_ensemble(
         states, keys, train, val = sharding.shard_models(mesh, states, keys, train, val)
     else:
         config, states, train, val = sharding.distribute(mesh, config, states, train, val)
+    warn_if_padded_state(config, train)
     if mesh is None and narrow(config.net):
         config = dataclasses.replace(config, examples_last=True)
     histories = [history_.new(config.net, val is not None, rates is not None) for _ in range(K)]

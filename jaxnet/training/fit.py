@@ -12,7 +12,12 @@ from jaxnet.model import Model
 from jaxnet.network import Network
 from jaxnet.training import checkpoints, engine, loop, optimizers, sharding
 from jaxnet.training import history as history_
-from jaxnet.training.arguments import check_arguments, learning_rates, refuse_tracers
+from jaxnet.training.arguments import (
+    check_arguments,
+    learning_rates,
+    refuse_tracers,
+    warn_if_padded_state,
+)
 from jaxnet.training.callbacks import CallbackList, attach_state, check_callbacks
 from jaxnet.training.errors import CheckpointWriteError, TrainingDiverged
 from jaxnet.training.progress import Progress
@@ -177,6 +182,7 @@ def fit(
     key = jax.random.key(0) if key is None else key
     stop = cbs.train_begin(history, state.params)
     config, state, train, val = sharding.distribute(mesh, config, state, setup.train, setup.val)
+    warn_if_padded_state(config, train)
     align = (checkpoint_every, *cbs.periods)
     plan = loop.schedule(epochs if not stop else start, m, config.batch_size, start, align)
     save = None
