@@ -27,7 +27,7 @@ The training contract. Everything that trains, validates or predicts (``jn.fit``
 ``jn.grads``, ``jn.per_example_grads``, checkpoints and resume, callbacks, sharding, the
 divergence guard) calls a model through this method set, which :class:`jaxnet.Network`
 implements too (with a hand-derived backward) and :class:`Model` implements with
-``jax.grad``:
+``jax.grad``::
 
     loss_and_grads(params, X, Y, weights, backprop, *, key, train) -> (J, A, grads, stats)
     with_stats(params, stats)                    -> params            # the new state put back
@@ -265,7 +265,7 @@ class Model:
         return (params[0], stats) if self.stateful else params
 
     def predictions(self, A):
-        """Labels from ``A``, as :func:`jaxnet.network.predictions`."""
+        """Labels from ``A``, as ``jaxnet.network.predictions``."""
         return network.predictions(self, A)
 
 

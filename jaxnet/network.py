@@ -318,28 +318,28 @@ class Network:
     backprops = BACKPROP  # the gradients it offers, the default first: hand-derived, or jax.grad
 
     def forward(self, params, X, *, key=None, train=False):
-        """:func:`forward` of this network."""
+        """``jaxnet.network.forward`` of this network."""
         return forward(self, params, X, key=key, train=train)
 
     def cost(self, params, X, Y, weights=None, *, key=None, train=False):
-        """:func:`cost` of this network."""
+        """``jaxnet.network.cost`` of this network."""
         return cost(self, params, X, Y, weights, key=key, train=train)
 
     def evaluate(self, params, X, Y, weights=None):
-        """:func:`evaluate` of this network."""
+        """``jaxnet.network.evaluate`` of this network."""
         return evaluate(self, params, X, Y, weights)
 
     def loss_and_grads(self, params, X, Y, weights=None, backprop="manual", *, key=None,
                        train=True):  # fmt: skip
-        """:func:`loss_and_grads` of this network."""
+        """``jaxnet.network.loss_and_grads`` of this network."""
         return loss_and_grads(self, params, X, Y, weights, backprop, key=key, train=train)
 
     def with_stats(self, params, stats):
-        """:func:`with_stats` of this network."""
+        """``jaxnet.network.with_stats`` of this network."""
         return with_stats(self, params, stats)
 
     def predictions(self, A_L):
-        """:func:`predictions` of this network."""
+        """``jaxnet.network.predictions`` of this network."""
         return predictions(self, A_L)
 
     # --- JSON ----------------------------------------------------------------------------

@@ -147,7 +147,10 @@ def check_network(net) -> Network:
     if not isinstance(net, Network):
         hint = ""
         if isinstance(net, Model):
-            hint = f" ({net!r} has no layers: this needs jaxnet's layers and their backward)"
+            hint = (
+                f" ({net!r} is not made of jaxnet's layers: this needs them; a jn.Model "
+                f"initialises itself with model.init(key) and trains by jax.grad)"
+            )
         raise TypeError(f"net must be a jaxnet.Network, got {type(net).__name__}{hint}")
     return net
 

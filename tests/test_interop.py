@@ -10,8 +10,10 @@ up to rounding, which Adam normalises into steps of size lr in a direction set b
 noise, so no two implementations agree on it (nor on the running mean that follows it).
 """
 
+import re
 import subprocess
 import sys
+from pathlib import Path
 
 import chex
 import equinox as eqx
@@ -297,3 +299,16 @@ def test_importing_jaxnet_imports_neither_flax_nor_equinox():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_the_models_page_runs():
+    """docs/models.md: its Python blocks, in order, as one program (with NumPy's default
+    rank promotion, as a user runs them)."""
+    page = (Path(__file__).resolve().parents[1] / "docs" / "models.md").read_text()
+    code = "\n".join(re.findall(r"^```python\n(.*?)^```", page, re.S | re.M))
+    namespace: dict = {}
+    with jax.numpy_rank_promotion("allow"):
+        exec(compile(code, "docs/models.md", "exec"), namespace)
+    assert namespace["history"]["loss"][-1] < namespace["history"]["loss"][0]
+    assert namespace["state"]["mean"].shape == (8,)
+    assert len(namespace["histories"]) == 4

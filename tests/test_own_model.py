@@ -270,8 +270,10 @@ def test_backprop_manual_is_refused_naming_the_model():
 def test_network_only_functions_refuse_a_model():
     for call in (lambda: jn.summary(MLP), lambda: jn.gradcheck(MLP, P0, X, y),
                  lambda: jn.forward_with_caches(MLP, P0, X)):  # fmt: skip
-        with pytest.raises(TypeError, match="net must be a jaxnet.Network.*has no layers"):
+        with pytest.raises(TypeError, match="net must be a jaxnet.Network.*not made of jaxnet's"):
             call()
+    with pytest.raises(TypeError, match=r"initialises itself with model.init\(key\)"):
+        jn.init(jax.random.key(0), MLP)
     with pytest.raises(TypeError, match="net must be a jaxnet.Network or a jaxnet.Model"):
         jn.fit(mlp_apply, P0, X, y)
 

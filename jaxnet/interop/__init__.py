@@ -6,14 +6,12 @@ trains and whose ``apply`` runs the library's own module, so ``jn.fit``,
 train it as they train a network (by ``jax.grad``: ``backprop="autodiff"``). The module
 must return the outputs before the output activation (logits), one array ``(m, n_out)``.
 
-=====================  ======================================  ===================================
-adapter                params jaxnet trains                    back to the library
-=====================  ======================================  ===================================
-:func:`from_flax_nnx`  ``nnx.State`` of the ``nnx.Param``\\ s   ``nnx.update(module, params)``
-:func:`from_flax_linen` the ``"params"`` collection            ``module.apply({"params": params}, x)``
-:func:`from_equinox`   the module's float arrays               ``eqx.combine(params, module)``
-:func:`from_stax`      stax's params                           ``apply_fun(params, x)``
-=====================  ======================================  ===================================
+- :func:`from_flax_nnx`: the ``nnx.Param`` state trains (``nnx.BatchStat`` is the model's
+  state); back into the module with ``nnx.update(module, params)``.
+- :func:`from_flax_linen`: the ``"params"`` collection trains (other collections are the
+  state); back with ``module.apply({"params": params}, x)``.
+- :func:`from_equinox`: the module's float arrays train; back with ``eqx.combine(params, module)``.
+- :func:`from_stax`: stax's params train; back with ``apply_fun(params, x)``.
 
 flax and equinox are optional (``pip install "jaxnet[interop]"``); they are imported when
 an adapter is called, never by ``import jaxnet``.
