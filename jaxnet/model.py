@@ -230,7 +230,7 @@ class Model:
         return self.data_cost(self.outputs(params, X, key=key, train=train)[0], Y, weights)
 
     def evaluate(self, params, X, Y, weights=None):
-        """``(J, metric)`` in inference mode, as :func:`jaxnet.network.evaluate`."""
+        """``(J, metric)`` in inference mode, as ``jaxnet.network.evaluate``."""
         Z, _ = self.outputs(params, X)
         A = self.output_activation.fn(Z)
         return self.data_cost(Z, Y, weights), metrics.metric(A, Y, self.task, weights)
@@ -238,7 +238,7 @@ class Model:
     def loss_and_grads(
         self, params, X, Y, weights=None, backprop="autodiff", *, key=None, train=True
     ):
-        """``(J, A, grads, stats)`` by ``jax.grad``, as :func:`jaxnet.network.loss_and_grads`.
+        """``(J, A, grads, stats)`` by ``jax.grad``, as ``jaxnet.network.loss_and_grads``.
 
         ``grads`` has the params' tree; for a stateful model the params are ``(params,
         state)``, the state's gradients are zeros and ``stats`` is ``apply``'s new state

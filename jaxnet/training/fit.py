@@ -55,7 +55,7 @@ def fit(
 
     Args:
       net: the :class:`Network`, or your own :class:`jaxnet.Model` (its ``init`` and
-        ``apply``; see :mod:`jaxnet.model`).
+        ``apply``).
       params: initial params (from ``jn.init`` or made by hand, e.g. from NumPy; a
         model's: ``model.init(key)``, a pytree of arrays).
       X, Y: training inputs ``(m, n[0])`` (``(m, n_H, n_W, n_C)`` for images) and labels:
