@@ -1,7 +1,7 @@
 """jaxnet: the course "Neural Networks and Deep Learning" as pure, jit-compiled JAX.
 
 >>> import jax, jaxnet as jn
->>> net = jn.Network((2, 4, 1), hidden="tanh", output="sigmoid")
+>>> net = jn.Network((2, 4, 1), hidden_activation="tanh", output_activation="sigmoid")
 >>> params = jn.init(jax.random.key(0), net, scheme="normal")
 >>> [p["W"].shape for p in params]
 [(4, 2), (1, 4)]

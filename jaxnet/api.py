@@ -17,7 +17,7 @@ import math
 import jax
 import jax.numpy as jnp
 
-from jaxnet import initializers, metrics, network
+from jaxnet import initializers, network
 from jaxnet.model import Model
 from jaxnet.network import Network
 from jaxnet.validation import (
@@ -107,7 +107,7 @@ def init(key, net: Network, scheme: str = "he", *, scale: float = 0.01, dtype=jn
 
     Example:
       >>> import jax, jaxnet as jn
-      >>> net = jn.Network((2, 4, 1), hidden="tanh", output="sigmoid")
+      >>> net = jn.Network((2, 4, 1), hidden_activation="tanh", output_activation="sigmoid")
       >>> params = jn.init(jax.random.key(0), net, scheme="glorot_uniform")
       >>> [(p["W"].shape, p["b"].shape) for p in params]
       [((4, 2), (4,)), ((1, 4), (1,))]
@@ -138,7 +138,7 @@ def forward(net: Network | Model, params, X, *, key=None, train: bool = False):
 
     Example:
       >>> import jax, jaxnet as jn
-      >>> net = jn.Network((2, 4, 1), hidden="tanh", output="sigmoid")
+      >>> net = jn.Network((2, 4, 1), hidden_activation="tanh", output_activation="sigmoid")
       >>> params = jn.init(jax.random.key(0), net)
       >>> A = jn.forward(net, params, jax.numpy.ones((5, 2)))
       >>> A.shape, bool(((A > 0) & (A < 1)).all())
@@ -167,7 +167,7 @@ def forward_with_caches(net: Network, params, X, *, key=None, train: bool = Fals
 
     Example:
       >>> import jax, jaxnet as jn
-      >>> net = jn.Network((2, 4, 1), hidden="tanh", output="sigmoid")
+      >>> net = jn.Network((2, 4, 1), hidden_activation="tanh", output_activation="sigmoid")
       >>> params = jn.init(jax.random.key(0), net)
       >>> A, caches = jn.forward_with_caches(net, params, jax.numpy.ones((5, 2)))
       >>> (A_prev, W, b), Z = caches[0]
@@ -200,7 +200,7 @@ def cost(net: Network | Model, params, X, Y, *, key=None, train: bool = False):
 
     Example:
       >>> import jax, jaxnet as jn
-      >>> net = jn.Network((2, 4, 1), hidden="tanh", output="sigmoid", l2=0.1)
+      >>> net = jn.Network((2, 4, 1), hidden_activation="tanh", output_activation="sigmoid", l2=0.1)
       >>> params = jn.init(jax.random.key(0), net)
       >>> X, y = jax.numpy.ones((5, 2)), jax.numpy.array([0, 1, 1, 0, 1])
       >>> J = jn.cost(net, params, X, y)
@@ -233,7 +233,7 @@ def backward(net: Network, params, caches, Y):
 
     Example:
       >>> import jax, jaxnet as jn
-      >>> net = jn.Network((2, 4, 1), hidden="tanh", output="sigmoid")
+      >>> net = jn.Network((2, 4, 1), hidden_activation="tanh", output_activation="sigmoid")
       >>> params = jn.init(jax.random.key(0), net)
       >>> X, y = jax.numpy.ones((5, 2)), jax.numpy.array([0, 1, 1, 0, 1])
       >>> A, caches = jn.forward_with_caches(net, params, X)
@@ -271,7 +271,7 @@ def grads(
 
     Example:
       >>> import jax, jaxnet as jn
-      >>> net = jn.Network((2, 4, 1), hidden="tanh", output="sigmoid", l2=0.5)
+      >>> net = jn.Network((2, 4, 1), hidden_activation="tanh", output_activation="sigmoid", l2=0.5)
       >>> params = jn.init(jax.random.key(0), net)
       >>> X, y = jax.numpy.ones((5, 2)), jax.numpy.array([0, 1, 1, 0, 1])
       >>> manual = jn.grads(net, params, X, y)
@@ -300,7 +300,7 @@ def predict(net: Network | Model, params, X):
 
     Example:
       >>> import jax, jaxnet as jn
-      >>> net = jn.Network((2, 4, 3), hidden="relu", output="softmax")
+      >>> net = jn.Network((2, 4, 3), hidden_activation="relu", output_activation="softmax")
       >>> params = jn.init(jax.random.key(0), net)
       >>> labels = jn.predict(net, params, jax.numpy.ones((5, 2)))
       >>> labels.shape, labels.dtype, bool(((labels >= 0) & (labels < 3)).all())
@@ -327,7 +327,7 @@ def evaluate(net: Network | Model, params, X, Y) -> dict[str, float]:
 
     Example:
       >>> import jax, jaxnet as jn
-      >>> net = jn.Network((2, 4, 1), hidden="tanh", output="sigmoid")
+      >>> net = jn.Network((2, 4, 1), hidden_activation="tanh", output_activation="sigmoid")
       >>> params = jn.init(jax.random.key(0), net)
       >>> X, y = jax.numpy.ones((4, 2)), jax.numpy.array([0, 1, 1, 1])
       >>> result = jn.evaluate(net, params, X, y)
@@ -335,8 +335,7 @@ def evaluate(net: Network | Model, params, X, Y) -> dict[str, float]:
       (['accuracy', 'loss'], True)
     """
     net, X, Y = _checked(net, params, X, Y)
-    loss, metric = _evaluate(net, params, X, Y)
-    return {"loss": float(loss), metrics.metric_name(net.task): float(metric)}
+    return {k: float(v) for k, v in _evaluate(net, params, X, Y).items()}
 
 
 def _layer_rows(net: Network) -> list[tuple[str, ...]]:

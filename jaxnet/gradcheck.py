@@ -53,7 +53,7 @@ class GradcheckReport(NamedTuple):
 
     Example:
       >>> import jax, jaxnet as jn
-      >>> net = jn.Network((2, 3, 1), hidden="tanh", output="sigmoid")
+      >>> net = jn.Network((2, 3, 1), hidden_activation="tanh", output_activation="sigmoid")
       >>> params = jn.init(jax.random.key(0), net)
       >>> X, y = jax.random.normal(jax.random.key(1), (4, 2)), jax.numpy.array([0, 1, 1, 0])
       >>> report = jn.gradcheck(net, params, X, y)
@@ -136,7 +136,7 @@ def numeric_grads(
 
     Example:
       >>> import jax, jaxnet as jn
-      >>> net = jn.Network((2, 3, 1), hidden="tanh", output="sigmoid")
+      >>> net = jn.Network((2, 3, 1), hidden_activation="tanh", output_activation="sigmoid")
       >>> params = jn.init(jax.random.key(0), net)
       >>> X, y = jax.random.normal(jax.random.key(1), (4, 2)), jax.numpy.array([0, 1, 1, 0])
       >>> from jaxnet.gradcheck import numeric_grads
@@ -199,7 +199,7 @@ def gradcheck(
 
     Example:
       >>> import jax, jaxnet as jn
-      >>> net = jn.Network((2, 3, 1), hidden="tanh", output="sigmoid")
+      >>> net = jn.Network((2, 3, 1), hidden_activation="tanh", output_activation="sigmoid")
       >>> params = jn.init(jax.random.key(0), net)
       >>> X, y = jax.random.normal(jax.random.key(1), (4, 2)), jax.numpy.array([0, 1, 1, 0])
       >>> jn.gradcheck(net, params, X, y).passed

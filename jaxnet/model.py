@@ -31,7 +31,7 @@ implements too (with a hand-derived backward) and :class:`Model` implements with
 
     loss_and_grads(params, X, Y, weights, backprop, *, key, train) -> (J, A, grads, stats)
     with_stats(params, stats)                    -> params            # the new state put back
-    evaluate(params, X, Y, weights)              -> (J, metric)       # inference mode
+    evaluate(params, X, Y, weights)              -> {"loss": J, "accuracy" | "mse": metric}
     forward(params, X, *, key, train)            -> A (m, n_out)      # after the output activation
     cost(params, X, Y, weights, *, key, train)   -> J
     predictions(A)                               -> labels or values
@@ -230,13 +230,14 @@ class Model:
         return self.data_cost(self.outputs(params, X, key=key, train=train)[0], Y, weights)
 
     def evaluate(self, params, X, Y, weights=None):
-        """``(J, metric)`` in inference mode, as ``jaxnet.network.evaluate``."""
+        """``{"loss": J, "accuracy" or "mse": metric}`` (scalar arrays) in inference mode, as
+        ``jaxnet.network.evaluate``."""
         Z, _ = self.outputs(params, X)
-        A = self.output_activation.fn(Z)
-        return self.data_cost(Z, Y, weights), metrics.metric(A, Y, self.task, weights)
+        metric = metrics.metric(self.output_activation.fn(Z), Y, self.task, weights)
+        return {"loss": self.data_cost(Z, Y, weights), metrics.metric_name(self.task): metric}
 
     def loss_and_grads(
-        self, params, X, Y, weights=None, backprop="autodiff", *, key=None, train=True
+        self, params, X, Y, weights=None, backprop="autodiff", *, key=None, train=False
     ):
         """``(J, A, grads, stats)`` by ``jax.grad``, as ``jaxnet.network.loss_and_grads``.
 

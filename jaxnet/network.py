@@ -3,7 +3,8 @@
 A :class:`Network` is a small frozen, hashable value (its layers, the per-example input
 shape, the loss) that ``jax.jit`` takes as a static argument; params are a tuple with one
 dict per layer (``{"W": (n[l], n[l-1]), "b": (n[l],)}`` for a dense layer, ``{}`` for a
-parameter-free one). ``Network(sizes, hidden, output)`` is the course's dense shorthand;
+parameter-free one). ``Network(sizes, hidden_activation, output_activation)`` is the
+course's dense shorthand;
 :func:`Sequential` composes any layers of :mod:`jaxnet.layers`. Both build the same class.
 
 The functions in this module are the pure core that training compiles: they do no
@@ -50,7 +51,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxnet import activations as _activations
-from jaxnet import initializers, metrics
+from jaxnet import initializers, metrics, validation
 from jaxnet import losses as _losses
 from jaxnet.layers import BatchNorm, Dense, Dropout
 from jaxnet.layers import base as _base
@@ -76,7 +77,7 @@ class Network:
 
     The course's dense shorthand, ``sizes (n[0], ..., n[L])`` and one activation per layer:
 
-    >>> net = Network((784, 512, 10), hidden="relu", output="softmax")
+    >>> net = Network((784, 512, 10), hidden_activation="relu", output_activation="softmax")
     >>> net.activations, net.loss
     (('relu', 'softmax'), 'categorical_cross_entropy')
     >>> Network((2, 4, 3, 1), activations=("relu", "tanh", "sigmoid")).L
@@ -85,7 +86,7 @@ class Network:
     Regularised (course 2): L2 on every Dense, batch norm and dropout after every hidden
     layer, in the order Dense -> BatchNorm -> Dropout:
 
-    >>> net = Network((2, 20, 3, 1), hidden="relu", output="sigmoid", l2=0.7, dropout=0.14)
+    >>> net = Network((2, 20, 3, 1), hidden_activation="relu", output_activation="sigmoid", l2=0.7, dropout=0.14)
     >>> [layer.kind for layer in net.layers]
     ['dense', 'dropout', 'dense', 'dropout', 'dense']
     >>> net.layers[0]
@@ -95,9 +96,10 @@ class Network:
 
     Args:
       sizes: ``(n_x, n[1], ..., n[L])``, at least two positive ints.
-      hidden: the activation of every hidden layer.
-      output: the activation of the output layer.
-      activations: one activation per layer instead of ``hidden``/``output``.
+      hidden_activation: the activation of every hidden layer.
+      output_activation: the activation of the output layer.
+      activations: one activation per layer instead of ``hidden_activation`` and
+        ``output_activation``.
       loss: the cost; by default it follows the output (sigmoid -> binary
         cross-entropy, softmax -> categorical cross-entropy, otherwise mean squared error).
       l2: λ of the L2 penalty on every ``W`` (``(λ / 2m) sum_l ||W[l]||^2``; module docstring).
@@ -112,8 +114,8 @@ class Network:
     def __init__(
         self,
         sizes: Sequence[int],
-        hidden="relu",
-        output="sigmoid",
+        hidden_activation="relu",
+        output_activation="sigmoid",
         *,
         activations: Sequence[str] | None = None,
         loss: str | None = None,
@@ -123,14 +125,14 @@ class Network:
     ):
         sizes = _check_sizes(sizes)
         if activations is None:
-            activations = (hidden,) * (len(sizes) - 2) + (output,)
+            activations = (hidden_activation,) * (len(sizes) - 2) + (output_activation,)
         if isinstance(activations, str) or len(activations) != len(sizes) - 1:
             raise ValueError(
                 f"activations must give one activation per layer ({len(sizes) - 1} for sizes "
                 f"{sizes}), got {activations!r}"
             )
-        l2 = _base.check_l2(l2)
-        dropout = _check_dropout(dropout)
+        l2 = validation.check_l2(l2)
+        dropout = validation.check_rate(dropout, "dropout")
         if not isinstance(batch_norm, bool | np.bool_):
             raise TypeError(f"batch_norm must be True or False, got {batch_norm!r}")
         *hidden_layers, output_layer = (Dense(n, a, l2) for n, a in zip(sizes[1:], activations))
@@ -147,7 +149,7 @@ class Network:
         ``l2`` (not None) is set on every layer that has one (the weighted layers)."""
         layers = _check_layers(layers)
         if l2 is not None:
-            layers = _with_l2(layers, _base.check_l2(l2))
+            layers = _with_l2(layers, validation.check_l2(l2))
         net = object.__new__(cls)
         net._build(layers, _check_input_shape(input_shape), loss)
         return net
@@ -161,7 +163,7 @@ class Network:
                 raise ValueError(f"layers[{l}] ({layer!r}) on input shape {shape}: {e}") from None
             shapes.append(shape)
         output = getattr(layers[-1], "activation", None)
-        if not hasattr(layers[-1], "activation") or not hasattr(layers[-1], "_replace"):
+        if not _has_field(layers[-1], "activation"):
             raise ValueError(
                 f"the last layer must be the output layer, one with an activation (e.g. "
                 f"Dense(10, 'softmax')), got {layers[-1]!r}"
@@ -330,7 +332,7 @@ class Network:
         return evaluate(self, params, X, Y, weights)
 
     def loss_and_grads(self, params, X, Y, weights=None, backprop="manual", *, key=None,
-                       train=True):  # fmt: skip
+                       train=False):  # fmt: skip
         """``jaxnet.network.loss_and_grads`` of this network."""
         return loss_and_grads(self, params, X, Y, weights, backprop, key=key, train=train)
 
@@ -405,7 +407,7 @@ def Sequential(layers, input_shape, *, loss: str | None = None, l2: float | None
     Example:
       >>> from jaxnet.layers import BatchNorm, Conv2D, Dense, Dropout, Flatten, MaxPool2D
       >>> net = Sequential([Dense(64, "relu"), Dense(10, "softmax")], input_shape=(784,))
-      >>> net == Network((784, 64, 10), hidden="relu", output="softmax")
+      >>> net == Network((784, 64, 10), hidden_activation="relu", output_activation="softmax")
       True
       >>> cnn = Sequential([Conv2D(8, 3, activation="relu"), BatchNorm(), MaxPool2D(2), Flatten(),
       ...                   Dropout(0.5), Dense(10, "softmax")], input_shape=(28, 28, 1), l2=1e-3)
@@ -461,16 +463,6 @@ def _check_output(n_out: int, output: str, loss: str) -> None:
         raise ValueError(f"categorical_cross_entropy needs a softmax output, got output {output!r}")
 
 
-def _check_dropout(rate) -> float:
-    ok = isinstance(rate, numbers.Real) and not isinstance(rate, bool) and 0 <= rate < 1
-    if not ok:
-        raise ValueError(
-            f"dropout must be a number in [0, 1) (the rate of the Dropout after every hidden "
-            f"layer; 0 for none), got dropout={rate!r}"
-        )
-    return float(rate)
-
-
 def _non_trainable(layer) -> tuple[str, ...]:
     return tuple(getattr(layer, "non_trainable", ()))
 
@@ -482,7 +474,14 @@ def _l2(layer) -> float:
 
 def _with_l2(layers: tuple, l2: float) -> tuple:
     """``layers`` with ``l2`` set on every layer that has the field."""
-    return tuple(layer._replace(l2=l2) if hasattr(layer, "l2") else layer for layer in layers)
+    return tuple(
+        dataclasses.replace(layer, l2=l2) if _has_field(layer, "l2") else layer for layer in layers
+    )
+
+
+def _has_field(layer, name: str) -> bool:
+    """Whether ``layer`` has the field ``name`` (``dataclasses.replace`` can set it)."""
+    return any(f.name == name for f in dataclasses.fields(layer))
 
 
 def without_l2(net: Network) -> Network:
@@ -562,7 +561,7 @@ def _values_drawn(l: int, layer, shape, scheme, scale, dtype) -> dict[str, int]:
 def _running_layers(net: Network) -> tuple:
     """The layers as the core runs them: the output layer linear (its activation is the network's)."""
     *hidden, output = net.layers
-    return (*hidden, output._replace(activation="linear"))
+    return (*hidden, dataclasses.replace(output, activation="linear"))
 
 
 def _layer_key(key, l: int, layer):
@@ -694,8 +693,9 @@ def _regularised(net: Network, params, data_cost, m):
     return data_cost + penalty(net, params, m) if any(net.l2) else data_cost
 
 
-def evaluate(net: Network, params, X, Y, weights=None):
-    """``(J, metric)`` in inference mode from one forward pass: the one evaluate core.
+def evaluate(net: Network, params, X, Y, weights=None) -> dict:
+    """``{"loss": J, "accuracy": ...}`` (``"mse"`` for regression) in inference mode from one
+    forward pass: the one evaluate core, returning what ``jn.evaluate`` returns (as arrays).
 
     J is :func:`cost`'s (the L2 term included, with this set's ``m``), as Keras's evaluate
     includes its regularisation losses.
@@ -708,25 +708,27 @@ def evaluate(net: Network, params, X, Y, weights=None):
       weights: ``(m,)`` example weights (0 for padding rows), or None for the plain mean.
 
     Returns:
-      ``(J, metric)``, two scalar arrays: the metric is accuracy, or Keras's ``mse`` for
-      regression (:func:`jaxnet.metrics.metric`).
+      A dict of two scalar arrays: ``"loss"`` (J) and the metric, ``"accuracy"``, or Keras's
+      ``"mse"`` for regression (:func:`jaxnet.metrics.metric`; its key: ``metric_name``).
 
     Example:
       >>> import jax, jax.numpy as jnp
       >>> import jaxnet as jn
       >>> from jaxnet import network
-      >>> net = jn.Network((2, 3, 1), hidden="tanh", output="sigmoid")
+      >>> net = jn.Network((2, 3, 1), hidden_activation="tanh", output_activation="sigmoid")
       >>> params = jn.init(jax.random.key(0), net)
       >>> X, Y = jnp.ones((4, 2)), jnp.array([[0.0], [1.0], [1.0], [0.0]])
-      >>> J, accuracy = network.evaluate(net, params, X, Y)
-      >>> J.shape, float(accuracy)  # equal inputs: one prediction, right on half the labels
-      ((), 0.5)
+      >>> result = network.evaluate(net, params, X, Y)
+      >>> sorted(result), result["loss"].shape
+      (['accuracy', 'loss'], ())
+      >>> float(result["accuracy"])  # equal inputs: one prediction, right on half the labels
+      0.5
     """
     A_L, Z_L, _ = _forward(net, params, X, None, False, weights)
     J = _regularised(
         net, params, cost_from_output(net, A_L, Z_L, Y, weights), example_count(X, weights)
     )
-    return J, metrics.metric(A_L, Y, net.task, weights)
+    return {"loss": J, metrics.metric_name(net.task): metrics.metric(A_L, Y, net.task, weights)}
 
 
 # --- backprop ----------------------------------------------------------------------------
@@ -776,7 +778,7 @@ def _stop_non_trainable(net: Network, params):
 
 
 def loss_and_grads(
-    net: Network, params, X, Y, weights=None, backprop="manual", *, key=None, train=True
+    net: Network, params, X, Y, weights=None, backprop="manual", *, key=None, train=False
 ):
     """``(J, A[L], grads, stats)`` in one pass, by hand-derived backprop or by ``jax.grad``.
 
@@ -792,7 +794,8 @@ def loss_and_grads(
       weights: ``(m,)`` example weights (0 for padding rows), or None for the plain mean.
       backprop: ``"manual"`` (hand-derived backprop) or ``"autodiff"`` (``jax.grad``).
       key: a ``jax.random`` key for the layers that draw in training (dropout), or None.
-      train: training behaviour (the default here: dropout on, batch statistics).
+      train: training behaviour (dropout on, batch statistics; training passes True); the
+        default, as everywhere in jaxnet, is inference (dropout off, moving averages).
 
     Returns:
       ``(J, A[L], grads, stats)``: the scalar J, ``A[L] (m, n[L])``, the params' tree of
@@ -802,7 +805,7 @@ def loss_and_grads(
       >>> import jax, jax.numpy as jnp
       >>> import jaxnet as jn
       >>> from jaxnet import network
-      >>> net = jn.Network((2, 3, 1), hidden="tanh", output="sigmoid")
+      >>> net = jn.Network((2, 3, 1), hidden_activation="tanh", output_activation="sigmoid")
       >>> params = jn.init(jax.random.key(0), net)
       >>> X, Y = jnp.ones((4, 2)), jnp.array([[0.0], [1.0], [1.0], [0.0]])
       >>> J, A_L, grads, stats = network.loss_and_grads(net, params, X, Y)
@@ -857,7 +860,7 @@ def with_stats(net: Network, params, stats):
       >>> net = jn.Network((2, 3, 1), batch_norm=True)
       >>> params = jn.init(jax.random.key(0), net)
       >>> X, Y = jnp.array([[1.0, 2.0], [3.0, 0.0]]), jnp.array([[0.0], [1.0]])
-      >>> J, A_L, grads, stats = network.loss_and_grads(net, params, X, Y)
+      >>> J, A_L, grads, stats = network.loss_and_grads(net, params, X, Y, train=True)
       >>> new = network.with_stats(net, params, stats)
       >>> sorted(stats[1]), bool((new[1]["moving_mean"] == stats[1]["moving_mean"]).all())
       (['moving_mean', 'moving_var'], True)

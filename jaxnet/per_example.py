@@ -80,7 +80,7 @@ def per_example_grads(
 
     Example:
       >>> import jax, jaxnet as jn
-      >>> net = jn.Network((2, 3, 1), hidden="tanh", output="sigmoid")
+      >>> net = jn.Network((2, 3, 1), hidden_activation="tanh", output_activation="sigmoid")
       >>> params = jn.init(jax.random.key(0), net)
       >>> X, y = jax.numpy.ones((5, 2)), jax.numpy.array([0, 1, 1, 0, 1])
       >>> per_example_grads(net, params, X, y)[0]["W"].shape

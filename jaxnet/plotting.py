@@ -204,7 +204,7 @@ def decision_grid(net, params, X, *, resolution: int = 200, margin=None):
     Example:
       >>> import jax, numpy as np
       >>> import jaxnet as jn
-      >>> net = jn.Network((2, 3, 1), hidden="tanh", output="sigmoid")
+      >>> net = jn.Network((2, 3, 1), hidden_activation="tanh", output_activation="sigmoid")
       >>> params = jn.init(jax.random.key(0), net)
       >>> X = np.array([[0.0, 0.0], [1.0, 1.0], [0.0, 1.0]], np.float32)
       >>> xx, yy, Z = jn.plotting.decision_grid(net, params, X, resolution=5)
@@ -267,7 +267,7 @@ def plot_decision_boundary(
     Example:
       >>> import jax, numpy as np
       >>> import jaxnet as jn
-      >>> net = jn.Network((2, 3, 1), hidden="tanh", output="sigmoid")
+      >>> net = jn.Network((2, 3, 1), hidden_activation="tanh", output_activation="sigmoid")
       >>> params = jn.init(jax.random.key(0), net)
       >>> X = np.array([[0.0, 0.0], [1.0, 1.0], [0.0, 1.0]], np.float32)
       >>> fig = jn.plotting.plot_decision_boundary(net, params, X, np.array([0, 1, 1]),

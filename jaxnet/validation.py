@@ -5,9 +5,14 @@ The one validation module: scalar arguments (:func:`check_int`, :func:`check_rea
 and a network's params, inputs and labels (:func:`check_params`, :func:`as_inputs`,
 :func:`as_labels`).
 
+One rule for every checker, and for every public entry point that uses them (layer
+constructors, ``Network``, ``Sequential``, ``jn.init``, ``jn.fit``, callbacks, ...): a
+wrong TYPE is a ``TypeError``, a wrong VALUE a ``ValueError``, both naming the argument,
+what it got and what is allowed. NumPy integers are accepted wherever Python ints are,
+NumPy floats wherever floats are; a ``bool`` is neither (``True`` is not a learning rate).
+
 Shape checks always run (they are static, so they also work on tracers inside ``jit``);
 value checks (finiteness, label range) run only on concrete arrays, once, outside traced code.
-Numeric arguments reject ``bool`` (``True`` is not a learning rate) and accept NumPy scalars.
 """
 
 from __future__ import annotations
@@ -15,14 +20,17 @@ from __future__ import annotations
 import functools
 import math
 import numbers
-from collections.abc import Hashable
+from typing import TYPE_CHECKING
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxnet.model import Model, check_units
-from jaxnet.network import BACKPROP, Network
+from jaxnet import activations
+
+if TYPE_CHECKING:  # jaxnet.network imports this module (its layers check their fields here)
+    from jaxnet.model import Model
+    from jaxnet.network import Network
 
 # --- scalars -------------------------------------------------------------------------------
 
@@ -32,42 +40,203 @@ def is_traced(x) -> bool:
     return isinstance(x, jax.core.Tracer)
 
 
-def check_int(value, name: str, minimum: int | None = None) -> int:
-    """``value`` as an int: an integer (a NumPy one too, not a bool), ``>= minimum`` if given."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an integer, got {value!r} ({type(value).__name__})")
-    if minimum is not None and value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+def check_int(value, name: str, minimum: int | None = None, maximum: int | None = None) -> int:
+    """``value`` as a Python int: an integer (a NumPy one too, not a bool) in ``[minimum, maximum]``.
+
+    Args:
+      value: the argument.
+      name: its name, for the message.
+      minimum, maximum: the bounds, inclusive (None: unbounded).
+
+    Returns:
+      ``int(value)``.
+
+    Raises:
+      TypeError: ``value`` is not an integer (a float, a str, a bool).
+      ValueError: it is out of bounds.
+
+    Example:
+      >>> import numpy as np
+      >>> check_int(np.int64(3), "units", 1)
+      3
+      >>> check_int(0, "units", 1)
+      Traceback (most recent call last):
+      ...
+      ValueError: units must be an int >= 1, got units=0
+      >>> check_int(2.0, "units", 1)
+      Traceback (most recent call last):
+      ...
+      TypeError: units must be an int (a Python or NumPy integer, not a bool), got units=2.0 of type float
+    """
+    if isinstance(value, bool | np.bool_) or not isinstance(value, numbers.Integral):
+        raise TypeError(
+            f"{name} must be an int (a Python or NumPy integer, not a bool), got "
+            f"{_got(name, value)}"
+        )
+    if (minimum is not None and value < minimum) or (maximum is not None and value > maximum):
+        raise ValueError(
+            f"{name} must be an int {_bounds(minimum, maximum)}, got {name}={int(value)}"
+        )
     return int(value)
 
 
-def check_real(value, name: str, minimum: float | None = None, *, strict: bool = False) -> float:
-    """``value`` as a float: a finite real number (not a bool), ``>= minimum`` (``>`` if ``strict``).
+def check_real(
+    value,
+    name: str,
+    minimum: float | None = None,
+    maximum: float | None = None,
+    *,
+    strict: bool = False,
+    strict_maximum: bool = False,
+) -> float:
+    """``value`` as a Python float: a finite real number (a NumPy one too, not a bool) within bounds.
 
-    ``check_real(x, "learning_rate", 0.0, strict=True)`` asks for a positive number.
+    Args:
+      value: the argument.
+      name: its name, for the message.
+      minimum, maximum: the bounds (None: unbounded); inclusive unless ``strict`` (for
+        ``minimum``) or ``strict_maximum``.
+
+    Returns:
+      ``float(value)``.
+
+    Raises:
+      TypeError: ``value`` is not a real number (a str, a bool, a complex).
+      ValueError: it is not finite, or out of bounds.
+
+    Example:
+      >>> import numpy as np
+      >>> check_real(np.float32(0.5), "rate", 0.0, 1.0, strict_maximum=True)
+      0.5
+      >>> check_real(1, "rate", 0.0, 1.0, strict_maximum=True)
+      Traceback (most recent call last):
+      ...
+      ValueError: rate must be a number in [0, 1), got rate=1.0
+      >>> check_real("0.1", "learning_rate", 0.0, strict=True)
+      Traceback (most recent call last):
+      ...
+      TypeError: learning_rate must be a real number (a Python or NumPy int or float, not a bool), got learning_rate='0.1' of type str
     """
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a real number, got {value!r} ({type(value).__name__})")
+    if isinstance(value, bool | np.bool_) or not isinstance(value, numbers.Real):
+        raise TypeError(
+            f"{name} must be a real number (a Python or NumPy int or float, not a bool), got "
+            f"{_got(name, value)}"
+        )
     value = float(value)
     too_small = minimum is not None and (value < minimum or (strict and value == minimum))
-    if not math.isfinite(value) or too_small:
-        bound = "" if minimum is None else f" {'>' if strict else '>='} {minimum}"
-        raise ValueError(f"{name} must be a finite number{bound}, got {value!r}")
+    too_big = maximum is not None and (value > maximum or (strict_maximum and value == maximum))
+    if not math.isfinite(value) or too_small or too_big:
+        bounds = _bounds(minimum, maximum, strict, strict_maximum)
+        allowed = f"a number {bounds}" if bounds.startswith("in") else f"a finite number {bounds}"
+        raise ValueError(f"{name} must be {allowed.rstrip()}, got {name}={value!r}")
     return value
+
+
+def check_l2(value, name: str = "l2") -> float:
+    """``value`` as the float λ >= 0 of an L2 penalty (0 turns it off): :func:`check_real`.
+
+    >>> check_l2(0.7)
+    0.7
+    """
+    return check_real(value, name, 0.0)
+
+
+def check_rate(value, name: str = "rate") -> float:
+    """``value`` as a dropout rate, a float in [0, 1) (the fraction dropped; ``keep_prob = 1 - rate``).
+
+    >>> check_rate(0.25)
+    0.25
+    """
+    return check_real(value, name, 0.0, 1.0, strict_maximum=True)
+
+
+def _got(name: str, value) -> str:
+    """``name=value of type T``: what a ``TypeError`` got."""
+    return f"{name}={value!r:.80} of type {type(value).__name__}"
+
+
+def _bounds(minimum, maximum, strict: bool = False, strict_maximum: bool = False) -> str:
+    """``">= 1"``, ``"in [0, 1)"``, ``"<= 5"`` or ``""``."""
+    if minimum is not None and maximum is not None:
+        low, high = "(" if strict else "[", ")" if strict_maximum else "]"
+        return f"in {low}{minimum:g}, {maximum:g}{high}"
+    if minimum is not None:
+        return f"{'>' if strict else '>='} {minimum:g}"
+    if maximum is not None:
+        return f"{'<' if strict_maximum else '<='} {maximum:g}"
+    return ""
 
 
 def check_choice(value, name: str, choices):
-    """``value`` if it is one of ``choices``; else a ``ValueError`` listing them."""
+    """``value`` if it is one of ``choices`` (the matching choice itself: ``np.int64(1)`` -> ``1``).
+
+    Raises:
+      TypeError: ``value`` is of no choice's type (a number among names).
+      ValueError: it is of the right type but not one of them (the message lists them).
+
+    Example:
+      >>> check_choice("adam", "optimizer", ("sgd", "adam"))
+      'adam'
+      >>> check_choice("ada", "optimizer", ("sgd", "adam"))
+      Traceback (most recent call last):
+      ...
+      ValueError: optimizer must be one of ('sgd', 'adam'), got optimizer='ada'
+      >>> check_choice(1, "optimizer", ("sgd", "adam"))
+      Traceback (most recent call last):
+      ...
+      TypeError: optimizer must be one of ('sgd', 'adam'), got optimizer=1 of type int
+    """
     choices = tuple(choices)
-    if not isinstance(value, Hashable) or isinstance(value, bool) or value not in choices:
-        raise ValueError(f"{name} must be one of {choices}, got {value!r}")
-    return value
+    if not any(_same_type(value, choice) for choice in choices):
+        raise TypeError(f"{name} must be one of {choices}, got {_got(name, value)}")
+    for choice in choices:
+        if _same_type(value, choice) and value == choice:
+            return choice
+    raise ValueError(f"{name} must be one of {choices}, got {name}={value!r:.80}")
+
+
+def _same_type(value, choice) -> bool:
+    """Whether ``value`` is of ``choice``'s type (NumPy integers count as ints, bools do not)."""
+    if isinstance(choice, bool):
+        return isinstance(value, bool | np.bool_)
+    if isinstance(choice, numbers.Integral):
+        return isinstance(value, numbers.Integral) and not isinstance(value, bool | np.bool_)
+    return isinstance(value, type(choice))
+
+
+def check_activation(value, name: str = "activation", *, optional: bool = False) -> str | None:
+    """The canonical name of the activation ``value`` names (None too, if ``optional``).
+
+    Raises:
+      TypeError: ``value`` is not a str or a :class:`jaxnet.activations.Activation`.
+      ValueError: an unknown name (the message lists the known ones).
+
+    Example:
+      >>> check_activation("ReLU"), check_activation(None, optional=True)
+      ('relu', None)
+      >>> check_activation(1)
+      Traceback (most recent call last):
+      ...
+      TypeError: activation must be an activation's name (a str) or a jaxnet.activations.Activation, got activation=1 of type int
+    """
+    if value is None and optional:
+        return None
+    if not isinstance(value, str | activations.Activation):
+        also = " or None" if optional else ""
+        raise TypeError(
+            f"{name} must be an activation's name (a str) or a jaxnet.activations.Activation"
+            f"{also}, got {_got(name, value)}"
+        )
+    try:
+        return activations.get(value).name
+    except ValueError as e:
+        raise ValueError(f"{name}: {e}") from None
 
 
 def check_bool(value, name: str) -> bool:
     """``value`` if it is a bool (``True``/``False``, or a NumPy bool)."""
     if not isinstance(value, bool | np.bool_):
-        raise TypeError(f"{name} must be True or False, got {value!r} ({type(value).__name__})")
+        raise TypeError(f"{name} must be True or False, got {_got(name, value)}")
     return bool(value)
 
 
@@ -143,7 +312,11 @@ def _check_finite(x, name: str) -> None:
 
 
 def check_network(net) -> Network:
-    """``net`` if it is a :class:`jaxnet.Network` (what needs its layers: caches, backward, summary)."""
+    """``net`` if it is a :class:`jaxnet.Network` (what needs its layers: caches, backward,
+    summary); else a ``TypeError``."""
+    from jaxnet.model import Model
+    from jaxnet.network import Network
+
     if not isinstance(net, Network):
         hint = ""
         if isinstance(net, Model):
@@ -157,6 +330,9 @@ def check_network(net) -> Network:
 
 def check_model(net) -> Network | Model:
     """``net`` if it is a :class:`jaxnet.Network` or a :class:`jaxnet.Model` (what trains)."""
+    from jaxnet.model import Model
+    from jaxnet.network import Network
+
     if not isinstance(net, Network | Model):
         raise TypeError(
             f"net must be a jaxnet.Network or a jaxnet.Model (your own init and apply), got "
@@ -168,6 +344,8 @@ def check_model(net) -> Network | Model:
 def check_backprop(net: Network | Model, backprop) -> str:
     """``backprop`` (None: the model's default, ``"manual"`` for a network, ``"autodiff"`` for a
     :class:`jaxnet.Model`) if the model offers it."""
+    from jaxnet.network import BACKPROP
+
     if backprop is None:
         return net.backprops[0]
     check_choice(backprop, "backprop", BACKPROP)
@@ -188,6 +366,8 @@ def _for(net: Network) -> str:
 
 def _what(net) -> str:
     """The model, in an error message: "network" or "model 'name'"."""
+    from jaxnet.model import Model
+
     return f"model {net.name!r}" if isinstance(net, Model) else "network"
 
 
@@ -202,6 +382,8 @@ def check_params(net: Network, params, name: str = "params") -> jnp.dtype:
     """Params must be a tuple of one dict per layer with the shapes of ``net.param_shapes()``,
     all in one float dtype that JAX holds now; returns that dtype. A :class:`jaxnet.Model`'s
     params must have the tree and shapes its ``init`` gives (:func:`check_model_params`)."""
+    from jaxnet.model import Model
+
     if isinstance(net, Model):
         return check_model_params(net, params, name)
     if not isinstance(params, tuple | list):
@@ -291,6 +473,8 @@ def as_inputs(net: Network, X, dtype, name: str = "X"):
 
 def as_labels(net: Network, Y, m: int, dtype, name: str = "Y"):
     """Labels as ``(m, n[L])`` of ``dtype``: one-hot for softmax, 0/1 columns for sigmoid."""
+    from jaxnet.model import Model
+
     Y = as_array(Y, name)
     _check_real_numbers(Y, name)
     n_out, task = net.output_shape[0], net.task
@@ -471,6 +655,8 @@ def bind(net: Network | Model, params, X, dtype, name: str = "X"):
     """``(net, X)``: ``X`` checked and put in ``dtype`` (:func:`as_inputs`); a
     :class:`jaxnet.Model` traced on it (pure, outputs that fit its loss) and bound to its
     example shape and output width. A network is returned as it is."""
+    from jaxnet.network import Network
+
     X = as_inputs(net, X, dtype, name)
     if isinstance(net, Network):
         return net, X
@@ -483,6 +669,8 @@ def bind(net: Network | Model, params, X, dtype, name: str = "X"):
 @functools.lru_cache(maxsize=64)
 def _outputs_width(model: Model, tree, avals, x_shape, dtype) -> int:
     """``n_out`` of ``apply`` on ``X (x_shape)``: traced twice in each mode, refused if impure."""
+    from jaxnet.model import check_units
+
     params = jax.tree.unflatten(tree, [jax.ShapeDtypeStruct(s, d) for s, d in avals])
     X = jax.ShapeDtypeStruct(x_shape, dtype)
     key = jax.eval_shape(lambda: jax.random.key(0)) if model.needs_key else None

@@ -166,7 +166,7 @@ def train_jaxnet(sizes, batch, epochs, data, seed):
     import jaxnet as jn
 
     X, y, X_test, y_test = data
-    net = jn.Network(sizes, hidden="relu", output="softmax")
+    net = jn.Network(sizes, hidden_activation="relu", output_activation="softmax")
     k_init, k_fit = jax.random.split(jax.random.key(seed))
     t0 = time.perf_counter()
     params = jn.init(k_init, net, scheme="he")

@@ -3,7 +3,9 @@ and ``Scale``, a small layer of the tests' own that exercises the whole layer pr
 
 import collections
 import contextlib
-from typing import NamedTuple
+import functools
+import re
+from pathlib import Path
 
 import jax
 import jax.numpy as jnp
@@ -13,6 +15,7 @@ from hypothesis import strategies as st
 import jaxnet as jn
 from jaxnet import initializers
 
+REPO = Path(__file__).resolve().parents[1]
 ACTIVATIONS = ("sigmoid", "tanh", "relu", "leaky_relu", "leaky_relu(0.2)", "softmax", "linear")
 ELEMENTWISE = tuple(a for a in ACTIVATIONS if a != "softmax")
 
@@ -91,12 +94,7 @@ def architectures(draw, max_depth=5, max_width=8, max_m=16):
     return make_net((*widths, n_out), hidden, output, loss), m, seed
 
 
-class _ScaleFields(NamedTuple):
-    noise: float = 0.0
-
-
-@jn.layers.register
-class Scale(_ScaleFields):
+class Scale(jn.layers.Layer):
     """A test layer with every part of the protocol: ``A = A_prev * s + offset`` per feature
     (the last axis), plus ``noise * N(0, 1)`` in training (so it needs a key when ``noise > 0``).
 
@@ -104,9 +102,9 @@ class Scale(_ScaleFields):
     (weighted) mean of ``A_prev`` (:meth:`stats`), and that inference uses.
     """
 
-    __slots__ = ()
     kind = "test_scale"
     non_trainable = ("offset",)
+    noise: float = 0.0
 
     @property
     def needs_key(self) -> bool:
@@ -144,13 +142,20 @@ class Scale(_ScaleFields):
     def stats(self, cache):
         return {"offset": cache[2]}
 
-    def to_dict(self):
-        return {"kind": self.kind, "noise": self.noise}
-
 
 def _last_axis(v, A):
     """``v (n,)`` shaped to broadcast along the last axis of ``A`` (no rank promotion)."""
     return v.reshape((1,) * (A.ndim - 1) + v.shape)
+
+
+@functools.cache
+def writing_a_layer() -> dict:
+    """The namespace of docs/writing_a_layer.md's ```python blocks, run once (its own checks
+    assert as they run): the page's ``ScaleShift`` is a tested layer, not a sketch."""
+    page = (REPO / "docs" / "writing_a_layer.md").read_text()
+    namespace = {"__name__": "writing_a_layer"}
+    exec("\n".join(re.findall(r"^```python\n(.*?)^```", page, re.S | re.M)), namespace)  # noqa: S102
+    return namespace
 
 
 @contextlib.contextmanager

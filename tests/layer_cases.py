@@ -11,7 +11,7 @@ append them here.
 backprop of the network against ``jax.grad`` of its cost): ``(layers, input_shape, loss)``.
 """
 
-from helpers import ACTIVATIONS, Scale
+from helpers import ACTIVATIONS, Scale, writing_a_layer
 
 from jaxnet.layers import Dense
 
@@ -21,6 +21,7 @@ CASES = [
     (Dense(7, "relu"), (9,)),  # a larger one: a matrix product
     (Scale(), (5,)),
     (Scale(noise=0.5), (2, 3, 4)),  # any rank; draws from its key in training
+    (writing_a_layer()["ScaleShift"](0.5), (4, 3)),  # docs/writing_a_layer.md's example
 ]
 
 NETWORKS = [

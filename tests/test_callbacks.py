@@ -22,7 +22,7 @@ import jaxnet as jn
 from jaxnet.io import checkpoint
 
 CHUNK = "jit(run_chunk)"
-NET = jn.Network((2, 16, 1), hidden="relu", output="sigmoid")
+NET = jn.Network((2, 16, 1), hidden_activation="relu", output_activation="sigmoid")
 LOGGED = ("loss", "accuracy", "val_loss", "val_accuracy", "learning_rate")
 
 
@@ -114,7 +114,9 @@ def test_full_batch_chunks_end_where_a_callback_is_due(every):
 
 
 def test_callbacks_do_not_recompile():
-    net = jn.Network((2, 9, 1), hidden="tanh", output="sigmoid")  # sizes used nowhere else
+    net = jn.Network(
+        (2, 9, 1), hidden_activation="tanh", output_activation="sigmoid"
+    )  # sizes used nowhere else
     params = jn.init(jax.random.key(3), net)
     with count_compiles() as compiles:
         jn.fit(net, params, X, Y, epochs=30, verbose=0)

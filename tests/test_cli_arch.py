@@ -105,9 +105,11 @@ def restore(run_dir):
     ],
 )
 def test_valid_arch_strings_give_these_layers(text, expected):
-    layers = arch.layers(text, hidden="relu", output="softmax", outputs=10)
+    layers = arch.layers(text, hidden_activation="relu", output_activation="softmax", outputs=10)
     assert [(type(a), a) for a in layers] == [(type(b), b) for b in expected]
-    again = arch.layers(arch.canonical(layers), hidden="tanh", output="sigmoid", outputs=10)
+    again = arch.layers(
+        arch.canonical(layers), hidden_activation="tanh", output_activation="sigmoid", outputs=10
+    )
     assert again == layers  # canonical() spells every activation out
 
 
@@ -187,7 +189,7 @@ def test_arch_networks_follow_the_data():
 def test_regularised_shorthand_is_rebuilt_from_config_json(options):
     """config.json's ``network`` (``to_dict``) rebuilds the network the options build, so
     evaluate, predict and resume (which compares the two) accept the run."""
-    cfg = config.resolve("planar", layers=(4, 3), **options)
+    cfg = config.resolve("planar", hidden_sizes=(4, 3), **options)
     net = commands.build_network(cfg, _vectors())
     assert net == jn.Network((2, 4, 3, 1), "tanh", "sigmoid", **options)
     assert jn.Network.from_dict(json.loads(json.dumps(net.to_dict()))) == net
@@ -239,7 +241,7 @@ def test_arch_that_does_not_fit_the_data(dataset, text, needle):
             "jaxnet: error: --arch token 'conv8x3' (2nd) is not a conv layer",
         ),  # fmt: skip
         (["--arch", "dense8-dropout1.5-dense1"], "--arch token 'dropout1.5' (2nd): rate must be"),
-        (["--arch", "dense8-dense1", "--layers", "4"], "mutually exclusive"),
+        (["--arch", "dense8-dense1", "--hidden-sizes", "4"], "mutually exclusive"),
         (["--arch", "dense8-dense1", "--dropout", "0.5"], "put dropout0.5 tokens"),
         (["--arch", "dense8-dense1", "--batch-norm"], "put bn tokens"),
         (["--arch", "conv8k3-flatten-dense1"], "'conv8k3' (1st) takes images"),
@@ -291,7 +293,8 @@ def mnist_cnn(shared_data, tmp_path_factory):
 def test_cnn_run_on_mnist_images(mnist_cnn, tmp_path, capsys):
     saved = json.loads((mnist_cnn / "config.json").read_text())
     assert (
-        saved["arch"] == "conv4k3-pool2-conv8k3-pool2-flatten-dense10" and saved["layers"] is None
+        saved["arch"] == "conv4k3-pool2-conv8k3-pool2-flatten-dense10"
+        and saved["hidden_sizes"] is None
     )
     assert saved["preprocessing"] == {"scale": 255.0, "image_shape": [28, 28, 1]}
     assert saved["network"]["input_shape"] == [28, 28, 1]
@@ -353,7 +356,7 @@ def test_cnn_with_batch_norm_and_dropout_resumes_bitwise(shared_data, tmp_path, 
 def test_regularised_dense_run(tmp_path, capsys):
     """``--l2 0.7 --dropout 0.14 --batch-norm``: the dense shorthand's keywords, recorded."""
     run_dir = tmp_path / "run"
-    code, out, err = jaxnet(capsys, "train", "--dataset", "moons", "--layers", "16,8", "--l2", 0.7,
+    code, out, err = jaxnet(capsys, "train", "--dataset", "moons", "--hidden-sizes", "16,8", "--l2", 0.7,
                             "--dropout", 0.14, "--batch-norm", "--epochs", 3, "--out", run_dir)  # fmt: skip
     assert code == 0, err
     assert "with l2 0.7, dropout 0.14, batch norm" in out

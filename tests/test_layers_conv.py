@@ -284,20 +284,22 @@ def test_conv2d_in_jit_with_the_layer_static():
 
 
 @pytest.mark.parametrize(
-    "kwargs, name",
+    "kwargs, error, name",
     [
-        ({"filters": 0, "kernel_size": 3}, "filters"),
-        ({"filters": 2.5, "kernel_size": 3}, "filters"),
-        ({"filters": 4, "kernel_size": 0}, "kernel_size"),
-        ({"filters": 4, "kernel_size": 3, "strides": 0}, "strides"),
-        ({"filters": 4, "kernel_size": 3, "strides": -1}, "strides"),
-        ({"filters": 4, "kernel_size": 3, "padding": "full"}, "padding"),
-        ({"filters": 4, "kernel_size": 3, "padding": -1}, "padding"),
-        ({"filters": 4, "kernel_size": 3, "activation": "swishy"}, "swishy"),
+        ({"filters": 0, "kernel_size": 3}, ValueError, "filters"),
+        ({"filters": 2.5, "kernel_size": 3}, TypeError, "filters"),
+        ({"filters": 4, "kernel_size": 0}, ValueError, "kernel_size"),
+        ({"filters": 4, "kernel_size": 3, "strides": 0}, ValueError, "strides"),
+        ({"filters": 4, "kernel_size": 3, "strides": -1}, ValueError, "strides"),
+        ({"filters": 4, "kernel_size": 3, "padding": "full"}, ValueError, "padding"),
+        ({"filters": 4, "kernel_size": 3, "padding": -1}, ValueError, "padding"),
+        ({"filters": 4, "kernel_size": 3, "padding": 1.0}, TypeError, "padding"),
+        ({"filters": 4, "kernel_size": 3, "activation": "swishy"}, ValueError, "swishy"),
+        ({"filters": 4, "kernel_size": 3, "activation": 1}, TypeError, "activation"),
     ],
 )
-def test_bad_hyperparameters_are_rejected(kwargs, name):
-    with pytest.raises(ValueError, match=name):
+def test_bad_hyperparameters_are_rejected(kwargs, error, name):
+    with pytest.raises(error, match=name):
         Conv2D(**kwargs)
 
 

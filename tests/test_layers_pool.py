@@ -192,12 +192,18 @@ def test_max_and_average_are_different_layers():
 
 
 @pytest.mark.parametrize(
-    "args, name",
-    [((0,), "pool_size"), ((2.0,), "pool_size"), ((True,), "pool_size"), ((2, 0), "strides")],
+    "args, error, name",
+    [
+        ((0,), ValueError, "pool_size"),
+        ((2.0,), TypeError, "pool_size"),
+        ((True,), TypeError, "pool_size"),
+        ((2, 0), ValueError, "strides"),
+        ((2, "1"), TypeError, "strides"),
+    ],
 )
 @pytest.mark.parametrize("cls", [MaxPool2D, AvgPool2D])
-def test_bad_hyperparameters_are_rejected(cls, args, name):
-    with pytest.raises(ValueError, match=name):
+def test_bad_hyperparameters_are_rejected(cls, args, error, name):
+    with pytest.raises(error, match=name):
         cls(*args)
 
 

@@ -44,7 +44,7 @@ def _close(a, b, tol=1e-5):
 def test_a_network_and_the_same_function_as_a_model_train_alike():
     """jn.Network((2, 4, 1)) and a jn.Model computing the same function from the same
     params: the same engine gives the same history and params."""
-    net = jn.Network((2, 4, 1), hidden="tanh", output="sigmoid")
+    net = jn.Network((2, 4, 1), hidden_activation="tanh", output_activation="sigmoid")
 
     def apply(params, X, *, key, train):
         hidden, out = params

@@ -139,7 +139,7 @@ GOOD_PROGRAM_SOURCE = REPO / "docs" / "getting_started.md"
 WRONG_PROGRAM = """\
 import jaxnet as jn
 
-net = jn.Network((2, 4, 1), hidden="tanh", output="sigmoid")
+net = jn.Network((2, 4, 1), hidden_activation="tanh", output_activation="sigmoid")
 jn.forward(net, None)  # X is missing
 """
 

@@ -56,6 +56,12 @@ def test_sharded_fit_equals_single_device(sharded, index):
     assert run["params_sharding"] == "P()"  # replicated
 
 
+@pytest.mark.parametrize("shard", ["models", "data"])
+def test_sharded_ensembles_equal_one_device(sharded, shard):
+    """fit_ensemble on 8 devices: 3 models padded to 8 and split, or the rows split."""
+    assert sharded[0]["ensembles"][shard] < TOL, sharded[0]["ensembles"]
+
+
 @pytest.mark.parametrize("index", [1, 2, 3])
 def test_sharded_minibatch_fit_compiles_once(sharded, index):
     """A second, longer sharded fit of the same configuration reuses the compiled epoch."""
@@ -64,7 +70,7 @@ def test_sharded_minibatch_fit_compiles_once(sharded, index):
 
 def test_sharded_checkpoint_restores_on_one_device(sharded):
     result, ckpt_dir = sharded
-    net = jn.Network((2, 4, 1), hidden="tanh", output="sigmoid")
+    net = jn.Network((2, 4, 1), hidden_activation="tanh", output_activation="sigmoid")
     like = jn.init(jax.random.key(2), net, scheme="normal")
     restored = checkpoint.restore(ckpt_dir, like=like)
     assert len(jax.devices()) == 1

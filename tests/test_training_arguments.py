@@ -23,7 +23,7 @@ M, B, K = 22, 5, 2
 
 def setup(dtype=np.float32):
     """The 3-4-1 tanh/sigmoid network of test_training on M examples (shares its compilations)."""
-    net = jn.Network((3, 4, 1), hidden="tanh", output="sigmoid")
+    net = jn.Network((3, 4, 1), hidden_activation="tanh", output_activation="sigmoid")
     X = np.random.default_rng(0).standard_normal((M, 3)).astype(dtype)
     Y = (X[:, 0] + 0.5 * X[:, 1] ** 2 > 0.3).astype(np.int32)
     return net, jn.init(jax.random.key(1), net, scheme="xavier", dtype=dtype), X, Y

@@ -1,12 +1,12 @@
 """The ``jaxnet`` command: the parser and dispatch (the work is in :mod:`jaxnet.cli.commands`).
 
-    jaxnet train [--dataset planar] [--layers 4] ...   train and write a run directory
-    jaxnet train --dataset mnist --arch lenet          a network of any layers (jaxnet.cli.arch)
-    jaxnet train --resume RUN_DIR [--epochs N]         continue (or complete) a run
-    jaxnet evaluate RUN_DIR                            loss and accuracy per split
-    jaxnet predict RUN_DIR INPUT.csv [--output OUT]    one prediction per feature row
-    jaxnet summary RUN_DIR                             the network's parameter table
-    jaxnet gradcheck --layers 5,3                      hand backprop vs autodiff vs numeric
+    jaxnet train [--dataset planar] [--hidden-sizes 4] ...  train and write a run directory
+    jaxnet train --dataset mnist --arch lenet           a network of any layers (jaxnet.cli.arch)
+    jaxnet train --resume RUN_DIR [--epochs N]          continue (or complete) a run
+    jaxnet evaluate RUN_DIR                             loss and accuracy per split
+    jaxnet predict RUN_DIR INPUT.csv [--output OUT]     one prediction per feature row
+    jaxnet summary RUN_DIR                              the network's parameter table
+    jaxnet gradcheck --hidden-sizes 5,3                 hand backprop vs autodiff vs numeric
 
 Bad input (arguments, files, the library's own argument errors) gives one line
 ``jaxnet: error: ...`` on stderr and exit status 2; a failed gradient check or a diverged
@@ -30,11 +30,11 @@ TRAIN_EXAMPLES = """
 
 examples:
   jaxnet train                                   the course's planar flower, 2-4-1 tanh (seconds)
-  jaxnet train --layers none                     logistic regression on it (~47%)
+  jaxnet train --hidden-sizes none               logistic regression on it (~47%)
   jaxnet train --output-activation linear        regression on the same points (mse)
   jaxnet train --dataset cat --data-dir DIR      logistic regression on the cat images
   jaxnet train --dataset mnist --download        784-512-10 relu/softmax, rmsprop
-  jaxnet train --layers 20,3 --l2 0.7 --dropout 0.14 --batch-norm
+  jaxnet train --hidden-sizes 20,3 --l2 0.7 --dropout 0.14 --batch-norm
                                                  the flower, regularised
   jaxnet train --dataset mnist --arch conv8k3-pool2-conv16k3-pool2-flatten-dense128-dense10
                                                  a CNN on images (m, 28, 28, 1)

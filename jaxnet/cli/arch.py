@@ -16,9 +16,9 @@ must be the dataset's outputs (its classes for softmax, else 1). A named archite
 
 >>> [t.text for t in parse("conv8k3-pool2-flatten-dense10")]
 ['conv8k3', 'pool2', 'flatten', 'dense10']
->>> layers("dense64-bn-dropout0.5-dense10", hidden="relu", output="softmax", outputs=10)[2]
+>>> layers("dense64-bn-dropout0.5-dense10", hidden_activation="relu", output_activation="softmax", outputs=10)[2]
 Dropout(rate=0.5)
->>> canonical(layers("lenet", hidden="relu", output="softmax", outputs=10))
+>>> canonical(layers("lenet", hidden_activation="relu", output_activation="softmax", outputs=10))
 'conv6k5samerelu-pool2-conv16k5relu-pool2-flatten-dense120relu-dense84relu-dense10softmax'
 """
 
@@ -162,10 +162,10 @@ def output_token(text: str) -> Token | None:
     return None if text.strip().lower() in NAMED else parse(text)[-1]
 
 
-def layers(text: str, *, hidden: str, output: str, outputs: int) -> tuple:
-    """The layers of ``text``: hidden dense/conv tokens without an activation get ``hidden``;
-    the output layer is ``Dense(outputs, output)`` (``ValueError`` if the last token is not
-    such a dense layer)."""
+def layers(text: str, *, hidden_activation: str, output_activation: str, outputs: int) -> tuple:
+    """The layers of ``text``: hidden dense/conv tokens without an activation get
+    ``hidden_activation``; the output layer is ``Dense(outputs, output_activation)``
+    (``ValueError`` if the last token is not such a dense layer)."""
     tokens = parse(text)
     named = output_token(text) is None
     if named:
@@ -178,11 +178,11 @@ def layers(text: str, *, hidden: str, output: str, outputs: int) -> tuple:
         )
     if int(last.numbers[0]) != outputs:
         raise ValueError(
-            f"{last.where} is the output layer: a {last.activation or output} output here has "
+            f"{last.where} is the output layer: a {last.activation or output_activation} output here has "
             f"{outputs} unit(s); write dense{outputs}"
         )
-    body = [_layer(t, t.activation or hidden) for t in tokens[:-1]]
-    return (*body, _layer(last, last.activation or output))
+    body = [_layer(t, t.activation or hidden_activation) for t in tokens[:-1]]
+    return (*body, _layer(last, last.activation or output_activation))
 
 
 def check_shapes(text: str, layers: tuple, input_shape: tuple[int, ...]) -> None:
@@ -234,7 +234,7 @@ def help_text() -> str:
     named = [f"  {k:<7} {ABOUT_NAMED[k]}:\n          {NAMED[k]}-dense<outputs>" for k in NAMED]
     return "\n".join(
         [
-            "--arch: layers as tokens joined by '-' (instead of --layers):",
+            "--arch: layers as tokens joined by '-' (instead of --hidden-sizes):",
             "  dense64  dense10softmax   dense layer: units, [activation]",
             "  bn                        batch normalisation (per feature / per channel)",
             "  dropout0.5                inverted dropout of this fraction, in [0, 1)",
@@ -246,7 +246,7 @@ def help_text() -> str:
             "is the output layer: dense<outputs> (10 for mnist's softmax, 1 for a sigmoid), with",
             "the dataset's output activation unless it names one. With a conv, pool or flatten",
             "first, image datasets are fed as images (m, n_H, n_W, n_C) scaled to [0, 1]. --l2",
-            "applies to every dense and conv layer; --dropout and --batch-norm are for --layers.",
+            "applies to every dense and conv layer; --dropout and --batch-norm are for --hidden-sizes.",
             "named architectures (--arch NAME; the output layer is appended):",
             *named,
         ]

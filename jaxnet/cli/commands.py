@@ -20,7 +20,7 @@ import numpy as np
 import jaxnet as jn
 from jaxnet import parallel
 from jaxnet.cli import arch, plots, rundir
-from jaxnet.cli import data as datasets
+from jaxnet.cli import data as cli_data
 from jaxnet.cli.config import GradcheckConfig, RunConfig, TrainOptions, command_line
 
 
@@ -28,8 +28,8 @@ class RunFailed(Exception):
     """A run or check that started and failed (a diverged run): exit status 1."""
 
 
-def build_network(config: RunConfig, data: datasets.Data) -> jn.Network:
-    """The run's network on ``data``: ``Network((n_x, *layers, n_out), l2=, dropout=,
+def build_network(config: RunConfig, data: cli_data.Data) -> jn.Network:
+    """The run's network on ``data``: ``Network((n_x, *hidden_sizes, n_out), l2=, dropout=,
     batch_norm=)`` (the dense shorthand), or ``Sequential`` of the ``--arch`` layers on the
     data's input shape. n_out is 1 for a sigmoid on two classes or for regression (a linear
     or relu output), else the number of classes."""
@@ -42,9 +42,9 @@ def build_network(config: RunConfig, data: datasets.Data) -> jn.Network:
         # the regularisation keywords only when on: a plain run builds the plain shorthand
         extra = {"l2": config.l2, "dropout": config.dropout, "batch_norm": config.batch_norm}
         net = jn.Network(
-            (data.num_features, *config.layers, n_out),
-            hidden=config.hidden_activation,
-            output=output,
+            (data.num_features, *config.hidden_sizes, n_out),
+            hidden_activation=config.hidden_activation,
+            output_activation=output,
             **{k: v for k, v in extra.items() if v},
         )
     else:
@@ -54,14 +54,19 @@ def build_network(config: RunConfig, data: datasets.Data) -> jn.Network:
     return net
 
 
-def _arch_network(config: RunConfig, data: datasets.Data, output: str, n_out: int):
+def _arch_network(config: RunConfig, data: cli_data.Data, output: str, n_out: int):
     first = next(t for t in arch.parse(config.arch) if t.word not in ("bn", "dropout"))
     if arch.takes_images(config.arch) and data.image_shape is None:
         raise ValueError(
             f"{first.where} takes images (n_H, n_W, n_C), but {data.name} gives vectors of "
             f"{data.num_features} features; image datasets: mnist, fashion-mnist, cat"
         )
-    layers = arch.layers(config.arch, hidden=config.hidden_activation, output=output, outputs=n_out)
+    layers = arch.layers(
+        config.arch,
+        hidden_activation=config.hidden_activation,
+        output_activation=output,
+        outputs=n_out,
+    )
     arch.check_shapes(config.arch, layers, data.input_shape)
     extra = {"l2": config.l2} if config.l2 else {}
     return jn.Sequential(layers, input_shape=data.input_shape, **extra)
@@ -76,7 +81,7 @@ def load_data(
     config: RunConfig, *, download=False, preprocessing=None, recorded=False, images=None
 ):
     """The run's dataset (as images when the network takes them, or ``images`` says so)."""
-    return datasets.load(
+    return cli_data.load(
         config.dataset,
         data_dir=config.data_dir,
         download=download,
@@ -235,7 +240,7 @@ def make_mesh(devices: int | str | None):
 EVALUATE_BUDGET = 2**25
 
 
-def evaluate_splits(net, params, data: datasets.Data) -> dict[str, dict]:
+def evaluate_splits(net, params, data: cli_data.Data) -> dict[str, dict]:
     """``{split: {"loss", "accuracy" or "mse", "examples"}}`` for every split of ``data``."""
     return {
         split: {**evaluate_in_chunks(net, params, X, y), "examples": int(X.shape[0])}
@@ -290,8 +295,8 @@ def predict(run_dir, input_csv, *, output=None, header=None) -> int:
     params = rundir.read_checkpoint(run_dir, saved.net).params
     output = None if output is None else rundir.check_output(output)
     net = saved.net
-    X = datasets.read_features(input_csv, net.input_shape, header=header)
-    X = datasets.apply_preprocessing(saved.preprocessing, X)
+    X = cli_data.read_features(input_csv, net.input_shape, header=header)
+    X = cli_data.apply_preprocessing(saved.preprocessing, X)
     values = np.asarray(jn.predict(net, params, X))
     if net.task in ("binary", "multiclass"):
         A = np.asarray(jn.forward(net, params, X))
@@ -334,9 +339,9 @@ def gradcheck(config: GradcheckConfig) -> int:
     output = jn.activations.get(config.output_activation).name
     outputs = config.outputs or (3 if output == "softmax" else 1)
     net = jn.Network(
-        (config.inputs, *config.layers, outputs),
-        hidden=config.hidden_activation,
-        output=config.output_activation,
+        (config.inputs, *config.hidden_sizes, outputs),
+        hidden_activation=config.hidden_activation,
+        output_activation=config.output_activation,
     )
     k_init, k_x, k_y = jax.random.split(jax.random.key(config.seed), 3)
     params = jn.init(k_init, net, config.scheme)
@@ -371,7 +376,7 @@ def format_metrics(metrics: dict) -> str:
     return "\n".join(lines)
 
 
-def describe(config: RunConfig, net, data: datasets.Data, run_dir) -> str:
+def describe(config: RunConfig, net, data: cli_data.Data, run_dir) -> str:
     """``planar (train 320, validation 80): 2-4-1 tanh/sigmoid (normal init), sgd lr 1.2, ...``."""
     regular = [f"{k} {v:g}" for k, v in (("l2", config.l2), ("dropout", config.dropout)) if v]
     regular += ["batch norm"] if config.batch_norm else []

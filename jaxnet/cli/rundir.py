@@ -14,6 +14,10 @@ Every file is written whole or not at all (``jaxnet.io.atomic``), in this order:
 before training, the checkpoint during it, then the results and the plots. A run killed
 after its checkpoint is completed by ``jaxnet train --resume DIR``. Reading checks every key
 it uses and names the file and the key it finds wrong.
+
+The checkpoint is ``jn.fit``'s (:mod:`jaxnet.training.checkpoints` decides what it holds),
+in the file format of :mod:`jaxnet.io.checkpoint`; this module only names it in the run
+directory and reads it back for the commands, with errors that name the run.
 """
 
 from __future__ import annotations

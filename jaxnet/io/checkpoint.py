@@ -12,6 +12,16 @@ from ``jax.eval_shape``), so restoring imports or calls nothing a file names, an
 that does not fit its template is refused naming the first mismatching path. Saving is
 atomic (`jaxnet.io.atomic`): an interrupted save leaves the previous checkpoint intact.
 
+Checkpoints in jaxnet, four modules with one job each: this one is the FILE FORMAT (what
+a file holds, how it is written and verified, which path names which file: `file_of`),
+and the only code that reads or writes checkpoint files. The others decide WHEN and WHAT:
+`jaxnet.training.checkpoints` is ``jn.fit``'s run checkpoint (the run's settings beside
+its arrays, saved every ``checkpoint_every`` epochs, and what resuming requires);
+``jn.callbacks.ModelCheckpoint`` saves the params when a monitored log improves (and
+``EarlyStopping`` its best params, for resuming); `jaxnet.cli.rundir` is the run directory
+of ``jaxnet train``, which holds one checkpoint beside config.json and the results. They
+all call `save`, `restore` and `read_metadata`.
+
 >>> import jax, jax.numpy as jnp, optax, tempfile
 >>> params = ({"W": jnp.ones((4, 3)), "b": jnp.zeros(4)},)
 >>> opt = optax.adam(1e-3)
@@ -47,6 +57,7 @@ __all__ = [
     "FORMAT",
     "KEY_IMPLS",
     "Checkpoint",
+    "file_of",
     "latest",
     "read_metadata",
     "restore",
@@ -93,9 +104,25 @@ class Checkpoint(NamedTuple):
     config: dict
 
 
-def _resolve(path: str | os.PathLike) -> Path:
-    """The checkpoint file for `path`: ``path/checkpoint.safetensors`` for a directory or a
-    path without suffix, else `path` itself."""
+def file_of(path: str | os.PathLike) -> Path:
+    """The checkpoint file that `path` names in `save`, `restore` and `read_metadata`.
+
+    Args:
+      path: a ``.safetensors`` file, or a directory (or a path without suffix that is not a
+        file) holding ``checkpoint.safetensors``.
+
+    Returns:
+      ``path/checkpoint.safetensors`` for a directory or a path without suffix, else `path`.
+
+    Example:
+      >>> import tempfile
+      >>> import jaxnet as jn
+      >>> d = tempfile.mkdtemp()
+      >>> jn.checkpoint.file_of(d).name, jn.checkpoint.file_of(d + "/best.safetensors").name
+      ('checkpoint.safetensors', 'best.safetensors')
+      >>> jn.checkpoint.file_of(d + "/run").relative_to(d).as_posix()
+      'run/checkpoint.safetensors'
+    """
     p = Path(path)
     if p.is_dir() or (p.suffix == "" and not p.is_file()):
         return p / FILENAME
@@ -191,7 +218,7 @@ def save(
         raise ValueError(
             f"history or config is nested too deeply (over {strict_json.MAX_DEPTH} JSON levels)"
         )
-    file = _resolve(path)
+    file = file_of(path)
     with atomic.atomic_path(file) as tmp:
         safetensors.numpy.save_file(tensors, tmp, metadata={_META: text})
     return file
@@ -264,7 +291,7 @@ def read_metadata(path: str | os.PathLike) -> dict:
       ...     print(jn.checkpoint.read_metadata(d))
       {'step': 7, 'history': {'loss': [0.1]}, 'config': {}}
     """
-    meta = _checked_header(_resolve(path))
+    meta = _checked_header(file_of(path))
     return {k: meta[k] for k in ("step", "history", "config")}
 
 
@@ -297,7 +324,7 @@ def restore(path: str | os.PathLike, like: Any, *, like_opt_state: Any = None) -
       >>> import tempfile
       >>> import jax, jax.numpy as jnp, optax
       >>> import jaxnet as jn
-      >>> net = jn.Network((3, 2, 1), hidden="relu", output="sigmoid")
+      >>> net = jn.Network((3, 2, 1), hidden_activation="relu", output_activation="sigmoid")
       >>> params = jn.init(jax.random.key(0), net)
       >>> optimizer = optax.adam(1e-3)
       >>> with tempfile.TemporaryDirectory() as d:
@@ -310,7 +337,7 @@ def restore(path: str | os.PathLike, like: Any, *, like_opt_state: Any = None) -
       >>> bool(jnp.array_equal(ckpt.params[0]["W"], params[0]["W"]))
       True
     """
-    file = _resolve(path)
+    file = file_of(path)
     meta = _checked_header(file)
     try:
         with safetensors.safe_open(file, framework="numpy") as f:

@@ -1,10 +1,10 @@
 """The course's building blocks: one file per layer, each ``forward`` with its hand-derived ``backward``.
 
-Every layer follows the protocol of :mod:`jaxnet.layers.base`; ``from_dict`` rebuilds
-one from its ``to_dict()`` through the registry of kinds.
+Every layer derives from :class:`jaxnet.layers.Layer` (:mod:`jaxnet.layers.base`), which
+registers it under its ``kind``; ``from_dict`` rebuilds one from its ``to_dict()``.
 """
 
-from jaxnet.layers.base import Layer, from_dict, register
+from jaxnet.layers.base import Layer, field, from_dict
 from jaxnet.layers.batchnorm import (
     BatchNorm,
     batchnorm_backward,
@@ -21,7 +21,35 @@ from jaxnet.layers.dense import (
 )
 from jaxnet.layers.dropout import Dropout, dropout_backward, dropout_forward
 from jaxnet.layers.flatten import Flatten, flatten_backward, flatten_forward
+from jaxnet.layers.gru import (
+    GRUCaches,
+    GRUCellCache,
+    gru_backward,
+    gru_cell_backward,
+    gru_cell_forward,
+    gru_forward,
+    gru_params,
+)
+from jaxnet.layers.lstm import (
+    LSTMCaches,
+    LSTMCellCache,
+    lstm_backward,
+    lstm_cell_backward,
+    lstm_cell_forward,
+    lstm_forward,
+    lstm_params,
+)
 from jaxnet.layers.pool import AvgPool2D, MaxPool2D, pool_backward, pool_forward
+from jaxnet.layers.rnn import (
+    RNNCaches,
+    RNNCellCache,
+    rnn_backward,
+    rnn_cell_backward,
+    rnn_cell_forward,
+    rnn_forward,
+    rnn_params,
+)
+from jaxnet.layers.sampling import rnn_sample
 
 __all__ = [
     "AvgPool2D",
@@ -45,8 +73,31 @@ __all__ = [
     "Layer",
     "dense_backward",
     "dense_forward",
+    "field",
     "from_dict",
     "linear_backward",
     "linear_forward",
-    "register",
+    # sequence building blocks (course 5)
+    "GRUCaches",
+    "GRUCellCache",
+    "LSTMCaches",
+    "LSTMCellCache",
+    "RNNCaches",
+    "RNNCellCache",
+    "gru_backward",
+    "gru_cell_backward",
+    "gru_cell_forward",
+    "gru_forward",
+    "gru_params",
+    "lstm_backward",
+    "lstm_cell_backward",
+    "lstm_cell_forward",
+    "lstm_forward",
+    "lstm_params",
+    "rnn_backward",
+    "rnn_cell_backward",
+    "rnn_cell_forward",
+    "rnn_forward",
+    "rnn_params",
+    "rnn_sample",
 ]

@@ -26,18 +26,22 @@ gradient of the mean cost: the ``1/m`` of ``linear_backward``.
 from __future__ import annotations
 
 import dataclasses
-from typing import NamedTuple
+import functools
+import numbers
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax import lax
 
 from jaxnet import activations, initializers
-from jaxnet.layers.base import check_l2, register
+from jaxnet.layers.base import Layer, field
+from jaxnet.validation import check_activation, check_choice, check_int, check_l2
 
 __all__ = [
     "Conv2D",
     "ConvCache",
+    "check_padding",
     "conv_backward",
     "conv_forward",
     "conv_padding",
@@ -96,8 +100,8 @@ def conv_padding(pad, n_H_prev: int, n_W_prev: int, f: int, stride: int) -> Padd
         if pad.lower() == "same":
             return same_padding(n_H_prev, f, stride), same_padding(n_W_prev, f, stride)
         raise ValueError(f"padding must be 'valid', 'same' or an int >= 0; got {pad!r}")
-    if isinstance(pad, int):
-        return (pad, pad), (pad, pad)
+    if isinstance(pad, numbers.Integral):
+        return (int(pad), int(pad)), (int(pad), int(pad))
     (top, bottom), (left, right) = pad
     return (int(top), int(bottom)), (int(left), int(right))
 
@@ -232,31 +236,28 @@ def conv_backward(dZ, cache: ConvCache):
     return dA_prev, dW / m, dZ.sum(axis=(0, 1, 2)) / m
 
 
-def _positive_int(value, name: str, minimum: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(f"{name} must be an int >= {minimum}; got {value!r}")
-    return value
+def check_padding(value, name: str = "padding") -> str | int:
+    """A Conv2D ``padding``: ``"valid"`` or ``"same"`` (any case, kept lower-case) or an int >= 0.
+
+    ``TypeError`` for another type, ``ValueError`` for another name or a negative int.
+
+    >>> check_padding("SAME"), check_padding(np.int64(2))
+    ('same', 2)
+    """
+    if isinstance(value, str):
+        return check_choice(value.lower(), name, ("valid", "same"))
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool | np.bool_):
+        return check_int(value, name, 0)
+    raise TypeError(
+        f"{name} must be 'valid', 'same' or an int >= 0, got {name}={value!r:.80} of type "
+        f"{type(value).__name__}"
+    )
 
 
-def _padding_value(padding):
-    if isinstance(padding, str) and padding.lower() in ("valid", "same"):
-        return padding.lower()
-    if isinstance(padding, int) and not isinstance(padding, bool) and padding >= 0:
-        return padding
-    raise ValueError(f"padding must be 'valid', 'same' or an int >= 0; got {padding!r}")
+_positive_int = functools.partial(check_int, minimum=1)
 
 
-class _Conv2DFields(NamedTuple):
-    filters: int
-    kernel_size: int
-    strides: int = 1
-    padding: str | int = "valid"
-    activation: str | None = None
-    l2: float = 0.0
-
-
-@register
-class Conv2D(_Conv2DFields):
+class Conv2D(Layer):
     """``filters`` square ``kernel_size`` x ``kernel_size`` kernels, then ``activation`` (None: linear).
 
     Params ``{"W": (f, f, n_C_prev, filters), "b": (filters,)}``; input and output NHWC.
@@ -275,35 +276,15 @@ class Conv2D(_Conv2DFields):
       ((3, 3, 3, 8), (2, 5, 5, 8))
     """
 
-    __slots__ = ()
     kind = "conv2d"
-    non_trainable = ()
-    needs_key = False
-
-    def __new__(cls, filters, kernel_size, strides=1, padding="valid", activation=None, l2=0.0):
-        activation = None if activation is None else activations.get(activation).name
-        return super().__new__(
-            cls,
-            _positive_int(filters, "filters"),
-            _positive_int(kernel_size, "kernel_size"),
-            _positive_int(strides, "strides"),
-            _padding_value(padding),
-            activation,
-            check_l2(l2),
-        )
-
-    def __repr__(self) -> str:
-        fields = [f"{k}={v!r}" for k, v in self._asdict().items() if k != "l2" or v]
-        return f"Conv2D({', '.join(fields)})"
-
-    def __eq__(self, other):
-        return type(self) is type(other) and tuple.__eq__(self, other)
-
-    def __ne__(self, other):
-        return not self == other
-
-    def __hash__(self):
-        return hash((self.kind, *self))
+    filters: int = field(check=_positive_int)
+    kernel_size: int = field(check=_positive_int)
+    strides: int = field(default=1, check=_positive_int)
+    padding: str | int = field(default="valid", check=check_padding)
+    activation: str | None = field(
+        default=None, check=functools.partial(check_activation, optional=True)
+    )
+    l2: float = field(default=0.0, check=check_l2, omit_default=True)
 
     def _padding(self, n_H_prev: int, n_W_prev: int) -> Padding:
         return conv_padding(self.padding, n_H_prev, n_W_prev, self.kernel_size, self.strides)
@@ -364,14 +345,3 @@ class Conv2D(_Conv2DFields):
         dZ = dA if self.activation is None else activations.get(self.activation).vjp(Z, dA)
         dA_prev, dW, db = conv_backward(dZ, conv_cache)
         return dA_prev, {"W": dW, "b": db}
-
-    def stats(self, cache) -> dict:
-        """No state: ``{}``."""
-        del cache
-        return {}
-
-    def to_dict(self) -> dict:
-        """``{"kind": "conv2d", "filters", "kernel_size", "strides", "padding", "activation"}``,
-        and ``"l2"`` when it is not 0."""
-        fields = {k: v for k, v in self._asdict().items() if k != "l2" or v}
-        return {"kind": self.kind, **fields}

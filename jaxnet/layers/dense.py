@@ -14,15 +14,16 @@ Backward: ``dZ = dA * g'(Z)``, ``dW = dZ^T A_prev / m``, ``db = mean(dZ, axis=0)
 
 from __future__ import annotations
 
+import functools
 import numbers
-from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
 
 from jaxnet import activations, initializers
 from jaxnet.layers._matmul import is_small, matmul
-from jaxnet.layers.base import check_l2, register
+from jaxnet.layers.base import Layer, field
+from jaxnet.validation import check_activation, check_int, check_l2
 
 __all__ = [
     "Dense",
@@ -135,14 +136,7 @@ def dense_backward(dA, cache: DenseCache, activation="relu"):
     return linear_backward(activations.get(activation).vjp(Z, dA), linear_cache)
 
 
-class _DenseFields(NamedTuple):
-    units: int
-    activation: str = "relu"
-    l2: float = 0.0
-
-
-@register
-class Dense(_DenseFields):
+class Dense(Layer):
     """A fully connected layer of ``units`` neurons: the course's ``linear -> activation`` block.
 
     Params ``{"W": (units, n[l-1]), "b": (units,)}``; input ``(m, n[l-1])``, output
@@ -165,28 +159,10 @@ class Dense(_DenseFields):
       ((2, 4), [(4, 3), (4,)])
     """
 
-    __slots__ = ()
     kind = "dense"
-    non_trainable = ()
-    needs_key = False
-
-    def __new__(cls, units, activation="relu", l2=0.0):
-        if isinstance(units, bool) or not isinstance(units, numbers.Integral) or units < 1:
-            raise ValueError(f"units must be an int >= 1, got {units!r}")
-        return super().__new__(cls, int(units), activations.get(activation).name, check_l2(l2))
-
-    def __repr__(self) -> str:
-        l2 = f", l2={self.l2!r}" if self.l2 else ""
-        return f"Dense(units={self.units!r}, activation={self.activation!r}{l2})"
-
-    def __eq__(self, other):
-        return type(self) is type(other) and tuple.__eq__(self, other)
-
-    def __ne__(self, other):
-        return not self == other
-
-    def __hash__(self):
-        return hash((self.kind, *self))
+    units: int = field(check=functools.partial(check_int, minimum=1))
+    activation: str = field(default="relu", check=check_activation)
+    l2: float = field(default=0.0, check=check_l2, omit_default=True)
 
     def output_shape(self, input_shape) -> tuple[int]:
         """``(units,)`` for a vector of ``n[l-1]`` features per example."""
@@ -223,16 +199,6 @@ class Dense(_DenseFields):
         del params  # the cache holds W
         dA_prev, dW, db = dense_backward(dA, cache, self.activation)
         return dA_prev, {"W": dW, "b": db}
-
-    def stats(self, cache) -> dict:
-        """No state: ``{}``."""
-        del cache
-        return {}
-
-    def to_dict(self) -> dict:
-        """``{"kind": "dense", "units": ..., "activation": ...}``, and ``"l2"`` when it is not 0."""
-        d = {"kind": self.kind, "units": self.units, "activation": self.activation}
-        return {**d, "l2": self.l2} if self.l2 else d
 
 
 def _vector_shape(input_shape) -> tuple[int, ...]:

@@ -20,13 +20,14 @@ and every window adds its share):
 from __future__ import annotations
 
 import dataclasses
-from typing import NamedTuple
+import functools
 
 import jax
 import jax.numpy as jnp
 from jax import lax
 
-from jaxnet.layers.base import register
+from jaxnet.layers.base import Layer, field
+from jaxnet.validation import check_int
 
 MODES = ("max", "average")
 
@@ -196,40 +197,17 @@ def pool_backward(dA, cache: PoolCache):
     return _average_backward(dA, cache)
 
 
-def _pool_arg(value, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be an int >= 1; got {value!r}")
-    return value
+def _stride(value, name: str) -> int | None:
+    """A pool's ``strides``: None (the pool size) or an int >= 1."""
+    return None if value is None else check_int(value, name, 1)
 
 
-class _PoolFields(NamedTuple):
-    pool_size: int
-    strides: int | None = None
+class _Pool2D(Layer):
+    """Shared by :class:`MaxPool2D` and :class:`AvgPool2D` (equal only to a layer of the same class)."""
 
-
-class _Pool2D(_PoolFields):
-    """Shared by :class:`MaxPool2D` and :class:`AvgPool2D`; equal only to a layer of the same class."""
-
-    __slots__ = ()
-    kind = "pool2d"
     mode = "max"
-    non_trainable = ()
-    needs_key = False
-
-    def __new__(cls, pool_size=2, strides=None):
-        pool_size = _pool_arg(pool_size, "pool_size")
-        return super().__new__(
-            cls, pool_size, None if strides is None else _pool_arg(strides, "strides")
-        )
-
-    def __eq__(self, other):  # MaxPool2D(2) and AvgPool2D(2) are equal tuples, not equal layers
-        return type(self) is type(other) and tuple.__eq__(self, other)
-
-    def __ne__(self, other):
-        return not self == other
-
-    def __hash__(self):
-        return hash((self.kind, *self))
+    pool_size: int = field(default=2, check=functools.partial(check_int, minimum=1))
+    strides: int | None = field(default=None, check=_stride)
 
     @property
     def stride(self) -> int:
@@ -252,17 +230,6 @@ class _Pool2D(_PoolFields):
         f, s = self.pool_size, self.stride
         return (input_shape[0] - f) // s + 1, (input_shape[1] - f) // s + 1, input_shape[2]
 
-    def param_shapes(self, input_shape) -> dict[str, tuple]:
-        """No parameters: ``{}``."""
-        del input_shape
-        return {}
-
-    def init(self, key, input_shape, scheme="he", *, scale=0.01, dtype=jnp.float32) -> dict:
-        """No parameters: ``{}`` (the shape is still checked)."""
-        del key, scheme, scale, dtype
-        self.output_shape(input_shape)
-        return {}
-
     def forward(self, params, A_prev, *, key=None, train=False, weights=None):
         """``(A, cache)`` from :func:`pool_forward`; ``key``, ``train``, ``weights`` unused."""
         del params, key, train, weights
@@ -279,17 +246,7 @@ class _Pool2D(_PoolFields):
         del params
         return pool_backward(dA, cache), {}
 
-    def stats(self, cache) -> dict:
-        """No state: ``{}``."""
-        del cache
-        return {}
 
-    def to_dict(self) -> dict:
-        """``{"kind", "pool_size", "strides"}``."""
-        return {"kind": self.kind, **self._asdict()}
-
-
-@register
 class MaxPool2D(_Pool2D):
     """Max pooling of ``pool_size`` x ``pool_size`` windows, step ``strides`` (default ``pool_size``).
 
@@ -301,12 +258,10 @@ class MaxPool2D(_Pool2D):
       ((14, 14, 8), (2, 14, 14, 8))
     """
 
-    __slots__ = ()
     kind = "max_pool2d"
     mode = "max"
 
 
-@register
 class AvgPool2D(_Pool2D):
     """Average pooling of ``pool_size`` x ``pool_size`` windows, step ``strides`` (default ``pool_size``).
 
@@ -318,6 +273,5 @@ class AvgPool2D(_Pool2D):
       [[2.0, 3.0], [5.0, 6.0]]
     """
 
-    __slots__ = ()
     kind = "avg_pool2d"
     mode = "average"

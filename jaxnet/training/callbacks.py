@@ -32,7 +32,7 @@ A callback that raises stops training at once: the exception propagates with
 like :class:`jaxnet.TrainingDiverged`.
 
 >>> import jax, numpy as np, jaxnet as jn
->>> net = jn.Network((2, 3, 1), hidden="tanh", output="sigmoid")
+>>> net = jn.Network((2, 3, 1), hidden_activation="tanh", output_activation="sigmoid")
 >>> X = np.random.default_rng(0).normal(size=(40, 2)).astype(np.float32)
 >>> y = (X[:, 0] > 0).astype(np.int32)
 >>> class Show(jn.callbacks.Callback):
@@ -165,7 +165,7 @@ class EarlyStopping(Callback):
       best_params: the params of ``best_epoch`` (``restore_best_params`` only).
 
     >>> import jax, numpy as np, jaxnet as jn
-    >>> net = jn.Network((2, 8, 1), hidden="relu", output="sigmoid")
+    >>> net = jn.Network((2, 8, 1), hidden_activation="relu", output_activation="sigmoid")
     >>> X = np.random.default_rng(0).normal(size=(60, 2)).astype(np.float32)
     >>> y = (X[:, 0] * X[:, 1] > 0).astype(np.int32)
     >>> stop = jn.callbacks.EarlyStopping("val_loss", patience=2, restore_best_params=True)
@@ -299,7 +299,7 @@ class CSVLogger(Callback):
       min_interval: seconds between two rewrites during training, ``>= 0`` (0: every row).
 
     >>> import jax, numpy as np, jaxnet as jn, tempfile, pathlib
-    >>> net = jn.Network((2, 1), output="sigmoid")
+    >>> net = jn.Network((2, 1), output_activation="sigmoid")
     >>> X = np.random.default_rng(0).normal(size=(20, 2)).astype(np.float32)
     >>> path = pathlib.Path(tempfile.mkdtemp()) / "log.csv"
     >>> _ = jn.fit(net, jn.init(jax.random.key(0), net), X, (X[:, 0] > 0).astype(int),

@@ -5,6 +5,11 @@ run's settings (network, optimizer, batch size, shuffling, steps taken, whether 
 learning rate followed a schedule). A resumed run must be the same run: a call that
 differs in a setting the continuation depends on is refused with a message naming it,
 before anything is loaded.
+
+This module decides what a RUN's checkpoint holds and what resuming requires; it never
+reads or writes a file itself: the file format (and which path names which file) is
+:mod:`jaxnet.io.checkpoint`'s, the only code that touches checkpoint files (its docstring
+lists the four checkpoint modules and why they are apart).
 """
 
 from __future__ import annotations
@@ -47,9 +52,8 @@ def writable_directory(path) -> Path:
 
 
 def directory_of(path) -> Path:
-    """The folder of a checkpoint: ``path`` itself if it is one, else the file's parent."""
-    path = Path(path)
-    return path if path.is_dir() else path.parent
+    """The folder of a checkpoint: ``path`` itself if it names a folder, else the file's parent."""
+    return checkpoint.file_of(path).parent
 
 
 def settings(config: TrainConfig) -> dict:

@@ -10,7 +10,7 @@ import numpy as np
 
 from jaxnet.model import Model
 from jaxnet.network import Network
-from jaxnet.training import checkpoints, engine, loop, optimizers, sharding
+from jaxnet.training import checkpoints, engine, loop, optimizers
 from jaxnet.training import history as history_
 from jaxnet.training.arguments import (
     check_arguments,
@@ -130,7 +130,7 @@ def fit(
 
       >>> import jax, numpy as np
       >>> import jaxnet as jn
-      >>> net = jn.Network((2, 4, 1), hidden="tanh", output="sigmoid")
+      >>> net = jn.Network((2, 4, 1), hidden_activation="tanh", output_activation="sigmoid")
       >>> X = np.random.default_rng(0).normal(size=(64, 2)).astype(np.float32)
       >>> y = (X[:, 0] * X[:, 1] > 0).astype(np.int32)
       >>> decay = jn.schedules.inverse_time_decay(0.5, decay_rate=0.1, steps_per_epoch=4)
@@ -181,7 +181,7 @@ def fit(
         rates = learning_rates(rate, setup.train.X.dtype, start * nb, epochs * nb)
     key = jax.random.key(0) if key is None else key
     stop = cbs.train_begin(history, state.params)
-    config, state, train, val = sharding.distribute(mesh, config, state, setup.train, setup.val)
+    config, state, train, val = engine.on_mesh(mesh, config, state, setup.train, setup.val)
     warn_if_padded_state(config, train)
     align = (checkpoint_every, *cbs.periods)
     plan = loop.schedule(epochs if not stop else start, m, config.batch_size, start, align)
