@@ -37,7 +37,7 @@ implements too (with a hand-derived backward) and :class:`Model` implements with
     predictions(A)                               -> labels or values
     task, needs_key, backprops, input_shape, output_shape, to_dict()
 
-The checks at the public boundary (:func:`jaxnet.validation.bind`) trace ``apply`` on the
+The checks at the public boundary (``jaxnet.validation.bind``) trace ``apply`` on the
 data's shapes: a model that leaks a tracer, or whose two traces differ (it reads or changes
 Python state), or whose outputs do not fit the loss, is refused there with the argument
 named; the model they return is bound to the data's example shape and output width.
@@ -88,6 +88,12 @@ class Model:
     The task (what ``jn.evaluate`` reports and ``jn.predict`` returns) follows the loss as
     for a network: CCE multiclass, BCE binary (multilabel for ``n_out > 1``), MSE
     regression; with a loss function, it follows ``output`` (softmax, sigmoid, else regression).
+
+    The training code (``jn.fit``, its compiled engine, the API) calls a model through the
+    methods below, which :class:`jaxnet.Network` implements too (with its hand-derived
+    backward): one training loop for both. They take data already validated and in the
+    params' dtype; the public functions check it first (and trace ``apply``: an impure
+    model or outputs that do not fit the loss are refused there, naming the argument).
 
     Example:
       A logistic regression, written by hand:
