@@ -59,11 +59,22 @@ def random_params(seed, net, dtype=jnp.float32, bias_scale=0.5):
     )
 
 
+def random_inputs(layer, input_shape, m, rng):
+    """``(m, *input_shape)`` NumPy inputs for ``layer``: standard normals, or token ids in the
+    vocabulary for an Embedding (with zeros, the padding id, at the end of some rows)."""
+    vocab_size = getattr(layer, "vocab_size", None)
+    if vocab_size is None:
+        return rng.normal(size=(m, *input_shape))
+    ids = rng.integers(1, vocab_size, size=(m, *input_shape))
+    lengths = rng.integers(1, input_shape[0] + 1, size=(m, 1))
+    return np.where(np.arange(input_shape[0]) < lengths, ids, 0).astype(np.float64)
+
+
 def random_data(seed, net, m, dtype=jnp.float32):
     """``X (m, *input_shape)`` and labels as the public API takes them (integer classes for
     softmax+CCE)."""
     rng = np.random.default_rng(seed)
-    X = jnp.asarray(rng.normal(size=(m, *net.input_shape)), dtype)
+    X = jnp.asarray(random_inputs(net.layers[0], net.input_shape, m, rng), dtype)
     n_out = net.output_shape[0]
     if net.task == "multiclass":
         Y = jnp.asarray(rng.integers(0, n_out, size=m), jnp.int32)

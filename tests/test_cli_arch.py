@@ -14,13 +14,18 @@ from jaxnet import cli, plotting
 from jaxnet.cli import arch, commands, config, data
 from jaxnet.io import checkpoint
 from jaxnet.layers import (
+    GRU,
+    LSTM,
     AvgPool2D,
     BatchNorm,
+    Bidirectional,
     Conv2D,
     Dense,
     Dropout,
+    Embedding,
     Flatten,
     MaxPool2D,
+    SimpleRNN,
 )
 
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -102,6 +107,27 @@ def restore(run_dir):
             ],
         ),  # fmt: skip
         ("dropout.25-dense10", [Dropout(0.25), Dense(10, "softmax")]),
+        (  # a character model: the vocabulary defaults to the outputs
+            "emb16-lstm64seq-rnn8seq-dense4tanh-gru32-dense10",
+            [
+                Embedding(10, 16),
+                LSTM(64, return_sequences=True),
+                SimpleRNN(8, return_sequences=True),
+                Dense(4, "tanh"),
+                GRU(32),
+                Dense(10, "softmax"),
+            ],
+        ),  # fmt: skip
+        ("emb4v30-rnn8-dense10", [Embedding(30, 4), SimpleRNN(8), Dense(10, "softmax")]),
+        (
+            "emb4v30-bilstm8seq-bigru3-dense10",
+            [
+                Embedding(30, 4),
+                Bidirectional(LSTM(8, return_sequences=True)),
+                Bidirectional(GRU(3)),
+                Dense(10, "softmax"),
+            ],
+        ),  # fmt: skip
     ],
 )
 def test_valid_arch_strings_give_these_layers(text, expected):
@@ -117,7 +143,11 @@ def test_valid_arch_strings_give_these_layers(text, expected):
     ("text", "token", "needle"),
     [
         ("dense64-dense64-conv8x3-dense10", "'conv8x3' (3rd)", "is not a conv layer: write conv<"),
-        ("lstm32-dense10", "'lstm32' (1st)", "is not a layer; tokens look like dense64"),
+        ("lstn32-dense10", "'lstn32' (1st)", "is not a layer; tokens look like dense64"),
+        ("lstm32s-dense10", "'lstm32s' (1st)", "is not a lstm layer: write lstm<units>[seq]"),
+        ("emb0-lstm8-dense10", "'emb0' (1st)", "dim must be an int >= 1"),
+        ("emb8v0-lstm8-dense10", "'emb8v0' (1st)", "vocab_size must be an int >= 1"),
+        ("emb8-gru0-dense10", "'gru0' (2nd)", "units must be an int >= 1"),
         ("dense-dense10", "'dense' (1st)", "is not a dense layer: write dense<units>"),
         ("conv8k-flatten-dense10", "'conv8k' (1st)", "is not a conv layer"),
         ("pool-flatten-dense10", "'pool' (1st)", "is not a pool layer"),
@@ -225,6 +255,16 @@ def test_regularised_shorthand_is_rebuilt_from_config_json(options):
             "'conv8k3' (1st) takes images (n_H, n_W, n_C), but vecs gives vectors of 2 features",
         ),  # fmt: skip
         (_vectors(), "pool2-flatten-dense1", "'pool2' (1st) takes images"),
+        (
+            _vectors(),
+            "lstm8-dense1",
+            "'lstm8' (1st) on input shape (2,): LSTM expects a sequence (T, n_x) per example",
+        ),  # fmt: skip
+        (
+            _vectors(),
+            "dense4-lstm8seq-dense1",
+            "'lstm8seq' (2nd) on input shape (4,): LSTM expects a sequence",
+        ),  # fmt: skip
     ],
 )
 def test_arch_that_does_not_fit_the_data(dataset, text, needle):
@@ -272,6 +312,7 @@ def test_train_help_documents_arch(capsys):
         cli.main(["train", "--help"])
     out = capsys.readouterr().out
     for needle in ("--arch ARCH", "--arch dense64-bn-dropout0.5-dense1", "conv32k3s2same", "lenet",
+                   "emb16v27", "lstm64seq", "bilstm32seq",
                    "--l2 LAMBDA", "--dropout RATE", "--batch-norm", "cat --arch"):  # fmt: skip
         assert needle in out, needle
 
@@ -400,7 +441,7 @@ def test_plot_filters_and_feature_maps(tmp_path):
         (lambda net, p: plotting.plot_filters(np.zeros((3, 3, 5))), "(f, f, n_C_prev, n_C)"),
         (
             lambda net, p: plotting.plot_filters(p[0]["W"], channel=3),
-            "channel must be an int in 0..2",
+            "channel must be an int in [0, 2], got channel=3",
         ),  # fmt: skip
         (lambda net, p: plotting.plot_filters(p[0]["W"], max_filters=0), "max_filters"),
         (

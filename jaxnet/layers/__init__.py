@@ -11,6 +11,7 @@ from jaxnet.layers.batchnorm import (
     batchnorm_forward,
     batchnorm_inference,
 )
+from jaxnet.layers.bidirectional import Bidirectional
 from jaxnet.layers.conv import Conv2D, conv_backward, conv_forward
 from jaxnet.layers.dense import (
     Dense,
@@ -20,6 +21,7 @@ from jaxnet.layers.dense import (
     linear_forward,
 )
 from jaxnet.layers.dropout import Dropout, dropout_backward, dropout_forward
+from jaxnet.layers.embedding import Embedding
 from jaxnet.layers.flatten import Flatten, flatten_backward, flatten_forward
 from jaxnet.layers.gru import (
     GRUCaches,
@@ -40,6 +42,7 @@ from jaxnet.layers.lstm import (
     lstm_params,
 )
 from jaxnet.layers.pool import AvgPool2D, MaxPool2D, pool_backward, pool_forward
+from jaxnet.layers.recurrent import GRU, LSTM, SimpleRNN
 from jaxnet.layers.rnn import (
     RNNCaches,
     RNNCellCache,
@@ -77,7 +80,12 @@ __all__ = [
     "from_dict",
     "linear_backward",
     "linear_forward",
-    # sequence building blocks (course 5)
+    # sequence layers and building blocks (course 5)
+    "Bidirectional",
+    "Embedding",
+    "GRU",
+    "LSTM",
+    "SimpleRNN",
     "GRUCaches",
     "GRUCellCache",
     "LSTMCaches",

@@ -28,6 +28,16 @@ which adds ``(λ / 2m) ||W||^2`` to J and ``(λ / m) W`` to the hand-derived ``d
 (``jaxnet.network.penalty``). ``backward`` itself stays the gradient of the data cost,
 so the generic test against ``jax.vjp`` of ``forward`` covers every layer unchanged.
 
+Sequences and masks: a sequence is ``(m, T, n)`` (batch-first; an ``Embedding``
+takes integer ids ``(m, T)``, held as floats). A network threads a mask ``(m, T)``
+(True = a real step, False = padding) along the chain while the activations are sequences
+``(m, T, n)``: a layer's :meth:`Layer.output_mask` says what mask its output carries (by
+default the one it received, so Dense per step and Dropout keep it;
+``Embedding(mask_zero=True)`` makes one from its ids), an output of another rank (a
+recurrent layer's one vector per example, a Flatten) ends it, and a layer whose class sets
+``takes_mask = True`` (the recurrent layers) receives it as ``forward(..., mask=mask)``
+and keeps it in its cache, so its ``backward`` needs nothing more.
+
 A layer's JSON form is ``to_dict()`` = ``{"kind": ..., **fields}``; :func:`from_dict`
 rebuilds it through the registered classes, never by importing a module a file names.
 """
@@ -60,7 +70,7 @@ def field(*, default: Any = dataclasses.MISSING, check: Callable | None = None, 
         ``dataclasses.replace``): it normalises the value (``np.int64(3)`` -> ``3``, an
         activation to its canonical name) or raises ``TypeError`` (wrong type) /
         ``ValueError`` (wrong value) naming the field; the checkers of
-        :mod:`jaxnet.validation`, e.g. ``functools.partial(check_int, minimum=1)``.
+        ``jaxnet.validation``, e.g. ``functools.partial(check_int, minimum=1)``.
       omit_default: leave the field out of ``repr`` and ``to_dict`` when it equals its
         default (``l2=0``: a plain layer reads, and is saved, as before L2 existed).
 
@@ -89,7 +99,9 @@ class Layer(abc.ABC):
     shared base such as the pools') is not registered. A class defined again under the
     same module and name (a notebook cell run twice) replaces the old one; another class
     under a taken ``kind`` is a ``ValueError``. Change a field with
-    ``dataclasses.replace(layer, name=value)`` (checked again).
+    ``dataclasses.replace(layer, name=value)`` (checked again). A check that involves
+    several fields goes in the subclass's ``__post_init__``, after
+    ``super().__post_init__()`` (which runs the fields' own checks).
 
     Attributes:
       kind: the name of the layer class in :meth:`to_dict`, e.g. ``"dense"``.
@@ -98,6 +110,8 @@ class Layer(abc.ABC):
         them by :meth:`stats`. Default ``()``.
       needs_key: whether ``forward`` draws randomness in training (dropout; a property
         when it depends on a field). Default ``False``.
+      takes_mask: whether ``forward`` takes the keyword ``mask (m, T)`` of padded steps
+        (the recurrent layers; module docstring). Default ``False``.
 
     A field ``l2`` (the L2 coefficient λ on the layer's ``W``; Dense, Conv2D) is applied
     by the network (module docstring); a field ``activation`` marks a layer that can be
@@ -118,6 +132,7 @@ class Layer(abc.ABC):
     kind: ClassVar[str]
     non_trainable: ClassVar[tuple[str, ...]] = ()
     needs_key: ClassVar[bool] = False
+    takes_mask: ClassVar[bool] = False
     _fields: ClassVar[tuple[dataclasses.Field, ...]] = ()
 
     def __init_subclass__(cls, **kwargs):
@@ -196,6 +211,12 @@ class Layer(abc.ABC):
     def backward(self, params: dict, cache, dA: jax.Array) -> tuple[jax.Array, dict]:
         """``(dA_prev, dparams)``, hand-derived; ``dparams`` has ``params``' keys (zeros for
         the non-trainable ones)."""
+
+    def output_mask(self, A_prev, mask):
+        """The mask ``(m, T)`` of the output's padded steps, given the input's ``mask`` (or None);
+        default: ``mask`` unchanged (a layer that keeps the time axis)."""
+        del A_prev
+        return mask
 
     def stats(self, cache) -> dict:
         """The new non-trainable values after a training forward; default ``{}`` (no state)."""
