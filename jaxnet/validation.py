@@ -521,9 +521,13 @@ def as_inputs(net: Network, X, dtype, name: str = "X"):
 
 
 def _check_token_ids(net: Network, X, name: str) -> None:
-    """Ids in the vocabulary when the first layer is an Embedding (they travel as floats)."""
+    """Ids in the vocabulary when the first layer is an Embedding (they travel as floats);
+    a :class:`jaxnet.Model`'s layers are its own (nothing to check)."""
     from jaxnet.layers.embedding import Embedding, check_ids
+    from jaxnet.model import Model
 
+    if isinstance(net, Model):
+        return
     first = net.layers[0]
     if isinstance(first, Embedding):
         check_ids(X, first.vocab_size, name)

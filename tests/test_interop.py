@@ -282,7 +282,7 @@ def test_adapters_refuse_what_is_not_a_module():
         jn.interop.from_equinox(lambda key: "mlp", loss="bce")
     with pytest.raises(TypeError, match="module must be an nnx.Module or a function"):
         jn.interop.from_flax_nnx("mlp", loss="bce")
-    with pytest.raises(ValueError, match="input_shape must be one example's shape"):
+    with pytest.raises(ValueError, match="input_shape must be a sequence of at least 1 ints"):
         jn.interop.from_stax(*stax.serial(stax.Dense(1)), input_shape=(), loss="mse")
 
 

@@ -409,7 +409,7 @@ def test_a_model_with_dropout_says_so_when_traced_without_a_key():
         (dict(stateful=1), TypeError, "stateful must be True or False"),
         (dict(needs_key="yes"), TypeError, "needs_key must be True or False"),
         (dict(name=3), TypeError, "name must be a str"),
-        (dict(input_shape=(0,)), ValueError, "input_shape must be one example's shape"),
+        (dict(input_shape=(0,)), ValueError, r"input_shape\[0\] must be an int >= 1"),
     ],
 )
 def test_bad_model_arguments(kwargs, error, match):
