@@ -315,6 +315,35 @@ class Network:
             return "binary" if self.output_shape[0] == 1 else "multilabel"
         return "regression"
 
+    # --- the training contract (jaxnet.model): what fit, the engine and the API call ---------
+
+    backprops = BACKPROP  # the gradients it offers, the default first: hand-derived, or jax.grad
+
+    def forward(self, params, X, *, key=None, train=False):
+        """``jaxnet.network.forward`` of this network."""
+        return forward(self, params, X, key=key, train=train)
+
+    def cost(self, params, X, Y, weights=None, *, key=None, train=False):
+        """``jaxnet.network.cost`` of this network."""
+        return cost(self, params, X, Y, weights, key=key, train=train)
+
+    def evaluate(self, params, X, Y, weights=None):
+        """``jaxnet.network.evaluate`` of this network."""
+        return evaluate(self, params, X, Y, weights)
+
+    def loss_and_grads(self, params, X, Y, weights=None, backprop="manual", *, key=None,
+                       train=False):  # fmt: skip
+        """``jaxnet.network.loss_and_grads`` of this network."""
+        return loss_and_grads(self, params, X, Y, weights, backprop, key=key, train=train)
+
+    def with_stats(self, params, stats):
+        """``jaxnet.network.with_stats`` of this network."""
+        return with_stats(self, params, stats)
+
+    def predictions(self, A_L):
+        """``jaxnet.network.predictions`` of this network."""
+        return predictions(self, A_L)
+
     # --- JSON ----------------------------------------------------------------------------
 
     def to_dict(self) -> dict:

@@ -10,7 +10,12 @@ jax.config.update("jax_numpy_rank_promotion", "raise")
 
 # Scripts the tests run in subprocesses (they set XLA_FLAGS at import): never imported by
 # --doctest-modules into the test process.
-collect_ignore = ["sharded_worker.py", "sharded_layers_worker.py", "parallel_worker.py"]
+collect_ignore = [
+    "sharded_worker.py",
+    "sharded_layers_worker.py",
+    "sharded_model_worker.py",
+    "parallel_worker.py",
+]
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("JAXNET_SHARED_DATA", REPO.parent / "shared" / "data"))

@@ -22,6 +22,7 @@ PAGES = (
     "index",
     "getting_started",
     "course",
+    "models",
     "notebooks",
     "cli",
     "api",

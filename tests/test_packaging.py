@@ -185,13 +185,15 @@ def test_the_public_api_type_checks(tmp_path):
 
 def test_extras_stay_minimal():
     project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
-    # tensorboard: the TensorBoard callback's writer (issue 15), included in the test extra
+    # tensorboard: the TensorBoard callback's writer (issue 15); interop: Flax and Equinox for
+    # jn.interop (issue 20); both included in the test extra
     assert set(project["optional-dependencies"]) == {
         "datasets",
         "docs",
         "test",
         "bench",
         "tensorboard",
+        "interop",
     }
     test_extra = " ".join(project["optional-dependencies"]["test"])
     for need in (
@@ -199,5 +201,6 @@ def test_extras_stay_minimal():
         "build",
         "setuptools",
         "mypy",
-    ):  # what the docs and wheel tests run
+        "jaxnet[interop]",
+    ):  # what the docs, wheel and interop tests run
         assert need in test_extra, f"the test extra lacks {need}"

@@ -181,7 +181,9 @@ def test_other_bad_arguments():
         match=r"^backprop must be one of \('manual', 'autodiff'\), got backprop='numeric'",
     ):
         jn.grads(BINARY, params, X, np.zeros(4), backprop="numeric")
-    with pytest.raises(TypeError, match=r"^net must be a jaxnet.Network, got tuple"):
+    with pytest.raises(
+        TypeError, match=r"^net must be a jaxnet.Network or a jaxnet.Model .*got tuple"
+    ):
         jn.forward((3, 4, 1), params, X)
     with pytest.raises(TypeError, match=r"^dtype must be a floating dtype"):
         jn.init(jax.random.key(0), BINARY, dtype=jnp.int32)

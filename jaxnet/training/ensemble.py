@@ -23,12 +23,13 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxnet import api, network, parallel
+from jaxnet.model import Model
 from jaxnet.network import Network
 from jaxnet.training import _cpu, engine, loop
 from jaxnet.training import history as history_
-from jaxnet.training.arguments import check_arguments, refuse_tracers
+from jaxnet.training.arguments import check_arguments, refuse_tracers, warn_if_padded_state
 from jaxnet.training.progress import Progress
-from jaxnet.validation import check_choice, check_network, check_params
+from jaxnet.validation import check_choice, check_model, check_network, check_params
 
 __all__ = ["fit_ensemble", "init_ensemble"]
 
@@ -191,7 +192,7 @@ def ensemble_runner(config: engine.TrainConfig):
 
 
 def fit_ensemble(
-    net: Network,
+    net: Network | Model,
     stacked_params,
     X,
     Y,
@@ -202,7 +203,7 @@ def fit_ensemble(
     batch_size: int | None = None,
     keys=None,
     validation_data=None,
-    backprop: str = "manual",
+    backprop: str | None = None,
     shuffle: bool = True,
     verbose: int = 1,
     mesh=None,
@@ -215,8 +216,9 @@ def fit_ensemble(
     Args:
       net, X, Y, optimizer, epochs, batch_size, validation_data, backprop, shuffle, verbose:
         as for ``jn.fit`` (checked by the same code).
-      stacked_params: params with a leading axis K (see :func:`init_ensemble`); every
-        model's values must be finite.
+      stacked_params: params with a leading axis K (see :func:`init_ensemble`; for a
+        :class:`jaxnet.Model`, ``jax.vmap(model.init)(keys)``); every model's values must
+        be finite.
       learning_rate: a scalar, or one rate per model ``(K,)``.
       keys: K keys (required for shuffled minibatches or dropout), one per model.
       mesh: a ``jax.sharding.Mesh`` with axis ``"data"`` to run on several devices.
@@ -283,9 +285,10 @@ def fit_ensemble(
         train, val = parallel.replicate(mesh, (train, val))
     else:
         config, states, train, val = engine.on_mesh(mesh, config, states, train, val)
-    if _cpu.applies(net, mesh):  # the one switch of the CPU machinery
+    warn_if_padded_state(config, train)
+    if _cpu.applies(config.net, mesh):  # the one switch of the CPU machinery
         config = dataclasses.replace(config, cpu=True)
-    histories = [history_.new(net, val is not None, rates is not None) for _ in range(K)]
+    histories = [history_.new(config.net, val is not None, rates is not None) for _ in range(K)]
     plan = loop.schedule(epochs, setup.train.X.shape[0], config.batch_size)
     progress = Progress(verbose, epochs, print_every=1 if config.batch_size else 100)
     runner = functools.partial(ensemble_runner(config), config)
@@ -323,9 +326,9 @@ def fit_ensemble(
     return jax.tree.map(lambda a: a[:K], states.params), histories
 
 
-def _check_stacked(net: Network, stacked_params):
+def _check_stacked(net: Network | Model, stacked_params):
     """``(K, model 0's params as NumPy)``: one leading axis K on every leaf, every model finite."""
-    check_network(net)
+    check_model(net)
     leaves = jax.tree.leaves(stacked_params)
     K = leaves[0].shape[0] if leaves and getattr(leaves[0], "ndim", 0) else 0
     if K < 1 or any(np.shape(leaf)[:1] != (K,) for leaf in leaves):

@@ -10,10 +10,16 @@ import jax
 import numpy as np
 
 from jaxnet.io import lock
+from jaxnet.model import Model
 from jaxnet.network import Network
 from jaxnet.training import checkpoints, engine, loop, optimizers
 from jaxnet.training import history as history_
-from jaxnet.training.arguments import check_arguments, learning_rates, refuse_tracers
+from jaxnet.training.arguments import (
+    check_arguments,
+    learning_rates,
+    refuse_tracers,
+    warn_if_padded_state,
+)
 from jaxnet.training.callbacks import CallbackList, attach_state, check_callbacks
 from jaxnet.training.errors import CheckpointWriteError, TrainingDiverged
 from jaxnet.training.progress import Progress
@@ -21,7 +27,7 @@ from jaxnet.validation import check_choice, check_int
 
 
 def fit(
-    net: Network,
+    net: Network | Model,
     params,
     X,
     Y,
@@ -32,7 +38,7 @@ def fit(
     batch_size: int | None = None,
     key=None,
     validation_data=None,
-    backprop: str = "manual",
+    backprop: str | None = None,
     shuffle: bool = True,
     verbose: int = 1,
     on_nonfinite: str = "raise",
@@ -50,8 +56,10 @@ def fit(
     models at once, use ``jn.fit_ensemble``.
 
     Args:
-      net: the :class:`Network`.
-      params: initial params (from ``jn.init`` or made by hand, e.g. from NumPy).
+      net: the :class:`Network`, or your own :class:`jaxnet.Model` (its ``init`` and
+        ``apply``).
+      params: initial params (from ``jn.init`` or made by hand, e.g. from NumPy; a
+        model's: ``model.init(key)``, a pytree of arrays).
       X, Y: training inputs ``(m, n[0])`` (``(m, n_H, n_W, n_C)`` for images) and labels:
         ``(m,)`` class indices or ``(m, 1)`` for binary, ``(m,)`` or one-hot ``(m, K)``
         for multiclass, ``(m, n[L])`` targets for regression (see ``jn.cost``).
@@ -73,7 +81,9 @@ def fit(
         ``fold_in(key, e)``, and a network with dropout draws step s's masks from a key
         derived from ``key`` and s (never a shuffle key).
       validation_data: ``(X_val, Y_val)``, evaluated (in inference mode) after every epoch.
-      backprop: ``"manual"`` (hand-derived backprop, the course's) or ``"autodiff"`` (``jax.grad``).
+      backprop: ``"manual"`` (hand-derived backprop, the course's) or ``"autodiff"``
+        (``jax.grad``); None, the default, is the model's own: ``"manual"`` for a network,
+        ``"autodiff"`` for a :class:`jaxnet.Model` (which has no hand-derived backward).
       shuffle: reshuffle the minibatches every epoch.
       verbose: 0 silent, 1 progress bar, 2 one line per epoch (per 100 full-batch iterations).
       on_nonfinite: ``"raise"`` :class:`TrainingDiverged`, or ``"stop"``: warn and return
@@ -188,7 +198,7 @@ def _fit(net, setup, params, *, learning_rate, epochs, key, verbose, on_nonfinit
     nb = engine.num_batches(m, config.batch_size)
     first_rate = None if rate is None else learning_rates(rate, setup.train.X.dtype, 0, 1)[0]
     state = engine.start_state(config, params, first_rate)
-    history, start = history_.new(net, validation, learning_rate=named), 0
+    history, start = history_.new(config.net, validation, learning_rate=named), 0
     if resume_from is not None:
         state, key, history, start = checkpoints.resume(
             resume_from, state, config, epochs=epochs, key=key, learning_rate=learning_rate,
@@ -209,6 +219,7 @@ def _fit(net, setup, params, *, learning_rate, epochs, key, verbose, on_nonfinit
     try:
         stop = cbs.train_begin(history, state.params)
         config, state, train, val = engine.on_mesh(mesh, config, state, setup.train, setup.val)
+        warn_if_padded_state(config, train)
         align = (checkpoint_every, *cbs.periods)
         plan = loop.schedule(epochs if not stop else start, m, config.batch_size, start, align)
         if checkpoint_dir is not None:
