@@ -39,7 +39,9 @@ BACKPROPS = ("manual", "autodiff")
 def steady_epoch(variant: dict, backprop: str, data, epochs: int, seed: int) -> float:
     """Seconds of one steady epoch of A's network with ``variant``'s layers."""
     X, y = data
-    net = jn.Network((784, 512, 10), hidden="relu", output="softmax", **variant)
+    net = jn.Network(
+        (784, 512, 10), hidden_activation="relu", output_activation="softmax", **variant
+    )
     params = jn.init(jax.random.key(seed), net)
     _, history = jn.fit(
         net,

@@ -66,7 +66,7 @@ def same_start(net, params, seed: int) -> bool:
 
 def run_seed(seed: int, data):
     X, y, X_test, y_test = data
-    net = jn.Network((784, 512, 10), hidden="relu", output="softmax")
+    net = jn.Network((784, 512, 10), hidden_activation="relu", output_activation="softmax")
     model = keras_model(seed)
     params = params_from_keras(model)
     exact = same_start(net, params, seed)

@@ -1,7 +1,7 @@
 """jaxnet: the course "Neural Networks and Deep Learning" as pure, jit-compiled JAX.
 
 >>> import jax, jaxnet as jn
->>> net = jn.Network((2, 4, 1), hidden="tanh", output="sigmoid")
+>>> net = jn.Network((2, 4, 1), hidden_activation="tanh", output_activation="sigmoid")
 >>> params = jn.init(jax.random.key(0), net, scheme="normal")
 >>> [p["W"].shape for p in params]
 [(4, 2), (1, 4)]
@@ -11,6 +11,7 @@ from jaxnet import (
     activations,
     initializers,
     layers,
+    limits,
     losses,
     metrics,
     parallel,
@@ -30,6 +31,7 @@ from jaxnet.api import (
 from jaxnet.gradcheck import GradcheckReport, gradcheck, relative_difference
 from jaxnet.io import checkpoint
 from jaxnet.io.compilation_cache import enable_compilation_cache
+from jaxnet.model import Model
 from jaxnet.network import Network, Sequential
 from jaxnet.per_example import per_example_grads
 from jaxnet.training import (
@@ -45,7 +47,7 @@ from jaxnet.training import (
 
 __version__ = "0.1.0"
 
-_LAZY = ("datasets", "plotting")  # heavier imports (matplotlib), loaded on first use
+_LAZY = ("datasets", "interop", "plotting")  # heavier imports (matplotlib), loaded on first use
 
 
 def __getattr__(name):
@@ -59,6 +61,7 @@ def __getattr__(name):
 __all__ = [
     "CheckpointWriteError",
     "GradcheckReport",
+    "Model",
     "Network",
     "Sequential",
     "TrainingDiverged",
@@ -80,7 +83,9 @@ __all__ = [
     "init",
     "init_ensemble",
     "initializers",
+    "interop",
     "layers",
+    "limits",
     "losses",
     "metrics",
     "optimizers",

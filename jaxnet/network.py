@@ -3,7 +3,8 @@
 A :class:`Network` is a small frozen, hashable value (its layers, the per-example input
 shape, the loss) that ``jax.jit`` takes as a static argument; params are a tuple with one
 dict per layer (``{"W": (n[l], n[l-1]), "b": (n[l],)}`` for a dense layer, ``{}`` for a
-parameter-free one). ``Network(sizes, hidden, output)`` is the course's dense shorthand;
+parameter-free one). ``Network(sizes, hidden_activation, output_activation)`` is the
+course's dense shorthand;
 :func:`Sequential` composes any layers of :mod:`jaxnet.layers`. Both build the same class.
 
 The functions in this module are the pure core that training compiles: they do no
@@ -17,6 +18,8 @@ enters the output layer's backward directly.
 
 ``weights`` (optional, ``(m,)``) turns every mean over examples into a weighted mean;
 training uses it to mask padded examples, so their loss and gradients count zero.
+A mask of padded sequence steps (``Embedding(mask_zero=True)``) travels along the chain to
+the recurrent layers (:mod:`jaxnet.layers.base`, "Sequences and masks").
 ``key`` feeds the layers that draw randomness in training (layer ``l`` gets
 ``fold_in(key, l)``); ``train`` selects training behaviour (dropout on, batch statistics).
 
@@ -50,7 +53,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxnet import activations as _activations
-from jaxnet import initializers, metrics
+from jaxnet import initializers, limits, metrics, validation
 from jaxnet import losses as _losses
 from jaxnet.layers import BatchNorm, Dense, Dropout
 from jaxnet.layers import base as _base
@@ -76,7 +79,7 @@ class Network:
 
     The course's dense shorthand, ``sizes (n[0], ..., n[L])`` and one activation per layer:
 
-    >>> net = Network((784, 512, 10), hidden="relu", output="softmax")
+    >>> net = Network((784, 512, 10), hidden_activation="relu", output_activation="softmax")
     >>> net.activations, net.loss
     (('relu', 'softmax'), 'categorical_cross_entropy')
     >>> Network((2, 4, 3, 1), activations=("relu", "tanh", "sigmoid")).L
@@ -85,7 +88,7 @@ class Network:
     Regularised (course 2): L2 on every Dense, batch norm and dropout after every hidden
     layer, in the order Dense -> BatchNorm -> Dropout:
 
-    >>> net = Network((2, 20, 3, 1), hidden="relu", output="sigmoid", l2=0.7, dropout=0.14)
+    >>> net = Network((2, 20, 3, 1), hidden_activation="relu", output_activation="sigmoid", l2=0.7, dropout=0.14)
     >>> [layer.kind for layer in net.layers]
     ['dense', 'dropout', 'dense', 'dropout', 'dense']
     >>> net.layers[0]
@@ -95,9 +98,10 @@ class Network:
 
     Args:
       sizes: ``(n_x, n[1], ..., n[L])``, at least two positive ints.
-      hidden: the activation of every hidden layer.
-      output: the activation of the output layer.
-      activations: one activation per layer instead of ``hidden``/``output``.
+      hidden_activation: the activation of every hidden layer.
+      output_activation: the activation of the output layer.
+      activations: one activation per layer instead of ``hidden_activation`` and
+        ``output_activation``.
       loss: the cost; by default it follows the output (sigmoid -> binary
         cross-entropy, softmax -> categorical cross-entropy, otherwise mean squared error).
       l2: λ of the L2 penalty on every ``W`` (``(λ / 2m) sum_l ||W[l]||^2``; module docstring).
@@ -112,8 +116,8 @@ class Network:
     def __init__(
         self,
         sizes: Sequence[int],
-        hidden="relu",
-        output="sigmoid",
+        hidden_activation="relu",
+        output_activation="sigmoid",
         *,
         activations: Sequence[str] | None = None,
         loss: str | None = None,
@@ -122,17 +126,12 @@ class Network:
         batch_norm: bool = False,
     ):
         sizes = _check_sizes(sizes)
-        if activations is None:
-            activations = (hidden,) * (len(sizes) - 2) + (output,)
-        if isinstance(activations, str) or len(activations) != len(sizes) - 1:
-            raise ValueError(
-                f"activations must give one activation per layer ({len(sizes) - 1} for sizes "
-                f"{sizes}), got {activations!r}"
-            )
-        l2 = _base.check_l2(l2)
-        dropout = _check_dropout(dropout)
-        if not isinstance(batch_norm, bool | np.bool_):
-            raise TypeError(f"batch_norm must be True or False, got {batch_norm!r}")
+        activations = _check_activations(
+            activations, hidden_activation, output_activation, len(sizes) - 1
+        )
+        l2 = validation.check_l2(l2)
+        dropout = validation.check_rate(dropout, "dropout")
+        validation.check_bool(batch_norm, "batch_norm")
         *hidden_layers, output_layer = (Dense(n, a, l2) for n, a in zip(sizes[1:], activations))
         layers = []
         for layer in hidden_layers:  # the order per hidden layer: Dense -> BatchNorm -> Dropout
@@ -147,7 +146,7 @@ class Network:
         ``l2`` (not None) is set on every layer that has one (the weighted layers)."""
         layers = _check_layers(layers)
         if l2 is not None:
-            layers = _with_l2(layers, _base.check_l2(l2))
+            layers = _with_l2(layers, validation.check_l2(l2))
         net = object.__new__(cls)
         net._build(layers, _check_input_shape(input_shape), loss)
         return net
@@ -161,15 +160,18 @@ class Network:
                 raise ValueError(f"layers[{l}] ({layer!r}) on input shape {shape}: {e}") from None
             shapes.append(shape)
         output = getattr(layers[-1], "activation", None)
-        if not hasattr(layers[-1], "activation") or not hasattr(layers[-1], "_replace"):
+        if not _has_field(layers[-1], "activation"):
             raise ValueError(
                 f"the last layer must be the output layer, one with an activation (e.g. "
                 f"Dense(10, 'softmax')), got {layers[-1]!r}"
             )
         if len(shapes[-1]) != 1:
+            fix = "put a Flatten() and a Dense layer last"
+            if len(shapes[-1]) == 2:  # a sequence (T, n)
+                fix = "a sequence per example; give the last recurrent layer return_sequences=False"
             raise ValueError(
                 f"the output layer must give a vector (n[L],) per example, got shape "
-                f"{shapes[-1]}: put a Flatten() and a Dense layer last"
+                f"{shapes[-1]}: {fix}"
             )
         output = _activations.get(output or "linear").name
         loss_name = (_losses.for_output(output) if loss is None else _losses.get(loss)).name
@@ -313,6 +315,35 @@ class Network:
             return "binary" if self.output_shape[0] == 1 else "multilabel"
         return "regression"
 
+    # --- the training contract (jaxnet.model): what fit, the engine and the API call ---------
+
+    backprops = BACKPROP  # the gradients it offers, the default first: hand-derived, or jax.grad
+
+    def forward(self, params, X, *, key=None, train=False):
+        """``jaxnet.network.forward`` of this network."""
+        return forward(self, params, X, key=key, train=train)
+
+    def cost(self, params, X, Y, weights=None, *, key=None, train=False):
+        """``jaxnet.network.cost`` of this network."""
+        return cost(self, params, X, Y, weights, key=key, train=train)
+
+    def evaluate(self, params, X, Y, weights=None):
+        """``jaxnet.network.evaluate`` of this network."""
+        return evaluate(self, params, X, Y, weights)
+
+    def loss_and_grads(self, params, X, Y, weights=None, backprop="manual", *, key=None,
+                       train=False):  # fmt: skip
+        """``jaxnet.network.loss_and_grads`` of this network."""
+        return loss_and_grads(self, params, X, Y, weights, backprop, key=key, train=train)
+
+    def with_stats(self, params, stats):
+        """``jaxnet.network.with_stats`` of this network."""
+        return with_stats(self, params, stats)
+
+    def predictions(self, A_L):
+        """``jaxnet.network.predictions`` of this network."""
+        return predictions(self, A_L)
+
     # --- JSON ----------------------------------------------------------------------------
 
     def to_dict(self) -> dict:
@@ -376,7 +407,7 @@ def Sequential(layers, input_shape, *, loss: str | None = None, l2: float | None
     Example:
       >>> from jaxnet.layers import BatchNorm, Conv2D, Dense, Dropout, Flatten, MaxPool2D
       >>> net = Sequential([Dense(64, "relu"), Dense(10, "softmax")], input_shape=(784,))
-      >>> net == Network((784, 64, 10), hidden="relu", output="softmax")
+      >>> net == Network((784, 64, 10), hidden_activation="relu", output_activation="softmax")
       True
       >>> cnn = Sequential([Conv2D(8, 3, activation="relu"), BatchNorm(), MaxPool2D(2), Flatten(),
       ...                   Dropout(0.5), Dense(10, "softmax")], input_shape=(28, 28, 1), l2=1e-3)
@@ -389,14 +420,32 @@ def Sequential(layers, input_shape, *, loss: str | None = None, l2: float | None
 
 
 def _check_sizes(sizes) -> tuple[int, ...]:
-    try:
-        sizes = tuple(sizes)
-    except TypeError:
-        raise TypeError(f"sizes must be a sequence of layer sizes, got {sizes!r}") from None
-    ints = all(isinstance(n, numbers.Integral) and not isinstance(n, bool) for n in sizes)
-    if len(sizes) < 2 or not ints or min(sizes) < 1:
-        raise ValueError(f"sizes must be at least two positive ints (n_x, ..., n_L), got {sizes!r}")
-    return tuple(int(n) for n in sizes)  # NumPy ints become Python ints: hashable, JSON-friendly
+    """``(n_x, ..., n_L)``: Python ints (hashable, JSON-friendly), NumPy ones accepted."""
+    sizes = validation.check_ints(sizes, "sizes", 1, min_length=2)
+    limits.at_most(layers=len(sizes) - 1, input_size=sizes[0])
+    return sizes
+
+
+def _check_activations(activations, hidden_activation, output_activation, L: int) -> tuple:
+    """One activation per layer: ``activations``, or ``hidden_activation`` for all but the last
+    and ``output_activation``."""
+    if activations is None:
+        hidden = validation.check_activation(hidden_activation, "hidden_activation")
+        output = validation.check_activation(output_activation, "output_activation")
+        return (hidden,) * (L - 1) + (output,)
+    if isinstance(activations, str | bytes) or not isinstance(activations, Sequence):
+        raise TypeError(
+            f"activations must be a sequence of activations, one per layer ({L}), got "
+            f"activations={activations!r:.80} of type {type(activations).__name__}"
+        )
+    if len(activations) != L:
+        raise ValueError(
+            f"activations must give one activation per layer ({L}), got {len(activations)}: "
+            f"activations={activations!r:.80}"
+        )
+    return tuple(
+        validation.check_activation(a, f"activations[{l}]") for l, a in enumerate(activations)
+    )
 
 
 def _check_layers(layers) -> tuple:
@@ -404,23 +453,17 @@ def _check_layers(layers) -> tuple:
         raise TypeError(f"layers must be a sequence of layers, got {type(layers).__name__}")
     if not layers:
         raise ValueError("layers must hold at least one layer (the output layer), got none")
+    limits.at_most(layers=len(layers))
     return tuple(_base.check_layer(layer, f"layers[{l}]") for l, layer in enumerate(layers))
 
 
 def _check_input_shape(input_shape) -> tuple[int, ...]:
-    if isinstance(input_shape, numbers.Integral) and not isinstance(input_shape, bool):
+    """One example's shape, e.g. ``(784,)`` or ``(64, 64, 3)``; an int ``n`` is ``(n,)``."""
+    if isinstance(input_shape, numbers.Integral) and not isinstance(input_shape, bool | np.bool_):
         input_shape = (input_shape,)
-    try:
-        shape = tuple(input_shape)
-    except TypeError:
-        raise TypeError(f"input_shape must be a tuple of ints, got {input_shape!r}") from None
-    ints = all(isinstance(n, numbers.Integral) and not isinstance(n, bool) for n in shape)
-    if not shape or not ints or min(shape) < 1:
-        raise ValueError(
-            f"input_shape must be one example's shape, positive ints such as (784,) or "
-            f"(64, 64, 3), got {input_shape!r}"
-        )
-    return tuple(int(n) for n in shape)
+    shape = validation.check_ints(input_shape, "input_shape", 1, min_length=1)
+    limits.at_most(input_size=math.prod(shape))
+    return shape
 
 
 def _check_output(n_out: int, output: str, loss: str) -> None:
@@ -430,16 +473,6 @@ def _check_output(n_out: int, output: str, loss: str) -> None:
         raise ValueError(f"binary_cross_entropy needs a sigmoid output, got output {output!r}")
     if loss == "categorical_cross_entropy" and output != "softmax":
         raise ValueError(f"categorical_cross_entropy needs a softmax output, got output {output!r}")
-
-
-def _check_dropout(rate) -> float:
-    ok = isinstance(rate, numbers.Real) and not isinstance(rate, bool) and 0 <= rate < 1
-    if not ok:
-        raise ValueError(
-            f"dropout must be a number in [0, 1) (the rate of the Dropout after every hidden "
-            f"layer; 0 for none), got dropout={rate!r}"
-        )
-    return float(rate)
 
 
 def _non_trainable(layer) -> tuple[str, ...]:
@@ -453,7 +486,14 @@ def _l2(layer) -> float:
 
 def _with_l2(layers: tuple, l2: float) -> tuple:
     """``layers`` with ``l2`` set on every layer that has the field."""
-    return tuple(layer._replace(l2=l2) if hasattr(layer, "l2") else layer for layer in layers)
+    return tuple(
+        dataclasses.replace(layer, l2=l2) if _has_field(layer, "l2") else layer for layer in layers
+    )
+
+
+def _has_field(layer, name: str) -> bool:
+    """Whether ``layer`` has the field ``name`` (``dataclasses.replace`` can set it)."""
+    return any(f.name == name for f in dataclasses.fields(layer))
 
 
 def without_l2(net: Network) -> Network:
@@ -533,7 +573,7 @@ def _values_drawn(l: int, layer, shape, scheme, scale, dtype) -> dict[str, int]:
 def _running_layers(net: Network) -> tuple:
     """The layers as the core runs them: the output layer linear (its activation is the network's)."""
     *hidden, output = net.layers
-    return (*hidden, output._replace(activation="linear"))
+    return (*hidden, dataclasses.replace(output, activation="linear"))
 
 
 def _layer_key(key, l: int, layer):
@@ -555,9 +595,12 @@ def _check_key(net: Network, key, train: bool) -> None:
 def _forward(net: Network, params, X, key, train: bool, weights):
     """``(A[L], Z[L], caches)``: the layers chained, the output activation applied to ``Z[L]``."""
     _check_key(net, key, train)
-    A, caches = X, []
+    A, caches, mask = X, [], None
     for l, (layer, p) in enumerate(zip(_running_layers(net), params, strict=True)):
-        A, cache = layer.forward(p, A, key=_layer_key(key, l, layer), train=train, weights=weights)
+        masked = {"mask": mask} if getattr(layer, "takes_mask", False) else {}
+        A_prev, layer_key = A, _layer_key(key, l, layer)
+        A, cache = layer.forward(p, A, key=layer_key, train=train, weights=weights, **masked)
+        mask = layer.output_mask(A_prev, mask) if A.ndim == 3 else None  # (m, T, n) only
         caches.append(cache)
     return net.output_activation.fn(A), A, tuple(caches)
 
@@ -665,8 +708,9 @@ def _regularised(net: Network, params, data_cost, m):
     return data_cost + penalty(net, params, m) if any(net.l2) else data_cost
 
 
-def evaluate(net: Network, params, X, Y, weights=None):
-    """``(J, metric)`` in inference mode from one forward pass: the one evaluate core.
+def evaluate(net: Network, params, X, Y, weights=None) -> dict:
+    """``{"loss": J, "accuracy": ...}`` (``"mse"`` for regression) in inference mode from one
+    forward pass: the one evaluate core, returning what ``jn.evaluate`` returns (as arrays).
 
     J is :func:`cost`'s (the L2 term included, with this set's ``m``), as Keras's evaluate
     includes its regularisation losses.
@@ -679,25 +723,27 @@ def evaluate(net: Network, params, X, Y, weights=None):
       weights: ``(m,)`` example weights (0 for padding rows), or None for the plain mean.
 
     Returns:
-      ``(J, metric)``, two scalar arrays: the metric is accuracy, or Keras's ``mse`` for
-      regression (:func:`jaxnet.metrics.metric`).
+      A dict of two scalar arrays: ``"loss"`` (J) and the metric, ``"accuracy"``, or Keras's
+      ``"mse"`` for regression (:func:`jaxnet.metrics.metric`; its key: ``metric_name``).
 
     Example:
       >>> import jax, jax.numpy as jnp
       >>> import jaxnet as jn
       >>> from jaxnet import network
-      >>> net = jn.Network((2, 3, 1), hidden="tanh", output="sigmoid")
+      >>> net = jn.Network((2, 3, 1), hidden_activation="tanh", output_activation="sigmoid")
       >>> params = jn.init(jax.random.key(0), net)
       >>> X, Y = jnp.ones((4, 2)), jnp.array([[0.0], [1.0], [1.0], [0.0]])
-      >>> J, accuracy = network.evaluate(net, params, X, Y)
-      >>> J.shape, float(accuracy)  # equal inputs: one prediction, right on half the labels
-      ((), 0.5)
+      >>> result = network.evaluate(net, params, X, Y)
+      >>> sorted(result), result["loss"].shape
+      (['accuracy', 'loss'], ())
+      >>> float(result["accuracy"])  # equal inputs: one prediction, right on half the labels
+      0.5
     """
     A_L, Z_L, _ = _forward(net, params, X, None, False, weights)
     J = _regularised(
         net, params, cost_from_output(net, A_L, Z_L, Y, weights), example_count(X, weights)
     )
-    return J, metrics.metric(A_L, Y, net.task, weights)
+    return {"loss": J, metrics.metric_name(net.task): metrics.metric(A_L, Y, net.task, weights)}
 
 
 # --- backprop ----------------------------------------------------------------------------
@@ -747,7 +793,7 @@ def _stop_non_trainable(net: Network, params):
 
 
 def loss_and_grads(
-    net: Network, params, X, Y, weights=None, backprop="manual", *, key=None, train=True
+    net: Network, params, X, Y, weights=None, backprop="manual", *, key=None, train=False
 ):
     """``(J, A[L], grads, stats)`` in one pass, by hand-derived backprop or by ``jax.grad``.
 
@@ -763,7 +809,8 @@ def loss_and_grads(
       weights: ``(m,)`` example weights (0 for padding rows), or None for the plain mean.
       backprop: ``"manual"`` (hand-derived backprop) or ``"autodiff"`` (``jax.grad``).
       key: a ``jax.random`` key for the layers that draw in training (dropout), or None.
-      train: training behaviour (the default here: dropout on, batch statistics).
+      train: training behaviour (dropout on, batch statistics; training passes True); the
+        default, as everywhere in jaxnet, is inference (dropout off, moving averages).
 
     Returns:
       ``(J, A[L], grads, stats)``: the scalar J, ``A[L] (m, n[L])``, the params' tree of
@@ -773,7 +820,7 @@ def loss_and_grads(
       >>> import jax, jax.numpy as jnp
       >>> import jaxnet as jn
       >>> from jaxnet import network
-      >>> net = jn.Network((2, 3, 1), hidden="tanh", output="sigmoid")
+      >>> net = jn.Network((2, 3, 1), hidden_activation="tanh", output_activation="sigmoid")
       >>> params = jn.init(jax.random.key(0), net)
       >>> X, Y = jnp.ones((4, 2)), jnp.array([[0.0], [1.0], [1.0], [0.0]])
       >>> J, A_L, grads, stats = network.loss_and_grads(net, params, X, Y)
@@ -828,7 +875,7 @@ def with_stats(net: Network, params, stats):
       >>> net = jn.Network((2, 3, 1), batch_norm=True)
       >>> params = jn.init(jax.random.key(0), net)
       >>> X, Y = jnp.array([[1.0, 2.0], [3.0, 0.0]]), jnp.array([[0.0], [1.0]])
-      >>> J, A_L, grads, stats = network.loss_and_grads(net, params, X, Y)
+      >>> J, A_L, grads, stats = network.loss_and_grads(net, params, X, Y, train=True)
       >>> new = network.with_stats(net, params, stats)
       >>> sorted(stats[1]), bool((new[1]["moving_mean"] == stats[1]["moving_mean"]).all())
       (['moving_mean', 'moving_var'], True)

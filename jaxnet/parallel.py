@@ -1,5 +1,10 @@
 """Data-parallel training with ``jax.sharding``: one code path from one CPU to many hosts.
 
+This module is jaxnet's one home for device meshes: building one, placing arrays on it
+(rows split, models split, replicated), constraining a batch inside ``jit`` and reading
+results back. Training only records the mesh in its static config
+(``jaxnet.training.engine.on_mesh``) and calls these functions.
+
 A 1-D mesh with axis ``"data"`` spans every device of every process. Params and
 optimiser state are replicated (``P()``); each batch is split along axis 0
 (``P("data")``) and XLA inserts the gradient all-reduce. Row counts that do not divide
@@ -29,6 +34,7 @@ __all__ = [
     "padded_size",
     "place",
     "replicate",
+    "shard_models",
     "shard_rows",
     "to_host",
 ]
@@ -226,6 +232,43 @@ def shard_rows(mesh: Mesh, X, Y):
         Y = jnp.concatenate([Y, jnp.broadcast_to(Y[:1], (m_pad - m, Y.shape[1]))])
         weights = place(mesh, (jnp.arange(m_pad) < m).astype(X.dtype), P(DATA_AXIS))
     return place(mesh, X, P(DATA_AXIS)), place(mesh, Y, P(DATA_AXIS)), weights
+
+
+def shard_models(mesh: Mesh, tree):
+    """K models split over the mesh: the leading axis K of every leaf is padded to a multiple
+    of ``mesh.size`` with copies of model 0 and split along ``"data"`` (``fit_ensemble``'s
+    ``shard="models"``; the caller drops the copies after).
+
+    Args:
+      mesh: the device mesh (axis ``"data"``).
+      tree: a pytree whose leaves have the leading axis K (params, optimiser state, keys:
+        typed ``jax.random`` key arrays are placed through their key data).
+
+    Returns:
+      The tree with leaves ``(padded_size(K, mesh.size), ...)`` split along ``"data"``.
+
+    Example:
+      >>> import jax, jax.numpy as jnp
+      >>> import jaxnet as jn
+      >>> mesh = jn.parallel.data_mesh()  # every device this process sees (1 on a plain CPU)
+      >>> keys = jax.random.split(jax.random.key(0), 3)
+      >>> states, keys = jn.parallel.shard_models(mesh, ({"W": jnp.ones((3, 2, 2))}, keys))
+      >>> states["W"].shape[0] == keys.shape[0] == jn.parallel.padded_size(3, mesh.size)
+      True
+    """
+
+    def pad_and_place(a):
+        extra = padded_size(a.shape[0], mesh.size) - a.shape[0]
+        a = jnp.concatenate([a, jnp.repeat(a[:1], extra, axis=0)]) if extra else a
+        return place(mesh, a, P(DATA_AXIS))
+
+    def leaf(a):
+        if not jnp.issubdtype(a.dtype, jax.dtypes.prng_key):
+            return pad_and_place(a)
+        data = pad_and_place(jax.random.key_data(a))
+        return jax.random.wrap_key_data(data, impl=jax.random.key_impl(a))
+
+    return jax.tree.map(leaf, tree)
 
 
 def constrain_batch(mesh: Mesh | None, x):

@@ -4,7 +4,8 @@ and a CNN's filters and feature maps.
 Every function builds a :class:`matplotlib.figure.Figure` directly (no pyplot, no
 global backend change: safe in scripts, threads and notebooks, where Jupyter displays
 the returned figure) and returns it. ``path=`` also saves it (PNG unless the suffix
-says otherwise; parent folders are created). Functions that draw a single panel take
+says otherwise; parent folders are created; written whole or not at all, and never over a
+file that jaxnet did not write unless ``overwrite=True``). Functions that draw a single panel take
 ``ax=`` to draw into an existing Axes instead, and then return ``ax.figure``.
 
 >>> import jaxnet as jn
@@ -18,8 +19,8 @@ from __future__ import annotations
 
 import math
 import numbers
+import os
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 
 import matplotlib
 import numpy as np
@@ -29,6 +30,8 @@ from matplotlib.ticker import MaxNLocator
 from jaxnet import activations as _activations
 from jaxnet import api
 from jaxnet.datasets.splitting import class_labels as _class_labels
+from jaxnet.io import atomic
+from jaxnet.validation import check_int
 
 __all__ = [
     "decision_grid",
@@ -53,12 +56,17 @@ def _new_axes(ax, figsize):
     return fig, fig.subplots()
 
 
-def _finish(fig: Figure, path, dpi: int) -> Figure:
-    """Save ``fig`` to ``path`` (if given, creating parent folders) and return it."""
+def _finish(fig: Figure, path, dpi: int, overwrite: bool = False) -> Figure:
+    """Save ``fig`` to ``path`` (if given) atomically and return it: parent folders are
+    created, the format follows the suffix (none: ``.png`` is appended, as matplotlib does),
+    and an existing file that jaxnet did not write is refused unless ``overwrite``."""
     if path is not None:
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(path, dpi=dpi)
+        if isinstance(path, str | os.PathLike) and not os.path.splitext(path)[1]:
+            path = f"{os.fspath(path)}.png"
+        hint = "pass overwrite=True to replace it, or choose another path"
+        path = atomic.check_target(path, "path", overwrite=overwrite, hint=hint)
+        with atomic.atomic_path(path, overwrite=overwrite) as tmp:
+            fig.savefig(tmp, dpi=dpi, format=path.suffix[1:].lower())
     return fig
 
 
@@ -76,7 +84,7 @@ def _format_rate(rate) -> str:
     return f"{rate:g}" if isinstance(rate, numbers.Real) else str(rate)
 
 
-def plot_history(history, path=None, *, dpi: int = 100) -> Figure:
+def plot_history(history, path=None, *, dpi: int = 100, overwrite: bool = False) -> Figure:
     """Learning curves from :func:`jaxnet.fit`: loss and accuracy (or mse), train vs validation.
 
     Args:
@@ -85,6 +93,7 @@ def plot_history(history, path=None, *, dpi: int = 100) -> Figure:
         ``History`` (its ``.history`` is used).
       path: save the figure there (optional).
       dpi: resolution of the saved image.
+      overwrite: replace an existing file at ``path`` that jaxnet did not write.
 
     Returns:
       The Figure: one panel for the loss, one for the metric (when the history has one);
@@ -122,11 +131,18 @@ def plot_history(history, path=None, *, dpi: int = 100) -> Figure:
         ax.set_ylabel(key)
         ax.grid(True, alpha=0.3)
         ax.legend()
-    return _finish(fig, path, dpi)
+    return _finish(fig, path, dpi, overwrite)
 
 
 def plot_costs(
-    costs, *, learning_rate=None, every: int = 100, path=None, ax=None, dpi: int = 100
+    costs,
+    *,
+    learning_rate=None,
+    every: int = 100,
+    path=None,
+    ax=None,
+    dpi: int = 100,
+    overwrite: bool = False,
 ) -> Figure:
     """The course's cost plot: the cost every ``every`` iterations, for one run or several.
 
@@ -140,6 +156,7 @@ def plot_costs(
       path: save the figure there (optional).
       ax: draw into this Axes instead of a new figure.
       dpi: resolution of the saved image.
+      overwrite: replace an existing file at ``path`` that jaxnet did not write.
 
     Returns:
       The Figure; x is the sample index, labelled ``"iterations (per hundreds)"`` for ``every=100``.
@@ -157,8 +174,7 @@ def plot_costs(
       >>> [line.get_label() for line in fig.axes[0].lines], fig.axes[0].get_xlabel()
       (['0.01', '0.1'], 'iterations')
     """
-    if not isinstance(every, numbers.Integral) or isinstance(every, bool) or every < 1:
-        raise ValueError(f"every must be an int >= 1, got {every!r}")
+    every = check_int(every, "every", 1)
     runs = dict(costs) if isinstance(costs, Mapping) else {None: costs}
     if not runs:
         raise ValueError("costs is an empty dict; expected {label: costs}")
@@ -175,7 +191,7 @@ def plot_costs(
         ax.set_title(f"Learning rate = {_format_rate(learning_rate)}")
     if isinstance(costs, Mapping):
         ax.legend(loc="upper right", shadow=True)
-    return _finish(fig, path, dpi)
+    return _finish(fig, path, dpi, overwrite)
 
 
 def _check_planar(X) -> np.ndarray:
@@ -204,7 +220,7 @@ def decision_grid(net, params, X, *, resolution: int = 200, margin=None):
     Example:
       >>> import jax, numpy as np
       >>> import jaxnet as jn
-      >>> net = jn.Network((2, 3, 1), hidden="tanh", output="sigmoid")
+      >>> net = jn.Network((2, 3, 1), hidden_activation="tanh", output_activation="sigmoid")
       >>> params = jn.init(jax.random.key(0), net)
       >>> X = np.array([[0.0, 0.0], [1.0, 1.0], [0.0, 1.0]], np.float32)
       >>> xx, yy, Z = jn.plotting.decision_grid(net, params, X, resolution=5)
@@ -220,8 +236,7 @@ def decision_grid(net, params, X, *, resolution: int = 200, margin=None):
         )
     if net.task not in ("binary", "multiclass"):
         raise ValueError(f"decision boundaries need a classifier, got a {net.task} network")
-    if not isinstance(resolution, numbers.Integral) or resolution < 2:
-        raise ValueError(f"resolution must be an int >= 2, got {resolution!r}")
+    resolution = check_int(resolution, "resolution", 2)
     lo, hi = X.min(axis=0), X.max(axis=0)
     pad = np.where(hi > lo, 0.1 * (hi - lo), 0.5) if margin is None else np.full(2, float(margin))
     xx, yy = np.meshgrid(
@@ -245,6 +260,7 @@ def plot_decision_boundary(
     ax=None,
     title=None,
     dpi: int = 100,
+    overwrite: bool = False,
 ) -> Figure:
     """The course's planar plot: predicted class regions over the plane, and the labelled points.
 
@@ -259,6 +275,7 @@ def plot_decision_boundary(
       ax: draw into this Axes instead of a new figure.
       title: the Axes title (optional).
       dpi: resolution of the saved image.
+      overwrite: replace an existing file at ``path`` that jaxnet did not write.
 
     Returns:
       The Figure. Its Axes holds the filled contour set of the predicted class (levels
@@ -267,7 +284,7 @@ def plot_decision_boundary(
     Example:
       >>> import jax, numpy as np
       >>> import jaxnet as jn
-      >>> net = jn.Network((2, 3, 1), hidden="tanh", output="sigmoid")
+      >>> net = jn.Network((2, 3, 1), hidden_activation="tanh", output_activation="sigmoid")
       >>> params = jn.init(jax.random.key(0), net)
       >>> X = np.array([[0.0, 0.0], [1.0, 1.0], [0.0, 1.0]], np.float32)
       >>> fig = jn.plotting.plot_decision_boundary(net, params, X, np.array([0, 1, 1]),
@@ -290,7 +307,7 @@ def plot_decision_boundary(
     ax.set_ylabel("x2")
     if title is not None:
         ax.set_title(title)
-    return _finish(fig, path, dpi)
+    return _finish(fig, path, dpi, overwrite)
 
 
 def plot_activations(
@@ -300,6 +317,7 @@ def plot_activations(
     num: int = 401,
     path=None,
     dpi: int = 100,
+    overwrite: bool = False,
 ) -> Figure:
     """Each activation g(z) and its hand-derived derivative g'(z), one panel per activation.
 
@@ -310,6 +328,7 @@ def plot_activations(
       num: number of z values.
       path: save the figure there (optional).
       dpi: resolution of the saved image.
+      overwrite: replace an existing file at ``path`` that jaxnet did not write.
 
     Returns:
       The Figure; panel i has two lines, ``g(z)`` then ``g'(z)``, titled with the activation's name.
@@ -343,7 +362,7 @@ def plot_activations(
         ax.set_xlabel("z")
         ax.grid(True, alpha=0.3)
         ax.legend()
-    return _finish(fig, path, dpi)
+    return _finish(fig, path, dpi, overwrite)
 
 
 def _as_images(images, image_shape=None) -> np.ndarray:
@@ -414,6 +433,7 @@ def plot_images(
     image_shape=None,
     path=None,
     dpi: int = 100,
+    overwrite: bool = False,
 ) -> Figure:
     """A grid of images titled with their label, or ``"pred / true"`` with mistakes in red.
 
@@ -429,6 +449,7 @@ def plot_images(
       image_shape: ``(h, w)`` or ``(h, w, c)`` to reshape flattened images that are not square.
       path: save the figure there (optional).
       dpi: resolution of the saved image.
+      overwrite: replace an existing file at ``path`` that jaxnet did not write.
 
     Returns:
       The Figure, one Axes per drawn image (``min(m, max_images)``); a mistake
@@ -443,9 +464,7 @@ def plot_images(
       >>> [(ax.get_title(), ax.title.get_color()) for ax in fig.axes]
       [('non-cat / non-cat', 'black'), ('non-cat / cat', 'red'), ('cat / cat', 'black')]
     """
-    for value, name in ((ncols, "ncols"), (max_images, "max_images")):
-        if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < 1:
-            raise ValueError(f"{name} must be an int >= 1, got {value!r}")
+    ncols, max_images = check_int(ncols, "ncols", 1), check_int(max_images, "max_images", 1)
     images = _as_images(images, image_shape)
     m = images.shape[0]
     if m == 0:
@@ -479,7 +498,7 @@ def plot_images(
             if mistake:
                 spine.set_color(MISTAKE_COLOR)
                 spine.set_linewidth(2.5)
-    return _finish(fig, path, dpi)
+    return _finish(fig, path, dpi, overwrite)
 
 
 def plot_hidden_size_sweep(
@@ -490,6 +509,7 @@ def plot_hidden_size_sweep(
     path=None,
     ax=None,
     dpi: int = 100,
+    overwrite: bool = False,
 ) -> Figure:
     """Accuracy against the number of hidden units: the course's hidden-layer-size experiment.
 
@@ -500,6 +520,7 @@ def plot_hidden_size_sweep(
       path: save the figure there (optional).
       ax: draw into this Axes instead of a new figure.
       dpi: resolution of the saved image.
+      overwrite: replace an existing file at ``path`` that jaxnet did not write.
 
     Returns:
       The Figure; lines are drawn in increasing hidden size, with a log x-axis when the
@@ -539,13 +560,7 @@ def plot_hidden_size_sweep(
     ax.grid(True, alpha=0.3)
     if val_accuracies is not None:
         ax.legend()
-    return _finish(fig, path, dpi)
-
-
-def _check_count(value, name: str) -> int:
-    if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < 1:
-        raise ValueError(f"{name} must be an int >= 1, got {value!r}")
-    return int(value)
+    return _finish(fig, path, dpi, overwrite)
 
 
 def _blank(ax) -> None:
@@ -554,7 +569,14 @@ def _blank(ax) -> None:
 
 
 def plot_filters(
-    W, path=None, *, channel=None, ncols: int = 8, max_filters: int = 64, dpi: int = 100
+    W,
+    path=None,
+    *,
+    channel=None,
+    ncols: int = 8,
+    max_filters: int = 64,
+    dpi: int = 100,
+    overwrite: bool = False,
 ) -> Figure:
     """A conv layer's filters, one panel each: what the first layer of a CNN looks for.
 
@@ -566,6 +588,7 @@ def plot_filters(
       max_filters: draw at most the first this many filters.
       path: save the figure there (optional).
       dpi: resolution of the saved image.
+      overwrite: replace an existing file at ``path`` that jaxnet did not write.
 
     Returns:
       The Figure, one Axes per drawn filter (``min(n_C, max_filters)``), titled with its index;
@@ -582,13 +605,12 @@ def plot_filters(
     W = np.asarray(W, dtype=float)
     if W.ndim != 4 or W.shape[0] < 1 or W.shape[-1] < 1:
         raise ValueError(f"W must be conv kernels of shape (f, f, n_C_prev, n_C), got {W.shape}")
-    ncols, max_filters = _check_count(ncols, "ncols"), _check_count(max_filters, "max_filters")
+    ncols, max_filters = check_int(ncols, "ncols", 1), check_int(max_filters, "max_filters", 1)
     n_C_prev = W.shape[2]
     color = channel is None and n_C_prev == 3
     if not color:
         channel = 0 if channel is None else channel
-        if not isinstance(channel, numbers.Integral) or not 0 <= channel < n_C_prev:
-            raise ValueError(f"channel must be an int in 0..{n_C_prev - 1}, got {channel!r}")
+        channel = check_int(channel, "channel", 0, n_C_prev - 1)
     n = min(W.shape[-1], max_filters)
     cols = min(ncols, n)
     rows = math.ceil(n / cols)
@@ -607,11 +629,19 @@ def plot_filters(
             ax.imshow(w, cmap="gray", interpolation="nearest")
         ax.set_title(str(k), fontsize=8)
         _blank(ax)
-    return _finish(fig, path, dpi)
+    return _finish(fig, path, dpi, overwrite)
 
 
 def plot_feature_maps(
-    net, params, image, path=None, *, layers=None, max_maps: int = 8, dpi: int = 100
+    net,
+    params,
+    image,
+    path=None,
+    *,
+    layers=None,
+    max_maps: int = 8,
+    dpi: int = 100,
+    overwrite: bool = False,
 ) -> Figure:
     """One image and what layers of a CNN make of it: the first channels of their outputs.
 
@@ -624,6 +654,7 @@ def plot_feature_maps(
       max_maps: draw at most this many channels per layer.
       path: save the figure there (optional).
       dpi: resolution of the saved image.
+      overwrite: replace an existing file at ``path`` that jaxnet did not write.
 
     Returns:
       The Figure: the image in the first row, then one row per layer (inference mode:
@@ -643,7 +674,7 @@ def plot_feature_maps(
     from jaxnet.validation import as_inputs, check_network, check_params
 
     check_network(net)
-    max_maps = _check_count(max_maps, "max_maps")
+    max_maps = check_int(max_maps, "max_maps", 1)
     if len(net.input_shape) != 3:
         raise ValueError(
             f"the network must take images (n_H, n_W, n_C), got input_shape {net.input_shape}"
@@ -687,4 +718,4 @@ def plot_feature_maps(
             ax.set_title(f"ch {c}", fontsize=8)
             _blank(ax)
         row[0].set_ylabel(f"layer {l + 1} {net.layers[l].kind}\n{n_H}x{n_W}x{n_C}", fontsize=8)
-    return _finish(fig, path, dpi)
+    return _finish(fig, path, dpi, overwrite)

@@ -45,7 +45,7 @@ def planar(hidden):
     """Week 3: the flower (all 400 points), 4 tanh units or logistic regression, sgd 1.2, 10000 it."""
     X, y = ds.planar_flower(jax.random.key(DATA_SEED), m=400)
     sizes = (2, 4, 1) if hidden else (2, 1)
-    net = jn.Network(sizes, hidden="tanh", output="sigmoid")
+    net = jn.Network(sizes, hidden_activation="tanh", output_activation="sigmoid")
     net, params = _fit(net, X, y, scheme="normal", optimizer="sgd", learning_rate=1.2, epochs=10000)
     return {"train": _accuracy(net, params, X, y)}
 
@@ -60,7 +60,7 @@ def cat(data_dir):
     """Week 2: logistic regression on the 12288 pixels, zeros init, sgd 0.005, 2000 iterations."""
     train, test, _ = ds.load_cat_vs_noncat(data_dir)
     (X, y), test = _images(train), _images(test)
-    net = jn.Network((X.shape[1], 1), output="sigmoid")
+    net = jn.Network((X.shape[1], 1), output_activation="sigmoid")
     net, params = _fit(net, X, y, scheme="zeros", optimizer="sgd", learning_rate=0.005, epochs=2000)
     return {"train": _accuracy(net, params, X, y), "test": _accuracy(net, params, *test)}
 
@@ -69,7 +69,7 @@ def mnist(data_dir):
     """The seed's Keras example: 784-512-10 relu/softmax, rmsprop 1e-3, batch 128, 5 epochs."""
     train, test = ds.load_mnist(data_dir)
     (X, y), test = _images(train), _images(test)
-    net = jn.Network((784, 512, 10), hidden="relu", output="softmax")
+    net = jn.Network((784, 512, 10), hidden_activation="relu", output_activation="softmax")
     net, params = _fit(
         net, X, y, scheme="he", optimizer="rmsprop", learning_rate=1e-3, epochs=5, batch_size=128
     )
@@ -80,7 +80,7 @@ def classification():
     """scikit-learn make_classification 5000 x 20, 4000/1000 split, 20-10-1 tanh, adam 0.01."""
     X, y = ds.make_classification(jax.random.key(DATA_SEED), m=5000)
     train, test = ds.train_test_split(jax.random.key(DATA_SEED + 1), X, y, 0.2)
-    net = jn.Network((20, 10, 1), hidden="tanh", output="sigmoid")
+    net = jn.Network((20, 10, 1), hidden_activation="tanh", output_activation="sigmoid")
     net, params = _fit(
         net, *train, scheme="xavier", optimizer="adam", learning_rate=0.01, epochs=20, batch_size=64
     )

@@ -34,7 +34,7 @@ def main(argv=None) -> int:
     X_train, X_test = ds.scale(ds.flatten_images(X_train)), ds.scale(ds.flatten_images(X_test))
     X_train, y_train = X_train[: args.limit], y_train[: args.limit]
 
-    net = jn.Network((784, 512, 10), hidden="relu", output="softmax")
+    net = jn.Network((784, 512, 10), hidden_activation="relu", output_activation="softmax")
     jn.summary(net)
     init_key, shuffle_key = jax.random.split(jax.random.key(args.seed))
     params = jn.init(init_key, net, scheme="he")

@@ -14,7 +14,12 @@ jax.config.update("jax_numpy_rank_promotion", "raise")
 
 # Scripts the tests run in subprocesses (they set XLA_FLAGS at import): never imported by
 # --doctest-modules into the test process.
-collect_ignore = ["sharded_worker.py", "sharded_layers_worker.py", "parallel_worker.py"]
+collect_ignore = [
+    "sharded_worker.py",
+    "sharded_layers_worker.py",
+    "sharded_model_worker.py",
+    "parallel_worker.py",
+]
 
 # The `jaxnet` command turns on JAX's persistent compilation cache (jn.enable_compilation_cache)
 # in ~/.cache/jaxnet/xla unless JAXNET_COMPILATION_CACHE names another folder. The commands the

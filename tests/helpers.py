@@ -4,9 +4,10 @@ protocol), the in-process ``jaxnet`` command and a compile counter."""
 
 import collections
 import contextlib
+import functools
 import os
+import re
 from pathlib import Path
-from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -62,11 +63,22 @@ def random_params(seed, net, dtype=jnp.float32, bias_scale=0.5):
     )
 
 
+def random_inputs(layer, input_shape, m, rng):
+    """``(m, *input_shape)`` NumPy inputs for ``layer``: standard normals, or token ids in the
+    vocabulary for an Embedding (with zeros, the padding id, at the end of some rows)."""
+    vocab_size = getattr(layer, "vocab_size", None)
+    if vocab_size is None:
+        return rng.normal(size=(m, *input_shape))
+    ids = rng.integers(1, vocab_size, size=(m, *input_shape))
+    lengths = rng.integers(1, input_shape[0] + 1, size=(m, 1))
+    return np.where(np.arange(input_shape[0]) < lengths, ids, 0).astype(np.float64)
+
+
 def random_data(seed, net, m, dtype=jnp.float32):
     """``X (m, *input_shape)`` and labels as the public API takes them (integer classes for
     softmax+CCE)."""
     rng = np.random.default_rng(seed)
-    X = rng.normal(size=(m, *net.input_shape))
+    X = random_inputs(net.layers[0], net.input_shape, m, rng)
     n_out = net.output_shape[0]
     if net.task == "multiclass":
         Y = rng.integers(0, n_out, size=m).astype(np.int32)
@@ -97,12 +109,7 @@ def architectures(draw, max_depth=5, max_width=8, max_m=16):
     return make_net((*widths, n_out), hidden, output, loss), m, seed
 
 
-class _ScaleFields(NamedTuple):
-    noise: float = 0.0
-
-
-@jn.layers.register
-class Scale(_ScaleFields):
+class Scale(jn.layers.Layer):
     """A test layer with every part of the protocol: ``A = A_prev * s + offset`` per feature
     (the last axis), plus ``noise * N(0, 1)`` in training (so it needs a key when ``noise > 0``).
 
@@ -110,9 +117,9 @@ class Scale(_ScaleFields):
     (weighted) mean of ``A_prev`` (:meth:`stats`), and that inference uses.
     """
 
-    __slots__ = ()
     kind = "test_scale"
     non_trainable = ("offset",)
+    noise: float = 0.0
 
     @property
     def needs_key(self) -> bool:
@@ -150,9 +157,6 @@ class Scale(_ScaleFields):
     def stats(self, cache):
         return {"offset": cache[2]}
 
-    def to_dict(self):
-        return {"kind": self.kind, "noise": self.noise}
-
 
 def _last_axis(v, A):
     """``v (n,)`` shaped to broadcast along the last axis of ``A`` (no rank promotion)."""
@@ -171,6 +175,16 @@ def jaxnet(capsys, *argv):
 def without_time(history):
     """A history without its wall times (``"time"``), the part two equal runs may differ in."""
     return {k: v for k, v in history.items() if k != "time"}
+
+
+@functools.cache
+def writing_a_layer() -> dict:
+    """The namespace of docs/writing_a_layer.md's ```python blocks, run once (its own checks
+    assert as they run): the page's ``ScaleShift`` is a tested layer, not a sketch."""
+    page = (REPO / "docs" / "writing_a_layer.md").read_text()
+    namespace = {"__name__": "writing_a_layer"}
+    exec("\n".join(re.findall(r"^```python\n(.*?)^```", page, re.S | re.M)), namespace)  # noqa: S102
+    return namespace
 
 
 @contextlib.contextmanager

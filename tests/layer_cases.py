@@ -11,7 +11,7 @@ append them here.
 backprop of the network against ``jax.grad`` of its cost): ``(layers, input_shape, loss)``.
 """
 
-from helpers import ACTIVATIONS, Scale
+from helpers import ACTIVATIONS, Scale, writing_a_layer
 
 from jaxnet.layers import Dense
 
@@ -21,6 +21,7 @@ CASES = [
     (Dense(7, "relu"), (9,)),  # a larger one: a matrix product
     (Scale(), (5,)),
     (Scale(noise=0.5), (2, 3, 4)),  # any rank; draws from its key in training
+    (writing_a_layer()["ScaleShift"](0.5), (4, 3)),  # docs/writing_a_layer.md's example
 ]
 
 NETWORKS = [
@@ -75,6 +76,32 @@ NETWORKS += [
             Dense(1, "sigmoid", l2=0.5),
         ),
         (6, 5, 2),
+        None,
+    ),
+]
+
+
+# --- the sequence layers of course 5 (inputs (m, T, n); the Embedding's are token ids) ---
+from jaxnet.layers import GRU, LSTM, Bidirectional, Embedding, SimpleRNN  # noqa: E402
+
+CASES += [
+    (SimpleRNN(3, return_sequences=True), (4, 2)),
+    (LSTM(3), (4, 2)),  # the last state only
+    (GRU(2, return_sequences=True), (3, 3)),
+    (Embedding(6, 3), (4,)),  # the backward is a scatter-add
+    (Dense(3, "softmax"), (4, 2)),  # the same Dense at every step of a sequence
+    (Bidirectional(LSTM(2, return_sequences=True)), (3, 2)),  # both ways, concatenated
+]
+
+NETWORKS += [
+    (  # stacked recurrent layers, a Dense per step between them
+        (LSTM(3, return_sequences=True), Dense(2, "tanh"), GRU(3), Dense(2, "softmax")),
+        (4, 3),
+        None,
+    ),
+    (  # token ids, padding masked (zeros at the end of rows), a simple RNN
+        (Embedding(5, 3, mask_zero=True), SimpleRNN(3), Dense(1, "sigmoid")),
+        (4,),
         None,
     ),
 ]

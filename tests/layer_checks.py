@@ -4,15 +4,20 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxnet.layers._autodiff import plain_autodiff
+
 
 def vjp_in_layer_convention(layer, params, A_prev, dA, **forward_kwargs):
     """``(dA_prev, dparams)`` from ``jax.vjp`` of ``layer.forward``: ``dparams = vjp / m`` (the mean
-    cost's gradient), zeros for the non-trainable leaves, as ``layer.backward`` must return."""
+    cost's gradient), zeros for the non-trainable leaves, as ``layer.backward`` must return.
+    Traced under ``plain_autodiff``: JAX's own derivative of the ``lax`` primitives, not the
+    custom VJPs (the hand-derived backward) that conv and pooling carry."""
 
     def forward(p, a):
         return layer.forward(p, a, **forward_kwargs)[0]
 
-    vjp_params, vjp_A_prev = jax.vjp(forward, params, A_prev)[1](dA)
+    with plain_autodiff():
+        vjp_params, vjp_A_prev = jax.vjp(forward, params, A_prev)[1](dA)
     m = A_prev.shape[0]
     frozen = getattr(layer, "non_trainable", ())
     dparams = {

@@ -18,7 +18,7 @@ from jaxnet.datasets import planar_flower
 def train_planar(mesh=None):
     """The run both sides compare: planar flower, batches of 50 (not a multiple of 4 devices)."""
     X, y = planar_flower(jax.random.key(1), m=402)
-    net = jn.Network((2, 4, 1), hidden="tanh", output="sigmoid")
+    net = jn.Network((2, 4, 1), hidden_activation="tanh", output_activation="sigmoid")
     params = jn.init(jax.random.key(2), net, scheme="normal")
     return jn.fit(net, params, X, y, learning_rate=0.5, epochs=4, batch_size=50,
                   key=jax.random.key(0), verbose=0, mesh=mesh)  # fmt: skip

@@ -44,9 +44,13 @@ def batch_statistics(mesh, net, params, X, Y):
     """One training forward on rows sharded over the mesh (padded, weight 0) vs on one device:
     the batch norm statistics (``stats``) are those of the global batch of real rows."""
     Y = jax.nn.one_hot(Y, net.output_shape[0]) if net.task == "multiclass" else Y[:, None] * 1.0
-    single = network.loss_and_grads(net, params, X, Y, None, key=jax.random.key(1))
+    single = network.loss_and_grads(net, params, X, Y, None, key=jax.random.key(1), train=True)
     Xs, Ys, weights = parallel.shard_rows(mesh, X, Y)
-    run = jax.jit(lambda p, x, y, w: network.loss_and_grads(net, p, x, y, w, key=jax.random.key(1)))
+    run = jax.jit(
+        lambda p, x, y, w: network.loss_and_grads(
+            net, p, x, y, w, key=jax.random.key(1), train=True
+        )
+    )
     sharded = run(parallel.replicate(mesh, params), Xs, Ys, weights)
     return {
         "data_sharding": str(Xs.sharding.spec),
@@ -61,7 +65,7 @@ def main(out):
     rng = np.random.default_rng(0)
     X = rng.standard_normal((M, 2)).astype(np.float32)
     y = (X[:, 0] * X[:, 1] > 0).astype(np.int32)
-    dense = jn.Network((2, 8, 6, 1), hidden="relu", l2=0.3, dropout=0.2, batch_norm=True)
+    dense = jn.Network((2, 8, 6, 1), hidden_activation="relu", l2=0.3, dropout=0.2, batch_norm=True)
     p_dense = jn.init(jax.random.key(2), dense)
     images = rng.standard_normal((M, 8, 8, 1)).astype(np.float32)
     labels = (images[:, :4].mean(axis=(1, 2, 3)) > 0).astype(np.int32) + (

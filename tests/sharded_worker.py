@@ -47,6 +47,20 @@ def compare(name, net, params, X, Y, mesh, **kw):
     }
 
 
+def ensembles(mesh, net, X, y) -> dict:
+    """3 models (not a multiple of 8: shard="models" pads them) on the mesh, split by models and
+    by data, against the same models on one device; the largest difference of each."""
+    stacked = jn.init_ensemble(jax.random.split(jax.random.key(4), 3), net)
+    kw = dict(learning_rate=np.array([0.3, 0.6, 1.2], np.float32), epochs=20, verbose=0)
+    single, _ = jn.fit_ensemble(net, stacked, X, y, **kw)
+    result = {}
+    for shard in ("models", "data"):
+        sharded, histories = jn.fit_ensemble(net, stacked, X, y, mesh=mesh, shard=shard, **kw)
+        assert jax.tree.leaves(sharded)[0].shape[0] == len(histories) == 3
+        result[shard] = max_difference(single, sharded)
+    return result
+
+
 def main(mnist_dir, checkpoint_dir, out):
     mesh = parallel.data_mesh()
     results = {"devices": mesh.size}
@@ -54,7 +68,7 @@ def main(mnist_dir, checkpoint_dir, out):
     X_rows, _, _ = parallel.shard_rows(mesh, X, y[:, None].astype(X.dtype))
     results["data_sharding"] = str(X_rows.sharding.spec)
     results["shard_shapes"] = sorted({s.data.shape[0] for s in X_rows.addressable_shards})
-    planar = jn.Network((2, 4, 1), hidden="tanh", output="sigmoid")
+    planar = jn.Network((2, 4, 1), hidden_activation="tanh", output_activation="sigmoid")
     p0 = jn.init(jax.random.key(2), planar, scheme="normal")
     key = jax.random.key(0)
     runs = [
@@ -72,9 +86,10 @@ def main(mnist_dir, checkpoint_dir, out):
             key=key,
         ),
     ]
+    results["ensembles"] = ensembles(mesh, planar, X, y)
     (Xm, ym), _ = load_mnist(mnist_dir)
     Xm, ym = scale(flatten_images(Xm[:1000])), ym[:1000]
-    mnist = jn.Network((784, 64, 10), hidden="relu", output="softmax")
+    mnist = jn.Network((784, 64, 10), hidden_activation="relu", output_activation="softmax")
     pm = jn.init(jax.random.key(3), mnist)
     for batch_size in (100, 60):  # 60: batches do not divide by 8 either
         runs.append(

@@ -176,4 +176,4 @@ def test_leaky_relu_slope_must_be_finite(name, kwargs):
         jn.activations.get(name, **kwargs)
     if not kwargs:  # a network built with it is refused too
         with pytest.raises(ValueError, match=r"slope must be a finite number"):
-            jn.Network((2, 3, 1), hidden=name)
+            jn.Network((2, 3, 1), hidden_activation=name)

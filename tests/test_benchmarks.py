@@ -114,3 +114,32 @@ def test_layer_cost_reports_every_variant_against_plain():
         seconds = [float(c) for c in row[1::2]]
         assert len(seconds) == 2 and all(s > 0 for s in seconds)
     assert [c.strip() for c in rows[1][2::2]] == ["1.00x", "1.00x"]
+
+
+def test_conv_grad_in_loop_times_each_backward():
+    """benchmarks/conv_grad_in_loop.py --quick: the layer's three backwards, each timed unrolled
+    and in lax.scan, the hand-derived row the 1.00x reference."""
+    cmd = [sys.executable, "benchmarks/conv_grad_in_loop.py", "--quick"]
+    proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    rows = [line.split("|")[1:-1] for line in proc.stdout.splitlines() if line.startswith("| ")]
+    assert [r[1].strip() for r in rows[1:]] == [
+        "autodiff",
+        "autodiff, JAX's transpose",
+        "hand-derived",
+    ]
+    assert all(float(r[2]) >= 0 and float(r[3]) >= 0 for r in rows[1:])
+    assert rows[-1][4].strip() == "1.00x"
+
+
+def test_cnn_products_times_every_form():
+    """benchmarks/cnn_products.py --quick: every piece of E's step timed, each dW form present."""
+    cmd = [sys.executable, "-m", "benchmarks.cnn_products", "--quick"]
+    proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    rows = [line.split("|")[1:-1] for line in proc.stdout.splitlines() if line.startswith("| ")]
+    names = [r[0].strip() for r in rows[1:]]
+    for form in ("matrix products (CPU form)", "one convolution (GPU form)", "JAX's transpose"):
+        assert f"conv2 dW, {form}" in names
+    assert "relu + pool1 backward, hand-derived" in names and "conv2 dA_prev" in names
+    assert all(float(r[1]) > 0 for r in rows[1:] if not r[0].startswith(" PyTorch"))

@@ -21,12 +21,12 @@ from helpers import REPO, jaxnet
 
 import jaxnet as jn
 from jaxnet import cli
-from jaxnet.io import checkpoint
+from jaxnet.io import atomic, checkpoint
 
 PNG = b"\x89PNG\r\n\x1a\n"
 RUN_FILES = ("config.json", "history.json", "history.csv", "metrics.json",
              "checkpoint.safetensors", "learning_curves.png")  # fmt: skip
-CONFIG_KEYS = {"dataset", "layers", "hidden_activation", "output_activation", "scheme", "optimizer",
+CONFIG_KEYS = {"dataset", "hidden_sizes", "hidden_activation", "output_activation", "scheme", "optimizer",
                "learning_rate", "epochs", "batch_size", "seed", "backprop", "network"}  # fmt: skip
 
 
@@ -55,14 +55,17 @@ def test_train_writes_the_run_directory(planar_run):
     assert_png(planar_run / "learning_curves.png")
     assert_png(planar_run / "decision_boundary.png")
     assert not (planar_run / "predictions.png").exists()
-    assert not list(planar_run.glob(".*"))  # no temporary files left behind
+    left = [p for p in planar_run.glob(".*") if p.name not in atomic.BOOKKEEPING]
+    assert not left  # no temporary files left behind
     config = json.loads((planar_run / "config.json").read_text())
     assert set(config) >= CONFIG_KEYS
-    assert config["layers"] == [4] and config["learning_rate"] == 1.2 and config["epochs"] == 200
+    assert (
+        config["hidden_sizes"] == [4] and config["learning_rate"] == 1.2 and config["epochs"] == 200
+    )
     assert config["batch_size"] is None and config["scheme"] == "normal"
     assert config["backprop"] == "manual" and "grads" not in config and "init" not in config
     assert config["network"]["sizes"] == [2, 4, 1]
-    assert config["command"].startswith("jaxnet train --dataset planar --layers 4 ")
+    assert config["command"].startswith("jaxnet train --dataset planar --hidden-sizes 4 ")
     assert "--scheme normal" in config["command"] and "--backprop manual" in config["command"]
     metrics = json.loads((planar_run / "metrics.json").read_text())
     assert {"train", "validation", "epochs", "wall_time_s", "examples_per_second"} <= set(metrics)
@@ -158,12 +161,12 @@ def test_evaluate_summary_and_predict(planar_run, tmp_path, capsys):
 
 
 def test_gradcheck(capsys, monkeypatch):
-    code, out, _ = jaxnet(capsys, "gradcheck", "--layers", "5,3", "--seed", 2**32 - 1)
+    code, out, _ = jaxnet(capsys, "gradcheck", "--hidden-sizes", "5,3", "--seed", 2**32 - 1)
     assert code == 0 and "PASSED" in out and "4-5-3-1" in out
     assert out.count("vs") == 3
     failed = jn.GradcheckReport(1e-3, 1e-3, 1e-9, threshold=2e-7, passed=False)
     monkeypatch.setattr(jn, "gradcheck", lambda *a, **k: failed)  # a broken backward pass
-    code, out, _ = jaxnet(capsys, "gradcheck", "--layers", "6", "--hidden-activation", "relu",
+    code, out, _ = jaxnet(capsys, "gradcheck", "--hidden-sizes", "6", "--hidden-activation", "relu",
                           "--output-activation", "softmax", "--scheme", "he")  # fmt: skip
     assert code == 1 and "FAILED" in out and "4-6-3 relu/softmax" in out
 
@@ -188,8 +191,8 @@ def test_version_and_help(capsys):
         (["train", "--dataset", "{tmp}/data.txt"], "unknown dataset"),
         (["train", "--learning-rate", "-0.1", "--out", "{tmp}/r"], "learning_rate"),
         (["train", "--learning-rate", "fast"], "--learning-rate"),
-        (["train", "--layers", "5,x"], "--layers"),
-        (["train", "--layers", "0", "--out", "{tmp}/r"], "sizes"),
+        (["train", "--hidden-sizes", "5,x"], "--hidden-sizes"),
+        (["train", "--hidden-sizes", "0", "--out", "{tmp}/r"], "sizes"),
         (["train", "--epochs", "0", "--out", "{tmp}/r"], "epochs"),
         (["train", "--hidden-activation", "swish", "--out", "{tmp}/r"], "unknown activation"),
         (["train", "--scheme", "glorious", "--out", "{tmp}/r"], "scheme"),
@@ -205,7 +208,7 @@ def test_version_and_help(capsys):
         (["train", "--dataset", "{tmp}/none.csv"], "no such CSV file"),
         (["train", "--resume", "{tmp}", "--epochs", "5"], "not a jaxnet run directory"),
         (["train", "--resume", "{tmp}/missing", "--epochs", "5"], "not a run directory"),
-        (["train", "--resume", "{tmp}", "--layers", "3"], "drop --layers"),
+        (["train", "--resume", "{tmp}", "--hidden-sizes", "3"], "drop --hidden-sizes"),
         (["train", "--resume", "{tmp}", "--out", "{tmp}/x", "--force"], "drop --out --force"),
         (["evaluate", "{tmp}"], "not a jaxnet run directory"),
         (["summary", "{tmp}/missing"], "not a run directory"),
@@ -252,7 +255,9 @@ def test_cat_run(shared_data, tmp_path, capsys):
     assert_png(run_dir / "predictions.png")
     config = json.loads((run_dir / "config.json").read_text())
     assert (
-        config["layers"] == [] and config["scheme"] == "zeros" and config["learning_rate"] == 0.005
+        config["hidden_sizes"] == []
+        and config["scheme"] == "zeros"
+        and config["learning_rate"] == 0.005
     )
     assert config["network"]["sizes"] == [12288, 1]
     code, out, _ = jaxnet(capsys, "evaluate", run_dir)

@@ -15,13 +15,18 @@ from jaxnet import cli, plotting
 from jaxnet.cli import arch, commands, config, data
 from jaxnet.io import checkpoint
 from jaxnet.layers import (
+    GRU,
+    LSTM,
     AvgPool2D,
     BatchNorm,
+    Bidirectional,
     Conv2D,
     Dense,
     Dropout,
+    Embedding,
     Flatten,
     MaxPool2D,
+    SimpleRNN,
 )
 
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -96,12 +101,35 @@ def restore(run_dir):
             ],
         ),  # fmt: skip
         ("dropout.25-dense10", [Dropout(0.25), Dense(10, "softmax")]),
+        (  # a character model: the vocabulary defaults to the outputs
+            "emb16-lstm64seq-rnn8seq-dense4tanh-gru32-dense10",
+            [
+                Embedding(10, 16),
+                LSTM(64, return_sequences=True),
+                SimpleRNN(8, return_sequences=True),
+                Dense(4, "tanh"),
+                GRU(32),
+                Dense(10, "softmax"),
+            ],
+        ),  # fmt: skip
+        ("emb4v30-rnn8-dense10", [Embedding(30, 4), SimpleRNN(8), Dense(10, "softmax")]),
+        (
+            "emb4v30-bilstm8seq-bigru3-dense10",
+            [
+                Embedding(30, 4),
+                Bidirectional(LSTM(8, return_sequences=True)),
+                Bidirectional(GRU(3)),
+                Dense(10, "softmax"),
+            ],
+        ),  # fmt: skip
     ],
 )
 def test_valid_arch_strings_give_these_layers(text, expected):
-    layers = arch.layers(text, hidden="relu", output="softmax", outputs=10)
+    layers = arch.layers(text, hidden_activation="relu", output_activation="softmax", outputs=10)
     assert [(type(a), a) for a in layers] == [(type(b), b) for b in expected]
-    again = arch.layers(arch.canonical(layers), hidden="tanh", output="sigmoid", outputs=10)
+    again = arch.layers(
+        arch.canonical(layers), hidden_activation="tanh", output_activation="sigmoid", outputs=10
+    )
     assert again == layers  # canonical() spells every activation out
 
 
@@ -109,15 +137,19 @@ def test_valid_arch_strings_give_these_layers(text, expected):
     ("text", "token", "needle"),
     [
         ("dense64-dense64-conv8x3-dense10", "'conv8x3' (3rd)", "is not a conv layer: write conv<"),
-        ("lstm32-dense10", "'lstm32' (1st)", "is not a layer; tokens look like dense64"),
+        ("lstn32-dense10", "'lstn32' (1st)", "is not a layer; tokens look like dense64"),
+        ("lstm32s-dense10", "'lstm32s' (1st)", "is not a lstm layer: write lstm<units>[seq]"),
+        ("emb0-lstm8-dense10", "'emb0' (1st)", "dim must be an int >= 1"),
+        ("emb8v0-lstm8-dense10", "'emb8v0' (1st)", "vocab_size must be an int >= 1"),
+        ("emb8-gru0-dense10", "'gru0' (2nd)", "units must be an int >= 1"),
         ("dense-dense10", "'dense' (1st)", "is not a dense layer: write dense<units>"),
         ("conv8k-flatten-dense10", "'conv8k' (1st)", "is not a conv layer"),
         ("pool-flatten-dense10", "'pool' (1st)", "is not a pool layer"),
         ("dense8-dropout1.5-dense10", "'dropout1.5' (2nd)", "rate must be a number in [0, 1)"),
         ("dense8-dropout-dense10", "'dropout' (2nd)", "is not a dropout layer"),
-        ("conv0k3-flatten-dense10", "'conv0k3' (1st)", "filters must be an int >= 1"),
-        ("conv8k3s0-flatten-dense10", "'conv8k3s0' (1st)", "strides must be an int >= 1"),
-        ("dense0-dense10", "'dense0' (1st)", "units must be an int >= 1"),
+        ("conv0k3-flatten-dense10", "'conv0k3' (1st)", "filters must be an int in [1, 65536]"),
+        ("conv8k3s0-flatten-dense10", "'conv8k3s0' (1st)", "strides must be an int in [1, 1024]"),
+        ("dense0-dense10", "'dense0' (1st)", "units must be an int in [1, 16777216]"),
         ("dense8swish-dense10", "'dense8swish' (1st)", "is not a dense layer"),
         ("dense8--dense10", "'' (2nd)", "is empty"),
         ("-".join(["dense8"] * 10 + ["dense8x"]), "'dense8x' (11th)", "is not a dense layer"),
@@ -181,7 +213,7 @@ def test_arch_networks_follow_the_data():
 def test_regularised_shorthand_is_rebuilt_from_config_json(options):
     """config.json's ``network`` (``to_dict``) rebuilds the network the options build, so
     evaluate, predict and resume (which compares the two) accept the run."""
-    cfg = config.resolve("planar", layers=(4, 3), **options)
+    cfg = config.resolve("planar", hidden_sizes=(4, 3), **options)
     net = commands.build_network(cfg, _vectors())
     assert net == jn.Network((2, 4, 3, 1), "tanh", "sigmoid", **options)
     assert jn.Network.from_dict(json.loads(json.dumps(net.to_dict()))) == net
@@ -217,6 +249,16 @@ def test_regularised_shorthand_is_rebuilt_from_config_json(options):
             "'conv8k3' (1st) takes images (n_H, n_W, n_C), but vecs gives vectors of 2 features",
         ),  # fmt: skip
         (_vectors(), "pool2-flatten-dense1", "'pool2' (1st) takes images"),
+        (
+            _vectors(),
+            "lstm8-dense1",
+            "'lstm8' (1st) on input shape (2,): LSTM expects a sequence (T, n_x) per example",
+        ),  # fmt: skip
+        (
+            _vectors(),
+            "dense4-lstm8seq-dense1",
+            "'lstm8seq' (2nd) on input shape (4,): LSTM expects a sequence",
+        ),  # fmt: skip
     ],
 )
 def test_arch_that_does_not_fit_the_data(dataset, text, needle):
@@ -233,7 +275,7 @@ def test_arch_that_does_not_fit_the_data(dataset, text, needle):
             "jaxnet: error: --arch token 'conv8x3' (2nd) is not a conv layer",
         ),  # fmt: skip
         (["--arch", "dense8-dropout1.5-dense1"], "--arch token 'dropout1.5' (2nd): rate must be"),
-        (["--arch", "dense8-dense1", "--layers", "4"], "mutually exclusive"),
+        (["--arch", "dense8-dense1", "--hidden-sizes", "4"], "mutually exclusive"),
         (["--arch", "dense8-dense1", "--dropout", "0.5"], "put dropout0.5 tokens"),
         (["--arch", "dense8-dense1", "--batch-norm"], "put bn tokens"),
         (["--arch", "conv8k3-flatten-dense1"], "'conv8k3' (1st) takes images"),
@@ -264,6 +306,7 @@ def test_train_help_documents_arch(capsys):
         cli.main(["train", "--help"])
     out = capsys.readouterr().out
     for needle in ("--arch ARCH", "--arch dense64-bn-dropout0.5-dense1", "conv32k3s2same", "lenet",
+                   "emb16v27", "lstm64seq", "bilstm32seq",
                    "--l2 LAMBDA", "--dropout RATE", "--batch-norm", "cat --arch"):  # fmt: skip
         assert needle in out, needle
 
@@ -281,13 +324,14 @@ def mnist_cnn(shared_data, tmp_path_factory):
     assert cli.main(argv) == 0
     return run_dir
 
+
 @pytest.mark.integration  # a CNN trained on MNIST by `jaxnet train`, once: one worker
 @pytest.mark.xdist_group("cli_mnist_cnn")
-
 def test_cnn_run_on_mnist_images(mnist_cnn, tmp_path, capsys):
     saved = json.loads((mnist_cnn / "config.json").read_text())
     assert (
-        saved["arch"] == "conv4k3-pool2-conv8k3-pool2-flatten-dense10" and saved["layers"] is None
+        saved["arch"] == "conv4k3-pool2-conv8k3-pool2-flatten-dense10"
+        and saved["hidden_sizes"] is None
     )
     assert saved["preprocessing"] == {"scale": 255.0, "image_shape": [28, 28, 1]}
     assert saved["network"]["input_shape"] == [28, 28, 1]
@@ -316,9 +360,9 @@ def test_cnn_run_on_mnist_images(mnist_cnn, tmp_path, capsys):
     err = refused(capsys, "predict", mnist_cnn, inputs)
     assert "rows have 3 values, but the network takes images 28x28x1: 784 pixel values" in err
 
+
 @pytest.mark.integration  # a CNN trained on MNIST by `jaxnet train`, once: one worker
 @pytest.mark.xdist_group("cli_mnist_cnn")
-
 def test_evaluate_a_cnn_run_on_images_of_another_shape(mnist_cnn, shared_data, capsys):
     err = refused(capsys, "evaluate", mnist_cnn, "--dataset", "cat", "--data-dir",
                   shared_data / "catvnoncat")  # fmt: skip
@@ -352,7 +396,7 @@ def test_cnn_with_batch_norm_and_dropout_resumes_bitwise(shared_data, tmp_path, 
 def test_regularised_dense_run(tmp_path, capsys):
     """``--l2 0.7 --dropout 0.14 --batch-norm``: the dense shorthand's keywords, recorded."""
     run_dir = tmp_path / "run"
-    code, out, err = jaxnet(capsys, "train", "--dataset", "moons", "--layers", "16,8", "--l2", 0.7,
+    code, out, err = jaxnet(capsys, "train", "--dataset", "moons", "--hidden-sizes", "16,8", "--l2", 0.7,
                             "--dropout", 0.14, "--batch-norm", "--epochs", 3, "--out", run_dir)  # fmt: skip
     assert code == 0, err
     assert "with l2 0.7, dropout 0.14, batch norm" in out
@@ -396,7 +440,7 @@ def test_plot_filters_and_feature_maps(tmp_path):
         (lambda net, p: plotting.plot_filters(np.zeros((3, 3, 5))), "(f, f, n_C_prev, n_C)"),
         (
             lambda net, p: plotting.plot_filters(p[0]["W"], channel=3),
-            "channel must be an int in 0..2",
+            "channel must be an int in [0, 2], got channel=3",
         ),  # fmt: skip
         (lambda net, p: plotting.plot_filters(p[0]["W"], max_filters=0), "max_filters"),
         (

@@ -11,7 +11,7 @@ from jaxnet import cli
 from jaxnet.cli import config, data
 from jaxnet.cli.config import (
     COURSE,
-    COURSE_WITH_LAYERS,
+    COURSE_WITH_HIDDEN_SIZES,
     CommonOptions,
     GradcheckConfig,
     RunConfig,
@@ -38,10 +38,10 @@ def test_every_field_is_an_option_of_its_command():
 
 
 @pytest.mark.parametrize("dataset", [*data.NAMES, "/tmp/some/table.csv"])
-@pytest.mark.parametrize("layers", [None, (7, 3)])
-def test_command_line_reparses_to_the_same_config(dataset, layers):
+@pytest.mark.parametrize("hidden_sizes", [None, (7, 3)])
+def test_command_line_reparses_to_the_same_config(dataset, hidden_sizes):
     """``command_line`` (saved as config.json's ``command``) is the run, option for option."""
-    options = {} if layers is None else {"layers": layers}
+    options = {} if hidden_sizes is None else {"hidden_sizes": hidden_sizes}
     cfg = config.resolve(dataset, seed=2**32 - 1, limit=50, **options)
     argv = shlex.split(config.command_line(cfg))[2:]
     args = _train_parser().parse_args(argv)
@@ -49,8 +49,8 @@ def test_command_line_reparses_to_the_same_config(dataset, layers):
 
 
 def test_zero_and_false_values_are_given_options():
-    args = _train_parser().parse_args(["--epochs", "0", "--seed", "0", "--layers", "none"])
-    assert config.given(args, RunConfig) == {"epochs": 0, "seed": 0, "layers": ()}
+    args = _train_parser().parse_args(["--epochs", "0", "--seed", "0", "--hidden-sizes", "none"])
+    assert config.given(args, RunConfig) == {"epochs": 0, "seed": 0, "hidden_sizes": ()}
     assert config.given(args, TrainOptions) == {}
 
 
@@ -64,7 +64,7 @@ def test_config_json_round_trip(dataset):
 def test_course_settings_parse_as_their_options():
     """Each dataset's course settings are values its options accept (and the table shows them)."""
     table = config.defaults_table()
-    for name, course in (*COURSE.items(), *COURSE_WITH_LAYERS.items()):
+    for name, course in (*COURSE.items(), *COURSE_WITH_HIDDEN_SIZES.items()):
         assert tuple(course) == config.COURSE_FIELDS
         for f in dataclasses.fields(RunConfig):
             if f.name in course and course[f.name] is not None:
@@ -80,9 +80,9 @@ def test_course_settings_parse_as_their_options():
         ("epochs", True, "must be an int"),
         ("epochs", 5.0, "must be an int"),
         ("epochs", None, "must be an int"),
-        ("layers", "4", "must be a list of ints"),
-        ("layers", [4, "8"], "must be a list of ints"),
-        ("layers", [True], "must be a list of ints"),
+        ("hidden_sizes", "4", "must be a list of ints"),
+        ("hidden_sizes", [4, "8"], "must be a list of ints"),
+        ("hidden_sizes", [True], "must be a list of ints"),
         ("learning_rate", "0.1", "must be a number"),
         ("learning_rate", None, "must be a number"),
         ("seed", 2**64, "0..4294967295"),
@@ -133,7 +133,7 @@ def test_a_config_from_before_the_regularisation_options_loads_with_them_off():
 @pytest.mark.parametrize(
     "options",
     [
-        {"l2": 0.7, "dropout": 0.14, "batch_norm": True, "layers": (20, 3)},
+        {"l2": 0.7, "dropout": 0.14, "batch_norm": True, "hidden_sizes": (20, 3)},
         {"arch": "conv8k3-pool2-flatten-dense10", "l2": 0.01},
         {"arch": "lenet"},
     ],
@@ -144,13 +144,13 @@ def test_regularised_and_arch_configs_round_trip(options):
     args = _train_parser().parse_args(shlex.split(config.command_line(cfg))[2:])
     assert config.resolve(**config.given(args, RunConfig)) == cfg
     if "arch" in options:
-        assert cfg.layers is None and cfg.optimizer == "adam"  # the CNN course settings
+        assert cfg.hidden_sizes is None and cfg.optimizer == "adam"  # the CNN course settings
 
 
 @pytest.mark.parametrize(
     ("options", "needle"),
     [
-        ({"arch": "dense8-dense1", "layers": (4,)}, "mutually exclusive"),
+        ({"arch": "dense8-dense1", "hidden_sizes": (4,)}, "mutually exclusive"),
         ({"arch": "dense8-dense1", "dropout": 0.5}, "put dropout0.5 tokens"),
         ({"arch": "dense8-dense1", "batch_norm": True}, "put bn tokens"),
     ],
@@ -158,24 +158,24 @@ def test_regularised_and_arch_configs_round_trip(options):
 def test_arch_conflicts(options, needle):
     with pytest.raises(ValueError, match=needle):
         config.resolve("planar", **options)
-    saved = {**config.resolve("planar").to_json(), "layers": None, **options}
-    saved["layers"] = saved["layers"] and list(saved["layers"])
+    saved = {**config.resolve("planar").to_json(), "hidden_sizes": None, **options}
+    saved["hidden_sizes"] = saved["hidden_sizes"] and list(saved["hidden_sizes"])
     with pytest.raises(ValueError, match=f"config.json: .*{needle}"):
         RunConfig.from_json(saved, "config.json")
 
 
-def test_a_saved_config_without_layers_or_arch():
-    saved = {**config.resolve("planar").to_json(), "layers": None}
-    with pytest.raises(ValueError, match="key 'layers' is null and there is no 'arch'"):
+def test_a_saved_config_without_hidden_sizes_or_arch():
+    saved = {**config.resolve("planar").to_json(), "hidden_sizes": None}
+    with pytest.raises(ValueError, match="key 'hidden_sizes' is null and there is no 'arch'"):
         RunConfig.from_json(saved, "config.json")
 
 
 @pytest.mark.parametrize(
     ("parse", "text", "expected"),
     [
-        (config.layer_sizes, "512,256", (512, 256)),
-        (config.layer_sizes, "none", ()),
-        (config.layer_sizes, "", ()),
+        (config.size_list, "512,256", (512, 256)),
+        (config.size_list, "none", ()),
+        (config.size_list, "", ()),
         (config.batch_size, "full", None),
         (config.batch_size, "64", 64),
         (config.seed, "4294967295", 2**32 - 1),
@@ -195,9 +195,9 @@ def test_parsers_accept(parse, text, expected):
 @pytest.mark.parametrize(
     ("parse", "text"),
     [
-        (config.layer_sizes, "5,x"),
-        (config.layer_sizes, "5,,3"),
-        (config.layer_sizes, "2.5"),
+        (config.size_list, "5,x"),
+        (config.size_list, "5,,3"),
+        (config.size_list, "2.5"),
         (config.integer, "1e3"),
         (config.count, "0"),
         (config.real, "fast"),

@@ -85,10 +85,10 @@ def test_out_holding_a_run_needs_resume_or_force(copy, capsys):
     assert "--resume" in err and "--force" in err
     (copy / "notes.txt").write_text("kept")
     code, _, err = jaxnet(
-        capsys, "train", "--epochs", 5, "--quiet", "--layers", 3, "--out", copy, "--force"
+        capsys, "train", "--epochs", 5, "--quiet", "--hidden-sizes", 3, "--out", copy, "--force"
     )
     assert code == 0, err
-    assert json.loads((copy / "config.json").read_text())["layers"] == [3]
+    assert json.loads((copy / "config.json").read_text())["hidden_sizes"] == [3]
     assert json.loads((copy / "metrics.json").read_text())["epochs"] == 5
     assert (copy / "notes.txt").read_text() == "kept"
 
@@ -136,7 +136,7 @@ def test_predict_output_under_a_file_or_a_folder(run, output, needle, tmp_path, 
     "argv",
     [
         ["--output-activation", "linear"],
-        ["--output-activation", "relu", "--layers", "6"],
+        ["--output-activation", "relu", "--hidden-sizes", "6"],
         ["--output-activation", "linear", "--dataset", "moons", "--batch-size", "64"],
         ["--output-activation", "linear", "--dataset", "spiral"],
     ],
@@ -228,8 +228,8 @@ def test_download_offline_is_one_line(dataset, failure, tmp_path, capsys, monkey
         ({"preprocessing": {"mean": [0.0], "std": [1.0]}}, "'preprocessing'"),
         ({"preprocessing": {"mean": [0.0, 1.0], "std": [1.0, 0.0]}}, "'preprocessing'"),
         ({"preprocessing": {"mean": [0.0, 1.0]}}, "'preprocessing'"),
-        ({"layers": None}, "'layers'"),
-        ({"layers": "4"}, "'layers'"),
+        ({"hidden_sizes": None}, "'hidden_sizes'"),
+        ({"hidden_sizes": "4"}, "'hidden_sizes'"),
         ({"epochs": _DELETE}, "'epochs'"),
         ({"scheme": 3}, "'scheme'"),
         ({"dataset": None}, "'dataset'"),
@@ -300,9 +300,9 @@ def test_network_that_no_longer_matches_the_checkpoint(command, network, copy, t
 # Row 20: a very wide network's decision boundary ---------------------------------------------
 
 
-@pytest.mark.parametrize("width", [4, 512, 100_000, 10**7, 10**12])
+@pytest.mark.parametrize("width", [4, 512, 100_000, 10**7, jn.limits.MAXIMA["units"]])
 def test_decision_grid_work_is_bounded(width):
-    net = jn.Network((2, width, 1), hidden="relu")
+    net = jn.Network((2, width, 1), hidden_activation="relu")
     r = plots.grid_resolution(net)
     assert 2 <= r <= plots.MAX_RESOLUTION
     assert r * r * width <= plots.GRID_BUDGET or r == 2
@@ -312,7 +312,7 @@ def test_decision_grid_work_is_bounded(width):
 def test_a_very_wide_network_trains_and_plots(tmp_path, capsys):
     out = tmp_path / "wide"
     code, _, err = jaxnet(
-        capsys, "train", "--layers", 100_000, "--epochs", 1, "--quiet", "--out", out
+        capsys, "train", "--hidden-sizes", 100_000, "--epochs", 1, "--quiet", "--out", out
     )
     assert code == 0, err
     assert (out / "decision_boundary.png").is_file()

@@ -37,7 +37,7 @@ FIT = textwrap.dedent(
     jax.monitoring.register_event_listener(listen)
     folder = jn.enable_compilation_cache()
     X, y = ds.planar_flower(jax.random.key(1), m=64)
-    net = jn.Network((2, 4, 1), hidden="tanh", output="sigmoid")
+    net = jn.Network((2, 4, 1), hidden_activation="tanh", output_activation="sigmoid")
     params = jn.init(jax.random.key(0), net, scheme="normal")
     params, _ = jn.fit(net, params, X, y, optimizer="sgd", learning_rate=1.2, epochs=50, verbose=0)
     digest = hashlib.sha256(b"".join(np.asarray(a).tobytes() for a in jax.tree.leaves(params)))

@@ -51,7 +51,7 @@ def test_initialization_on_circles(record_property):
     X_test, y_test = sklearn_datasets.make_circles(n_samples=100, noise=0.05, random_state=2)
     X_train, X_test = X_train.astype(np.float32), X_test.astype(np.float32)
     dims = (2, 10, 5, 1)
-    net = jn.Network(dims, hidden="relu", output="sigmoid")
+    net = jn.Network(dims, hidden_activation="relu", output_activation="sigmoid")
     starts = {
         "zeros": course_init(dims, lambda n_prev: 0.0),
         "random": course_init(dims, lambda n_prev: 10.0),
@@ -111,7 +111,9 @@ def test_l2_and_dropout_shrink_the_train_validation_gap(record_property):
     X_train, y_train, X_val, y_val = X[:80], y[:80], X[80:], y[80:]
     gaps = {}
     for name, kwargs in {"none": {}, "l2": {"l2": 1.0}, "dropout": {"dropout": 0.5}}.items():
-        net = jn.Network((2, 100, 100, 1), hidden="relu", output="sigmoid", **kwargs)
+        net = jn.Network(
+            (2, 100, 100, 1), hidden_activation="relu", output_activation="sigmoid", **kwargs
+        )
         params, _ = jn.fit(
             net,
             jn.init(jax.random.key(3), net, scheme="he"),
@@ -139,7 +141,7 @@ def test_adam_beats_minibatch_gradient_descent_on_moons(record_property):
     X, y = sklearn_datasets.make_moons(n_samples=300, noise=0.2, random_state=3)
     X = X.astype(np.float32)
     dims = (2, 5, 2, 1)
-    net = jn.Network(dims, hidden="relu", output="sigmoid")
+    net = jn.Network(dims, hidden_activation="relu", output_activation="sigmoid")
     params0 = course_init(dims, lambda n_prev: np.sqrt(2 / n_prev))
     result = {}
     for optimizer in ("sgd", "momentum", "adam"):

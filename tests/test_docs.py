@@ -14,9 +14,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from helpers import REPO
-
 import pytest
+from helpers import REPO
 
 import jaxnet
 
@@ -25,11 +24,13 @@ PAGES = (
     "index",
     "getting_started",
     "course",
+    "models",
     "notebooks",
     "cli",
     "api",
     "benchmarks",
     "scaling",
+    "writing_a_layer",
     "changelog",
 )
 SUBCOMMANDS = ("train", "evaluate", "predict", "summary", "gradcheck")
@@ -124,10 +125,15 @@ def check_included_sources(site: Path) -> None:
 
 
 def test_every_test_the_course_page_names_exists():
-    """``tests/test_x.py::[Class::]test_y`` on the course page: the file has that test."""
-    named = re.findall(
-        r"`(tests/test_\w+\.py)::(?:(\w+)::)?(test_\w+)`", (DOCS / "course.md").read_text()
-    )
+    """``tests/test_x.py::[Class::]test_y`` on the course page (and on "Writing a layer"): the
+    file has that test."""
+    named = [
+        found
+        for page in ("course.md", "writing_a_layer.md")
+        for found in re.findall(
+            r"`(tests/test_\w+\.py)::(?:(\w+)::)?(test_\w+)`", (DOCS / page).read_text()
+        )
+    ]
     assert len(named) >= 20
     for path, cls, test in named:
         source = (REPO / path).read_text()

@@ -13,7 +13,7 @@ from helpers import count_compiles
 
 import jaxnet as jn
 from jaxnet.layers import BatchNorm, Conv2D, Dense, Dropout, Flatten, MaxPool2D
-from jaxnet.training import engine, ensemble
+from jaxnet.training import _cpu, ensemble
 
 M, B, K = 22, 5, 4
 CHUNK = "jit(_ensemble_chunk)"  # the compiled vmapped chunk's name in JAX's compile events
@@ -27,7 +27,7 @@ def binary_data(seed, m=M, n_x=3, dtype=np.float32):
 
 
 def binary_net():
-    return jn.Network((3, 4, 1), hidden="tanh", output="sigmoid")
+    return jn.Network((3, 4, 1), hidden_activation="tanh", output_activation="sigmoid")
 
 
 def model(stacked, k):
@@ -90,7 +90,9 @@ def test_fit_ensemble_equals_sequential_fits(batch_size, rates):
 
 
 def test_fit_ensemble_compiles_once_for_any_learning_rates():
-    net = jn.Network((2, 9, 1), hidden="tanh", output="sigmoid")  # sizes used nowhere else
+    net = jn.Network(
+        (2, 9, 1), hidden_activation="tanh", output_activation="sigmoid"
+    )  # sizes used nowhere else
     X, Y = binary_data(5, 16, n_x=2)
     stacked = jn.init_ensemble(jax.random.split(jax.random.key(6), K), net, "xavier")
     keys = jax.random.split(jax.random.key(7), K)
@@ -107,7 +109,7 @@ def test_fit_ensemble_compiles_once_for_any_learning_rates():
 
 
 def test_a_diverging_model_stops_alone():
-    net = jn.Network((3, 8, 1), hidden="relu", output="linear")
+    net = jn.Network((3, 8, 1), hidden_activation="relu", output_activation="linear")
     X = np.random.default_rng(4).standard_normal((M, 3)).astype(np.float32)
     y = np.sin(X[:, 0]) + X[:, 1] * X[:, 2]
     stacked = jn.init_ensemble(jax.random.split(jax.random.key(8), K), net)
@@ -158,7 +160,7 @@ def test_hidden_size_sweep_trains_exactly_like_the_narrow_networks():
         )
 
     for k, w in enumerate(widths):
-        small = jn.Network((3, w, 1), hidden="tanh", output="sigmoid")
+        small = jn.Network((3, w, 1), hidden_activation="tanh", output_activation="sigmoid")
         start = jn.init(keys[k], small, scheme="xavier")
         chex.assert_trees_all_equal(narrow(stacked_np, k, w), jax.tree.map(np.asarray, start))
         single, history = jn.fit(small, start, X, Y, learning_rate=0.5, epochs=20, verbose=0)
@@ -173,7 +175,7 @@ def test_hidden_size_sweep_trains_exactly_like_the_narrow_networks():
 
 
 def test_hidden_sizes_take_one_width_per_hidden_layer():
-    net = jn.Network((3, 5, 4, 1), hidden="relu", output="sigmoid")
+    net = jn.Network((3, 5, 4, 1), hidden_activation="relu", output_activation="sigmoid")
     keys = jax.random.split(jax.random.key(11), 2)
     stacked = jn.init_ensemble(keys, net, hidden_sizes=[(2, 3), 4])
     assert not np.any(np.asarray(stacked[0]["W"][0, 2:]))
@@ -190,7 +192,7 @@ def test_hidden_sizes_reject_activations_with_nonzero_value_at_zero(hidden):
     if hidden == "softmax":
         net = jn.Network((3, 4, 2), activations=("softmax", "softmax"))
     else:
-        net = jn.Network((3, 4, 1), hidden=hidden, output="sigmoid")
+        net = jn.Network((3, 4, 1), hidden_activation=hidden, output_activation="sigmoid")
     keys = jax.random.split(jax.random.key(12), 2)
     with pytest.raises(ValueError, match="hidden"):
         jn.init_ensemble(keys, net, hidden_sizes=[1, 2])
@@ -271,11 +273,11 @@ def test_init_ensemble_takes_typed_raw_or_listed_keys():
 @pytest.mark.parametrize(
     ("hidden_sizes", "error"),
     [([1.5, 2], TypeError), ([2.0, 2], TypeError), ([True, 2], TypeError), ([(1, "2"), 2], TypeError),
-     ([], ValueError), ("12", ValueError), (3, ValueError)],
+     ([], ValueError), ("12", TypeError), (3, TypeError)],
     ids=["float", "integral-float", "bool", "string-width", "empty", "string", "int"],
 )  # fmt: skip
 def test_init_ensemble_hidden_sizes_must_be_ints(hidden_sizes, error):
-    net = jn.Network((3, 5, 4, 1), hidden="relu", output="sigmoid")
+    net = jn.Network((3, 5, 4, 1), hidden_activation="relu", output_activation="sigmoid")
     with pytest.raises(error, match="hidden_sizes"):
         jn.init_ensemble(jax.random.split(jax.random.key(13), 2), net, hidden_sizes=hidden_sizes)
 
@@ -296,26 +298,47 @@ def test_init_ensemble_applies_init_checks(kwargs, error, match, hidden_sizes):
         jn.init_ensemble(keys, binary_net(), hidden_sizes=hidden_sizes, **kwargs)
 
 
-# --- the course's layout and blocks of models (jaxnet.training.examples_last) ------------
+# --- the CPU machinery: the course's layout and blocks of models (jaxnet.training._cpu) --
 
 
 def test_narrow_networks_train_examples_last():
-    assert ensemble.narrow(binary_net())
-    assert ensemble.narrow(jn.Network((20, 64, 10), hidden="relu", output="softmax"))
-    assert not ensemble.narrow(jn.Network((784, 64, 10), hidden="relu", output="softmax"))
-    assert not ensemble.narrow(jn.Network((2, 65, 1)))
+    assert _cpu.narrow(binary_net())
+    assert _cpu.narrow(
+        jn.Network((20, 64, 10), hidden_activation="relu", output_activation="softmax")
+    )
+    assert not _cpu.narrow(
+        jn.Network((784, 64, 10), hidden_activation="relu", output_activation="softmax")
+    )
+    assert not _cpu.narrow(jn.Network((2, 65, 1)))
+    # the one switch: on this CPU, without a mesh, for a narrow network only
+    assert _cpu.applies(binary_net(), None)
+    assert not _cpu.applies(binary_net(), jn.parallel.data_mesh())
+    assert not _cpu.applies(jn.Network((2, 65, 1)), None)
+
+
+def test_the_switch_reaches_the_compiled_ensemble(monkeypatch):
+    """fit_ensemble asks the switch once; off, the plain vmap runs (the same results)."""
+    X, y = binary_data(3)
+    stacked = jn.init_ensemble(jax.random.split(jax.random.key(2), 2), binary_net())
+    kw = dict(learning_rate=0.5, epochs=3, verbose=0)
+    seen, runner = [], ensemble.ensemble_runner
+    monkeypatch.setattr(ensemble, "ensemble_runner", lambda c: seen.append(c.cpu) or runner(c))
+    fast, _ = jn.fit_ensemble(binary_net(), stacked, X, y, **kw)
+    monkeypatch.setattr(_cpu, "NARROW", 1)
+    plain, _ = jn.fit_ensemble(binary_net(), stacked, X, y, **kw)
+    assert seen == [True, False]
+    chex.assert_trees_all_close(fast, plain, **F32)
 
 
 def test_blocks_of_models_equal_sequential_fits(monkeypatch):
     """9 models in blocks of 2 (the last block padded with a copy of model 0), one of them
     diverging: each block is the vmap of its models, the diverged one frozen alone."""
-    net = jn.Network((3, 8, 1), hidden="relu", output="linear")
+    net = jn.Network((3, 8, 1), hidden_activation="relu", output_activation="linear")
     X = np.random.default_rng(4).standard_normal((M, 3)).astype(np.float32)
     y = np.sin(X[:, 0]) + X[:, 1] * X[:, 2]
-    monkeypatch.setattr(ensemble, "BLOCK_BYTES", 2 * 8 * M * 4)  # 2 models of (8, M) float32
-    config = engine.TrainConfig(net, None, examples_last=True)
-    assert ensemble.models_per_block(config, 9, M, np.float32) == 2
-    assert ensemble.models_per_block(config, 7, M, np.float32) == 7  # under 4 blocks: one vmap
+    monkeypatch.setattr(_cpu.blocks, "BLOCK_BYTES", 2 * 8 * M * 4)  # 2 models of (8, M) float32
+    assert _cpu.models_per_block(net, 9, M, np.float32) == 2
+    assert _cpu.models_per_block(net, 7, M, np.float32) == 7  # under 4 blocks: one vmap
     K = 9
     stacked = jn.init_ensemble(jax.random.split(jax.random.key(8), K), net)
     rates = np.full(K, 0.05, np.float32)
@@ -344,13 +367,19 @@ def test_layers_without_rules_train_examples_last(case, monkeypatch):
              Flatten(), Dropout(0.2), Dense(1, "sigmoid")],
             input_shape=(4, 4, 1),
         )  # fmt: skip
-        monkeypatch.setattr(ensemble, "NARROW", 10**6)
+        monkeypatch.setattr(_cpu, "NARROW", 10**6)
         images = np.random.default_rng(5).standard_normal((M, 4, 4, 1)).astype(np.float32)
         X, Y = images, (images[:, :2].mean(axis=(1, 2, 3)) > 0).astype(np.int32)
     else:
-        net = jn.Network((3, 6, 1), hidden="tanh", output="sigmoid", dropout=0.2, batch_norm=True)
+        net = jn.Network(
+            (3, 6, 1),
+            hidden_activation="tanh",
+            output_activation="sigmoid",
+            dropout=0.2,
+            batch_norm=True,
+        )
         X, Y = binary_data(6)
-    assert ensemble.narrow(net)
+    assert _cpu.applies(net, None)
     K = 3
     stacked = jn.init_ensemble(jax.random.split(jax.random.key(7), K), net)
     keys = jax.random.split(jax.random.key(8), K)

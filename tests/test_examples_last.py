@@ -1,4 +1,4 @@
-"""The course's layout inside a compiled step (``jaxnet.training.examples_last``).
+"""The course's layout inside a compiled step (``jaxnet.training._cpu.layout``).
 
 The transform re-evaluates a batch-first function with the examples axis stored last: the
 results must be the batch-first function's (float64, to rounding) for any network, those
@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 import jaxnet as jn
 from jaxnet.layers import Dense
 from jaxnet.training import engine, optimizers
-from jaxnet.training.examples_last import Stored, batch_first, examples_last, stored_as
+from jaxnet.training._cpu.layout import Stored, batch_first, examples_last, stored_as
 
 F64 = {"rtol": 1e-9, "atol": 1e-10}  # (a zero gradient's rounding noise, through Adam: ~1e-11)
 ON_EXAMPLES = (False, False, True, True, True, False)  # params, opt_state, X, Y, weights, key
@@ -86,7 +86,7 @@ def test_the_planar_step_keeps_the_examples_on_the_minor_axis():
     batch-first, then transposed to meet a stored value, is one broadcast once XLA folds
     the transpose: those broadcasts are left out.)"""
     m = 37
-    net = jn.Network((2, 4, 1), hidden="tanh", output="sigmoid")
+    net = jn.Network((2, 4, 1), hidden_activation="tanh", output_activation="sigmoid")
     params = jn.init(jax.random.key(0), net)
     tx = optimizers.get("sgd")
     for backprop in ("manual", "autodiff"):

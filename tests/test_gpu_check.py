@@ -47,16 +47,38 @@ def test_smoke_run_reports_every_workload_and_contender(smoke):
     assert summary["jax_default_matmul_precision"] == "tensorfloat32"
     assert summary["tests"] == {"status": "skipped", "reason": "--smoke"}
     assert summary["peak_tflops"] is None and summary["peaks_tflops"] == "unknown"
-    assert set(summary["workloads"]) == {"A", "wide"}
-    for name, w in summary["workloads"].items():
-        assert w["data"] == "synthetic" and w["m"] == gpu_check.SMOKE_M, name
-        assert set(w["contenders"]) == {"jaxnet", "jax_scan", "torch"}
-        for who in ("jaxnet", "jax_scan"):
+    assert set(summary["workloads"]) == {"A", "wide", "E", "C"}
+    for name in ("A", "wide", "E"):
+        w = summary["workloads"][name]
+        m = gpu_check.SMOKE_CNN["m"] if name == "E" else gpu_check.SMOKE_M
+        assert w["data"] == "synthetic" and w["m"] == m, name
+        ours = ("jaxnet", "jaxnet_autodiff") if name == "E" else ("jaxnet", "jax_scan")
+        assert set(w["contenders"]) == {*ours, "torch"}
+        for who in ours:
             r = w["contenders"][who]
             assert r["status"] == "ok", (name, who, r)
             assert r["steps_per_s"] > 0 and r["tflops"] > 0 and r["fraction_of_peak"] is None
             assert len(r["epoch_s"]) == w["epochs"] and 0 <= r["test_acc"] <= 1
         assert w["contenders"]["torch"]["status"] in ("ok", "missing")
+
+
+@pytest.mark.integration
+@SMOKE
+def test_smoke_run_reports_the_conv_form_and_the_ensembles(smoke):
+    """On a CPU jaxnet's convolution takes dW as matrix products (both forms timed); C runs
+    ``fit_ensemble`` and the raw-JAX vmap, each timed twice."""
+    summary, stdout = smoke
+    forms = summary["workloads"]["E"]["conv_dW"]
+    assert forms["chosen"] == "matmul"
+    assert forms["matmul_ms"] > 0 and forms["convolution_ms"] > 0
+    assert "E's conv dW here: matmul" in stdout
+    c = summary["workloads"]["C"]
+    assert (c["models"], c["iterations"]) == tuple(gpu_check.SMOKE_ENSEMBLE.values())
+    ours, raw = c["contenders"]["jaxnet"], c["contenders"]["raw_vmap"]
+    for r in (ours, raw):
+        assert r["status"] == "ok" and r["total_s"] >= r["rerun_s"] > 0
+        assert 0 < r["mean_train_acc"] <= 1
+    assert ours["rerun_vs_raw_vmap"] > 0
 
 
 @pytest.mark.integration

@@ -98,7 +98,7 @@ def test_jn_init_is_the_scheme_on_the_shared_draws_bit_for_bit(scheme, x64):
     W (and PyTorch's b after it) is the scheme applied to that key directly."""
     key = jax.random.key(5)
     for dtype in (jnp.float32, jnp.float64):
-        net = jn.Network((6, 4), output="linear")
+        net = jn.Network((6, 4), output_activation="linear")
         params = jn.init(key, net, scheme, dtype=dtype)
         kind = FORMULAS[scheme][0]
         k = key if kind == "normal" else jax.random.fold_in(key, 1)

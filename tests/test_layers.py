@@ -1,6 +1,7 @@
 """Layers: every layer's hand backward equals ``jax.vjp`` of its forward (one generic test over
 tests/layer_cases.py); the course's building blocks; the layer protocol and registry; initialisers."""
 
+import dataclasses
 import functools
 
 import chex
@@ -9,7 +10,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 from absl.testing import parameterized
-from helpers import ACTIVATIONS
+from helpers import ACTIVATIONS, random_inputs, writing_a_layer
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from layer_cases import CASES, case_id
@@ -23,6 +24,8 @@ from jaxnet.layers import (
     linear_backward,
     linear_forward,
 )
+from jaxnet.layers._autodiff import plain_autodiff
+from jaxnet.validation import check_real
 
 M, N_IN, N_OUT = 5, 4, 3
 
@@ -45,7 +48,8 @@ def _manual_and_vjp(layer, params, A_prev, dA, key, weights, *, train):
         return layer.forward(p, a, key=key, train=train, weights=weights)
 
     A, cache = forward(params, A_prev)
-    vjp = jax.vjp(lambda p, a: forward(p, a)[0], params, A_prev)[1](dA)
+    with plain_autodiff():  # JAX's own derivative, not the custom VJPs of conv and pooling
+        vjp = jax.vjp(lambda p, a: forward(p, a)[0], params, A_prev)[1](dA)
     return A, layer.backward(params, cache, dA), layer.stats(cache), vjp
 
 
@@ -76,7 +80,7 @@ def test_backward_equals_vjp_of_forward(layer, input_shape, m, seed, train, padd
     with jax.enable_x64(True):
         rng = np.random.default_rng(seed)
         params = _random_layer_params(layer, input_shape, rng)
-        A_prev = jnp.asarray(rng.normal(size=(m, *input_shape)))
+        A_prev = jnp.asarray(random_inputs(layer, input_shape, m, rng))
         output_shape = layer.output_shape(input_shape)
         dA = jnp.asarray(rng.normal(size=(m, *output_shape)))
         weights = None
@@ -103,6 +107,90 @@ def test_every_case_is_a_registered_layer():
     for layer, input_shape in CASES:
         assert jn.layers.from_dict(layer.to_dict()) == layer
         assert isinstance(layer.output_shape(input_shape), tuple)
+
+
+# --- the base: what every layer inherits ---------------------------------------------------
+
+
+class _Shift(jn.layers.Layer):
+    """A minimal layer for the base's tests: ``A = A_prev + by``."""
+
+    kind = "test_shift"
+    by: float = jn.layers.field(default=0.0, check=check_real, omit_default=True)
+
+    def output_shape(self, input_shape):
+        return tuple(input_shape)
+
+    def forward(self, params, A_prev, *, key=None, train=False, weights=None):
+        return A_prev + self.by, None
+
+    def backward(self, params, cache, dA):
+        return dA, {}
+
+
+class _Shift2(_Shift):
+    kind = "test_shift2"
+
+
+def test_the_base_derives_identity_repr_and_json_from_the_fields():
+    layer = _Shift(np.float32(0.5))
+    assert type(layer.by) is float and repr(layer) == "_Shift(by=0.5)"
+    assert repr(_Shift()) == "_Shift()" and _Shift().to_dict() == {"kind": "test_shift"}
+    assert layer.to_dict() == {"kind": "test_shift", "by": 0.5}
+    assert jn.layers.from_dict(layer.to_dict()) == layer
+    assert layer == _Shift(0.5) and hash(layer) == hash(_Shift(0.5)) and layer != _Shift(1.0)
+    assert layer != _Shift2(0.5)  # the type counts: equal fields, another kind
+    assert (layer.param_shapes((3,)), layer.init(None, (3,)), layer.stats(None)) == ({}, {}, {})
+    assert layer.non_trainable == () and layer.needs_key is False
+
+
+def test_the_base_checks_fields_and_stays_frozen():
+    with pytest.raises(TypeError, match="by must be a real number"):
+        _Shift("1")
+    with pytest.raises(ValueError, match="by must be a finite number"):
+        _Shift(float("inf"))
+    with pytest.raises(ValueError, match="by must be a finite number"):  # replace checks again
+        dataclasses.replace(_Shift(), by=float("nan"))
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        _Shift().by = 1.0
+
+
+def test_the_base_registers_every_kind_once():
+    assert {"test_shift", "test_shift2"} <= set(jn.layers.base.kinds())
+    with pytest.raises(ValueError, match="kind 'test_shift' is already registered to _Shift"):
+
+        class Other(_Shift):
+            kind = "test_shift"
+
+    with pytest.raises(TypeError, match="kind must be a non-empty str"):
+
+        class Nameless(_Shift):
+            kind = ""
+
+
+def test_a_class_defined_again_replaces_itself():
+    """A notebook cell run twice defines the class again under the same module and name."""
+
+    def define():
+        class Again(_Shift):
+            kind = "test_again"
+
+        return Again
+
+    first, second = define(), define()
+    assert first is not second
+    assert type(jn.layers.from_dict({"kind": "test_again"})) is second
+
+
+def test_a_layer_without_forward_cannot_be_made():
+    class Incomplete(jn.layers.Layer):
+        kind = "test_incomplete"
+
+        def output_shape(self, input_shape):
+            return input_shape
+
+    with pytest.raises(TypeError, match="abstract"):
+        Incomplete()
 
 
 class LayerBackwardTest(chex.TestCase):
@@ -197,7 +285,7 @@ def test_normal_scale_and_zeros():
 
 
 def test_init_biases_zero_deterministic_per_key(x64):
-    net = jn.Network((6, 5, 5, 5, 2), hidden="relu", output="softmax")
+    net = jn.Network((6, 5, 5, 5, 2), hidden_activation="relu", output_activation="softmax")
     for scheme in ("zeros", "normal", "he", "xavier", "lecun"):
         params = jn.init(jax.random.key(3), net, scheme=scheme, dtype=jnp.float64)
         chex.assert_type(jax.tree.leaves(params), jnp.float64)
@@ -237,3 +325,13 @@ def test_a_tiny_layer_compiles_without_a_matrix_product():
     small = jax.jit(lambda X: linear_forward(X, W, b)[0]).lower(X).as_text()
     big = jax.jit(lambda X: linear_forward(X, jnp.ones((64, 2)), jnp.zeros(64))[0]).lower(X)
     assert "dot_general" not in small and "dot_general" in big.as_text()
+
+
+def test_the_writing_a_layer_page_runs():
+    """docs/writing_a_layer.md's code runs (its checks assert as they run); its layer is
+    also one of the generic test's cases (tests/layer_cases.py)."""
+    page = writing_a_layer()
+    layer = page["ScaleShift"]()
+    assert type(jn.layers.from_dict(layer.to_dict())) is page["ScaleShift"]
+    assert any(type(case[0]) is page["ScaleShift"] for case in CASES)
+    assert page["net"].layers[0] == layer

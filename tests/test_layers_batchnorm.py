@@ -190,19 +190,19 @@ def test_protocol_defaults_and_float32():
 
 
 @pytest.mark.parametrize(
-    "kwargs, name",
+    "kwargs, error, name",
     [
-        ({"momentum": -0.1}, "momentum"),
-        ({"momentum": 1.5}, "momentum"),
-        ({"momentum": True}, "momentum"),
-        ({"epsilon": 0.0}, "epsilon"),
-        ({"epsilon": -1e-3}, "epsilon"),
-        ({"epsilon": float("inf")}, "epsilon"),
-        ({"epsilon": "1e-3"}, "epsilon"),
+        ({"momentum": -0.1}, ValueError, "momentum"),
+        ({"momentum": 1.5}, ValueError, "momentum"),
+        ({"momentum": True}, TypeError, "momentum"),
+        ({"epsilon": 0.0}, ValueError, "epsilon"),
+        ({"epsilon": -1e-3}, ValueError, "epsilon"),
+        ({"epsilon": float("inf")}, ValueError, "epsilon"),
+        ({"epsilon": "1e-3"}, TypeError, "epsilon"),
     ],
 )
-def test_bad_hyperparameters_are_rejected(kwargs, name):
-    with pytest.raises(ValueError, match=name):
+def test_bad_hyperparameters_are_rejected(kwargs, error, name):
+    with pytest.raises(error, match=name):
         BatchNorm(**kwargs)
 
 

@@ -104,9 +104,15 @@ def test_dropout_protocol():
     assert Dropout() == Dropout(0.5) and Dropout(1 / 2) != Dropout(0.25)
 
 
-@pytest.mark.parametrize("rate", [-0.1, 1.0, 1.5, float("nan"), "0.5", True, None])
+@pytest.mark.parametrize("rate", [-0.1, 1.0, 1.5, float("nan")])
 def test_rate_outside_zero_one_is_rejected(rate):
-    with pytest.raises(ValueError, match=r"rate must be a number in \[0, 1\)"):
+    with pytest.raises(ValueError, match=r"^rate must be a number in \[0, 1\), got rate="):
+        Dropout(rate)
+
+
+@pytest.mark.parametrize("rate", ["0.5", True, None])
+def test_a_rate_that_is_not_a_number_is_a_type_error(rate):
+    with pytest.raises(TypeError, match=r"rate must be a real number"):
         Dropout(rate)
 
 

@@ -121,7 +121,7 @@ def test_weighted_mean_equals_mean_over_weighted_rows(cost, A, Y):
 
 
 def test_weighted_network_grads_equal_grads_on_the_subset(x64):
-    net = jn.Network((3, 5, 4, 2), hidden="tanh", output="softmax")
+    net = jn.Network((3, 5, 4, 2), hidden_activation="tanh", output_activation="softmax")
     params = jn.init(jax.random.key(0), net, scheme="xavier", dtype=jnp.float64)
     X = jax.random.normal(jax.random.key(1), (6, 3), jnp.float64)
     Y = jax.nn.one_hot(jnp.array([0, 1, 1, 0, 1, 0]), 2, dtype=jnp.float64)
@@ -168,7 +168,7 @@ def test_costs_from_logits_at_saturation_are_finite(dtype):
 def test_network_at_saturation_has_finite_cost_and_grads(output, loss, Y):
     """A confidently wrong network (|z| = 100) costs ~100 (not inf or nan); its grads are finite."""
     n_out = 2 if output == "softmax" else 1
-    net = jn.Network((2, n_out), output=output, loss=loss)
+    net = jn.Network((2, n_out), output_activation=output, loss=loss)
     W = jnp.zeros((n_out, 2)).at[0, 0].set(100.0)  # z_0 = 100 for x = (1, 0)
     params = ({"W": W, "b": jnp.zeros(n_out)},)
     X = jnp.array([[1.0, 0.0]])

@@ -22,7 +22,7 @@ STEPS = 20
 
 def setup(dtype=jnp.float64):
     """The 3-4-1 tanh/sigmoid network of test_training on 22 examples (shares its compilations)."""
-    net = jn.Network((3, 4, 1), hidden="tanh", output="sigmoid")
+    net = jn.Network((3, 4, 1), hidden_activation="tanh", output_activation="sigmoid")
     X = np.random.default_rng(0).standard_normal((22, 3)).astype(dtype)
     Y = (X[:, 0] + 0.5 * X[:, 1] ** 2 > 0.3).astype(np.int32)
     return net, jn.init(jax.random.key(1), net, scheme="xavier", dtype=dtype), X, Y
@@ -378,7 +378,7 @@ def test_the_course_update_functions_step_by_step(name, lr, batch_size, epochs, 
     """The course's 2-5-2-1 moons network (300 examples, 5 minibatches of 64 per epoch)."""
     X, y = jn.datasets.make_moons(jax.random.key(0), m=300, noise=0.2)
     X, y = np.asarray(X, np.float64), np.asarray(y)
-    net = jn.Network((2, 5, 2, 1), hidden="relu", output="sigmoid")
+    net = jn.Network((2, 5, 2, 1), hidden_activation="relu", output_activation="sigmoid")
     params = jn.init(jax.random.key(1), net, dtype=jnp.float64)
     expected = course_training(net, params, X, y, name, lr, batch_size, epochs)
     record = ParamsAfterEachEpoch()

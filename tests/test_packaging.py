@@ -20,6 +20,7 @@ import tomllib
 import zipfile
 from pathlib import Path
 
+import pytest
 from helpers import REPO
 
 import jaxnet
@@ -141,7 +142,7 @@ GOOD_PROGRAM_SOURCE = REPO / "docs" / "getting_started.md"
 WRONG_PROGRAM = """\
 import jaxnet as jn
 
-net = jn.Network((2, 4, 1), hidden="tanh", output="sigmoid")
+net = jn.Network((2, 4, 1), hidden_activation="tanh", output_activation="sigmoid")
 jn.forward(net, None)  # X is missing
 """
 
@@ -188,13 +189,15 @@ def test_the_public_api_type_checks(tmp_path):
 
 def test_extras_stay_minimal():
     project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
-    # tensorboard: the TensorBoard callback's writer (issue 15), included in the test extra
+    # tensorboard: the TensorBoard callback's writer (issue 15); interop: Flax and Equinox for
+    # jn.interop (issue 20); both included in the test extra
     assert set(project["optional-dependencies"]) == {
         "datasets",
         "docs",
         "test",
         "bench",
         "tensorboard",
+        "interop",
     }
     test_extra = " ".join(project["optional-dependencies"]["test"])
     for need in (
@@ -202,5 +205,6 @@ def test_extras_stay_minimal():
         "build",
         "setuptools",
         "mypy",
-    ):  # what the docs and wheel tests run
+        "jaxnet[interop]",
+    ):  # what the docs, wheel and interop tests run
         assert need in test_extra, f"the test extra lacks {need}"

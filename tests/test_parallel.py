@@ -39,9 +39,9 @@ def sharded(shared_data, tmp_path_factory):
     assert proc.returncode == 0, proc.stderr[-3000:]
     return json.loads((out / "result.json").read_text()), out / "ckpt"
 
+
 @pytest.mark.integration
 @pytest.mark.xdist_group("sharded_worker")
-
 def test_data_is_split_over_eight_devices(sharded):
     result, _ = sharded
     assert result["devices"] == 8
@@ -62,17 +62,25 @@ def test_sharded_fit_equals_single_device(sharded, index):
 
 @pytest.mark.integration
 @pytest.mark.xdist_group("sharded_worker")
+@pytest.mark.parametrize("shard", ["models", "data"])
+def test_sharded_ensembles_equal_one_device(sharded, shard):
+    """fit_ensemble on 8 devices: 3 models padded to 8 and split, or the rows split."""
+    assert sharded[0]["ensembles"][shard] < TOL, sharded[0]["ensembles"]
+
+
+@pytest.mark.integration
+@pytest.mark.xdist_group("sharded_worker")
 @pytest.mark.parametrize("index", [1, 2, 3])
 def test_sharded_minibatch_fit_compiles_once(sharded, index):
     """A second, longer sharded fit of the same configuration reuses the compiled epoch."""
     assert sharded[0]["runs"][index]["new_traces"] == 1
 
+
 @pytest.mark.integration
 @pytest.mark.xdist_group("sharded_worker")
-
 def test_sharded_checkpoint_restores_on_one_device(sharded):
     result, ckpt_dir = sharded
-    net = jn.Network((2, 4, 1), hidden="tanh", output="sigmoid")
+    net = jn.Network((2, 4, 1), hidden_activation="tanh", output_activation="sigmoid")
     like = jn.init(jax.random.key(2), net, scheme="normal")
     restored = checkpoint.restore(ckpt_dir, like=like)
     assert len(jax.devices()) == 1

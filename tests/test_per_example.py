@@ -20,10 +20,10 @@ def binary_data(seed, m=M, n_x=3, dtype=np.float32):
 
 def per_example_setup(kind, dtype=jnp.float64):
     if kind == "tanh":
-        net = jn.Network((3, 4, 1), hidden="tanh", output="sigmoid")
+        net = jn.Network((3, 4, 1), hidden_activation="tanh", output_activation="sigmoid")
         X, Y = binary_data(17, dtype=dtype)
     else:
-        net = jn.Network((4, 6, 5, 3), hidden="relu", output="softmax")
+        net = jn.Network((4, 6, 5, 3), hidden_activation="relu", output_activation="softmax")
         X = np.random.default_rng(17).standard_normal((M, 4)).astype(dtype)
         Y = np.argmax(X[:, :3], axis=1)
     params = jn.init(jax.random.key(18), net, scheme="xavier", dtype=dtype)

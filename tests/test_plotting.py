@@ -34,7 +34,7 @@ def planar_model():
         centers = jnp.repeat(jnp.array([[-1.5, 0.0], [1.5, 0.0]]), 100, axis=0)
         X = centers + jax.random.normal(key_data, (200, 2))
         y = jnp.repeat(jnp.arange(2), 100)
-    net = jn.Network((2, 4, 1), hidden="tanh", output="sigmoid")
+    net = jn.Network((2, 4, 1), hidden_activation="tanh", output_activation="sigmoid")
     params = jn.init(key_init, net, scheme="normal")
     params, history = jn.fit(
         net,
@@ -116,9 +116,9 @@ def test_plot_costs_draws_into_a_given_axes():
     assert len(ax2.lines) == 1 and not ax1.lines
 
 
-@pytest.mark.parametrize("every", [0, 1.5, True])
-def test_plot_costs_rejects_bad_every(every):
-    with pytest.raises(ValueError, match="every"):
+@pytest.mark.parametrize("every, error", [(0, ValueError), (1.5, TypeError), (True, TypeError)])
+def test_plot_costs_rejects_bad_every(every, error):
+    with pytest.raises(error, match="every"):
         plotting.plot_costs([1.0, 0.5], every=every)
 
 
@@ -169,7 +169,7 @@ def test_decision_boundary_plots_the_network_predictions(tmp_path, planar_model)
 def test_decision_boundary_multiclass(planar_model):
     X = planar_model[2]
     y = (X[:, 0] > 0).astype(int) + (X[:, 1] > 0).astype(int)
-    net = jn.Network((2, 8, 3), hidden="tanh", output="softmax")
+    net = jn.Network((2, 8, 3), hidden_activation="tanh", output_activation="softmax")
     params = jn.init(jax.random.key(3), net, scheme="xavier")
     fig = plotting.plot_decision_boundary(net, params, X, jax.nn.one_hot(y, 3), resolution=30)
     contour, points = fig.axes[0].collections

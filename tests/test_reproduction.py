@@ -42,7 +42,7 @@ def test_planar_flower_shallow_network(record_property):
     X, y = ds.planar_flower(jax.random.key(1), m=400)
     results = {}
     for sizes in ((2, 4, 1), (2, 1)):
-        net = jn.Network(sizes, hidden="tanh", output="sigmoid")
+        net = jn.Network(sizes, hidden_activation="tanh", output_activation="sigmoid")
         params = jn.init(jax.random.key(0), net, scheme="normal")
         params, history = jn.fit(
             net, params, X, y, optimizer="sgd", learning_rate=1.2, epochs=10000, verbose=0
@@ -70,7 +70,7 @@ def test_shallow_network_on_make_classification(record_property):
     assert X_train.shape == (4000, 20) and X_test.shape == (1000, 20)
     results = {}
     for sizes in ((20, 10, 1), (20, 1)):
-        net = jn.Network(sizes, hidden="tanh", output="sigmoid")
+        net = jn.Network(sizes, hidden_activation="tanh", output_activation="sigmoid")
         init_key, shuffle_key = jax.random.split(jax.random.key(0))
         params = jn.init(init_key, net, scheme="xavier")
         params, _ = jn.fit(
@@ -97,7 +97,7 @@ def test_keras_mnist_example(shared_data, record_property):
     (X_train, y_train), (X_test, y_test) = ds.load_mnist(shared_data / "mnist")
     X_train, X_test = ds.scale(ds.flatten_images(X_train)), ds.scale(ds.flatten_images(X_test))
     assert X_train.shape == (60000, 784) and float(X_train.max()) == 1.0
-    net = jn.Network((784, 512, 10), hidden="relu", output="softmax")
+    net = jn.Network((784, 512, 10), hidden_activation="relu", output_activation="softmax")
     init_key, shuffle_key = jax.random.split(jax.random.key(0))
     params = jn.init(init_key, net, scheme="he")
     tic = time.perf_counter()
@@ -139,7 +139,7 @@ def cat_data(shared_data):
 def test_cat_logistic_regression(cat_data, backprop, record_property):
     """Week 2: logistic regression, zeros init, sgd 0.005, 2000 iterations: 99% train, 70% test."""
     X_train, y_train, X_test, y_test = cat_data
-    net = jn.Network((12288, 1), output="sigmoid")
+    net = jn.Network((12288, 1), output_activation="sigmoid")
     params = jn.init(jax.random.key(0), net, scheme="zeros")
     params, history = jn.fit(
         net,

@@ -35,7 +35,7 @@ def _same_run(a, b):
 
 def planar():
     X, y = planar_flower(jax.random.key(0), m=100)
-    net = jn.Network((2, 4, 1), hidden="tanh", output="sigmoid")
+    net = jn.Network((2, 4, 1), hidden_activation="tanh", output_activation="sigmoid")
     return net, jn.init(jax.random.key(1), net), X, y
 
 
@@ -45,7 +45,7 @@ def planar():
 )
 def test_resume_is_bitwise_a_straight_run(tmp_path, optimizer, batch_size, epochs):
     X, y = make_moons(jax.random.key(0), m=200)
-    net = jn.Network((2, 8, 1), hidden="relu", output="sigmoid")
+    net = jn.Network((2, 8, 1), hidden_activation="relu", output_activation="sigmoid")
     params = jn.init(jax.random.key(1), net)
     kw = dict(
         optimizer=optimizer,
@@ -132,7 +132,7 @@ def test_resume_refuses_a_different_setting_naming_it(saved_run, case):
     change, message = DIFFERENT[case]
     kw = {**kw, "epochs": 5, **change}
     if kw.get("net") == "wider":
-        net = jn.Network((2, 5, 1), hidden="tanh", output="sigmoid")
+        net = jn.Network((2, 5, 1), hidden_activation="tanh", output_activation="sigmoid")
         params = jn.init(jax.random.key(1), net)
     if kw.get("validation_data") == "add":
         kw["validation_data"] = (X[:20], y[:20])

@@ -36,7 +36,7 @@ def schedule_lr_decay(learning_rate0, epoch_num, decay_rate, time_interval=1000)
 
 def setup(dtype=np.float64):
     """The 3-4-1 tanh/sigmoid network of test_training (shares its compilations)."""
-    net = jn.Network((3, 4, 1), hidden="tanh", output="sigmoid")
+    net = jn.Network((3, 4, 1), hidden_activation="tanh", output_activation="sigmoid")
     X = np.random.default_rng(0).standard_normal((M, 3)).astype(dtype)
     Y = (X[:, 0] + 0.5 * X[:, 1] ** 2 > 0.3).astype(np.int32)
     return net, jn.init(jax.random.key(1), net, scheme="xavier", dtype=dtype), X, Y
@@ -209,7 +209,9 @@ def test_a_python_schedule_that_branches_on_the_step():
 
 
 def test_schedules_do_not_recompile():
-    net = jn.Network((3, 7, 2), hidden="relu", output="softmax")  # sizes used nowhere else
+    net = jn.Network(
+        (3, 7, 2), hidden_activation="relu", output_activation="softmax"
+    )  # sizes used nowhere else
     X = np.random.default_rng(3).standard_normal((30, 3)).astype(np.float32)
     Y = np.argmax(X[:, :2], axis=1)
     params = jn.init(jax.random.key(4), net)

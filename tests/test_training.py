@@ -45,21 +45,21 @@ def regression_data(seed, m=M, n_x=3, dtype=np.float32):
 
 def binary_setup(dtype=jnp.float32):
     """A 3-4-1 tanh/sigmoid network, Xavier params, M examples."""
-    net = jn.Network((3, 4, 1), hidden="tanh", output="sigmoid")
+    net = jn.Network((3, 4, 1), hidden_activation="tanh", output_activation="sigmoid")
     X, Y = binary_data(0, dtype=dtype)
     return net, jn.init(jax.random.key(1), net, scheme="xavier", dtype=dtype), X, Y
 
 
 def multiclass_setup(dtype=jnp.float32):
     """A 4-6-3 relu/softmax network, He params, M examples of 3 classes."""
-    net = jn.Network((4, 6, 3), hidden="relu", output="softmax")
+    net = jn.Network((4, 6, 3), hidden_activation="relu", output_activation="softmax")
     X, Y = multiclass_data(2, dtype=dtype)
     return net, jn.init(jax.random.key(3), net, scheme="he", dtype=dtype), X, Y
 
 
 def regression_setup(dtype=jnp.float32):
     """A 3-8-1 relu/linear network (mean squared error), He params."""
-    net = jn.Network((3, 8, 1), hidden="relu", output="linear")
+    net = jn.Network((3, 8, 1), hidden_activation="relu", output_activation="linear")
     X, y = regression_data(4, dtype=dtype)
     return net, jn.init(jax.random.key(5), net, dtype=dtype), X, y
 
@@ -237,7 +237,9 @@ CHUNK = "jit(run_chunk)"  # the compiled chunk's name in JAX's compile events
 
 
 def test_minibatch_epochs_do_not_recompile():
-    net = jn.Network((5, 7, 3), hidden="relu", output="softmax")  # sizes used nowhere else
+    net = jn.Network(
+        (5, 7, 3), hidden_activation="relu", output_activation="softmax"
+    )  # sizes used nowhere else
     X, Y = multiclass_data(14, 50, n_x=5)
     params = jn.init(jax.random.key(15), net)
     with count_compiles() as compiles:
@@ -253,7 +255,9 @@ def test_minibatch_epochs_do_not_recompile():
 def test_full_batch_chunks_share_one_trace():
     """1500 iterations run as chunks of 1000 and 500 with a fixed scan length: one compilation
     (and any other number of full-batch iterations reuses it)."""
-    net = jn.Network((5, 6, 1), hidden="tanh", output="sigmoid")  # sizes used nowhere else
+    net = jn.Network(
+        (5, 6, 1), hidden_activation="tanh", output_activation="sigmoid"
+    )  # sizes used nowhere else
     X, Y = binary_data(17, 30, n_x=5)
     params = jn.init(jax.random.key(18), net, scheme="xavier")
     with count_compiles() as compiles:
@@ -272,7 +276,9 @@ def test_full_batch_chunks_share_one_trace():
 
 def test_the_guarded_replay_is_compiled_only_when_a_run_diverges():
     """The fast path carries no finiteness guard; a diverging chunk is replayed guarded."""
-    net = jn.Network((3, 5, 1), hidden="relu", output="linear")  # sizes used nowhere else
+    net = jn.Network(
+        (3, 5, 1), hidden_activation="relu", output_activation="linear"
+    )  # sizes used nowhere else
     X, y = regression_data(19, n_x=3)
     params = jn.init(jax.random.key(20), net)
     with count_compiles() as compiles:
@@ -286,7 +292,7 @@ def test_the_guarded_replay_is_compiled_only_when_a_run_diverges():
 
 def test_the_compile_counter_sees_a_new_program():
     """The counter the tests above rely on does count: another batch size is another program."""
-    net = jn.Network((5, 7, 3), hidden="relu", output="softmax")
+    net = jn.Network((5, 7, 3), hidden_activation="relu", output_activation="softmax")
     X, Y = multiclass_data(14, 50, n_x=5)
     params = jn.init(jax.random.key(15), net)
     with count_compiles() as compiles:
@@ -540,7 +546,7 @@ def test_autodiff_from_zero_logits_is_the_course_step():
     Regression test: jax.grad of the logits form max(z, 0) + log1p(exp(-|z|)) is 0 at
     z == 0 instead of sigmoid(0) = 1/2, which made autodiff's first step dZ = -Y.
     """
-    net = jn.Network((3, 1), output="sigmoid")
+    net = jn.Network((3, 1), output_activation="sigmoid")
     X, Y = binary_data(0)
     params = jn.init(jax.random.key(0), net, scheme="zeros")
     manual, _ = jn.fit(

@@ -23,7 +23,7 @@ M, B, K = 22, 5, 2
 
 def setup(dtype=np.float32):
     """The 3-4-1 tanh/sigmoid network of test_training on M examples (shares its compilations)."""
-    net = jn.Network((3, 4, 1), hidden="tanh", output="sigmoid")
+    net = jn.Network((3, 4, 1), hidden_activation="tanh", output_activation="sigmoid")
     X = np.random.default_rng(0).standard_normal((M, 3)).astype(dtype)
     Y = (X[:, 0] + 0.5 * X[:, 1] ** 2 > 0.3).astype(np.int32)
     return net, jn.init(jax.random.key(1), net, scheme="xavier", dtype=dtype), X, Y
@@ -82,7 +82,7 @@ BAD_ARGUMENTS = {
     "optimizer-factory": (dict(optimizer=optax.adam), TypeError, "optimizer"),
     "optimizer-number": (dict(optimizer=3), TypeError, "optimizer"),
     "backprop": (dict(backprop="numeric"), ValueError, "backprop"),
-    "backprop-bool": (dict(backprop=True), ValueError, "backprop"),
+    "backprop-bool": (dict(backprop=True), TypeError, "backprop"),
     "shuffle-string": (dict(shuffle="yes"), TypeError, "shuffle"),
     "shuffle-int": (dict(shuffle=1), TypeError, "shuffle"),
     # data
@@ -90,9 +90,10 @@ BAD_ARGUMENTS = {
     "validation-rows": (ROWS, ValueError, "validation_data"),
     "validation-not-a-pair": (
         dict(validation_data=np.zeros((3, 3))),
-        ValueError,
+        TypeError,
         "validation_data",
     ),
+    "validation-three": (dict(validation_data=(1, 2, 3)), ValueError, "validation_data"),
     "no-key": (dict(batch_size=4), ValueError, "key"),
 }
 FIT_ONLY = {

@@ -44,7 +44,9 @@ def step_key(key, step):
 def sgd_step(net, params, X, Y, lr, key):
     """One step of sgd on ``network.loss_and_grads`` in training mode: ``(params, J)``
     (compiled once per batch shape: the loop below runs it eagerly step by step)."""
-    J, _, grads, stats = network.loss_and_grads(net, params, X, Y, None, "manual", key=key, train=True)
+    J, _, grads, stats = network.loss_and_grads(
+        net, params, X, Y, None, "manual", key=key, train=True
+    )
     return network.with_stats(net, jax.tree.map(lambda p, g: p - lr * g, params, grads), stats), J
 
 

@@ -8,9 +8,9 @@ import pytest
 import jaxnet as jn
 from jaxnet import validation
 
-BINARY = jn.Network((3, 4, 1), hidden="relu", output="sigmoid")
-MULTICLASS = jn.Network((3, 4, 3), hidden="relu", output="softmax")
-REGRESSION = jn.Network((3, 2), output="linear")
+BINARY = jn.Network((3, 4, 1), hidden_activation="relu", output_activation="sigmoid")
+MULTICLASS = jn.Network((3, 4, 3), hidden_activation="relu", output_activation="softmax")
+REGRESSION = jn.Network((3, 2), output_activation="linear")
 
 
 def _params(net):
@@ -162,7 +162,7 @@ def test_unknown_names_list_the_valid_ones():
         ValueError,
         match=r"unknown activation 'swish'.*sigmoid, tanh, relu, linear, softmax, leaky_relu",
     ):
-        jn.Network((3, 2, 1), hidden="swish")
+        jn.Network((3, 2, 1), hidden_activation="swish")
     with pytest.raises(
         ValueError,
         match=r"unknown loss 'hinge'.*binary_cross_entropy, categorical_cross_entropy, mean_squared_error",
@@ -177,10 +177,13 @@ def test_unknown_names_list_the_valid_ones():
 def test_other_bad_arguments():
     params = _params(BINARY)
     with pytest.raises(
-        ValueError, match=r"^backprop must be one of \('manual', 'autodiff'\), got 'numeric'"
+        ValueError,
+        match=r"^backprop must be one of \('manual', 'autodiff'\), got backprop='numeric'",
     ):
         jn.grads(BINARY, params, X, np.zeros(4), backprop="numeric")
-    with pytest.raises(TypeError, match=r"^net must be a jaxnet.Network, got tuple"):
+    with pytest.raises(
+        TypeError, match=r"^net must be a jaxnet.Network or a jaxnet.Model .*got tuple"
+    ):
         jn.forward((3, 4, 1), params, X)
     with pytest.raises(TypeError, match=r"^dtype must be a floating dtype"):
         jn.init(jax.random.key(0), BINARY, dtype=jnp.int32)
@@ -331,31 +334,40 @@ def test_train_must_be_a_bool(train):
 def test_check_int():
     assert validation.check_int(3, "m") == 3 and validation.check_int(np.int64(3), "m", 1) == 3
     assert type(validation.check_int(np.int32(2), "m")) is int
-    for bad in (True, 2.0, "2", None, np.float64(2)):
-        with pytest.raises(TypeError, match=r"^m must be an integer, got"):
+    for bad in (True, np.bool_(True), 2.0, "2", None, np.float64(2)):
+        with pytest.raises(TypeError, match=r"^m must be an int \(a Python or NumPy integer"):
             validation.check_int(bad, "m")
-    with pytest.raises(ValueError, match=r"^m must be an integer >= 2, got 1"):
+    with pytest.raises(ValueError, match=r"^m must be an int >= 2, got m=1$"):
         validation.check_int(1, "m", 2)
+    with pytest.raises(ValueError, match=r"^m must be an int in \[0, 2\], got m=3$"):
+        validation.check_int(np.int64(3), "m", 0, 2)
 
 
 def test_check_real():
     assert validation.check_real(np.float32(0.5), "lr", 0.0, strict=True) == 0.5
     assert validation.check_real(0, "noise", 0.0) == 0.0 and validation.check_real(-3, "x") == -3.0
     for bad in (True, "0.1", None, [0.1], 1j):
-        with pytest.raises(TypeError, match=r"^lr must be a real number, got"):
+        with pytest.raises(TypeError, match=r"^lr must be a real number .* got lr="):
             validation.check_real(bad, "lr", 0.0, strict=True)
     for bad in (0.0, -1.0, np.nan, np.inf):
-        with pytest.raises(ValueError, match=r"^lr must be a finite number > 0.0, got"):
+        with pytest.raises(ValueError, match=r"^lr must be a finite number > 0, got lr="):
             validation.check_real(bad, "lr", 0.0, strict=True)
-    with pytest.raises(ValueError, match=r"^x must be a finite number, got nan"):
+    with pytest.raises(ValueError, match=r"^x must be a finite number, got x=nan"):
         validation.check_real(float("nan"), "x")
+    with pytest.raises(ValueError, match=r"^p must be a number in \(0, 1\), got p=1.0"):
+        validation.check_real(1, "p", 0.0, 1.0, strict=True, strict_maximum=True)
 
 
 def test_check_choice_and_check_bool():
     assert validation.check_choice("sgd", "optimizer", ("sgd", "adam")) == "sgd"
-    for bad in ("SGD", None, ["sgd"], np.array(["sgd"]), True):
-        with pytest.raises(ValueError, match=r"^optimizer must be one of \('sgd', 'adam'\), got"):
+    with pytest.raises(ValueError, match=r"^optimizer must be one of \('sgd', 'adam'\), got"):
+        validation.check_choice("SGD", "optimizer", ("sgd", "adam"))
+    for bad in (None, ["sgd"], np.array(["sgd"]), True):  # not a str: the wrong type
+        with pytest.raises(TypeError, match=r"^optimizer must be one of \('sgd', 'adam'\), got"):
             validation.check_choice(bad, "optimizer", ("sgd", "adam"))
+    assert type(validation.check_choice(np.int64(1), "verbose", (0, 1, 2))) is int
+    with pytest.raises(TypeError, match="verbose"):
+        validation.check_choice(True, "verbose", (0, 1, 2))
     assert validation.check_bool(np.bool_(True), "shuffle") is True
     for bad in (1, "True", None):
         with pytest.raises(TypeError, match=r"^shuffle must be True or False, got"):
@@ -393,17 +405,41 @@ def _cnn_params():
         (lambda: Dropout(1.0), ValueError, r"rate must be a number in \[0, 1\).*got rate=1.0"),
         (lambda: Dropout(-0.1), ValueError, r"got rate=-0.1"),
         (lambda: Dropout(float("nan")), ValueError, r"got rate=nan"),
-        (lambda: Dropout(True), ValueError, r"got rate=True"),
+        (lambda: Dropout(True), TypeError, r"got rate=True"),
         # strides, sizes and padding
-        (lambda: Conv2D(2, 3, strides=0), ValueError, r"strides must be an int >= 1; got 0"),
-        (lambda: Conv2D(2, 0), ValueError, r"kernel_size must be an int >= 1; got 0"),
-        (lambda: Conv2D(0, 3), ValueError, r"filters must be an int >= 1; got 0"),
-        (lambda: Conv2D(2, 3, padding="full"), ValueError, r"padding must be 'valid', 'same'"),
-        (lambda: Conv2D(2, 3, padding=-1), ValueError, r"padding must be .* got -1"),
-        (lambda: MaxPool2D(2, strides=0), ValueError, r"strides must be an int >= 1; got 0"),
-        (lambda: AvgPool2D(0), ValueError, r"pool_size must be an int >= 1; got 0"),
-        (lambda: BatchNorm(momentum=1.5), ValueError, r"momentum must be a number in \[0.0, 1.0\]"),
-        (lambda: BatchNorm(epsilon=0), ValueError, r"epsilon must be a number in \(0.0"),
+        (
+            lambda: Conv2D(2, 3, strides=0),
+            ValueError,
+            r"strides must be an int in \[1, 1024\], got strides=0",
+        ),
+        (
+            lambda: Conv2D(2, 0),
+            ValueError,
+            r"kernel_size must be an int in \[1, 1024\], got kernel_size=0",
+        ),
+        (
+            lambda: Conv2D(0, 3),
+            ValueError,
+            r"filters must be an int in \[1, 65536\], got filters=0",
+        ),
+        (
+            lambda: Conv2D(2, 3, padding="full"),
+            ValueError,
+            r"padding must be one of \('valid', 'same'\)",
+        ),
+        (lambda: Conv2D(2, 3, padding=-1), ValueError, r"padding must be .* got padding=-1"),
+        (
+            lambda: MaxPool2D(2, strides=0),
+            ValueError,
+            r"strides must be an int in \[1, 1024\], got strides=0",
+        ),
+        (
+            lambda: AvgPool2D(0),
+            ValueError,
+            r"pool_size must be an int in \[1, 1024\], got pool_size=0",
+        ),
+        (lambda: BatchNorm(momentum=1.5), ValueError, r"momentum must be a number in \[0, 1\]"),
+        (lambda: BatchNorm(epsilon=0), ValueError, r"epsilon must be a finite number > 0, got"),
         # windows larger than the (padded) input, named by layer index at construction
         (
             lambda: jn.Sequential([Conv2D(2, 5), Flatten(), Dense(1)], (4, 4, 1)),

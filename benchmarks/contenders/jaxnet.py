@@ -14,7 +14,7 @@ from benchmarks import common
 
 def mnist_fit(args, jax, jn, clock, X, y, width, epochs):
     """Train 784-width-10 on ``X, y``; ``(params, net, total_s, compile_s, epoch times)``."""
-    net = jn.Network((784, width, 10), hidden="relu", output="softmax")
+    net = jn.Network((784, width, 10), hidden_activation="relu", output_activation="softmax")
     k_init, k_fit = jax.random.split(jax.random.key(args.seed))
     t0, c0 = common.now(), clock.seconds
     params = jn.init(k_init, net, scheme="he")
@@ -93,7 +93,7 @@ def twice(jax, clock, train):
 
 def workload_b(args, jax, jn, clock, n_models=None):
     X, y = common.flower(args.seed)
-    net = jn.Network((2, 4, 1), hidden="tanh", output="sigmoid")
+    net = jn.Network((2, 4, 1), hidden_activation="tanh", output_activation="sigmoid")
     iters = common.PLANAR_ITERS[args.size]
     fit_kw = {
         "optimizer": "sgd",
@@ -142,7 +142,7 @@ def workload_d(args, jax, jn, clock):
     calls = 20 if args.quick else 500
     out = {"backprop": args.backprop}
     for name, sizes in nets.items():
-        net = jn.Network(sizes, hidden="relu", output="softmax")
+        net = jn.Network(sizes, hidden_activation="relu", output_activation="softmax")
         k1, k2, k3 = jax.random.split(jax.random.key(args.seed), 3)
         params = jn.init(k1, net, scheme="he")
         X = jax.random.uniform(k2, (common.BATCH, sizes[0]))

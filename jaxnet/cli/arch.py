@@ -7,6 +7,14 @@
     conv8k3tanh                                     padding, [activation])
     pool2  pool3s2  avgpool2                 MaxPool2D(size[, stride s]) / AvgPool2D
     flatten                                  Flatten()
+    emb16  emb16v27                          Embedding(vocab v (default: the outputs), dim 16)
+    rnn64  lstm64  gru64  lstm64seq          SimpleRNN / LSTM / GRU(units[, return_sequences])
+    bilstm32seq  bigru16                     Bidirectional(LSTM(32, return_sequences=True)), ...
+
+Numbers are written with the ASCII digits 0-9 (``dense٨`` is refused, not read as 8), within
+the bounds of :mod:`jaxnet.limits` (units, filters, kernel, stride, padding, pool size), and
+an architecture has at most ``jaxnet.limits.MAX_TOKENS`` tokens; ``jaxnet train`` also
+bounds the parameters and activations they imply (:func:`jaxnet.limits.check_budget`).
 
 A ``dense`` or ``conv`` token that names no activation gets the run's hidden activation
 (``--hidden-activation``), except the last token: it is the output layer, a ``dense`` whose
@@ -16,9 +24,11 @@ must be the dataset's outputs (its classes for softmax, else 1). A named archite
 
 >>> [t.text for t in parse("conv8k3-pool2-flatten-dense10")]
 ['conv8k3', 'pool2', 'flatten', 'dense10']
->>> layers("dense64-bn-dropout0.5-dense10", hidden="relu", output="softmax", outputs=10)[2]
+>>> layers("dense64-bn-dropout0.5-dense10", hidden_activation="relu", output_activation="softmax", outputs=10)[2]
 Dropout(rate=0.5)
->>> canonical(layers("lenet", hidden="relu", output="softmax", outputs=10))
+>>> canonical(layers("emb16-lstm64seq-gru32-dense27", hidden_activation="relu", output_activation="softmax", outputs=27))
+'emb16v27-lstm64seq-gru32-dense27softmax'
+>>> canonical(layers("lenet", hidden_activation="relu", output_activation="softmax", outputs=10))
 'conv6k5samerelu-pool2-conv16k5relu-pool2-flatten-dense120relu-dense84relu-dense10softmax'
 """
 
@@ -28,6 +38,7 @@ import re
 from typing import NamedTuple
 
 import jaxnet as jn
+from jaxnet import limits
 
 # name -> body (the output layer dense<outputs> is appended)
 NAMED = {
@@ -40,23 +51,36 @@ ABOUT_NAMED = {
 }
 
 _ACT = "|".join(sorted(jn.activations.NAMES, key=len, reverse=True))
-_NUMBER = r"(\d*\.?\d+(?:e-?\d+)?)"
+_NUMBER = r"([0-9]*\.?[0-9]+(?:e-?[0-9]+)?)"
 # word -> (pattern of the whole token, how to write it)
 GRAMMAR = {
-    "dense": (rf"dense(\d+)({_ACT})?", "dense<units>[activation], e.g. dense64 or dense10softmax"),
+    "dense": (
+        rf"dense([0-9]+)({_ACT})?",
+        "dense<units>[activation], e.g. dense64 or dense10softmax",
+    ),
     "bn": (r"bn|batchnorm", "bn"),
     "dropout": (rf"dropout{_NUMBER}", "dropout<rate>, e.g. dropout0.5"),
     "conv": (
-        rf"conv(\d+)k(\d+)(?:s(\d+))?(same|valid|p\d+)?({_ACT})?",
+        rf"conv([0-9]+)k([0-9]+)(?:s([0-9]+))?(same|valid|p[0-9]+)?({_ACT})?",
         "conv<filters>k<size>[s<stride>][same|valid|p<pad>][activation], e.g. conv8k3 or "
         "conv32k3s2same",
     ),
-    "pool": (r"(?:max)?pool(\d+)(?:s(\d+))?", "pool<size>[s<stride>], e.g. pool2"),
-    "avgpool": (r"avgpool(\d+)(?:s(\d+))?", "avgpool<size>[s<stride>], e.g. avgpool2"),
+    "pool": (r"(?:max)?pool([0-9]+)(?:s([0-9]+))?", "pool<size>[s<stride>], e.g. pool2"),
+    "avgpool": (r"avgpool([0-9]+)(?:s([0-9]+))?", "avgpool<size>[s<stride>], e.g. avgpool2"),
     "flatten": (r"flatten", "flatten"),
+    "emb": (r"emb(\d+)(?:v(\d+))?", "emb<dim>[v<vocab>], e.g. emb16 or emb16v27"),
+    "rnn": (r"rnn(\d+)(seq)?", "rnn<units>[seq], e.g. rnn64 or rnn64seq"),
+    "lstm": (r"lstm(\d+)(seq)?", "lstm<units>[seq], e.g. lstm64 or lstm64seq"),
+    "gru": (r"gru(\d+)(seq)?", "gru<units>[seq], e.g. gru64 or gru64seq"),
+    **{
+        f"bi{word}": (rf"bi{word}(\d+)(seq)?", f"bi{word}<units>[seq], e.g. bi{word}32seq")
+        for word in ("rnn", "lstm", "gru")
+    },
 }
+RECURRENT = {"rnn": "SimpleRNN", "lstm": "LSTM", "gru": "GRU"}
 EXAMPLES = (
-    "dense64, dense10softmax, bn, dropout0.5, conv8k3, conv32k3s2same, pool2, avgpool2, flatten"
+    "dense64, dense10softmax, bn, dropout0.5, conv8k3, conv32k3s2same, pool2, avgpool2, flatten, "
+    "emb16, lstm64seq"
 )
 TAKES_IMAGES = ("conv", "pool", "avgpool", "flatten")
 
@@ -89,9 +113,21 @@ def parse(text: str) -> tuple[Token, ...]:
     body = NAMED.get(text, text)
     if not body:
         raise ValueError(f"--arch is empty; {_look_like()}")
-    tokens = tuple(_token(part.strip(), i) for i, part in enumerate(body.split("-"), 1))
+    odd = next((c for c in body if not c.isascii()), None)
+    if odd is not None:
+        raise ValueError(
+            f"--arch holds the non-ASCII character {odd!r} (U+{ord(odd):04X}); write tokens "
+            "in ASCII, numbers with the digits 0-9"
+        )
+    parts = body.split("-")
+    if len(parts) > limits.MAX_TOKENS:
+        raise ValueError(
+            f"--arch has {len(parts)} tokens, more than the {limits.MAX_TOKENS} it accepts "
+            "(jaxnet.limits.MAX_TOKENS)"
+        )
+    tokens = tuple(_token(part.strip(), i) for i, part in enumerate(parts, 1))
     for token in tokens:
-        _layer(token, token.activation or "relu")  # the library checks the numbers
+        _layer(token, token.activation or "relu", vocab_size=1)  # the library checks the numbers
     return tokens
 
 
@@ -118,7 +154,7 @@ def _token(part: str, position: int) -> Token:
     if word not in GRAMMAR:
         raise ValueError(f"{where} is not a layer; {_look_like()}")
     pattern, how = GRAMMAR[word]
-    match = re.fullmatch(pattern, part)
+    match = re.fullmatch(pattern, part, re.ASCII)  # \d: 0-9 only
     if match is None:
         raise ValueError(f"{where} is not a {word} layer: write {how}")
     groups = match.groups()
@@ -127,10 +163,18 @@ def _token(part: str, position: int) -> Token:
     return Token(part, position, word, numbers, activation)
 
 
-def _layer(token: Token, activation: str):
-    """The layer of ``token`` (``activation`` where it has one); errors name the token."""
+def _layer(token: Token, activation: str, vocab_size: int):
+    """The layer of ``token`` (``activation`` where it has one; ``vocab_size`` for an ``emb``
+    token that names none); errors name the token."""
     n = token.numbers
     try:
+        if token.word == "emb":
+            vocab = vocab_size if n[1] is None else int(n[1])
+            return jn.layers.Embedding(vocab, int(n[0]))
+        if token.word.removeprefix("bi") in RECURRENT:
+            cls = getattr(jn.layers, RECURRENT[token.word.removeprefix("bi")])
+            layer = cls(int(n[0]), return_sequences=n[1] is not None)
+            return jn.layers.Bidirectional(layer) if token.word.startswith("bi") else layer
         if token.word == "dense":
             return jn.layers.Dense(int(n[0]), activation)
         if token.word == "bn":
@@ -162,10 +206,10 @@ def output_token(text: str) -> Token | None:
     return None if text.strip().lower() in NAMED else parse(text)[-1]
 
 
-def layers(text: str, *, hidden: str, output: str, outputs: int) -> tuple:
-    """The layers of ``text``: hidden dense/conv tokens without an activation get ``hidden``;
-    the output layer is ``Dense(outputs, output)`` (``ValueError`` if the last token is not
-    such a dense layer)."""
+def layers(text: str, *, hidden_activation: str, output_activation: str, outputs: int) -> tuple:
+    """The layers of ``text``: hidden dense/conv tokens without an activation get
+    ``hidden_activation``; the output layer is ``Dense(outputs, output_activation)``
+    (``ValueError`` if the last token is not such a dense layer)."""
     tokens = parse(text)
     named = output_token(text) is None
     if named:
@@ -178,11 +222,11 @@ def layers(text: str, *, hidden: str, output: str, outputs: int) -> tuple:
         )
     if int(last.numbers[0]) != outputs:
         raise ValueError(
-            f"{last.where} is the output layer: a {last.activation or output} output here has "
+            f"{last.where} is the output layer: a {last.activation or output_activation} output here has "
             f"{outputs} unit(s); write dense{outputs}"
         )
-    body = [_layer(t, t.activation or hidden) for t in tokens[:-1]]
-    return (*body, _layer(last, last.activation or output))
+    body = [_layer(t, t.activation or hidden_activation, outputs) for t in tokens[:-1]]
+    return (*body, _layer(last, last.activation or output_activation, outputs))
 
 
 def check_shapes(text: str, layers: tuple, input_shape: tuple[int, ...]) -> None:
@@ -221,6 +265,13 @@ def token_of(layer) -> str:
         return "bn"
     if isinstance(layer, jn.layers.Flatten):
         return "flatten"
+    if isinstance(layer, jn.layers.Embedding):
+        return f"emb{layer.dim}v{layer.vocab_size}"
+    if isinstance(layer, jn.layers.Bidirectional):
+        return f"bi{token_of(layer.layer)}"
+    for word, name in RECURRENT.items():
+        if isinstance(layer, getattr(jn.layers, name)):
+            return f"{word}{layer.units}{'seq' if layer.return_sequences else ''}"
     return getattr(layer, "kind", type(layer).__name__).lower()
 
 
@@ -234,7 +285,7 @@ def help_text() -> str:
     named = [f"  {k:<7} {ABOUT_NAMED[k]}:\n          {NAMED[k]}-dense<outputs>" for k in NAMED]
     return "\n".join(
         [
-            "--arch: layers as tokens joined by '-' (instead of --layers):",
+            "--arch: layers as tokens joined by '-' (instead of --hidden-sizes):",
             "  dense64  dense10softmax   dense layer: units, [activation]",
             "  bn                        batch normalisation (per feature / per channel)",
             "  dropout0.5                inverted dropout of this fraction, in [0, 1)",
@@ -242,11 +293,16 @@ def help_text() -> str:
             "                            [same|valid|p<pad>] padding (default valid), [activation]",
             "  pool2  pool3s2  avgpool2  max / average pooling: size, [s stride (default size)]",
             "  flatten                   images (n_H, n_W, n_C) -> vectors",
+            "  emb16  emb16v27           embedding of token ids (m, T): dim, [v vocabulary size",
+            "                            (default: the outputs, as in a character model)]",
+            "  rnn64  lstm64  gru64      recurrent layer on sequences (m, T, n): units; the last",
+            "  lstm64seq                 state, or with seq every step's (to feed another one)",
+            "  bilstm32seq  bigru16      the same run both ways, the two outputs concatenated",
             "dense and conv tokens without an activation get --hidden-activation. The last token",
             "is the output layer: dense<outputs> (10 for mnist's softmax, 1 for a sigmoid), with",
             "the dataset's output activation unless it names one. With a conv, pool or flatten",
             "first, image datasets are fed as images (m, n_H, n_W, n_C) scaled to [0, 1]. --l2",
-            "applies to every dense and conv layer; --dropout and --batch-norm are for --layers.",
+            "applies to every dense and conv layer; --dropout and --batch-norm are for --hidden-sizes.",
             "named architectures (--arch NAME; the output layer is appended):",
             *named,
         ]

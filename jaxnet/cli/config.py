@@ -10,12 +10,12 @@ layer strings, seeds); ranges and names that ``jn.fit``, ``jn.init`` and ``jn.Ne
 (learning rate, epochs, batch size, optimizer, activations, scheme, backprop) are left to them.
 
 >>> cfg = resolve("planar")
->>> cfg.layers, cfg.hidden_activation, cfg.scheme, cfg.optimizer, cfg.learning_rate, cfg.batch_size
-((4,), 'tanh', 'normal', 'sgd', 1.2, None)
->>> resolve("cat").layers, resolve("cat", layers=(20, 7, 5)).learning_rate
+>>> cfg.hidden_sizes, cfg.hidden_activation, cfg.scheme, cfg.optimizer, cfg.learning_rate
+((4,), 'tanh', 'normal', 'sgd', 1.2)
+>>> resolve("cat").hidden_sizes, resolve("cat", hidden_sizes=(20, 7, 5)).learning_rate
 ((), 0.0075)
->>> command_line(resolve("moons", epochs=3))[:60]
-'jaxnet train --dataset moons --layers 8 --hidden-activation '
+>>> command_line(resolve("moons", epochs=3))[:66]
+'jaxnet train --dataset moons --hidden-sizes 8 --hidden-activation '
 """
 
 from __future__ import annotations
@@ -29,19 +29,43 @@ import typing
 from pathlib import Path
 
 import jaxnet as jn
+from jaxnet import limits
 from jaxnet.cli import arch, data
 
 SEED_LIMIT = 2**32  # jax.random.key(seed) keeps 32 bits of a seed without x64: refuse the rest
+INT_LIMIT = 2**31 - 1  # epochs, batch sizes, counts: JAX counts steps in int32
 
 
 # ---- parsers: command-line text -> value (ValueError with what was expected) --------------
+# Numbers are ASCII only: Python's int() and float() also read other scripts' digits
+# ("٨" is 8), which a command line or a config.json has no business holding.
+
+
+def _ascii(text: str, what: str) -> str:
+    if not text.isascii():
+        odd = next(c for c in text if not c.isascii())
+        raise ValueError(
+            f"expected {what} written with the ASCII digits 0-9, got {text!r} (it holds "
+            f"{odd!r}, U+{ord(odd):04X})"
+        )
+    return text
+
+
+def _int(text: str) -> int:
+    try:
+        return int(_ascii(text, "an int").replace("_", "!"))  # int() would read 1_000
+    except ValueError as e:
+        if "ASCII" in str(e):
+            raise
+        raise ValueError(f"expected an int, got {text!r}") from None
 
 
 def integer(text: str) -> int:
-    try:
-        return int(text)
-    except ValueError:
-        raise ValueError(f"expected an int, got {text!r}") from None
+    """An int within +-``INT_LIMIT`` (ASCII digits)."""
+    value = _int(text)
+    if abs(value) > INT_LIMIT:
+        raise ValueError(f"expected an int of at most {INT_LIMIT}, got {text}")
+    return value
 
 
 def count(text: str) -> int:
@@ -53,8 +77,10 @@ def count(text: str) -> int:
 
 def real(text: str) -> float:
     try:
-        return float(text)
-    except ValueError:
+        return float(_ascii(text, "a number").replace("_", "!"))
+    except ValueError as e:
+        if "ASCII" in str(e):
+            raise
         raise ValueError(f"expected a number, got {text!r}") from None
 
 
@@ -83,16 +109,25 @@ def rate(text: str) -> float:
     return value
 
 
-def layer_sizes(text: str) -> tuple[int, ...]:
+def size_list(text: str) -> tuple[int, ...]:
     """``"512,256"`` -> ``(512, 256)``; ``""`` or ``"none"`` -> ``()`` (no hidden layer)."""
     if text.strip().lower() in ("", "none"):
         return ()
     try:
-        return tuple(int(part) for part in text.split(","))
-    except ValueError:
+        sizes = tuple(_int(part.strip()) for part in text.split(","))
+    except ValueError as e:
+        if "ASCII" in str(e):
+            raise
         raise ValueError(
             f"expected comma-separated sizes like 512,256 (or none), got {text!r}"
         ) from None
+    if any(n < 1 for n in sizes):
+        raise ValueError(f"expected sizes >= 1, got {text!r}")
+    try:
+        limits.at_most(layers=len(sizes) + 1, units=max(sizes))
+    except ValueError as e:
+        raise ValueError(f"{text!r}: {e}") from None
+    return sizes
 
 
 def batch_size(text: str) -> int | None:
@@ -101,7 +136,7 @@ def batch_size(text: str) -> int | None:
 
 
 def seed(text: str) -> int:
-    value = integer(text)
+    value = _int(text)
     if not 0 <= value < SEED_LIMIT:
         raise ValueError(
             f"expected an int in 0..{SEED_LIMIT - 1} (jax.random.key keeps 32 bits), got {text}"
@@ -142,8 +177,8 @@ def flag(help: str, *, resume=False):
 class RunConfig:
     """Everything that determines a ``jaxnet train`` run; saved as ``config.json``.
 
-    ``layers`` are the hidden sizes (input and output sizes follow the data), or ``arch``
-    gives every layer (:mod:`jaxnet.cli.arch`); exactly one of them is set. The fields
+    ``hidden_sizes`` are the dense network's hidden layers (input and output sizes follow the
+    data), or ``arch`` gives every layer (:mod:`jaxnet.cli.arch`); exactly one of them is set. The fields
     marked ``course`` default to None, "the dataset's course setting" (:data:`COURSE`).
     """
 
@@ -153,8 +188,8 @@ class RunConfig:
         "planar",
         metavar="NAME|CSV",
     )
-    layers: tuple[int, ...] | None = option(
-        layer_sizes,
+    hidden_sizes: tuple[int, ...] | None = option(
+        size_list,
         "hidden sizes of a dense network, e.g. 512,256 (none: no hidden layer)",
         metavar="SIZES",
         course=True,
@@ -163,7 +198,7 @@ class RunConfig:
         arch.normalize,
         "the layers as tokens joined by '-', e.g. dense64-bn-dropout0.5-dense10, "
         "conv8k3-pool2-conv16k3-pool2-flatten-dense128-dense10, or a name: "
-        f"{', '.join(arch.NAMED)} (instead of --layers; grammar below)",
+        f"{', '.join(arch.NAMED)} (instead of --hidden-sizes; grammar below)",
         metavar="ARCH",
         off=True,
     )
@@ -176,12 +211,12 @@ class RunConfig:
     )
     dropout: float = option(
         rate,
-        "--layers: dropout of this fraction after every hidden layer (keep_prob = 1 - rate)",
+        "--hidden-sizes: dropout of this fraction after every hidden layer (keep_prob = 1 - rate)",
         0.0,
         metavar="RATE",
         off=True,
     )
-    batch_norm: bool = flag("--layers: batch normalisation after every hidden dense layer")
+    batch_norm: bool = flag("--hidden-sizes: batch normalisation after every hidden dense layer")
     hidden_activation: str = option(
         name, ", ".join(jn.activations.NAMES), metavar="NAME", course=True
     )
@@ -220,18 +255,20 @@ class RunConfig:
     def __post_init__(self):
         if self.arch is None:
             return
-        if self.layers is not None:
-            raise ValueError("--arch and --layers are mutually exclusive: --arch gives every layer")
+        if self.hidden_sizes is not None:
+            raise ValueError(
+                "--arch and --hidden-sizes are mutually exclusive: --arch gives every layer"
+            )
         for name, token in (("dropout", "dropout0.5"), ("batch_norm", "bn")):
             if getattr(self, name):
                 raise ValueError(
-                    f"--{name.replace('_', '-')} applies to --layers networks; with --arch, "
+                    f"--{name.replace('_', '-')} applies to --hidden-sizes networks; with --arch, "
                     f"put {token} tokens where you want them (e.g. dense64-{token}-dense10)"
                 )
 
     def to_json(self) -> dict:
-        layers = None if self.layers is None else list(self.layers)
-        return {**dataclasses.asdict(self), "layers": layers}
+        sizes = None if self.hidden_sizes is None else list(self.hidden_sizes)
+        return {**dataclasses.asdict(self), "hidden_sizes": sizes}
 
     @classmethod
     def from_json(cls, saved: dict, file) -> RunConfig:
@@ -253,8 +290,8 @@ class RunConfig:
                 except ValueError as e:
                     raise ValueError(f"{file}: key {f.name!r}: {e}") from None
             values[f.name] = value
-        if values["layers"] is None and values["arch"] is None:
-            raise ValueError(f"{file}: key 'layers' is null and there is no 'arch'")
+        if values["hidden_sizes"] is None and values["arch"] is None:
+            raise ValueError(f"{file}: key 'hidden_sizes' is null and there is no 'arch'")
         try:
             return cls(**values)
         except ValueError as e:
@@ -297,7 +334,7 @@ class CommonOptions:
 class GradcheckConfig:
     """``jaxnet gradcheck``: a random network on random data, float64."""
 
-    layers: tuple[int, ...] = option(layer_sizes, "hidden sizes", (5, 3), metavar="SIZES")
+    hidden_sizes: tuple[int, ...] = option(size_list, "hidden sizes", (5, 3), metavar="SIZES")
     inputs: int = option(integer, "input features", 4, metavar="N")
     outputs: int | None = option(integer, "output units (default 1; 3 for softmax)", metavar="N")
     hidden_activation: str = option(name, "hidden activation", "tanh", metavar="NAME")
@@ -399,8 +436,8 @@ COURSE = {
     "cat": _course((), "relu", "sigmoid", "zeros", "sgd", 0.005, 2000, None),
     "csv": _course((16,), "relu", None, "he", "adam", 1e-3, 20, 32),  # None: from the classes
 }
-# With --layers, the cat images get the course's deep network instead of logistic regression.
-COURSE_WITH_LAYERS = {"cat": _course((20, 7, 5), "relu", "sigmoid", "lecun", "sgd", 0.0075, 2500, None)}  # fmt: skip
+# With --hidden-sizes, the cat images get the course's deep network instead of logistic regression.
+COURSE_WITH_HIDDEN_SIZES = {"cat": _course((20, 7, 5), "relu", "sigmoid", "lecun", "sgd", 0.0075, 2500, None)}  # fmt: skip
 # With --arch, the image datasets get Adam and minibatches (the CNN settings of the
 # benchmarks' workload E); the other datasets keep their course settings.
 _CNN = _course(None, "relu", "softmax", "he", "adam", 1e-3, 3, 128)
@@ -413,12 +450,12 @@ COURSE_WITH_ARCH = {
 
 def resolve(dataset: str = "planar", **options) -> RunConfig:
     """The run config: the ``options`` given (already parsed) over the dataset's course
-    settings (with ``arch``: its ``layers`` is None)."""
+    settings (with ``arch``: its ``hidden_sizes`` is None)."""
     kind = data.kind(dataset)
     if options.get("arch") is not None:
-        course = {**COURSE_WITH_ARCH.get(kind, COURSE[kind]), "layers": None}
-    elif options.get("layers"):
-        course = COURSE_WITH_LAYERS.get(kind, COURSE[kind])
+        course = {**COURSE_WITH_ARCH.get(kind, COURSE[kind]), "hidden_sizes": None}
+    elif options.get("hidden_sizes"):
+        course = COURSE_WITH_HIDDEN_SIZES.get(kind, COURSE[kind])
     else:
         course = COURSE[kind]
     return RunConfig(dataset=dataset, **{**course, **options})
@@ -441,7 +478,7 @@ def command_line(config: RunConfig) -> str:
 
 def defaults_table() -> str:
     """The table of per-dataset course settings that ``jaxnet train --help`` ends with."""
-    rows = [("dataset", *(n.replace("_activation", "") for n in COURSE_FIELDS))]
+    rows = [("dataset", *(n.replace("_", "-") for n in COURSE_FIELDS))]  # the options' names
     for label, course in COURSE.items():
         rows.append(
             (
@@ -452,9 +489,10 @@ def defaults_table() -> str:
                 ),
             )
         )
-        for option, table in (("--layers", COURSE_WITH_LAYERS), ("--arch", COURSE_WITH_ARCH)):
+        tables = (("--hidden-sizes", COURSE_WITH_HIDDEN_SIZES), ("--arch", COURSE_WITH_ARCH))
+        for option, table in tables:
             if label in table:
-                shown = ("-" if v is None and k == "layers" else show(v) for k, v in table[label].items())  # fmt: skip
+                shown = ("-" if v is None and k == "hidden_sizes" else show(v) for k, v in table[label].items())  # fmt: skip
                 rows.append((f"  {label} {option}", *shown))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     table = ["  " + "  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]

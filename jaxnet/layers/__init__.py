@@ -1,16 +1,17 @@
 """The course's building blocks: one file per layer, each ``forward`` with its hand-derived ``backward``.
 
-Every layer follows the protocol of :mod:`jaxnet.layers.base`; ``from_dict`` rebuilds
-one from its ``to_dict()`` through the registry of kinds.
+Every layer derives from :class:`jaxnet.layers.Layer` (:mod:`jaxnet.layers.base`), which
+registers it under its ``kind``; ``from_dict`` rebuilds one from its ``to_dict()``.
 """
 
-from jaxnet.layers.base import Layer, from_dict, register
+from jaxnet.layers.base import Layer, field, from_dict
 from jaxnet.layers.batchnorm import (
     BatchNorm,
     batchnorm_backward,
     batchnorm_forward,
     batchnorm_inference,
 )
+from jaxnet.layers.bidirectional import Bidirectional
 from jaxnet.layers.conv import Conv2D, conv_backward, conv_forward
 from jaxnet.layers.dense import (
     Dense,
@@ -20,8 +21,38 @@ from jaxnet.layers.dense import (
     linear_forward,
 )
 from jaxnet.layers.dropout import Dropout, dropout_backward, dropout_forward
+from jaxnet.layers.embedding import Embedding
 from jaxnet.layers.flatten import Flatten, flatten_backward, flatten_forward
+from jaxnet.layers.gru import (
+    GRUCaches,
+    GRUCellCache,
+    gru_backward,
+    gru_cell_backward,
+    gru_cell_forward,
+    gru_forward,
+    gru_params,
+)
+from jaxnet.layers.lstm import (
+    LSTMCaches,
+    LSTMCellCache,
+    lstm_backward,
+    lstm_cell_backward,
+    lstm_cell_forward,
+    lstm_forward,
+    lstm_params,
+)
 from jaxnet.layers.pool import AvgPool2D, MaxPool2D, pool_backward, pool_forward
+from jaxnet.layers.recurrent import GRU, LSTM, SimpleRNN
+from jaxnet.layers.rnn import (
+    RNNCaches,
+    RNNCellCache,
+    rnn_backward,
+    rnn_cell_backward,
+    rnn_cell_forward,
+    rnn_forward,
+    rnn_params,
+)
+from jaxnet.layers.sampling import rnn_sample
 
 __all__ = [
     "AvgPool2D",
@@ -45,8 +76,36 @@ __all__ = [
     "Layer",
     "dense_backward",
     "dense_forward",
+    "field",
     "from_dict",
     "linear_backward",
     "linear_forward",
-    "register",
+    # sequence layers and building blocks (course 5)
+    "Bidirectional",
+    "Embedding",
+    "GRU",
+    "LSTM",
+    "SimpleRNN",
+    "GRUCaches",
+    "GRUCellCache",
+    "LSTMCaches",
+    "LSTMCellCache",
+    "RNNCaches",
+    "RNNCellCache",
+    "gru_backward",
+    "gru_cell_backward",
+    "gru_cell_forward",
+    "gru_forward",
+    "gru_params",
+    "lstm_backward",
+    "lstm_cell_backward",
+    "lstm_cell_forward",
+    "lstm_forward",
+    "lstm_params",
+    "rnn_backward",
+    "rnn_cell_backward",
+    "rnn_cell_forward",
+    "rnn_forward",
+    "rnn_params",
+    "rnn_sample",
 ]

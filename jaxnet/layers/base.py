@@ -1,10 +1,17 @@
-"""What a layer is: the protocol every layer follows, and the registry of kinds that rebuilds one.
+"""What a layer is: the base class every layer derives from, and the registry of kinds that rebuilds one.
 
-A layer is a frozen, hashable value (a ``typing.NamedTuple`` of its hyperparameters,
-e.g. ``Dense(units, activation)``) that ``jax.jit`` takes as part of a static network,
-with the course's building block ``init / forward / backward`` as its methods. A
-network (:class:`jaxnet.Network`) is their composition; one generic test proves every
-layer's ``backward`` against ``jax.vjp`` of its ``forward``.
+A layer is a frozen, hashable value (a dataclass of its hyperparameters, e.g.
+``Dense(units, activation)``) that ``jax.jit`` takes as part of a static network, with the
+course's building block ``init / forward / backward`` as its methods. A network
+(:class:`jaxnet.Network`) is their composition; one generic test proves every layer's
+``backward`` against ``jax.vjp`` of its ``forward``.
+
+:class:`Layer` writes once what every layer shares: equality and hash from the type and
+the fields, ``repr``, ``to_dict``, registration under ``kind``, the argument checks
+declared with each :func:`field`, and the defaults of a parameter-free, stateless layer.
+A new layer is its fields, ``kind``, ``output_shape``, ``forward`` and ``backward`` (and
+``param_shapes`` / ``init`` when it has params, ``stats`` / ``non_trainable`` when it has
+state, ``needs_key`` when it draws randomness); docs/writing_a_layer.md walks through one.
 
 Shapes: ``A_prev`` has the examples on axis 0, ``(m, n)`` for vectors and
 ``(m, n_H, n_W, n_C)`` (NHWC) for images; ``input_shape`` and ``output_shape`` are the
@@ -21,62 +28,177 @@ which adds ``(λ / 2m) ||W||^2`` to J and ``(λ / m) W`` to the hand-derived ``d
 (``jaxnet.network.penalty``). ``backward`` itself stays the gradient of the data cost,
 so the generic test against ``jax.vjp`` of ``forward`` covers every layer unchanged.
 
-A layer's JSON form is ``to_dict()`` = ``{"kind": ..., **hyperparameters}``;
-:func:`from_dict` rebuilds it through the classes registered by :func:`register`,
-never by importing a module a file names.
+Sequences and masks: a sequence is ``(m, T, n)`` (batch-first; an ``Embedding``
+takes integer ids ``(m, T)``, held as floats). A network threads a mask ``(m, T)``
+(True = a real step, False = padding) along the chain while the activations are sequences
+``(m, T, n)``: a layer's :meth:`Layer.output_mask` says what mask its output carries (by
+default the one it received, so Dense per step and Dropout keep it;
+``Embedding(mask_zero=True)`` makes one from its ids), an output of another rank (a
+recurrent layer's one vector per example, a Flatten) ends it, and a layer whose class sets
+``takes_mask = True`` (the recurrent layers) receives it as ``forward(..., mask=mask)``
+and keeps it in its cache, so its ``backward`` needs nothing more.
+
+A layer's JSON form is ``to_dict()`` = ``{"kind": ..., **fields}``; :func:`from_dict`
+rebuilds it through the registered classes, never by importing a module a file names.
 """
 
 from __future__ import annotations
 
-import math
-import numbers
-from typing import Any, ClassVar, Protocol
+import abc
+import dataclasses
+from collections.abc import Callable
+from typing import Any, ClassVar, dataclass_transform
 
 import jax
 
 __all__ = [
     "Layer",
+    "field",
     "from_dict",
     "kinds",
-    "register",
 ]
 
+_KINDS: dict[str, type] = {}
 
-class Layer(Protocol):
-    """The layer protocol (a description for readers and type checkers; layers do not inherit it).
 
+def field(*, default: Any = dataclasses.MISSING, check: Callable | None = None, omit_default=False):
+    """A layer's field (a hyperparameter), with its argument check.
+
+    Args:
+      default: its default value; none makes it a required argument.
+      check: ``check(value, name) -> value``, run on every construction (and by
+        ``dataclasses.replace``): it normalises the value (``np.int64(3)`` -> ``3``, an
+        activation to its canonical name) or raises ``TypeError`` (wrong type) /
+        ``ValueError`` (wrong value) naming the field; the checkers of
+        ``jaxnet.validation``, e.g. ``functools.partial(check_int, minimum=1)``.
+      omit_default: leave the field out of ``repr`` and ``to_dict`` when it equals its
+        default (``l2=0``: a plain layer reads, and is saved, as before L2 existed).
+
+    Returns:
+      A ``dataclasses.field`` carrying ``check`` and ``omit_default`` in its metadata.
+
+    Example:
+      >>> from jaxnet.layers.base import field
+      >>> field(default=0.0, omit_default=True).metadata["omit_default"]
+      True
+    """
+    metadata = {"check": check, "omit_default": omit_default}
+    return dataclasses.field(default=default, metadata=metadata)
+
+
+@dataclass_transform(frozen_default=True, field_specifiers=(field,))
+class Layer(abc.ABC):
+    """The base of every layer: a frozen dataclass of its hyperparameters, registered under ``kind``.
+
+    A subclass declares its fields as a dataclass does (annotated class attributes, with
+    :func:`field` where a field has a check or an omitted default) and a class attribute
+    ``kind``; it becomes a frozen dataclass, equal (and hashing equal) to a layer of the
+    same class with equal fields (two kinds with equal fields differ), with ``repr`` and
+    :meth:`to_dict` derived from the fields, and is registered under ``kind`` so that
+    :func:`from_dict` rebuilds it. A class without a ``kind`` of its own in its body (a
+    shared base such as the pools') is not registered. A class defined again under the
+    same module and name (a notebook cell run twice) replaces the old one; another class
+    under a taken ``kind`` is a ``ValueError``. Change a field with
+    ``dataclasses.replace(layer, name=value)`` (checked again). A check that involves
+    several fields goes in the subclass's ``__post_init__``, after
+    ``super().__post_init__()`` (which runs the fields' own checks).
 
     Attributes:
-      kind: the name of the layer class in :func:`to_dict`, e.g. ``"dense"``.
+      kind: the name of the layer class in :meth:`to_dict`, e.g. ``"dense"``.
       non_trainable: the names of the state leaves of its params dict (batch norm's
         ``moving_mean``, ``moving_var``): they get zero gradients, and training replaces
-        them by :meth:`stats`. Optional, default ``()``.
-      needs_key: whether ``forward`` draws randomness in training (dropout). Optional,
-        default ``False``.
-      l2: the L2 coefficient λ on the layer's ``W`` (Dense, Conv2D), applied by the
-        network. Optional, default no decay.
+        them by :meth:`stats`. Default ``()``.
+      needs_key: whether ``forward`` draws randomness in training (dropout; a property
+        when it depends on a field). Default ``False``.
+      takes_mask: whether ``forward`` takes the keyword ``mask (m, T)`` of padded steps
+        (the recurrent layers; module docstring). Default ``False``.
+
+    A field ``l2`` (the L2 coefficient λ on the layer's ``W``; Dense, Conv2D) is applied
+    by the network (module docstring); a field ``activation`` marks a layer that can be
+    the output layer.
 
     Example:
       >>> import jaxnet as jn
-      >>> layer = jn.layers.Dense(3, "relu")  # follows the protocol without inheriting it
+      >>> layer = jn.layers.Dense(3, "relu")
       >>> layer.kind, layer.output_shape((5,)), layer.param_shapes((5,))
       ('dense', (3,), {'W': (3, 5), 'b': (3,)})
+      >>> layer == jn.layers.Dense(3, "ReLU"), layer.to_dict()
+      (True, {'kind': 'dense', 'units': 3, 'activation': 'relu'})
+      >>> import dataclasses
+      >>> dataclasses.replace(layer, l2=0.5)
+      Dense(units=3, activation='relu', l2=0.5)
     """
 
     kind: ClassVar[str]
-    non_trainable: ClassVar[tuple[str, ...]]
-    needs_key: ClassVar[bool]
+    non_trainable: ClassVar[tuple[str, ...]] = ()
+    needs_key: ClassVar[bool] = False
+    takes_mask: ClassVar[bool] = False
+    _fields: ClassVar[tuple[dataclasses.Field, ...]] = ()
 
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        dataclasses.dataclass(frozen=True, eq=False, repr=False)(cls)
+        cls._fields = dataclasses.fields(cls)
+        if "kind" in cls.__dict__:
+            _register(cls)
+
+    def __post_init__(self):
+        for f in self._fields:
+            check = f.metadata.get("check")
+            if check is not None:
+                object.__setattr__(self, f.name, check(getattr(self, f.name), f.name))
+
+    # --- identity, repr, JSON: from the fields ---------------------------------------
+
+    def _values(self) -> tuple:
+        return tuple(getattr(self, f.name) for f in self._fields)
+
+    def __eq__(self, other):
+        return type(self) is type(other) and self._values() == other._values()
+
+    def __hash__(self):
+        return hash((type(self), self._values()))
+
+    def _shown(self) -> dict[str, Any]:
+        """The fields, less those equal to a default declared ``omit_default``."""
+        return {
+            f.name: getattr(self, f.name)
+            for f in self._fields
+            if not (f.metadata.get("omit_default") and getattr(self, f.name) == f.default)
+        }
+
+    def __repr__(self) -> str:
+        fields = ", ".join(f"{k}={v!r}" for k, v in self._shown().items())
+        return f"{type(self).__name__}({fields})"
+
+    def to_dict(self) -> dict:
+        """``{"kind": kind, **fields}``, JSON-friendly (fields declared ``omit_default`` left
+        out at their default)."""
+        return {"kind": self.kind, **self._shown()}
+
+    # --- the building block ----------------------------------------------------------
+
+    @abc.abstractmethod
     def output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
         """The per-example output shape; a ``ValueError`` naming the problem if it does not fit."""
 
     def param_shapes(self, input_shape: tuple[int, ...]) -> dict[str, tuple[int, ...]]:
-        """``{name: shape}`` of its params (``{}`` for a parameter-free layer)."""
+        """``{name: shape}`` of its params; default ``{}`` (a parameter-free layer)."""
+        del input_shape
+        return {}
 
     def init(self, key, input_shape, scheme="he", *, scale=0.01, dtype=None) -> dict:
-        """Its params. Random values are drawn through :mod:`jaxnet.initializers`, whose
-        functions take a ``jax.random`` key or the pre-drawn normals ``jn.init`` passes."""
+        """Its params; default ``{}`` once ``input_shape`` is checked (a parameter-free layer).
 
+        A layer with params overrides it and draws its random values through
+        :mod:`jaxnet.initializers`, whose functions take a ``jax.random`` key or the
+        pre-drawn normals ``jn.init`` passes as ``key``.
+        """
+        del key, scheme, scale, dtype
+        self.output_shape(input_shape)
+        return {}
+
+    @abc.abstractmethod
     def forward(
         self, params: dict, A_prev: jax.Array, *, key=None, train=False, weights=None
     ) -> tuple[jax.Array, Any]:
@@ -85,55 +207,36 @@ class Layer(Protocol):
         (weight 0) that batch statistics must exclude. A layer with an ``activation`` applies
         it here and returns the course's cache ``(inner_cache, Z)``."""
 
+    @abc.abstractmethod
     def backward(self, params: dict, cache, dA: jax.Array) -> tuple[jax.Array, dict]:
         """``(dA_prev, dparams)``, hand-derived; ``dparams`` has ``params``' keys (zeros for
         the non-trainable ones)."""
 
+    def output_mask(self, A_prev, mask):
+        """The mask ``(m, T)`` of the output's padded steps, given the input's ``mask`` (or None);
+        default: ``mask`` unchanged (a layer that keeps the time axis)."""
+        del A_prev
+        return mask
+
     def stats(self, cache) -> dict:
-        """The new non-trainable values after a training forward. Optional, default ``{}``."""
-
-    def to_dict(self) -> dict:
-        """``{"kind": kind, **hyperparameters}``, JSON-friendly."""
-
-
-REQUIRED = ("kind", "output_shape", "param_shapes", "init", "forward", "backward", "to_dict")
-
-_KINDS: dict[str, type] = {}
+        """The new non-trainable values after a training forward; default ``{}`` (no state)."""
+        del cache
+        return {}
 
 
-def register(cls: type) -> type:
-    """Class decorator: make ``cls`` rebuildable by :func:`from_dict` under ``cls.kind``.
-
-    Args:
-      cls: a layer class with a class attribute ``kind`` (a str not yet registered to
-        another class).
-
-    Returns:
-      ``cls`` itself.
-
-    Raises:
-      TypeError: ``cls`` has no ``kind`` string.
-      ValueError: ``kind`` is already registered to another class.
-
-    Example:
-      >>> from jaxnet.layers import Dense, register
-      >>> register(Dense) is Dense  # already registered under "dense": unchanged
-      True
-      >>> register(int)
-      Traceback (most recent call last):
-      ...
-      TypeError: a layer class needs a class attribute kind (a str), got None
-
-    A new layer class is decorated with ``@register`` where it is defined (see
-    :class:`jaxnet.layers.Dense`).
-    """
-    kind = getattr(cls, "kind", None)
+def _register(cls: type) -> None:
+    """Make ``cls`` rebuildable by :func:`from_dict` under ``cls.kind``."""
+    kind = cls.__dict__["kind"]
     if not isinstance(kind, str) or not kind:
-        raise TypeError(f"a layer class needs a class attribute kind (a str), got {kind!r}")
-    if _KINDS.get(kind, cls) is not cls:
-        raise ValueError(f"layer kind {kind!r} is already registered to {_KINDS[kind].__name__}")
+        raise TypeError(f"{cls.__name__}.kind must be a non-empty str, got {kind!r}")
+    old = _KINDS.get(kind, cls)
+    same = (old.__module__, old.__qualname__) == (cls.__module__, cls.__qualname__)
+    if not same:
+        raise ValueError(
+            f"layer kind {kind!r} is already registered to {old.__qualname__} "
+            f"({old.__module__}); give {cls.__qualname__} another kind"
+        )
     _KINDS[kind] = cls
-    return cls
 
 
 def kinds() -> tuple[str, ...]:
@@ -150,35 +253,19 @@ def kinds() -> tuple[str, ...]:
     return tuple(_KINDS)
 
 
-def check_layer(layer, name: str = "layer"):
-    """``layer`` if it follows the protocol and its kind is registered; else a ``TypeError``."""
-    missing = [attr for attr in REQUIRED if not hasattr(layer, attr)]
-    if missing:
+def check_layer(layer, name: str = "layer") -> Layer:
+    """``layer`` if it is a :class:`Layer` registered under its kind; else a ``TypeError``."""
+    if not isinstance(layer, Layer):
         raise TypeError(
-            f"{name} must be a layer (e.g. jaxnet.layers.Dense(10, 'relu')), got {layer!r} "
-            f"of type {type(layer).__name__}, which lacks {', '.join(missing)}"
+            f"{name} must be a layer (a jaxnet.layers.Layer, e.g. jaxnet.layers.Dense(10, "
+            f"'relu')), got {layer!r:.80} of type {type(layer).__name__}"
         )
-    if _KINDS.get(layer.kind) is not type(layer):
+    if _KINDS.get(getattr(layer, "kind", None)) is not type(layer):
         raise TypeError(
-            f"{name}: {type(layer).__name__} (kind {layer.kind!r}) is not registered; "
-            "decorate its class with jaxnet.layers.register"
+            f"{name}: {type(layer).__name__} is not registered: its class body must set its "
+            f"own kind (it has {getattr(layer, 'kind', None)!r})"
         )
     return layer
-
-
-def check_l2(value, name: str = "l2") -> float:
-    """``value`` as the float λ >= 0 of an L2 penalty; a ``ValueError`` naming ``name`` otherwise.
-
-    >>> check_l2(0.7)
-    0.7
-    """
-    ok = isinstance(value, numbers.Real) and not isinstance(value, bool)
-    if not ok or not math.isfinite(float(value)) or value < 0:
-        raise ValueError(
-            f"{name} must be a finite number >= 0 (λ, the L2 coefficient; 0 turns it off); "
-            f"got {name}={value!r}"
-        )
-    return float(value)
 
 
 def _hashable(value):
@@ -186,8 +273,8 @@ def _hashable(value):
     return tuple(_hashable(v) for v in value) if isinstance(value, list) else value
 
 
-def from_dict(d: dict):
-    """The layer ``d`` describes (``{"kind": ..., **hyperparameters}``), rebuilt by its registered class.
+def from_dict(d: dict) -> Layer:
+    """The layer ``d`` describes (``{"kind": ..., **fields}``), rebuilt by its registered class.
 
     Args:
       d: a layer's ``to_dict()``, e.g. read back from JSON (lists become tuples).
@@ -215,5 +302,5 @@ def from_dict(d: dict):
     fields = {k: _hashable(v) for k, v in d.items() if k != "kind"}
     try:
         return _KINDS[kind](**fields)
-    except TypeError as e:
+    except (TypeError, ValueError) as e:
         raise ValueError(f"layer {d!r:.200} does not describe a {kind} layer: {e}") from None

@@ -24,16 +24,16 @@ At inference the moving averages replace the batch statistics:
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
-import numbers
-from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-from jaxnet.layers.base import register
+from jaxnet.layers.base import Layer, field
+from jaxnet.validation import check_real
 
 __all__ = [
     "BatchNorm",
@@ -207,22 +207,7 @@ def _check_batch(shape, weights) -> None:
         )
 
 
-def _real(value, name: str, low: float, high: float, *, open_low: bool) -> float:
-    ok = isinstance(value, numbers.Real) and not isinstance(value, bool)
-    ok = ok and (low < value if open_low else low <= value) and value <= high
-    if not ok:
-        bracket = "(" if open_low else "["
-        raise ValueError(f"{name} must be a number in {bracket}{low}, {high}]; got {value!r}")
-    return float(value)
-
-
-class _BatchNormFields(NamedTuple):
-    momentum: float = 0.99
-    epsilon: float = 1e-3
-
-
-@register
-class BatchNorm(_BatchNormFields):
+class BatchNorm(Layer):
     """Batch normalisation per feature (the last axis): Keras's defaults ``momentum=0.99``, ``epsilon=1e-3``.
 
 
@@ -244,26 +229,14 @@ class BatchNorm(_BatchNormFields):
       [0.2, 0.0]
     """
 
-    __slots__ = ()
     kind = "batch_norm"
     non_trainable = ("moving_mean", "moving_var")
-    needs_key = False
-
-    def __new__(cls, momentum=0.99, epsilon=1e-3):
-        momentum = _real(momentum, "momentum", 0.0, 1.0, open_low=False)
-        epsilon = _real(epsilon, "epsilon", 0.0, math.inf, open_low=True)
-        if math.isinf(epsilon):
-            raise ValueError(f"epsilon must be finite; got {epsilon!r}")
-        return super().__new__(cls, momentum, epsilon)
-
-    def __eq__(self, other):
-        return type(self) is type(other) and tuple.__eq__(self, other)
-
-    def __ne__(self, other):
-        return not self == other
-
-    def __hash__(self):
-        return hash((self.kind, *self))
+    momentum: float = field(
+        default=0.99, check=functools.partial(check_real, minimum=0.0, maximum=1.0)
+    )
+    epsilon: float = field(
+        default=1e-3, check=functools.partial(check_real, minimum=0.0, strict=True)
+    )
 
     def output_shape(self, input_shape) -> tuple:
         """The input shape (at least one axis: the features)."""
@@ -317,7 +290,3 @@ class BatchNorm(_BatchNormFields):
     def stats(self, cache) -> dict:
         """``{"moving_mean", "moving_var"}`` after this forward (unchanged after an inference forward)."""
         return dict(cache[1])
-
-    def to_dict(self) -> dict:
-        """``{"kind": "batch_norm", "momentum", "epsilon"}``."""
-        return {"kind": self.kind, **self._asdict()}

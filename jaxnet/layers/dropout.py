@@ -14,13 +14,13 @@ Same key, same mask, bit for bit.
 
 from __future__ import annotations
 
-import numbers
 from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
 
-from jaxnet.layers.base import register
+from jaxnet.layers.base import Layer, field
+from jaxnet.validation import check_rate
 
 __all__ = [
     "Dropout",
@@ -93,12 +93,7 @@ def dropout_backward(dA, cache: DropoutCache):
     return jnp.where(D, dA / keep_prob, 0)
 
 
-class _DropoutFields(NamedTuple):
-    rate: float = 0.5
-
-
-@register
-class Dropout(_DropoutFields):
+class Dropout(Layer):
     """Inverted dropout of a fraction ``rate`` in [0, 1) of the units (``keep_prob = 1 - rate``).
 
 
@@ -114,46 +109,17 @@ class Dropout(_DropoutFields):
       ((2, 4), True)
     """
 
-    __slots__ = ()
     kind = "dropout"
-    non_trainable = ()
-
-    def __new__(cls, rate=0.5):
-        ok = isinstance(rate, numbers.Real) and not isinstance(rate, bool) and 0 <= rate < 1
-        if not ok:
-            raise ValueError(
-                f"rate must be a number in [0, 1) (the fraction dropped; keep_prob = 1 - rate); "
-                f"got rate={rate!r}"
-            )
-        return super().__new__(cls, float(rate))
+    rate: float = field(default=0.5, check=check_rate)
 
     @property
-    def needs_key(self) -> bool:
+    def needs_key(self) -> bool:  # type: ignore[override]
         """Whether a training forward draws a mask (``rate > 0``)."""
         return self.rate > 0
-
-    def __eq__(self, other):
-        return type(self) is type(other) and tuple.__eq__(self, other)
-
-    def __ne__(self, other):
-        return not self == other
-
-    def __hash__(self):
-        return hash((self.kind, *self))
 
     def output_shape(self, input_shape) -> tuple:
         """The input shape."""
         return tuple(input_shape)
-
-    def param_shapes(self, input_shape) -> dict[str, tuple]:
-        """No parameters: ``{}``."""
-        del input_shape
-        return {}
-
-    def init(self, key, input_shape, scheme="he", *, scale=0.01, dtype=jnp.float32) -> dict:
-        """No parameters: ``{}``."""
-        del key, input_shape, scheme, scale, dtype
-        return {}
 
     def forward(self, params, A_prev, *, key=None, train=False, weights=None):
         """``(A, cache)``: :func:`dropout_forward` in training, else ``(A_prev, None)``."""
@@ -171,12 +137,3 @@ class Dropout(_DropoutFields):
         """``(dA_prev, {})``: :func:`dropout_backward`, or ``dA`` itself after an identity forward."""
         del params
         return (dA if cache is None else dropout_backward(dA, cache)), {}
-
-    def stats(self, cache) -> dict:
-        """No state: ``{}``."""
-        del cache
-        return {}
-
-    def to_dict(self) -> dict:
-        """``{"kind": "dropout", "rate": rate}``."""
-        return {"kind": self.kind, "rate": self.rate}

@@ -8,12 +8,10 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import NamedTuple
 
 import jax
-import jax.numpy as jnp
 
-from jaxnet.layers.base import register
+from jaxnet.layers.base import Layer
 
 __all__ = [
     "Flatten",
@@ -79,8 +77,7 @@ def flatten_backward(dA, cache: FlattenCache):
     return dA.reshape(cache.shape)
 
 
-@register
-class Flatten(NamedTuple):
+class Flatten(Layer):
     """Flattens each example to one row. No parameters.
 
     Example:
@@ -93,31 +90,10 @@ class Flatten(NamedTuple):
     """
 
     kind = "flatten"
-    non_trainable = ()
-    needs_key = False
-
-    def __eq__(self, other):
-        return type(self) is type(other)
-
-    def __ne__(self, other):
-        return not self == other
-
-    def __hash__(self):
-        return hash(self.kind)
 
     def output_shape(self, input_shape) -> tuple[int]:
         """``(prod(input_shape),)``."""
         return (math.prod(input_shape),)
-
-    def param_shapes(self, input_shape) -> dict[str, tuple]:
-        """No parameters: ``{}``."""
-        del input_shape
-        return {}
-
-    def init(self, key, input_shape, scheme="he", *, scale=0.01, dtype=jnp.float32) -> dict:
-        """No parameters: ``{}``."""
-        del key, input_shape, scheme, scale, dtype
-        return {}
 
     def forward(self, params, A_prev, *, key=None, train=False, weights=None):
         """``(A, cache)`` from :func:`flatten_forward`."""
@@ -130,12 +106,3 @@ class Flatten(NamedTuple):
         """``(dA_prev, {})`` from :func:`flatten_backward`."""
         del params
         return flatten_backward(dA, cache), {}
-
-    def stats(self, cache) -> dict:
-        """No state: ``{}``."""
-        del cache
-        return {}
-
-    def to_dict(self) -> dict:
-        """``{"kind": "flatten"}``."""
-        return {"kind": self.kind}

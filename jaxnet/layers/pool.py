@@ -14,19 +14,24 @@ and every window adds its share):
   position equal to the maximum and so sends a tied window's gradient to each of them.
 - average: each ``dA[i, h, w, c]`` is spread evenly, ``dA / f^2``, over its window.
 
-``dA`` and ``dA_prev`` are per example; pooling has no parameters.
+``dA`` and ``dA_prev`` are per example; pooling has no parameters. ``pool_forward`` carries a
+``jax.custom_vjp`` whose backward is ``pool_backward``, so ``jax.grad`` through it runs this
+backward (:mod:`jaxnet.layers._autodiff`).
 """
 
 from __future__ import annotations
 
 import dataclasses
-from typing import NamedTuple
+import functools
 
 import jax
 import jax.numpy as jnp
 from jax import lax
 
-from jaxnet.layers.base import register
+from jaxnet import limits
+from jaxnet.layers._autodiff import custom_vjp_enabled
+from jaxnet.layers.base import Layer, field
+from jaxnet.validation import check_int
 
 MODES = ("max", "average")
 
@@ -66,6 +71,9 @@ jax.tree_util.register_dataclass(
 def pool_forward(A_prev, f: int, stride: int | None = None, mode: str = "max"):
     """Max or average pooling of ``f x f`` windows moved by ``stride`` (default ``f``).
 
+    ``jax.grad`` through ``A`` runs :func:`pool_backward` (a ``jax.custom_vjp``, so no forward
+    mode: ``jax.jvp`` raises).
+
     Args:
       A_prev: ``(m, n_H_prev, n_W_prev, n_C)`` (NHWC).
       f: the window size.
@@ -90,15 +98,37 @@ def pool_forward(A_prev, f: int, stride: int | None = None, mode: str = "max"):
       [[2.5, 4.5], [10.5, 12.5]]
     """
     stride = f if stride is None else stride
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {MODES}; got {mode!r}")
+    pool = _pool if custom_vjp_enabled() else _reduce
+    return pool(A_prev, f, stride, mode), PoolCache(A_prev, f, stride, mode)
+
+
+def _reduce(A_prev, f: int, stride: int, mode: str):
+    """``A``: one ``lax.reduce_window`` (max, or sum / f^2)."""
     window, strides = (1, f, f, 1), (1, stride, stride, 1)
     # Python scalars as init values: lax recognises the max/sum window and can differentiate it.
     if mode == "max":
-        A = lax.reduce_window(A_prev, -jnp.inf, lax.max, window, strides, "VALID")
-    elif mode == "average":
-        A = lax.reduce_window(A_prev, 0.0, lax.add, window, strides, "VALID") / (f * f)
-    else:
-        raise ValueError(f"mode must be one of {MODES}; got {mode!r}")
-    return A, PoolCache(A_prev, f, stride, mode)
+        return lax.reduce_window(A_prev, -jnp.inf, lax.max, window, strides, "VALID")
+    return lax.reduce_window(A_prev, 0.0, lax.add, window, strides, "VALID") / (f * f)
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(1, 2, 3))
+def _pool(A_prev, f: int, stride: int, mode: str):
+    """:func:`_reduce` whose VJP is :func:`pool_backward` (``jax.grad`` through pooling runs it;
+    XLA:CPU runs JAX's own ``select_and_scatter`` for max pooling many times slower)."""
+    return _reduce(A_prev, f, stride, mode)
+
+
+def _pool_forward(A_prev, f, stride, mode):
+    return _reduce(A_prev, f, stride, mode), A_prev
+
+
+def _pool_backward(f, stride, mode, A_prev, dA):
+    return (pool_backward(dA, PoolCache(A_prev, f, stride, mode)).astype(A_prev.dtype),)
+
+
+_pool.defvjp(_pool_forward, _pool_backward)
 
 
 def _pad(x, config):
@@ -196,40 +226,19 @@ def pool_backward(dA, cache: PoolCache):
     return _average_backward(dA, cache)
 
 
-def _pool_arg(value, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be an int >= 1; got {value!r}")
-    return value
+def _stride(value, name: str) -> int | None:
+    """A pool's ``strides``: None (the pool size) or an int >= 1."""
+    return None if value is None else check_int(value, name, 1, limits.MAXIMA["strides"])
 
 
-class _PoolFields(NamedTuple):
-    pool_size: int
-    strides: int | None = None
+class _Pool2D(Layer):
+    """Shared by :class:`MaxPool2D` and :class:`AvgPool2D` (equal only to a layer of the same class)."""
 
-
-class _Pool2D(_PoolFields):
-    """Shared by :class:`MaxPool2D` and :class:`AvgPool2D`; equal only to a layer of the same class."""
-
-    __slots__ = ()
-    kind = "pool2d"
     mode = "max"
-    non_trainable = ()
-    needs_key = False
-
-    def __new__(cls, pool_size=2, strides=None):
-        pool_size = _pool_arg(pool_size, "pool_size")
-        return super().__new__(
-            cls, pool_size, None if strides is None else _pool_arg(strides, "strides")
-        )
-
-    def __eq__(self, other):  # MaxPool2D(2) and AvgPool2D(2) are equal tuples, not equal layers
-        return type(self) is type(other) and tuple.__eq__(self, other)
-
-    def __ne__(self, other):
-        return not self == other
-
-    def __hash__(self):
-        return hash((self.kind, *self))
+    pool_size: int = field(
+        default=2, check=functools.partial(check_int, minimum=1, maximum=limits.MAXIMA["pool_size"])
+    )
+    strides: int | None = field(default=None, check=_stride)
 
     @property
     def stride(self) -> int:
@@ -252,17 +261,6 @@ class _Pool2D(_PoolFields):
         f, s = self.pool_size, self.stride
         return (input_shape[0] - f) // s + 1, (input_shape[1] - f) // s + 1, input_shape[2]
 
-    def param_shapes(self, input_shape) -> dict[str, tuple]:
-        """No parameters: ``{}``."""
-        del input_shape
-        return {}
-
-    def init(self, key, input_shape, scheme="he", *, scale=0.01, dtype=jnp.float32) -> dict:
-        """No parameters: ``{}`` (the shape is still checked)."""
-        del key, scheme, scale, dtype
-        self.output_shape(input_shape)
-        return {}
-
     def forward(self, params, A_prev, *, key=None, train=False, weights=None):
         """``(A, cache)`` from :func:`pool_forward`; ``key``, ``train``, ``weights`` unused."""
         del params, key, train, weights
@@ -279,17 +277,7 @@ class _Pool2D(_PoolFields):
         del params
         return pool_backward(dA, cache), {}
 
-    def stats(self, cache) -> dict:
-        """No state: ``{}``."""
-        del cache
-        return {}
 
-    def to_dict(self) -> dict:
-        """``{"kind", "pool_size", "strides"}``."""
-        return {"kind": self.kind, **self._asdict()}
-
-
-@register
 class MaxPool2D(_Pool2D):
     """Max pooling of ``pool_size`` x ``pool_size`` windows, step ``strides`` (default ``pool_size``).
 
@@ -301,12 +289,10 @@ class MaxPool2D(_Pool2D):
       ((14, 14, 8), (2, 14, 14, 8))
     """
 
-    __slots__ = ()
     kind = "max_pool2d"
     mode = "max"
 
 
-@register
 class AvgPool2D(_Pool2D):
     """Average pooling of ``pool_size`` x ``pool_size`` windows, step ``strides`` (default ``pool_size``).
 
@@ -318,6 +304,5 @@ class AvgPool2D(_Pool2D):
       [[2.0, 3.0], [5.0, 6.0]]
     """
 
-    __slots__ = ()
     kind = "avg_pool2d"
     mode = "average"

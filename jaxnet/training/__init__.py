@@ -4,9 +4,14 @@
 - :mod:`.arguments`: the arguments they share, checked once;
 - :mod:`.loop`: THE loop both run (dispatch chunks, record history, report, checkpoint);
 - :mod:`.engine`: the compiled program (step, epoch, chunk, the guarded replay);
-- :mod:`.history`, :mod:`.progress`, :mod:`.checkpoints` (save and resume),
-  :mod:`.sharding` (device meshes), :mod:`.optimizers`, :mod:`.compiler_options`,
-  :mod:`.errors`, :mod:`.schedules` (learning-rate decays), :mod:`.callbacks` (hooks in fit).
+- :mod:`.optimizers`, :mod:`.schedules` (learning-rate decays), :mod:`.callbacks` (hooks in
+  fit), :mod:`.checkpoints` (when a run saves, and resuming it);
+- beside them: :mod:`.history`, :mod:`.progress`, :mod:`.errors`;
+- :mod:`._cpu` (private): the CPU-only speed machinery of ``fit_ensemble`` behind its one
+  switch, with the JAX internals it relies on.
+
+Device meshes live in :mod:`jaxnet.parallel`; the checkpoint file format in
+:mod:`jaxnet.io.checkpoint`.
 """
 
 from jaxnet.training import callbacks, optimizers, schedules

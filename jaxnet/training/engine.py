@@ -20,11 +20,10 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from jaxnet import metrics, network
+from jaxnet import metrics, parallel
+from jaxnet.model import Model
 from jaxnet.network import Network
-from jaxnet.parallel import constrain_batch, to_host
-from jaxnet.training import optimizers
-from jaxnet.training.examples_last import examples_last
+from jaxnet.training import _cpu, optimizers
 
 FULL_BATCH_CHUNK = 1000  # full-batch iterations per compiled call (the length of its log buffers)
 _STEP_KEYS = 0x64726F70  # "drop": fold_in(key, _STEP_KEYS) roots the per-step keys, apart from the
@@ -44,7 +43,7 @@ class TrainState(NamedTuple):
 class TrainConfig:
     """The static part of a run (hashable: a static argument of ``jax.jit``)."""
 
-    net: Network
+    net: Network | Model  # anything with the training contract of jaxnet.model
     optimizer: optax.GradientTransformation
     backprop: str = "manual"
     batch_size: int | None = None  # None: full batch
@@ -52,7 +51,8 @@ class TrainConfig:
     mesh: jax.sharding.Mesh | None = None  # data-parallel: batches split along "data"
     num_examples: int | None = None  # real rows of X when it is padded for the mesh
     batch_slots: int | None = None  # batch_size rounded up to a multiple of the devices
-    examples_last: bool = False  # run the step in the course's layout (see examples_last.py)
+    cpu: bool = False  # the CPU machinery applies (jaxnet.training._cpu.applies): the step runs
+    # examples-last
 
 
 class Dataset(NamedTuple):
@@ -70,6 +70,23 @@ def start_state(config: TrainConfig, params, learning_rate=None) -> TrainState:
     if learning_rate is not None:
         opt_state = optimizers.set_learning_rate(opt_state, learning_rate)
     return TrainState(params, opt_state, jnp.int32(0), jnp.int32(-1))
+
+
+def on_mesh(mesh, config: TrainConfig, state: TrainState, train: Dataset, val: Dataset | None):
+    """``(config, state, train, val)`` for data-parallel training on ``mesh`` (unchanged without
+    one): the rows split along ``"data"`` and padded with masked rows, the state replicated
+    (:mod:`jaxnet.parallel`), and the mesh, the real row count and the batch's slots (the batch
+    size rounded up to a multiple of the devices) recorded in the config."""
+    if mesh is None:
+        return config, state, train, val
+    train_rows = Dataset(*parallel.shard_rows(mesh, train.X, train.Y))
+    val = None if val is None else Dataset(*parallel.shard_rows(mesh, val.X, val.Y))
+    B = config.batch_size
+    slots = None if B is None else parallel.padded_size(B, mesh.size)
+    config = dataclasses.replace(
+        config, mesh=mesh, num_examples=train.X.shape[0], batch_slots=slots
+    )
+    return config, parallel.replicate(mesh, state), train_rows, val
 
 
 def num_batches(m: int, batch_size: int | None) -> int:
@@ -100,11 +117,11 @@ def train_step(config: TrainConfig, params, opt_state, X, Y, weights=None, key=N
     (batch norm's moving statistics) take the forward pass's ``stats``, not the update.
     """
     net = config.net
-    loss, A_L, grads, stats = network.loss_and_grads(
-        net, params, X, Y, weights, config.backprop, key=key, train=True
+    loss, A_L, grads, stats = net.loss_and_grads(
+        params, X, Y, weights, config.backprop, key=key, train=True
     )
     updates, opt_state = config.optimizer.update(grads, opt_state, params)
-    params = network.with_stats(net, optax.apply_updates(params, updates), stats)
+    params = net.with_stats(optax.apply_updates(params, updates), stats)
     return params, opt_state, loss, metrics.metric(A_L, Y, net.task, weights)
 
 
@@ -128,8 +145,8 @@ def _step(config: TrainConfig, state: TrainState, X, Y, weights, step_keys, guar
         rate = jax.lax.dynamic_index_in_dim(table, state.step - first_step, keepdims=False)
         opt_state = optimizers.set_learning_rate(opt_state, rate)
     step = functools.partial(train_step, config)
-    if config.examples_last:  # X, Y and weights come stored examples-last (see stored)
-        step = examples_last(step, (False, False, True, True, True, False))
+    if config.cpu:  # X, Y and weights come stored examples-last (see stored)
+        step = _cpu.examples_last(step, (False, False, True, True, True, False))
     params, opt_state, loss, metric = step(state.params, opt_state, X, Y, weights, key)
     running = state.failed_step < 0
     if guarded:
@@ -156,7 +173,7 @@ def _minibatch_epoch(config: TrainConfig, state, data: Dataset, key, step_keys, 
 
     def body(state, batch):
         i, w = batch
-        Xb, Yb, w = (constrain_batch(config.mesh, a) for a in (X[i], Y[i], w))
+        Xb, Yb, w = (parallel.constrain_batch(config.mesh, a) for a in (X[i], Y[i], w))
         Xs, Ys, ws = (stored(config, a) for a in (Xb, Yb, w if masked else None))
         state, loss, metric = _step(config, state, Xs, Ys, ws, step_keys, guarded, rates)
         n = w.sum()
@@ -172,8 +189,8 @@ def _full_batch_epoch(config: TrainConfig, state, data: Dataset, key, step_keys,
 
 
 def stored(config: TrainConfig, a):
-    """``a`` as the step takes it: batch-first, or with its examples axis moved last."""
-    if a is None or not config.examples_last:
+    """``a`` as the step takes it: batch-first, or with its examples axis moved last (``config.cpu``)."""
+    if a is None or not config.cpu:
         return a
     return jnp.moveaxis(a, 0, -1)
 
@@ -202,7 +219,7 @@ def run_chunk(
     with another number of epochs) does not recompile. Returns the new state and, per
     epoch, ``(loss, metric)`` plus ``(val_loss, val_metric)`` when validation data is
     given (arrays ``(chunk,)``, NaN past ``n_epochs``). Validation runs in inference mode
-    through ``network.evaluate``.
+    through the model's ``evaluate``.
 
     Keys: epoch ``e`` shuffles with ``fold_in(key, e)``; a network that draws randomness
     (dropout) gets ``fold_in(fold_in(key, _STEP_KEYS), step)`` at global step ``step``.
@@ -224,7 +241,8 @@ def run_chunk(
         state, loss, metric = epoch_fn(config, state, data, epoch_key, step_keys, guarded, rates)
         epoch_logs = (loss, metric)
         if val is not None:
-            epoch_logs += network.evaluate(config.net, state.params, *val)
+            result = config.net.evaluate(state.params, *val)
+            epoch_logs += (result["loss"], result[metrics.metric_name(config.net.task)])
         return state, tuple(buf.at[e].set(v) for buf, v in zip(logs, epoch_logs))
 
     n_logs = 2 if val is None else 4
@@ -245,8 +263,8 @@ def replaying(run, state: TrainState, *args, guarded: bool = False, **kwargs):
     logs on the host and ``failed_step`` on the host (``-1``: no failure).
     """
     new, logs = run(state, *args, guarded=guarded, **kwargs)
-    logs, failed = to_host((logs, new.failed_step))
+    logs, failed = parallel.to_host((logs, new.failed_step))
     if not guarded and np.any(failed >= 0):
         new, logs = run(state, *args, guarded=True, **kwargs)
-        logs, failed = to_host((logs, new.failed_step))
+        logs, failed = parallel.to_host((logs, new.failed_step))
     return new, logs, failed

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import math
 import numbers
 import warnings
 
@@ -23,20 +22,19 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxnet import api, network
+from jaxnet import api, network, parallel
+from jaxnet.model import Model
 from jaxnet.network import Network
-from jaxnet.training import engine, loop, sharding
+from jaxnet.training import _cpu, engine, loop
 from jaxnet.training import history as history_
-from jaxnet.training.arguments import check_arguments, refuse_tracers
-from jaxnet.training.compiler_options import compiler_options
+from jaxnet.training.arguments import check_arguments, refuse_tracers, warn_if_padded_state
 from jaxnet.training.progress import Progress
-from jaxnet.validation import check_choice, check_network, check_params
+from jaxnet.validation import check_choice, check_model, check_network, check_params
 
 __all__ = ["fit_ensemble", "init_ensemble"]
 
 _ZERO_PRESERVING = ("tanh", "relu", "leaky_relu", "linear")
-NARROW = 64  # values per example up to which the ensemble step runs examples-last
-BLOCK_BYTES = 256 * 1024  # one block of models' widest activation (see models_per_block)
+_STATIC = ("config", "chunk", "guarded")
 
 
 def init_ensemble(
@@ -60,7 +58,7 @@ def init_ensemble(
     Example:
       >>> import jax
       >>> import jaxnet as jn
-      >>> net = jn.Network((2, 8, 1), hidden="tanh", output="sigmoid")
+      >>> net = jn.Network((2, 8, 1), hidden_activation="tanh", output_activation="sigmoid")
       >>> stacked = jn.init_ensemble(jax.random.split(jax.random.key(0), 3), net)
       >>> stacked[0]["W"].shape, stacked[0]["b"].shape, stacked[1]["W"].shape
       ((3, 8, 2), (3, 8), (3, 1, 8))
@@ -116,7 +114,12 @@ def _narrow_networks(net: Network, hidden_sizes, K: int) -> list[Network]:
         raise ValueError(f"hidden_sizes needs a dense network (jn.Network(sizes, ...)), got {net}")
     if isinstance(hidden_sizes, np.ndarray):
         hidden_sizes = hidden_sizes.tolist()
-    if not isinstance(hidden_sizes, list | tuple) or len(hidden_sizes) != K:
+    if not isinstance(hidden_sizes, list | tuple):
+        raise TypeError(
+            f"hidden_sizes must be a list giving one width (or tuple of widths) per key ({K}), "
+            f"got {hidden_sizes!r:.80} of type {type(hidden_sizes).__name__}"
+        )
+    if len(hidden_sizes) != K:
         raise ValueError(
             f"hidden_sizes must give one width (or tuple of widths) per key ({K}), got {hidden_sizes!r:.80}"
         )
@@ -162,9 +165,8 @@ def _init_each(keys, net: Network, scheme, scale, dtype):
 
 
 def _ensemble_chunk(config, states, train, val, keys, first_epoch, n_epochs, *, chunk, guarded):
-    """The chunk of every model: a ``vmap`` over blocks of :func:`models_per_block` models,
-    the blocks one after the other (a ``lax.map``); K is padded to whole blocks with copies
-    of model 0 that are dropped from the results."""
+    """The chunk of every model: the ``vmap`` of :func:`engine.run_chunk` over the models (with
+    the CPU machinery, ``config.cpu``: a block of models at a time, :mod:`jaxnet.training._cpu`)."""
 
     def one(state, key):
         return engine.run_chunk(
@@ -172,52 +174,25 @@ def _ensemble_chunk(config, states, train, val, keys, first_epoch, n_epochs, *, 
         )
 
     many = jax.vmap(one)
-    K = keys.shape[0]
+    if not config.cpu:
+        return many(states, keys)
     rows = (
         train.X.shape[0] if config.batch_size is None else config.batch_slots or config.batch_size
     )
-    block = models_per_block(config, K, rows, train.X.dtype)
-    if block >= K:
-        return many(states, keys)
-    n_blocks = -(-K // block)
-
-    def blocked(a):
-        a = jnp.concatenate([a, jnp.repeat(a[:1], n_blocks * block - K, axis=0)])
-        return a.reshape(n_blocks, block, *a.shape[1:])
-
-    out = jax.lax.map(lambda b: many(*b), jax.tree.map(blocked, (states, keys)))
-    return jax.tree.map(lambda a: a.reshape(n_blocks * block, *a.shape[2:])[:K], out)
+    return _cpu.vmap_in_blocks(many, (states, keys), config.net, rows, train.X.dtype)
 
 
-def models_per_block(config: engine.TrainConfig, K: int, rows: int, dtype) -> int:
-    """How many models one ``vmap`` trains at once (K: all of them).
-
-    Run examples-last, a narrow network's models are blocked so that one block's widest
-    activation, ``block * n * rows`` values, stays within :data:`BLOCK_BYTES` (a power of
-    two): XLA:CPU then streams each step's arrays through the cache instead of memory.
-    The block loop costs compile time (a slice and an update per state leaf), so K is
-    blocked only from 4 blocks on.
-    """
-    if not config.examples_last:
-        return K
-    widest = max(math.prod(s) for s in (*config.net.input_shapes, config.net.output_shape))
-    block = max(1, BLOCK_BYTES // (widest * rows * np.dtype(dtype).itemsize))
-    block = 2 ** (block.bit_length() - 1)
-    return block if 4 * block <= K else K
+_plain_runner = jax.jit(_ensemble_chunk, static_argnames=_STATIC)
 
 
-@functools.cache
-def ensemble_runner():
-    """The jitted, vmapped chunk with :func:`compiler_options`, built once, on first use."""
-    return jax.jit(
-        _ensemble_chunk,
-        static_argnames=("config", "chunk", "guarded"),
-        compiler_options=compiler_options(),
-    )
+def ensemble_runner(config: engine.TrainConfig):
+    """The jitted, vmapped chunk for ``config``: with the CPU machinery, compiled with its XLA
+    options (:func:`jaxnet.training._cpu.jit`, built once, on first use)."""
+    return _cpu.jit(_ensemble_chunk, _STATIC) if config.cpu else _plain_runner
 
 
 def fit_ensemble(
-    net: Network,
+    net: Network | Model,
     stacked_params,
     X,
     Y,
@@ -228,7 +203,7 @@ def fit_ensemble(
     batch_size: int | None = None,
     keys=None,
     validation_data=None,
-    backprop: str = "manual",
+    backprop: str | None = None,
     shuffle: bool = True,
     verbose: int = 1,
     mesh=None,
@@ -241,27 +216,31 @@ def fit_ensemble(
     Args:
       net, X, Y, optimizer, epochs, batch_size, validation_data, backprop, shuffle, verbose:
         as for ``jn.fit`` (checked by the same code).
-      stacked_params: params with a leading axis K (see :func:`init_ensemble`); every
-        model's values must be finite.
+      stacked_params: params with a leading axis K (see :func:`init_ensemble`; for a
+        :class:`jaxnet.Model`, ``jax.vmap(model.init)(keys)``); every model's values must
+        be finite.
       learning_rate: a scalar, or one rate per model ``(K,)``.
       keys: K keys (required for shuffled minibatches or dropout), one per model.
       mesh: a ``jax.sharding.Mesh`` with axis ``"data"`` to run on several devices.
       shard: with a mesh, ``"data"`` splits every batch over the devices (models
         replicated), ``"models"`` splits the K models over the devices (data replicated;
-        K is padded to a multiple of the device count with copies that are dropped after).
+        K is padded to a multiple of the device count with copies that are dropped after);
+        ``"models"`` without a mesh is a ``ValueError`` (it would be ignored).
 
     Returns:
       The trained stacked params and a list of K histories (as ``jn.fit``'s). A model
       whose loss becomes non-finite stops updating (its history ends there, with a
       warning); the others carry on. Stacked params have the shapes of
-      :func:`init_ensemble`'s, ``(K, ...)`` per leaf.
+      :func:`init_ensemble`'s, ``(K, ...)`` per leaf. A ``KeyboardInterrupt`` (Ctrl-C)
+      carries the stacked params and histories of the last completed chunk (before a
+      model stopped, if one did): ``.params``, ``.histories``, ``.epoch``.
 
     Example:
       Three learning rates in one compiled run:
 
       >>> import jax, numpy as np
       >>> import jaxnet as jn
-      >>> net = jn.Network((2, 3, 1), hidden="tanh", output="sigmoid")
+      >>> net = jn.Network((2, 3, 1), hidden_activation="tanh", output_activation="sigmoid")
       >>> X = np.random.default_rng(0).normal(size=(32, 2)).astype(np.float32)
       >>> y = (X[:, 0] > 0).astype(np.int32)
       >>> stacked = jn.init_ensemble(jax.random.split(jax.random.key(0), 3), net)
@@ -282,6 +261,11 @@ def fit_ensemble(
         shuffle=shuffle, verbose=verbose, models=K,
     )  # fmt: skip
     check_choice(shard, "shard", ("data", "models"))
+    if shard == "models" and mesh is None:
+        raise ValueError(
+            "shard='models' splits the models over a mesh's devices, but mesh is None: pass "
+            "mesh=jn.parallel.data_mesh() (or drop shard)"
+        )
     config, rate = setup.config, setup.learning_rate
     if keys is None:
         if (batch_size is not None and shuffle) or net.needs_key:
@@ -297,16 +281,39 @@ def fit_ensemble(
     states = jax.vmap(lambda p, r: engine.start_state(config, p, r))(stacked_params, rates)
     train, val = setup.train, setup.val
     if mesh is not None and shard == "models":
-        states, keys, train, val = sharding.shard_models(mesh, states, keys, train, val)
+        states, keys = parallel.shard_models(mesh, (states, keys))
+        train, val = parallel.replicate(mesh, (train, val))
     else:
-        config, states, train, val = sharding.distribute(mesh, config, states, train, val)
-    if mesh is None and narrow(net):
-        config = dataclasses.replace(config, examples_last=True)
-    histories = [history_.new(net, val is not None, rates is not None) for _ in range(K)]
+        config, states, train, val = engine.on_mesh(mesh, config, states, train, val)
+    warn_if_padded_state(config, train)
+    if _cpu.applies(config.net, mesh):  # the one switch of the CPU machinery
+        config = dataclasses.replace(config, cpu=True)
+    histories = [history_.new(config.net, val is not None, rates is not None) for _ in range(K)]
     plan = loop.schedule(epochs, setup.train.X.shape[0], config.batch_size)
     progress = Progress(verbose, epochs, print_every=1 if config.batch_size else 100)
-    runner = functools.partial(ensemble_runner(), config)
-    states, failed = loop.run(runner, states, (train, val), keys, plan, histories, progress)
+    runner = functools.partial(ensemble_runner(config), config)
+    reached = {"params": states.params, "done": 0}
+
+    def after_chunk(state, done):  # what a Ctrl-C carries
+        reached.update(params=state.params, done=done)
+        return False
+
+    try:
+        states, failed = loop.run(
+            runner, states, (train, val), keys, plan, histories, progress, after_chunk
+        )
+    except KeyboardInterrupt as e:
+        e.params = jax.tree.map(lambda a: a[:K], reached["params"])
+        e.histories = [
+            {k: v[: reached["done"]] if isinstance(v, list) else v for k, v in h.items()}
+            for h in histories
+        ]
+        e.epoch = reached["done"]
+        e.add_note(
+            f"jn.fit_ensemble stopped after epoch {reached['done']}: the stacked params and "
+            "the histories so far are on this exception (.params, .histories, .epoch)"
+        )
+        raise
     for h, r in zip(histories, () if rates is None else rates):  # each model's constant rate
         h[history_.LEARNING_RATE] = [float(r)] * len(h["epoch"])
     diverged = [k for k in range(K) if failed[k] >= 0]
@@ -319,19 +326,9 @@ def fit_ensemble(
     return jax.tree.map(lambda a: a[:K], states.params), histories
 
 
-def narrow(net: Network) -> bool:
-    """Whether every layer's input and output hold at most :data:`NARROW` values per example.
-
-    Then the vmapped step runs in the course's layout (:mod:`jaxnet.training.examples_last`):
-    XLA:CPU vectorises the examples axis rather than an axis of a few units.
-    """
-    shapes = (*net.input_shapes, net.output_shape)
-    return max(math.prod(s) for s in shapes) <= NARROW
-
-
-def _check_stacked(net: Network, stacked_params):
+def _check_stacked(net: Network | Model, stacked_params):
     """``(K, model 0's params as NumPy)``: one leading axis K on every leaf, every model finite."""
-    check_network(net)
+    check_model(net)
     leaves = jax.tree.leaves(stacked_params)
     K = leaves[0].shape[0] if leaves and getattr(leaves[0], "ndim", 0) else 0
     if K < 1 or any(np.shape(leaf)[:1] != (K,) for leaf in leaves):

@@ -20,7 +20,7 @@ class TrainingDiverged(FloatingPointError):
 
       >>> import jax, numpy as np
       >>> import jaxnet as jn
-      >>> net = jn.Network((1, 1), output="linear")
+      >>> net = jn.Network((1, 1), output_activation="linear")
       >>> X = np.array([[1e3], [-1e3]], np.float32)
       >>> y = np.array([1e3, -1e3], np.float32)
       >>> try:

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from jaxnet import metrics
+from jaxnet.model import Model
 from jaxnet.network import Network
 
 LEARNING_RATE = "learning_rate"
@@ -22,14 +23,14 @@ STOPPED = "stopped_epoch"
 _NOT_LOGGED = ("epoch", "time", LEARNING_RATE, STOPPED)  # not in the compiled chunk's logs
 
 
-def logged_keys(net: Network, validation: bool) -> tuple[str, ...]:
+def logged_keys(net: Network | Model, validation: bool) -> tuple[str, ...]:
     """``("loss", "accuracy", "val_loss", "val_accuracy")`` (``mse`` for regression), in the
     order the compiled chunk returns them."""
     keys = ("loss", metrics.metric_name(net.task))
     return keys + tuple(f"val_{k}" for k in keys) if validation else keys
 
 
-def new(net: Network, validation: bool, learning_rate: bool = False) -> dict[str, Any]:
+def new(net: Network | Model, validation: bool, learning_rate: bool = False) -> dict[str, Any]:
     """An empty history (with a ``learning_rate`` column if ``learning_rate``)."""
     rate = [LEARNING_RATE] if learning_rate else []
     return {"epoch": [], **{k: [] for k in (*logged_keys(net, validation), *rate)}, "time": []}

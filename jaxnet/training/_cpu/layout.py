@@ -10,6 +10,8 @@ stored transposed (that axis moved last). It is a layout, not a second implement
 of the network: each rule only permutes the axes a primitive names (a reduction's axes,
 a product's dimension numbers, a slice's bounds). A primitive without a rule gets its
 operands back in the batch-first layout, so any network runs, at worst with transposes.
+
+It reads JAX's jaxprs: the internals it relies on are listed in :mod:`jaxnet.training._cpu`.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ import jax
 import jax.extend as jex
 import numpy as np
 from jax import lax
+
+__all__ = ["Stored", "batch_first", "evaluate", "examples_last", "order", "position", "stored_as"]
 
 # fmt: off
 _ELEMENTWISE = frozenset((
@@ -38,14 +42,15 @@ _REDUCTIONS = frozenset((
     "reduce_prod", "reduce_sum", "reduce_xor",
 ))
 # fmt: on
-_CALLS = {  # primitives that call a jaxpr: evaluated inline, through the same rules
+_CALLS = {  # primitives that call a jaxpr (-> its param): evaluated inline, through the same rules
     "jit": "jaxpr",
-    "pjit": "jaxpr",
+    "pjit": "jaxpr",  # jit's name in older JAX
     "closed_call": "call_jaxpr",
     "core_call": "call_jaxpr",
     "custom_jvp_call": "call_jaxpr",
     "custom_vjp_call": "call_jaxpr",
-    "checkpoint": "jaxpr",
+    "remat2": "jaxpr",  # jax.checkpoint
+    "checkpoint": "jaxpr",  # jax.checkpoint's name in older JAX
 }
 
 

@@ -1,4 +1,4 @@
-"""XLA options for ``fit_ensemble``'s compiled runner, probed once on first use.
+"""XLA options for ``fit_ensemble``'s compiled runner on a narrow network, probed once on first use.
 
 XLA:CPU hands some fused reductions to a kernel library (YNNPACK, "ynn" fusions); for
 the reductions over the examples of many small models at once (``(K, m, 1) -> (K,)``)
@@ -9,6 +9,9 @@ options: other backends ignore them, and an XLA that does not know them is detec
 the probe and then compiles without them. The probe needs a backend, so it runs on the
 first compile, never at import (``jax.distributed.initialize`` must come first on a
 multi-host run).
+
+The option is an XLA:CPU internal (:mod:`jaxnet.training._cpu` lists it with the JAX
+internals the machinery relies on).
 """
 
 from __future__ import annotations
@@ -16,6 +19,8 @@ from __future__ import annotations
 import functools
 
 import jax
+
+__all__ = ["COMPILER_OPTIONS", "compiler_options"]
 
 COMPILER_OPTIONS = {"xla_cpu_experimental_ynn_fusion_type": "LIBRARY_FUSION_TYPE_DOT"}
 
