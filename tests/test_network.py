@@ -59,8 +59,15 @@ def assert_manual_equals_autodiff(net, m, seed, dtype):
         chex.assert_trees_all_equal_structs(manual, params)
         chex.assert_trees_all_equal_structs(autodiff, params)
         chex.assert_trees_all_close(manual, autodiff, **TOLERANCES[dtype])
-        difference = jn.relative_difference(manual, autodiff)
+        difference = _relative_difference(manual, autodiff)
         LARGEST_RELATIVE_DIFFERENCE[dtype] = max(LARGEST_RELATIVE_DIFFERENCE[dtype], difference)
+
+
+def _relative_difference(g1, g2) -> float:
+    """``jn.relative_difference`` in NumPy (for the report: no compile per tree of shapes)."""
+    v1, v2 = (np.concatenate([np.ravel(a) for a in jax.tree.leaves(g)]) for g in (g1, g2))
+    denominator = np.linalg.norm(v1) + np.linalg.norm(v2)
+    return float(np.linalg.norm(v1 - v2) / denominator) if denominator > 0 else 0.0
 
 
 @pytest.mark.parametrize("dtype", ("float64", "float32"))
@@ -72,7 +79,7 @@ def test_every_hidden_activation_with_every_output(output, loss, dtype):
     assert_manual_equals_autodiff(net, m=9, seed=0, dtype=dtype)
 
 
-@settings(max_examples=8, deadline=None, derandomize=True)
+@settings(max_examples=3, deadline=None, derandomize=True)  # each draw compiles twice
 @given(architectures())
 @example((make_net((3, 2), (), "sigmoid"), 1, 0))  # depth 1: logistic regression, one example
 @example((make_net((8, 8, 8, 8, 8, 8), ("relu",) * 4, "softmax"), 16, 1))  # depth 5
