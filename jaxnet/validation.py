@@ -429,7 +429,7 @@ def _keys(names) -> str:
     return quoted[0] if len(quoted) == 1 else f"{', '.join(quoted[:-1])} and {quoted[-1]}"
 
 
-def check_params(net: Network, params, name: str = "params") -> jnp.dtype:
+def check_params(net: Network | Model, params, name: str = "params") -> jnp.dtype:
     """Params must be a tuple of one dict per layer with the shapes of ``net.param_shapes()``,
     all in one float dtype that JAX holds now; returns that dtype. A :class:`jaxnet.Model`'s
     params must have the tree and shapes its ``init`` gives (:func:`check_model_params`)."""
@@ -536,7 +536,7 @@ def _check_token_ids(net: Network, X, name: str) -> None:
         check_ids(X, first.vocab_size, name)
 
 
-def as_labels(net: Network, Y, m: int, dtype, name: str = "Y"):
+def as_labels(net: Network | Model, Y, m: int, dtype, name: str = "Y"):
     """Labels as ``(m, n[L])`` of ``dtype``: one-hot for softmax, 0/1 columns for sigmoid."""
     from jaxnet.model import Model
 

@@ -260,7 +260,7 @@ def check_layer(layer, name: str = "layer") -> Layer:
             f"{name} must be a layer (a jaxnet.layers.Layer, e.g. jaxnet.layers.Dense(10, "
             f"'relu')), got {layer!r:.80} of type {type(layer).__name__}"
         )
-    if _KINDS.get(getattr(layer, "kind", None)) is not type(layer):
+    if _KINDS.get(str(getattr(layer, "kind", ""))) is not type(layer):
         raise TypeError(
             f"{name}: {type(layer).__name__} is not registered: its class body must set its "
             f"own kind (it has {getattr(layer, 'kind', None)!r})"
