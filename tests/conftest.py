@@ -3,12 +3,28 @@ per test run, and the order the tests start in (the longest first)."""
 
 import os
 import shutil
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
-import jax
-import pytest
-from helpers import SHARED_DATA
+# The tests compile a few thousand small programs; XLA:CPU's code generation, not the
+# programs' run time, is most of the suite's time. The test processes (and the subprocesses they
+# start, which inherit the variable) compile at LLVM optimisation level 0 and with XLA's classic
+# elemental emitters instead of its newer fusion emitters: the same HLO after the same XLA
+# passes, the same IEEE semantics (no fast math either way), 2.7x less compile time
+# (tests/test_network.py on 2 cores: 38.7 s -> 14.2 s). The code it makes runs slower, so a test
+# that trains for long is marked `xla_defaults` and runs in a child pytest with XLA's defaults,
+# as users, the `jaxnet` command run by hand and the benchmarks compile. Set before JAX starts its
+# CPU backend.
+TEST_XLA_FLAGS = "--xla_backend_optimization_level=0 --xla_cpu_use_fusion_emitters=false"
+XLA_DEFAULTS_CHILD = "JAXNET_TEST_XLA_DEFAULTS"  # set in the child of an `xla_defaults` test
+if not os.environ.get(XLA_DEFAULTS_CHILD) and TEST_XLA_FLAGS not in os.environ.get("XLA_FLAGS", ""):
+    os.environ["XLA_FLAGS"] = f"{os.environ.get('XLA_FLAGS', '')} {TEST_XLA_FLAGS}".strip()
+
+import jax  # noqa: E402
+import pytest  # noqa: E402
+from helpers import SHARED_DATA  # noqa: E402
 
 jax.config.update("jax_numpy_rank_promotion", "raise")
 
@@ -72,3 +88,24 @@ def x64():
     """Run the test body with float64 enabled (gradient tests)."""
     with jax.enable_x64(True):
         yield
+
+
+def pytest_pyfunc_call(pyfuncitem):
+    """An `xla_defaults` test runs in a child pytest whose JAX compiles with XLA's defaults."""
+    if not pyfuncitem.get_closest_marker("xla_defaults") or os.environ.get(XLA_DEFAULTS_CHILD):
+        return None
+    flags = os.environ.get("XLA_FLAGS", "").replace(TEST_XLA_FLAGS, "").strip()
+    env = {**os.environ, XLA_DEFAULTS_CHILD: "1", "XLA_FLAGS": flags}
+    cmd = [sys.executable, "-m", "pytest", "-q", "-n", "0", "-p", "no:cacheprovider"]
+    child = subprocess.run(
+        [*cmd, pyfuncitem.nodeid],
+        cwd=pyfuncitem.config.rootpath,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    if child.returncode != 0 or " passed" not in child.stdout:
+        pytest.fail(
+            f"the child run (XLA's defaults) failed:\n{child.stdout[-6000:]}{child.stderr[-2000:]}"
+        )
+    return True
