@@ -658,8 +658,10 @@ def check_state(net: Network, params, name: str = "params") -> None:
       Traceback (most recent call last):
       ...
       ValueError: params[0]['moving_var'] (layer 1, batch_norm) must be >= 0 (a variance), got -1.0
+
+    A ``jaxnet.Model`` has no layers whose state jaxnet knows: its params pass as they are.
     """
-    for l, (layer, p) in enumerate(zip(net.layers, params, strict=False)):
+    for l, (layer, p) in enumerate(zip(getattr(net, "layers", ()), params, strict=False)):
         for key in getattr(layer, "non_trainable", ()):
             if not isinstance(p, dict) or key not in p or is_traced(p[key]):
                 continue

@@ -506,7 +506,7 @@ def test_leaves_that_are_not_arrays_raise_on_save(tmp_path, bad, match):
 @pytest.mark.parametrize(
     "kwargs, error, match",
     [
-        ({"step": -1}, ValueError, "step must be an int >= 0, got step=-1"),
+        ({"step": -1}, ValueError, r"step must be an int in \[0, 9007199254740991\], got step=-1"),
         ({"step": 1.0}, TypeError, "step must be an int .* got step=1.0 of type float"),
         ({"step": True}, TypeError, "step must be an int"),
         ({"step": 0, "key": 3}, TypeError, "key must be"),

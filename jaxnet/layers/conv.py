@@ -28,14 +28,14 @@ How XLA runs these sums (an implementation detail; each form is proven equal to
   ``(a, b)`` the shifted input slice ``A_pad[:, a::s, b::s][:, :n_H, :n_W]``, as an
   ``(m n_H n_W, n_C_prev)`` matrix, transposed times ``dZ`` as ``(m n_H n_W, n_C)``; when
   ``n_C_prev`` is small several offsets share one product (their slices side by side, an
-  im2col), so each product has at least :data:`_MATMUL_ROWS` rows; and the examples are
+  im2col), so each product has at least ``_MATMUL_ROWS`` rows; and the examples are
   taken a cache-sized chunk at a time (a ``lax.scan`` summing the chunks). Elsewhere (GPU, TPU)
   one convolution: the correlation of ``A_pad`` with ``dZ`` dilated by ``s``, the
   examples summed as the contracted channels.
 
 ``conv_forward`` carries a ``jax.custom_vjp`` whose backward is this one (without the
 ``1/m``), so ``jax.grad`` of any model built on it runs these forms
-(:mod:`jaxnet.layers._autodiff`).
+(``jaxnet.layers._autodiff``).
 """
 
 from __future__ import annotations
@@ -304,7 +304,7 @@ def _dW_products(A_prev, dZ, f: int, stride: int, padding: Padding):
     """``m dW`` as matrix products, one per group of kernel offsets (row-major ``(a, b)``):
     ``[A_pad[:, a::s, b::s] for (a, b) in group]`` side by side, ``(m n_H n_W, g n_C_prev)``,
     transposed times ``dZ`` ``(m n_H n_W, n_C)``; ``g`` offsets give ``g n_C_prev >=``
-    :data:`_MATMUL_ROWS` rows (one offset each once ``n_C_prev`` reaches it)."""
+    ``_MATMUL_ROWS`` rows (one offset each once ``n_C_prev`` reaches it)."""
     (top, bottom), (left, right) = padding
     zero = jnp.zeros((), A_prev.dtype)
     A_pad = lax.pad(A_prev, zero, ((0, 0, 0), (top, bottom, 0), (left, right, 0), (0, 0, 0)))

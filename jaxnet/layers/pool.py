@@ -16,7 +16,7 @@ and every window adds its share):
 
 ``dA`` and ``dA_prev`` are per example; pooling has no parameters. ``pool_forward`` carries a
 ``jax.custom_vjp`` whose backward is ``pool_backward``, so ``jax.grad`` through it runs this
-backward (:mod:`jaxnet.layers._autodiff`).
+backward (``jaxnet.layers._autodiff``).
 """
 
 from __future__ import annotations
