@@ -301,6 +301,7 @@ def test_importing_jaxnet_imports_neither_flax_nor_equinox():
     assert out.stdout.strip() == "[]"
 
 
+@pytest.mark.slow  # trains the page's models, as a notebook run does
 def test_the_models_page_runs():
     """docs/models.md: its Python blocks, in order, as one program (with NumPy's default
     rank promotion, as a user runs them)."""

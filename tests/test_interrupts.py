@@ -114,6 +114,7 @@ def _interrupt_soon(seconds):
     return timer
 
 
+@pytest.mark.integration  # a real SIGINT, twice, into runs that train until it lands
 def test_a_real_sigint_in_fit_and_in_fit_ensemble(tmp_path):
     """Whenever the signal lands, the state carried is a completed chunk's (1000 full-batch
     epochs each) and the history matches it."""
