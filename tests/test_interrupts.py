@@ -245,6 +245,7 @@ def _train_until_a_chunk_is_done(out):
     return proc
 
 
+@pytest.mark.integration  # `python -m jaxnet train`, signalled once it has saved an epoch
 @pytest.mark.parametrize(("sig", "status"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
 def test_a_signalled_run_keeps_its_last_epoch_and_says_how_to_resume(sig, status, tmp_path, capsys):
     out = tmp_path / "run"
