@@ -60,8 +60,59 @@ def pytest_unconfigure(config):
 # module is moved as a whole (its module-scoped fixtures are set up once).
 LONG_MARKERS = ("slow", "integration")
 
+# The fast tier's budget (2 minutes on 2 cores): tests measured at a second or more of compiling
+# and training, whose property a cheaper test of the fast tier also checks, are marked slow
+# here (a node id, or the start of one: a parametrised subset). tests/test_tiers.py checks
+# that each still names a test. The docstring examples of jaxnet.interop import Flax or
+# Equinox; those of the recurrent layers compile a sequence loop each.
+SLOW_HERE = (
+    "jaxnet/interop/",
+    "jaxnet/layers/bidirectional.py::",
+    "jaxnet/layers/gru.py::",
+    "jaxnet/layers/lstm.py::",
+    "jaxnet/layers/recurrent.py::",
+    "jaxnet/layers/rnn.py::",
+    "tests/test_cli_arch.py::test_regularised_dense_run",
+    "tests/test_cli_hostile.py::test_a_diverging_run_says_where_and_exits_1",
+    "tests/test_cli_hostile.py::test_a_very_wide_network_trains_and_plots",
+    "tests/test_cli_hostile.py::test_regression_runs_end_to_end",
+    "tests/test_ensemble.py::test_a_diverging_model_stops_alone",
+    "tests/test_ensemble.py::test_blocks_of_models_equal_sequential_fits",
+    "tests/test_ensemble.py::test_hidden_size_sweep_trains_exactly_like_the_narrow_networks",
+    "tests/test_ensemble.py::test_layers_without_rules_train_examples_last",
+    "tests/test_gradcheck.py::test_gradcheck_passes_on_any_network",
+    "tests/test_gradcheck.py::test_non_finite_gradients_fail",
+    "tests/test_initializers.py::test_keras_s_initialisers_bit_for_bit",  # imports Keras
+    "tests/test_layers.py::test_backward_equals_vjp_of_forward[Bidirectional",
+    "tests/test_layers.py::test_backward_equals_vjp_of_forward[GRU",
+    "tests/test_layers.py::test_backward_equals_vjp_of_forward[LSTM",
+    "tests/test_layers_recurrent.py::test_an_initial_state_is_used_and_differentiated",
+    "tests/test_layers_recurrent.py::test_masked_bptt_equals_vjp_of_forward[Bidirectional",
+    "tests/test_layers_recurrent.py::test_masked_bptt_equals_vjp_of_forward[GRU",
+    "tests/test_layers_recurrent.py::test_padded_sequences_give_the_loss_and_gradients_of_each_alone",
+    "tests/test_network.py::test_every_hidden_activation_with_every_output[linear-",
+    "tests/test_network.py::test_every_hidden_activation_with_every_output[sigmoid-mse",
+    "tests/test_network.py::test_every_hidden_activation_with_every_output[softmax-mse",
+    "tests/test_network.py::test_every_hidden_activation_with_every_output[tanh-",
+    "tests/test_network.py::test_sequential_backprop_equals_autodiff[False-",
+    "tests/test_network.py::test_sequential_backprop_equals_autodiff[True-lstm",
+    "tests/test_optimizers.py::test_the_course_update_functions_step_by_step",
+    "tests/test_own_model.py::test_a_stateful_ensemble_with_dropout",
+    "tests/test_per_example.py::test_per_example_grads_stack_the_single_example_gradients[tanh",
+    "tests/test_own_model.py::test_fit_ensemble_trains_each_model_as_fit_does",
+    "tests/test_own_model.py::test_resume_is_bitwise_a_straight_run",
+    "tests/test_regularization.py::test_fit_ensemble_of_a_regularised_net_is_k_fits",
+    "tests/test_regularization.py::test_l2_shrinks_the_weights",
+    "tests/test_training.py::test_manual_and_autodiff_trajectories_agree[tanh",
+    "tests/test_training_layers.py::test_fit_ensemble_equals_sequential_fits",
+)
 
+
+@pytest.hookimpl(tryfirst=True)  # before -m deselects by marker
 def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if item.nodeid.startswith(SLOW_HERE):
+            item.add_marker(pytest.mark.slow)
     modules = {}
     for item in items:
         modules.setdefault(item.nodeid.split("::")[0], []).append(item)
