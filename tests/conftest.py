@@ -160,3 +160,11 @@ def pytest_pyfunc_call(pyfuncitem):
             f"the child run (XLA's defaults) failed:\n{child.stdout[-6000:]}{child.stderr[-2000:]}"
         )
     return True
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _free_compiled_programs():
+    """Each test module's compiled programs are freed when it ends (jax.clear_caches): a worker
+    runs some 1,400 tests, and their executables, kept by JAX's caches, would fill the memory."""
+    yield
+    jax.clear_caches()
