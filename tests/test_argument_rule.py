@@ -129,6 +129,8 @@ ARGS = [
             ("batch_size", 2, "2", 7),
             ("verbose", 0, True, 3),
             ("learning_rate", 0.5, "0.5", -0.5),
+            ("clip_value", 5.0, "5", 0.0),
+            ("clip_norm", 1.0, True, float("nan")),
             ("backprop", "manual", True, "numeric"),
             ("shuffle", False, 0, NO_VALUE_ERROR),
             ("optimizer", "sgd", 3, "nesterov"),

@@ -213,6 +213,78 @@ def test_a_user_supplied_optax_transformation(x64):
     assert not np.allclose(unclipped[0]["W"], expected[0]["W"], rtol=1e-3)  # clipping was active
 
 
+def clip_rule(lr, clip_value=None, clip_norm=None):
+    """The course's ``clip``: each entry to [-clip_value, clip_value], then the global norm."""
+
+    def rule(p, g, state, t):
+        if clip_value is not None:
+            g = tmap(lambda g: jnp.minimum(jnp.maximum(g, -clip_value), clip_value), g)
+        if clip_norm is not None:
+            norm = jnp.sqrt(sum(jnp.sum(x**2) for x in jax.tree.leaves(g)))
+            g = tmap(lambda g: g * clip_norm / jnp.maximum(norm, clip_norm), g)
+        return tmap(lambda p, g: p - lr * g, p, g), state
+
+    return rule
+
+
+@pytest.mark.parametrize(
+    "clip", [{"clip_value": 0.02}, {"clip_norm": 0.05}, {"clip_value": 0.02, "clip_norm": 0.03}]
+)
+def test_fit_clips_the_gradients_before_the_update(clip, x64):
+    """One full-batch step of clipped sgd is ``W - lr clip(dW)``, computed by hand."""
+    net, params, X, Y = setup()
+    grads = jn.grads(net, params, X, Y, backprop="manual")
+    largest = max(float(jnp.abs(g).max()) for g in jax.tree.leaves(grads))
+    norm = float(jnp.sqrt(sum(jnp.sum(g**2) for g in jax.tree.leaves(grads))))
+    assert largest > 0.02 and norm > 0.05  # the bounds bite
+    expected = hand_loop(net, params, X, Y, clip_rule(0.5, **clip), steps=1)
+    trained, _ = jn.fit(net, params, X, Y, optimizer="sgd", learning_rate=0.5, epochs=1,
+                        verbose=0, **clip)  # fmt: skip
+    chex.assert_trees_all_close(trained, expected, **F64)
+    unclipped = hand_loop(net, params, X, Y, sgd_rule(0.5), steps=1)
+    assert not np.allclose(unclipped[0]["W"], expected[0]["W"], rtol=1e-3)
+
+
+def test_clipped_optimizers_are_cached_named_and_keep_the_learning_rate():
+    tx = optimizers.get("adam", clip_norm=5)
+    assert tx is optimizers.get("adam", clip_norm=np.float32(5.0)) is not optimizers.get("adam")
+    assert optimizers.name_of(tx) == "adam"
+    assert optimizers.clipping_of(tx) == (None, 5.0)
+    assert optimizers.clipping_of(optimizers.get("adam")) == (None, None)
+    assert optimizers.clipping_of(optax.adam(1e-3)) == (None, None)
+    state = optimizers.set_learning_rate(tx.init({"W": jnp.ones(2)}), 0.25)
+    assert float(optimizers.learning_rate_of(state)) == 0.25
+
+
+@pytest.mark.parametrize(
+    "bound, error", [(0.0, ValueError), (-1.0, ValueError), (float("inf"), ValueError),
+                     ("5", TypeError), (True, TypeError)],
+)  # fmt: skip
+def test_a_bad_clipping_bound_is_refused(bound, error):
+    for name in ("clip_value", "clip_norm"):
+        with pytest.raises(error, match=name):
+            optimizers.get("sgd", **{name: bound})
+        with pytest.raises(error, match=name):
+            optimizers.clipping(**{name: bound})
+
+
+def test_clipping_with_an_optax_transformation_says_to_chain_it():
+    net, params, X, Y = setup(jnp.float32)
+    with pytest.raises(ValueError, match=r"clip_norm.*optax\.chain"):
+        jn.fit(net, params, X, Y, optimizer=optax.adam(1e-3), clip_norm=1.0, verbose=0)
+
+
+def test_resuming_with_other_clipping_is_refused(tmp_path):
+    net, params, X, Y = setup(jnp.float32)
+    jn.fit(net, params, X, Y, optimizer="sgd", clip_value=1.0, epochs=1, verbose=0,
+           checkpoint_dir=tmp_path)  # fmt: skip
+    with pytest.raises(ValueError, match="clip_value=1.0, not clip_value=None"):
+        jn.fit(net, params, X, Y, optimizer="sgd", epochs=2, verbose=0, resume_from=tmp_path)
+    _, history = jn.fit(net, params, X, Y, optimizer="sgd", clip_value=1.0, epochs=2, verbose=0,
+                        resume_from=tmp_path)  # fmt: skip
+    assert history["epoch"] == [1, 2]
+
+
 def test_learning_rate_with_a_transformation_is_an_error():
     net, params, X, Y = setup(jnp.float32)
     with pytest.raises(ValueError, match="learning_rate"):

@@ -73,6 +73,8 @@ def check_arguments(
     backprop,
     shuffle,
     verbose,
+    clip_value=None,
+    clip_norm=None,
     models: int | None = None,
 ) -> Setup:
     """Check ``fit``'s shared arguments; ``models`` = K for ``fit_ensemble`` (one rate per
@@ -93,7 +95,7 @@ def check_arguments(
     backprop = check_backprop(net, backprop)
     check_bool(shuffle, "shuffle")
     check_choice(check_int(verbose, "verbose"), "verbose", (0, 1, 2))
-    tx, rate = _optimizer(optimizer, learning_rate, dtype, models)
+    tx, rate = _optimizer(optimizer, learning_rate, dtype, models, clip_value, clip_norm)
     batch = None if batch_size is None else int(batch_size)
     config = engine.TrainConfig(net, tx, backprop, batch, bool(shuffle))
     return Setup(config, rate, train, val)
@@ -121,7 +123,7 @@ def _datasets(net: Network | Model, params, X, Y, validation_data, dtype):
     return net, train, engine.Dataset(X_val, Y_val)
 
 
-def _optimizer(optimizer, learning_rate, dtype, models):
+def _optimizer(optimizer, learning_rate, dtype, models, clip_value=None, clip_norm=None):
     """``(GradientTransformation, learning rate(s) or None)`` from a name or a transformation."""
     if isinstance(optimizer, optax.GradientTransformation):
         if learning_rate is not None:
@@ -129,13 +131,20 @@ def _optimizer(optimizer, learning_rate, dtype, models):
                 "learning_rate must be None when optimizer is an optax GradientTransformation "
                 "(its learning rate is part of it)"
             )
+        for name, bound in (("clip_value", clip_value), ("clip_norm", clip_norm)):
+            if bound is not None:
+                raise ValueError(
+                    f"{name} must be None when optimizer is an optax GradientTransformation: "
+                    f"chain the clipping into it, e.g. optax.chain(optax.clip({bound}), "
+                    "optax.adam(1e-3)) (optax.clip_by_global_norm for clip_norm)"
+                )
         return optimizer, None
     if not isinstance(optimizer, str):
         raise TypeError(
             f"optimizer must be a name ({', '.join(optimizers.NAMES)}) or an optax "
             f"GradientTransformation, got {optimizer!r}"
         )
-    tx = optimizers.get(optimizer)
+    tx = optimizers.get(optimizer, clip_value=clip_value, clip_norm=clip_norm)
     if callable(learning_rate):
         if models is not None:
             raise TypeError(

@@ -70,9 +70,12 @@ def directory_of(path) -> Path:
 
 def settings(config: TrainConfig) -> dict:
     """The JSON description of a run stored beside its arrays."""
+    clip_value, clip_norm = optimizers.clipping_of(config.optimizer)
     return {
         "network": config.net.to_dict(),
         "optimizer": optimizers.name_of(config.optimizer) or "optax",
+        "clip_value": clip_value,
+        "clip_norm": clip_norm,
         "backprop": config.backprop,
         "batch_size": config.batch_size,
         "shuffle": config.shuffle,
@@ -164,6 +167,12 @@ def _same_settings(where: str, saved: dict, config: TrainConfig) -> None:
             f"{where} was trained with a different optimizer: {saved['optimizer']!r}, "
             f"not optimizer={name!r}"
         )
+    for setting, now in zip(("clip_value", "clip_norm"), optimizers.clipping_of(config.optimizer)):
+        if saved.get(setting) != now:  # checkpoints written before clipping existed: None
+            raise ValueError(
+                f"{where} was trained with {setting}={saved.get(setting)!r}, not "
+                f"{setting}={now!r}: a resumed run keeps its gradient clipping"
+            )
     for setting in ("batch_size", "shuffle"):
         if saved[setting] != getattr(config, setting):
             raise ValueError(

@@ -199,6 +199,8 @@ def fit_ensemble(
     *,
     optimizer="sgd",
     learning_rate=None,
+    clip_value=None,
+    clip_norm=None,
     epochs: int = 1,
     batch_size: int | None = None,
     keys=None,
@@ -214,7 +216,8 @@ def fit_ensemble(
     Like ``jn.fit``, a Python loop over compiled chunks: not for ``jax.jit``/``vmap``/``grad``.
 
     Args:
-      net, X, Y, optimizer, epochs, batch_size, validation_data, backprop, shuffle, verbose:
+      net, X, Y, optimizer, clip_value, clip_norm, epochs, batch_size, validation_data,
+        backprop, shuffle, verbose:
         as for ``jn.fit`` (checked by the same code).
       stacked_params: params with a leading axis K (see :func:`init_ensemble`; for a
         :class:`jaxnet.Model`, ``jax.vmap(model.init)(keys)``); every model's values must
@@ -258,7 +261,7 @@ def fit_ensemble(
     setup = check_arguments(
         net, first_model, X, Y, optimizer=optimizer, learning_rate=learning_rate, epochs=epochs,
         batch_size=batch_size, validation_data=validation_data, backprop=backprop,
-        shuffle=shuffle, verbose=verbose, models=K,
+        shuffle=shuffle, verbose=verbose, clip_value=clip_value, clip_norm=clip_norm, models=K,
     )  # fmt: skip
     check_choice(shard, "shard", ("data", "models"))
     if shard == "models" and mesh is None:

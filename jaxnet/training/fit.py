@@ -34,6 +34,8 @@ def fit(
     *,
     optimizer="sgd",
     learning_rate=None,
+    clip_value=None,
+    clip_norm=None,
     epochs: int = 1,
     batch_size: int | None = None,
     key=None,
@@ -73,6 +75,12 @@ def fit(
         the run will train and checked then, before training (``ValueError`` naming
         ``learning_rate`` and the step of a rate that is not positive and finite); the
         rates reach the compiled step as a traced array, so nothing recompiles.
+      clip_value, clip_norm: gradient clipping for a named optimiser, course 5's ``clip``
+        (:func:`jaxnet.optimizers.clipping`): each gradient entry clipped to
+        ``[-clip_value, clip_value]``, and/or all the gradients rescaled to global L2
+        norm at most ``clip_norm``, before the optimiser's update. None: no clipping. With
+        an optax transformation, chain ``optax.clip`` into it instead (a bound here is
+        then a ``ValueError``).
       epochs: the number of passes over the data (with ``resume_from``: the total, as Keras's
         ``epochs`` with ``initial_epoch``). Full batch: one epoch is one iteration.
       batch_size: ``None`` for full-batch gradient descent (the course's loop), else the
@@ -158,7 +166,7 @@ def fit(
     setup = check_arguments(
         net, params, X, Y, optimizer=optimizer, learning_rate=learning_rate, epochs=epochs,
         batch_size=batch_size, validation_data=validation_data, backprop=backprop,
-        shuffle=shuffle, verbose=verbose,
+        shuffle=shuffle, verbose=verbose, clip_value=clip_value, clip_norm=clip_norm,
     )  # fmt: skip
     check_choice(on_nonfinite, "on_nonfinite", ("raise", "stop"))
     if checkpoint_every is not None:

@@ -10,11 +10,21 @@ is one compiled program, and changing the rate never recompiles. The update rule
     | "momentum" | ``v = beta v + (1 - beta) g;  W -= alpha v``  (the course's form, beta 0.9) |
     | "rmsprop"  | ``s = rho s + (1 - rho) g^2;  W -= alpha g / sqrt(s + eps)``  (Keras: rho 0.9, eps 1e-7) |
     | "adam"     | the course's Adam: bias-corrected ``v``, ``s`` (b1 0.9, b2 0.999, eps 1e-8) = ``optax.adam`` |
+
+Gradient clipping (course 5's ``clip``, for exploding gradients in recurrent networks) is
+an option of a named optimiser: ``clip_value`` clips every gradient entry to
+``[-clip_value, clip_value]`` (the course's ``np.clip(gradient, -maxValue, maxValue)``),
+``clip_norm`` rescales the whole gradient to global norm at most ``clip_norm``
+(``g * clip_norm / max(||g||, clip_norm)``); both: by value first. ``jn.fit(...,
+clip_value=5.0)`` passes them here. With an optax transformation, chain optax's own:
+``optax.chain(optax.clip(5.0), optax.adam(1e-3))``.
 """
 
 from __future__ import annotations
 
 import functools
+import math
+import numbers
 
 import jax.numpy as jnp
 import optax
@@ -22,6 +32,8 @@ import optax
 __all__ = [
     "DEFAULT_LEARNING_RATES",
     "NAMES",
+    "clipping",
+    "clipping_of",
     "course_momentum",
     "get",
     "keras_rmsprop",
@@ -96,22 +108,24 @@ NAMES = tuple(_FACTORIES)
 DEFAULT_LEARNING_RATES = {"sgd": 0.01, "momentum": 0.01, "rmsprop": 1e-3, "adam": 1e-3}
 
 
-@functools.cache
-def get(name: str) -> optax.GradientTransformation:
+def get(name: str, clip_value=None, clip_norm=None) -> optax.GradientTransformation:
     """The optimiser ``name`` with an injected learning rate (initially its default).
 
-    The same object is returned for the same name, so compiled training functions that
-    take it as a static argument are reused. Set the rate with :func:`set_learning_rate`.
+    The same object is returned for the same arguments, so compiled training functions
+    that take it as a static argument are reused. Set the rate with :func:`set_learning_rate`.
 
     Args:
       name: one of `NAMES`: ``"sgd"``, ``"momentum"``, ``"rmsprop"``, ``"adam"``.
+      clip_value, clip_norm: clip the gradients before the update (see :func:`clipping`);
+        None (the default): no clipping.
 
     Returns:
       An ``optax.GradientTransformation`` whose state holds ``hyperparams["learning_rate"]``
       (a scalar array, initially ``DEFAULT_LEARNING_RATES[name]``).
 
     Raises:
-      ValueError: an unknown name (the known ones are listed).
+      ValueError: an unknown name (the known ones are listed); a bound that is not
+        positive and finite. TypeError: a bound that is not a real number.
 
     Example:
       >>> import jax.numpy as jnp
@@ -122,12 +136,82 @@ def get(name: str) -> optax.GradientTransformation:
       >>> state = adam.init({"W": jnp.ones((2, 2))})
       >>> round(float(jn.optimizers.learning_rate_of(state)), 6)
       0.001
+      >>> sgd = jn.optimizers.get("sgd", clip_value=1.0)  # W -= 0.01 clip(dW, -1, 1)
+      >>> updates, _ = sgd.update({"W": jnp.array([0.5, -3.0])}, sgd.init({"W": jnp.ones(2)}))
+      >>> [round(float(u), 4) for u in updates["W"]]
+      [-0.005, 0.01]
     """
     if name not in _FACTORIES:
         raise ValueError(
             f"unknown optimizer {name!r}; expected one of: {', '.join(NAMES)} or an optax GradientTransformation"
         )
-    return optax.inject_hyperparams(_FACTORIES[name])(learning_rate=DEFAULT_LEARNING_RATES[name])
+    return _get(name, _bound(clip_value, "clip_value"), _bound(clip_norm, "clip_norm"))
+
+
+_MADE: dict[int, tuple[str, float | None, float | None]] = {}  # id -> (name, clip_value, clip_norm)
+
+
+@functools.cache
+def _get(name: str, clip_value, clip_norm) -> optax.GradientTransformation:
+    inner = _FACTORIES[name]
+    factory = inner
+    if clip_value is not None or clip_norm is not None:
+
+        def factory(learning_rate):
+            return optax.chain(clipping(clip_value, clip_norm), inner(learning_rate))
+
+    tx = optax.inject_hyperparams(factory)(learning_rate=DEFAULT_LEARNING_RATES[name])
+    _MADE[id(tx)] = (name, clip_value, clip_norm)
+    return tx
+
+
+def _bound(value, name: str) -> float | None:
+    """A clipping bound: None, or a positive finite real number (as a float)."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a positive real number or None, got {value!r}")
+    if not (math.isfinite(value) and value > 0):
+        raise ValueError(
+            f"{name} must be positive and finite (or None: no clipping), got {value!r}"
+        )
+    return float(value)
+
+
+def clipping(clip_value=None, clip_norm=None) -> optax.GradientTransformation:
+    """Gradient clipping, course 5's ``clip``: by value, by global norm, or both (value first).
+
+    By value, each entry: ``g := min(max(g, -clip_value), clip_value)``. By global norm,
+    over all the leaves: ``g := g * clip_norm / max(||g||_2, clip_norm)`` (a gradient
+    within the bound is unchanged; the direction is kept).
+
+    Args:
+      clip_value: a positive bound on each gradient entry, or None.
+      clip_norm: a positive bound on the global L2 norm of the gradients, or None.
+
+    Returns:
+      An ``optax.GradientTransformation`` (``optax.clip``, ``optax.clip_by_global_norm``,
+      chained); its updates are a tree like the gradients.
+
+    Raises:
+      TypeError, ValueError: a bound that is not a positive, finite real number.
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> import jaxnet as jn
+      >>> g = {"W": jnp.array([3.0, -4.0])}  # norm 5
+      >>> clip = jn.optimizers.clipping(clip_norm=1.0)
+      >>> updates, _ = clip.update(g, clip.init(g))
+      >>> [round(float(u), 4) for u in updates["W"]]
+      [0.6, -0.8]
+    """
+    clip_value, clip_norm = _bound(clip_value, "clip_value"), _bound(clip_norm, "clip_norm")
+    parts = []
+    if clip_value is not None:
+        parts.append(optax.clip(clip_value))
+    if clip_norm is not None:
+        parts.append(optax.clip_by_global_norm(clip_norm))
+    return optax.chain(*parts)
 
 
 def set_learning_rate(opt_state, learning_rate):
@@ -191,4 +275,17 @@ def name_of(optimizer: optax.GradientTransformation) -> str | None:
       >>> jn.optimizers.name_of(jn.optimizers.get("rmsprop")), jn.optimizers.name_of(optax.adam(0.1))
       ('rmsprop', None)
     """
-    return next((n for n in NAMES if get(n) is optimizer), None)
+    made = _MADE.get(id(optimizer))
+    return made[0] if made is not None and _get(*made) is optimizer else None
+
+
+def clipping_of(optimizer: optax.GradientTransformation) -> tuple[float | None, float | None]:
+    """``(clip_value, clip_norm)`` of an optimiser from :func:`get` (``(None, None)`` otherwise).
+
+    Example:
+      >>> import jaxnet as jn
+      >>> jn.optimizers.clipping_of(jn.optimizers.get("adam", clip_norm=5))
+      (None, 5.0)
+    """
+    made = _MADE.get(id(optimizer))
+    return made[1:] if made is not None and _get(*made) is optimizer else (None, None)
