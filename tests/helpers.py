@@ -311,3 +311,24 @@ def cnns(draw, max_m=5):
         assume(False)
     m = draw(st.integers(2, max_m))
     return net, m, draw(st.integers(0, 2**31 - 1))
+
+
+def small_sequence_net(rate=0.2, l2=0.01):
+    """Token ids (0 = padding, masked) -> LSTM per step -> Dense per step -> GRU -> softmax."""
+    from jaxnet.layers import GRU, LSTM, Dense, Dropout, Embedding
+
+    return jn.Sequential(
+        [Embedding(6, 4, mask_zero=True), LSTM(5, return_sequences=True), Dense(4, "tanh"),
+         GRU(4), Dropout(rate), Dense(3, "softmax", l2=l2)],
+        input_shape=(7,),
+    )  # fmt: skip
+
+
+def token_sequences(m=20, seed=0, dtype=np.float32):
+    """Ids ``(m, 7)`` in 1..5 padded with zeros to lengths 2..7, and 3 classes from a rule the
+    network can learn (the first token)."""
+    rng = np.random.default_rng(seed)
+    ids = rng.integers(1, 6, size=(m, 7))
+    lengths = rng.integers(2, 8, size=(m, 1))
+    X = np.where(np.arange(7) < lengths, ids, 0).astype(dtype)
+    return X, (ids[:, 0] % 3).astype(np.int32)

@@ -1,5 +1,5 @@
-"""Sharded vs single-device training of networks with batch norm, dropout and L2, and of a CNN,
-on 8 fake CPU devices (run by test_new_layers_everywhere.py in a subprocess).
+"""Sharded vs single-device training of networks with batch norm, dropout and L2, of a CNN and
+of a masked sequence network (embedding, LSTM, dense per step, GRU), on 8 fake CPU devices (run by test_new_layers_everywhere.py in a subprocess).
 
 Usage: python sharded_layers_worker.py OUT_JSON
 """
@@ -14,6 +14,7 @@ os.environ["XLA_FLAGS"] = (
 
 import jax  # noqa: E402
 import numpy as np  # noqa: E402
+from helpers import small_sequence_net, token_sequences  # noqa: E402
 
 import jaxnet as jn  # noqa: E402
 from jaxnet import network, parallel  # noqa: E402
@@ -38,7 +39,7 @@ def compare(name, net, params, X, Y, mesh, **kw):
         "params_diff": max_difference(single, sharded),
         "loss_diff": float(np.abs(np.array(h1["loss"]) - np.array(h8["loss"])).max()),
         "moving_stats_changed": all(not np.allclose(single[l]["moving_mean"], 0) for l in moving),
-        "params_sharding": str(sharded[0]["W"].sharding.spec),
+        "params_sharding": str({str(a.sharding.spec) for a in jax.tree.leaves(sharded)}),
     }
 
 
@@ -79,6 +80,9 @@ def main(out):
         input_shape=(8, 8, 1),
     )  # fmt: skip
     p_cnn = jn.init(jax.random.key(3), cnn)
+    sequences, classes = token_sequences(M)
+    rnn = small_sequence_net()
+    p_rnn = jn.init(jax.random.key(4), rnn)
     key = jax.random.key(0)
     results = {
         "devices": mesh.size,
@@ -117,6 +121,20 @@ def main(out):
                 mesh,
                 optimizer="adam",
                 learning_rate=0.01,
+                epochs=2,
+                batch_size=50,
+                key=key,
+            ),
+            compare(
+                "emb-lstm-dense per step-gru masked, batch 50",
+                rnn,
+                p_rnn,
+                sequences,
+                classes,
+                mesh,
+                optimizer="adam",
+                learning_rate=0.01,
+                clip_norm=1.0,
                 epochs=2,
                 batch_size=50,
                 key=key,

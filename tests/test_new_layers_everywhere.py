@@ -14,21 +14,26 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from helpers import cnns, normalised_labels, random_data, random_params, regularised_nets
+from helpers import (
+    cnns,
+    normalised_labels,
+    random_data,
+    random_params,
+    regularised_nets,
+    small_sequence_net,
+    token_sequences,
+)
 from hypothesis import example, given, settings
 
 import jaxnet as jn
 from jaxnet import network
 from jaxnet.gradcheck import COURSE_THRESHOLD
 from jaxnet.layers import (
-    GRU,
-    LSTM,
     AvgPool2D,
     BatchNorm,
     Conv2D,
     Dense,
     Dropout,
-    Embedding,
     Flatten,
     MaxPool2D,
 )
@@ -64,25 +69,6 @@ def images(m=20, seed=0, dtype=np.float32):
         X[:, :, :3, 1].mean(axis=(1, 2)) > 0
     ).astype(np.int32)
     return X, y
-
-
-def small_sequence_net(rate=0.2, l2=0.01):
-    """Token ids (0 = padding, masked) -> LSTM per step -> Dense per step -> GRU -> softmax."""
-    return jn.Sequential(
-        [Embedding(6, 4, mask_zero=True), LSTM(5, return_sequences=True), Dense(4, "tanh"),
-         GRU(4), Dropout(rate), Dense(3, "softmax", l2=l2)],
-        input_shape=(7,),
-    )  # fmt: skip
-
-
-def token_sequences(m=20, seed=0, dtype=np.float32):
-    """Ids ``(m, 7)`` in 1..5 padded with zeros to lengths 2..7, and 3 classes from a rule the
-    network can learn (the first token)."""
-    rng = np.random.default_rng(seed)
-    ids = rng.integers(1, 6, size=(m, 7))
-    lengths = rng.integers(2, 8, size=(m, 1))
-    X = np.where(np.arange(7) < lengths, ids, 0).astype(dtype)
-    return X, (ids[:, 0] % 3).astype(np.int32)
 
 
 def tabular(m=22, seed=0, dtype=np.float32):
@@ -418,15 +404,16 @@ def sharded(tmp_path_factory):
 
 @pytest.mark.integration  # a subprocess on 8 fake devices, run once: one worker
 @pytest.mark.xdist_group("sharded_layers_worker")
-@pytest.mark.parametrize("index", range(3))
+@pytest.mark.parametrize("index", range(4))
 def test_sharded_fit_equals_single_device(sharded, index):
     """Batch norm's statistics, dropout's masks and the L2 term over the global batch of real
-    rows (402 padded to 408 with weight-0 rows): the same training on 8 devices as on one."""
+    rows (402 padded to 408 with weight-0 rows), and a masked sequence network (embedding,
+    LSTM, dense per step, GRU): the same training on 8 devices as on one."""
     assert sharded["devices"] == 8
     run = sharded["runs"][index]
     assert run["params_diff"] < 1e-4, run
     assert run["loss_diff"] < 1e-4, run
-    assert run["moving_stats_changed"] and run["params_sharding"] == "P()", run
+    assert run["moving_stats_changed"] and run["params_sharding"] == "{'P()'}", run
 
 
 @pytest.mark.integration  # a subprocess on 8 fake devices, run once: one worker
