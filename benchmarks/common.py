@@ -34,7 +34,7 @@ RMSPROP = {"learning_rate": 1e-3, "rho": 0.9, "eps": 1e-7}
 def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description="one benchmark contender; prints one JSON line")
     p.add_argument(
-        "--workload", required=True, choices=["A", "B", "C", "D", "E", "scaling", "train"]
+        "--workload", required=True, choices=["A", "B", "C", "D", "E", "F", "scaling", "train"]
     )
     p.add_argument("--quick", action="store_true", help="tiny sizes: a smoke test")
     p.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR)

@@ -1,11 +1,12 @@
 """Run the jaxnet benchmark: every contender in its own process, alternating, several times.
 
-    python benchmarks/run.py [--quick] [--repeats N] [--workloads A,B,C,D,E,scaling,train]
+    python benchmarks/run.py [--quick] [--repeats N] [--workloads A,B,C,D,E,F,scaling,train]
                              [--out benchmarks/results] [--data-dir PATH]
 
 Workloads (see README.md): A MNIST 784-512-10 RMSprop, B planar 2-4-1 (cold and warm
 compilation cache), C 64 planar models, D hand vs autodiff backprop, E an MNIST CNN (conv,
-pool, dense; Adam; 2 epochs), scaling (jaxnet in m,
+pool, dense; Adam; 2 epochs), F a character-level LSTM language model on the dinosaur names
+(embedding 32, LSTM 128, dense per step; Adam; 4 epochs), scaling (jaxnet in m,
 width and epochs), train (the whole ``jaxnet train`` command, cold and warm cache). Each
 contender is ``python -m benchmarks.contenders.NAME --workload W ...`` and prints one JSON
 line; a peer that is not installed reports ``missing``. The medians (min-max) and ratios
@@ -39,7 +40,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks import common, report  # noqa: E402
 
-WORKLOADS = ("A", "B", "C", "D", "E", "scaling", "train")
+WORKLOADS = ("A", "B", "C", "D", "E", "F", "scaling", "train")
 
 
 @dataclass
@@ -156,6 +157,13 @@ def entries(workload: str, quick: bool) -> list[Entry]:
             contender("cnn_flax", "flax"),
             contender("cnn_torch", "torch"),
             Entry("floor (conv rate)", "benchmarks.floor_cnn"),
+        ],
+        "F": [
+            contender("lstm_jaxnet", "jaxnet (manual)", "--backprop", "manual"),
+            contender("lstm_jaxnet", "jaxnet (autodiff)", "--backprop", "autodiff"),
+            contender("lstm_keras", "keras"),
+            contender("lstm_flax", "flax"),
+            contender("lstm_torch", "torch"),
         ],
         "scaling": [
             contender(
