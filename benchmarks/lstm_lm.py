@@ -108,6 +108,15 @@ def gate(w: np.ndarray, name: str) -> np.ndarray:
     return w[..., k * UNITS : (k + 1) * UNITS]
 
 
+def flops_per_example(vocab_size: int = 27) -> int:
+    """Matrix-product FLOPs of one window (40 steps) forward + backward: per step the LSTM's
+    fused gate product ``[a_prev, x] (160) -> 4 x 128`` and the dense ``128 -> V``, each
+    forward, ``dW`` and ``d input`` (``2 n_in n_out`` each; the embedding lookup is free)."""
+    gates = 2 * (UNITS + EMBED) * 4 * UNITS
+    dense = 2 * UNITS * vocab_size
+    return T * 3 * (gates + dense)
+
+
 def cross_entropy_and_accuracy(logits: np.ndarray, Y: np.ndarray) -> tuple[float, float]:
     """Mean per-character cross-entropy (nats) and next-character accuracy of ``logits (m, T, V)``."""
     z = logits - logits.max(axis=-1, keepdims=True)

@@ -1,4 +1,4 @@
-"""The accelerator check: jaxnet's fast tests and workloads A, C and E on a GPU, in minutes.
+"""The accelerator check: jaxnet's fast tests and workloads A, C, E and F on a GPU, in minutes.
 
     PYTHONPATH=. python scripts/gpu_check.py [--platform gpu] [--precision highest]
     PYTHONPATH=. python scripts/gpu_check.py --platform cpu --smoke      # a CI smoke test
@@ -18,10 +18,14 @@ jaxnet and benchmarks/ come from this checkout (no install). Steps:
    VJPs), and PyTorch; and the `dW` form jaxnet's convolution lowers to on this platform
    (matrix products on CPU, one convolution on GPU), with both forms timed
    (scripts/gpu_workloads.py);
-4. workload C: 64 planar 2-4-1 models, 10,000 full-batch GD iterations, `jn.fit_ensemble`
+4. workload F (the character-level LSTM language model of benchmarks/lstm_lm.py: embedding
+   32, LSTM 128, dense per step, Adam, batch 128, 4 epochs on the dinosaur names beside
+   the MNIST folder, else random ids) by jaxnet hand-derived and autodiff, and PyTorch;
+5. workload C: 64 planar 2-4-1 models, 10,000 full-batch GD iterations, `jn.fit_ensemble`
    against the plain raw-JAX `vmap` (course layout, `jax.grad`, `fori_loop`);
-5. steps/s and achieved TFLOP/s (matrix-product and convolution FLOPs over the steady
-   epochs 2..N: benchmarks/common.flops_per_example, benchmarks/cnn.flops_per_example)
+6. steps/s and achieved TFLOP/s (matrix-product and convolution FLOPs over the steady
+   epochs 2..N: benchmarks/common.flops_per_example, benchmarks/cnn.flops_per_example,
+   benchmarks/lstm_lm.flops_per_example)
    against the card's peak for the matmul precision used; for C, model-iterations per second.
 
 Precision is an explicit choice (`--precision`): `highest` (the default: true float32
@@ -77,6 +81,7 @@ SMOKE = {"A": ((784, 32, 10), 32, 2), "wide": ((784, 64, 64, 10), 64, 2)}
 SMOKE_M = 256
 CNN = {"batch": 128, "epochs": 2, "m": None}  # workload E; None: every MNIST image
 SMOKE_CNN = {"batch": 32, "epochs": 2, "m": 64}
+SMOKE_LSTM_EPOCHS = 2  # workload F's smoke run: 2 batches of 128 windows
 ENSEMBLE = {"models": 64, "iterations": 10_000}  # workload C
 SMOKE_ENSEMBLE = {"models": 4, "iterations": 50}
 LEARNING_RATE, RHO, EPS = 1e-3, 0.9, 1e-7  # RMSprop, Keras's defaults (benchmarks/README.md)
@@ -364,6 +369,7 @@ def workloads(args, device_kind, torch_device) -> dict:
             "contenders": {k: measured(fn, flops, batch, len(X), peak) for k, fn in runs.items()},
         }
     out["E"] = cnn_workload(args, data, source, peak, torch_device)
+    out["F"] = lstm_workload(args, peak, torch_device)
     out["C"] = ensemble_workload(args)
     return out
 
@@ -391,6 +397,33 @@ def cnn_workload(args, data, source, peak, torch_device) -> dict:
         "data": source,
         "conv_dW": gpu_workloads.conv_dW_forms(args.smoke),
         "contenders": {k: measured(fn, flops, batch, m_train, peak) for k, fn in runs.items()},
+    }
+
+
+def lstm_workload(args, peak, torch_device) -> dict:
+    """Workload F: jaxnet (hand-derived and autodiff) and PyTorch's ``nn.LSTM``."""
+    from benchmarks import lstm_lm
+
+    folder = args.data_dir or Path(
+        os.environ.get("JAXNET_SHARED_DATA", REPO.parent / "shared" / "data")
+    ) / "mnist"
+    *data, source = gpu_workloads.lstm_data(folder, args.smoke, args.seed)
+    epochs = SMOKE_LSTM_EPOCHS if args.smoke else lstm_lm.EPOCHS["full"]
+    shape = (epochs, tuple(data), args.seed)
+    runs = {
+        "jaxnet": lambda: gpu_workloads.train_lstm_jaxnet("manual", *shape),
+        "jaxnet_autodiff": lambda: gpu_workloads.train_lstm_jaxnet("autodiff", *shape),
+        "torch": lambda: gpu_workloads.train_lstm_torch(*shape, torch_device),
+    }
+    flops = lstm_lm.flops_per_example(data[-1])
+    m = len(data[0])
+    return {
+        "network": f"emb{lstm_lm.EMBED}-lstm{lstm_lm.UNITS}-dense{data[-1]} per step, Adam",
+        "batch": 128,
+        "epochs": epochs,
+        "m": m,
+        "data": source,
+        "contenders": {k: measured(fn, flops, 128, m, peak) for k, fn in runs.items()},
     }
 
 

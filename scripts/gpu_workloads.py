@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 
 import numpy as np
@@ -101,6 +102,47 @@ def train_cnn_torch(batch: int, epochs: int, data, seed: int, device: str):
     with torch.no_grad():
         acc = float((model(X_test).argmax(1) == y_test).float().mean())
     return total, times, acc
+
+
+def lstm_data(data_dir, smoke: bool, seed: int):
+    """Workload F's windows ``(X, Y, X_test, Y_test, V, source)`` (benchmarks/lstm_lm.py) from
+    the dinosaur names beside ``data_dir`` (the MNIST folder), else (and in the smoke run,
+    as its MNIST) random ids of that shape."""
+    import argparse
+
+    from benchmarks import lstm_lm
+
+    if not smoke:
+        with contextlib.suppress(FileNotFoundError):
+            args = argparse.Namespace(data_dir=data_dir, size="full")
+            return (*lstm_lm.windows(args), "dinos")
+    m = (lstm_lm.BATCHES["quick"] if smoke else 27) * 128
+    ids = np.random.default_rng(seed).integers(0, 27, (m + 50, lstm_lm.T + 1), np.int32)
+    X, Y = ids[:, :-1], ids[:, 1:]
+    return X[:m], Y[:m], X[m:], Y[m:], 27, "synthetic"
+
+
+def train_lstm_jaxnet(backprop: str, epochs: int, data, seed: int):
+    from benchmarks import lstm_lm
+    from benchmarks.contenders import lstm_jaxnet
+
+    X, Y, X_test, Y_test, V = data
+    params, times, total, _, _ = lstm_jaxnet.train(backprop, X, Y, V, epochs, seed)
+    _, acc = lstm_lm.cross_entropy_and_accuracy(lstm_jaxnet.logits(params, X_test, V), Y_test)
+    return total, times, acc
+
+
+def train_lstm_torch(epochs: int, data, seed: int, device: str):
+    import torch
+    from torch import nn
+
+    from benchmarks import lstm_lm
+    from benchmarks.contenders import lstm_torch
+
+    X, Y, X_test, Y_test, V = data
+    model, times, total, _ = lstm_torch.train(torch, nn, X, Y, V, epochs, seed, device)
+    logits = lstm_torch.logits(torch, model, X_test, device)
+    return total, times, lstm_lm.cross_entropy_and_accuracy(logits, Y_test)[1]
 
 
 def conv_dW_forms(smoke: bool, calls: int = 20) -> dict:

@@ -60,7 +60,7 @@ def test_results_json_structure(quick_run):
     results = json.loads((out / "results.json").read_text())
     assert {"machine", "config", "workloads", "targets", "fits"} <= set(results)
     assert results["machine"]["cpu"] and "jax" in results["machine"]["versions"]
-    assert set(results["workloads"]) == {"A", "B", "C", "D", "E", "scaling", "train"}
+    assert set(results["workloads"]) == {"A", "B", "C", "D", "E", "F", "scaling", "train"}
     for entries in results["workloads"].values():
         for e in entries:
             assert e["status"] in ("ok", "missing"), (e["label"], e["errors"])
@@ -96,11 +96,34 @@ def test_cnn_workload(quick_run):
 
 
 @QUICK_RUN
+def test_lstm_workload(quick_run):
+    """F: both jaxnet backprops train the LSTM language model from the same start on the same
+    batches (so to the same losses) and time one step."""
+    _, out = quick_run
+    results = json.loads((out / "results.json").read_text())
+    f = {x["label"]: x for x in results["workloads"]["F"]}
+    runs = {}
+    for label in ("jaxnet (manual)", "jaxnet (autodiff)"):
+        run = runs[label] = f[label]["runs"][0]
+        assert f[label]["status"] == "ok", f[label]["errors"]
+        assert {"total_s", "steady_epoch_s", "compile_s", "test_acc", "test_loss"} <= set(run)
+        assert run["step"]["median_s"] > 0 and run["backprop"] == label[8:-1]
+        assert 3.0 < run["test_loss"] < 3.3  # 2 Adam steps from the start: just below log 27
+    manual, autodiff = runs.values()
+    assert abs(manual["train_loss"] - autodiff["train_loss"]) < 1e-4
+    assert abs(manual["test_loss"] - autodiff["test_loss"]) < 1e-4
+    targets = [t for t in results["targets"] if t["workload"] == "F"]
+    assert len(targets) == 3 and targets[-1]["target"].startswith("hand-derived step")
+    assert "## F · character-level LSTM" in (out / "results.md").read_text()
+
+
+@QUICK_RUN
 def test_missing_peers_are_reported(quick_run):
     _, out = quick_run
     results = json.loads((out / "results.json").read_text())
     labels = {w: {e["label"].split()[0]: e for e in es} for w, es in results["workloads"].items()}
-    for workload, names in {"A": HIDDEN, "B": ("torch",), "C": ("torch",), "E": HIDDEN}.items():
+    peers = {"A": HIDDEN, "B": ("torch",), "C": ("torch",), "E": HIDDEN, "F": HIDDEN}
+    for workload, names in peers.items():
         for name in names:
             assert labels[workload][name]["status"] == "missing"
     assert "| keras | missing |" in (out / "results.md").read_text()

@@ -47,12 +47,12 @@ def test_smoke_run_reports_every_workload_and_contender(smoke):
     assert summary["jax_default_matmul_precision"] == "tensorfloat32"
     assert summary["tests"] == {"status": "skipped", "reason": "--smoke"}
     assert summary["peak_tflops"] is None and summary["peaks_tflops"] == "unknown"
-    assert set(summary["workloads"]) == {"A", "wide", "E", "C"}
-    for name in ("A", "wide", "E"):
+    assert set(summary["workloads"]) == {"A", "wide", "E", "F", "C"}
+    for name in ("A", "wide", "E", "F"):
         w = summary["workloads"][name]
-        m = gpu_check.SMOKE_CNN["m"] if name == "E" else gpu_check.SMOKE_M
+        m = {"E": gpu_check.SMOKE_CNN["m"], "F": 256}.get(name, gpu_check.SMOKE_M)
         assert w["data"] == "synthetic" and w["m"] == m, name
-        ours = ("jaxnet", "jaxnet_autodiff") if name == "E" else ("jaxnet", "jax_scan")
+        ours = ("jaxnet", "jaxnet_autodiff") if name in "EF" else ("jaxnet", "jax_scan")
         assert set(w["contenders"]) == {*ours, "torch"}
         for who in ours:
             r = w["contenders"][who]

@@ -68,20 +68,24 @@ def loss_and_grads_fn(jax, jnp, stack, backprop: str):
     return manual
 
 
-def main():
-    args = common.parse_args()
+def adam(optax):
+    a = lstm_lm.ADAM
+    return optax.adam(a["learning_rate"], b1=a["b1"], b2=a["b2"], eps=a["eps"])
+
+
+def train(backprop: str, X, Y, V: int, epochs: int, seed: int, batch: int = common.BATCH):
+    """``(params, epoch_times, total_s, last_losses, step)``: Adam from the shared start, one
+    compiled ``lax.scan`` per epoch over NumPy ``default_rng(seed)`` permutations (whole
+    batches); ``step(params, opt_state, X, Y) -> (params, opt_state)`` is the jitted step."""
     import jax
     import jax.numpy as jnp
     import optax
 
     import jaxnet as jn
 
-    clock = common.CompileClock()
-    X, Y, X_test, Y_test, V = lstm_lm.windows(args)
     stack = layers(jn, V)
-    a = lstm_lm.ADAM
-    tx = optax.adam(a["learning_rate"], b1=a["b1"], b2=a["b2"], eps=a["eps"])
-    grads_of = loss_and_grads_fn(jax, jnp, stack, args.backprop)
+    tx = adam(optax)
+    grads_of = loss_and_grads_fn(jax, jnp, stack, backprop)
 
     def step(carry, batch):
         params, opt_state = carry
@@ -91,27 +95,52 @@ def main():
 
     @jax.jit
     def epoch(params, opt_state, X, Y, perm):
-        order = perm.reshape(-1, common.BATCH)
+        order = perm.reshape(-1, batch)
         (params, opt_state), losses = jax.lax.scan(step, (params, opt_state), (X[order], Y[order]))
         return params, opt_state, losses
 
-    rng = np.random.default_rng(args.seed)
-    t0, c0 = common.now(), clock.seconds
-    params = params_from(lstm_lm.start(args.seed, V), jnp)
+    rng = np.random.default_rng(seed)
+    t0 = common.now()
+    params = params_from(lstm_lm.start(seed, V), jnp)
     opt_state = tx.init(params)
     Xd, Yd = jax.device_put(X), jax.device_put(Y)
     epoch_times = []
-    for _ in range(lstm_lm.EPOCHS[args.size]):
+    for _ in range(epochs):
         te = common.now()
         perm = jax.device_put(rng.permutation(len(X)).astype(np.int32))
         params, opt_state, losses = jax.block_until_ready(epoch(params, opt_state, Xd, Yd, perm))
         epoch_times.append(common.now() - te)
-    total, compile_s = common.now() - t0, clock.seconds - c0
-    logits = jax.jit(lambda p, x: _logits(stack, p, x))(params, X_test)
-    test_loss, acc = lstm_lm.cross_entropy_and_accuracy(np.asarray(logits), Y_test)
-
+    total = common.now() - t0
     jstep = jax.jit(lambda p, s, x, y: step((p, s), (x, y))[0])
-    state = [params_from(lstm_lm.start(args.seed, V), jnp), opt_state]
+    return params, epoch_times, total, np.asarray(losses), jstep
+
+
+def logits(params, X, V: int):
+    """The dense layer's logits ``(m, T, V)`` for ids ``X (m, T)`` (jitted, as NumPy)."""
+    import jax
+
+    import jaxnet as jn
+
+    return np.asarray(jax.jit(lambda p, x: _logits(layers(jn, V), p, x))(params, X))
+
+
+def main():
+    args = common.parse_args()
+    import jax
+    import jax.numpy as jnp
+    import optax
+
+    clock = common.CompileClock()
+    X, Y, X_test, Y_test, V = lstm_lm.windows(args)
+    c0 = clock.seconds
+    params, epoch_times, total, losses, jstep = train(
+        args.backprop, X, Y, V, lstm_lm.EPOCHS[args.size], args.seed
+    )
+    compile_s = clock.seconds - c0
+    test_loss, acc = lstm_lm.cross_entropy_and_accuracy(logits(params, X_test, V), Y_test)
+
+    start = params_from(lstm_lm.start(args.seed, V), jnp)
+    state = [start, adam(optax).init(start)]
     batch = (jax.device_put(X[: common.BATCH]), jax.device_put(Y[: common.BATCH]))
 
     def call():

@@ -43,6 +43,39 @@ def load_start(torch, model, start: dict) -> None:
             p.copy_(torch.from_numpy(np.ascontiguousarray(values[name])))
 
 
+def train(torch, nn, X, Y, V: int, epochs: int, seed: int, device: str = "cpu"):
+    """``(model, epoch_times, total_s, last_loss)``: Adam from the shared start over
+    ``torch.randperm`` shuffles in batches of ``common.BATCH`` (ids as NumPy int arrays)."""
+    Xt = torch.as_tensor(X, device=device).long()
+    Yt = torch.as_tensor(Y, device=device).long()
+    torch.manual_seed(seed)
+    t0 = common.now()
+    model = model_class(torch, nn)(V).to(device)
+    load_start(torch, model, lstm_lm.start(seed, V))
+    a = lstm_lm.ADAM
+    opt = torch.optim.Adam(
+        model.parameters(), lr=a["learning_rate"], betas=(a["b1"], a["b2"]), eps=a["eps"]
+    )
+    loss_fn = nn.CrossEntropyLoss()
+    epoch_times = []
+    for _ in range(epochs):
+        te = common.now()
+        for idx in common.batches(torch.randperm(len(Xt), device=device)):
+            opt.zero_grad()
+            loss = loss_fn(model(Xt[idx]).reshape(-1, V), Yt[idx].reshape(-1))
+            loss.backward()
+            opt.step()
+        if device == "cuda":
+            torch.cuda.synchronize()
+        epoch_times.append(common.now() - te)
+    return model, epoch_times, common.now() - t0, float(loss.item())
+
+
+def logits(torch, model, X, device: str = "cpu") -> np.ndarray:
+    with torch.no_grad():
+        return model(torch.as_tensor(X, device=device).long()).cpu().numpy()
+
+
 def main():
     args = common.parse_args()
     try:
@@ -51,30 +84,10 @@ def main():
     except ImportError as e:
         common.missing("torch", e)
     X, Y, X_test, Y_test, V = lstm_lm.windows(args)
-    Xt, Yt = torch.from_numpy(X).long(), torch.from_numpy(Y).long()
-    start = lstm_lm.start(args.seed, V)
-    torch.manual_seed(args.seed)
-    t0 = common.now()
-    model = model_class(torch, nn)(V)
-    load_start(torch, model, start)
-    a = lstm_lm.ADAM
-    opt = torch.optim.Adam(
-        model.parameters(), lr=a["learning_rate"], betas=(a["b1"], a["b2"]), eps=a["eps"]
+    model, epoch_times, total, loss = train(
+        torch, nn, X, Y, V, lstm_lm.EPOCHS[args.size], args.seed
     )
-    loss_fn = nn.CrossEntropyLoss()
-    epoch_times = []
-    for _ in range(lstm_lm.EPOCHS[args.size]):
-        te = common.now()
-        for idx in common.batches(torch.randperm(len(Xt))):
-            opt.zero_grad()
-            loss = loss_fn(model(Xt[idx]).reshape(-1, V), Yt[idx].reshape(-1))
-            loss.backward()
-            opt.step()
-        epoch_times.append(common.now() - te)
-    total = common.now() - t0
-    with torch.no_grad():
-        logits = model(torch.from_numpy(X_test).long()).numpy()
-    test_loss, acc = lstm_lm.cross_entropy_and_accuracy(logits, Y_test)
+    test_loss, acc = lstm_lm.cross_entropy_and_accuracy(logits(torch, model, X_test), Y_test)
     common.emit(
         common.epoch_result(
             total,
@@ -83,7 +96,7 @@ def main():
             acc,
             threads=torch.get_num_threads(),
             test_loss=test_loss,
-            train_loss=float(loss.item()),
+            train_loss=loss,
         )  # fmt: skip
     )
 
