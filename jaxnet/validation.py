@@ -332,6 +332,34 @@ def _keys(names) -> str:
     return quoted[0] if len(quoted) == 1 else f"{', '.join(quoted[:-1])} and {quoted[-1]}"
 
 
+def _param_leaves(p, shapes, where: str):
+    """``(where, leaf, expected shape)`` for every leaf of one layer's params ``p``, walked
+    along its :meth:`param_shapes` tree ``shapes`` (a dict of shapes; a block nests dicts in
+    tuples); a dict with other keys or a sequence of another length is refused, named."""
+    if isinstance(shapes, dict):
+        if not isinstance(p, dict):
+            raise TypeError(
+                f"{where} must be a dict with keys {_keys(shapes)}, got {type(p).__name__}"
+            )
+        if set(p) != set(shapes):
+            raise ValueError(
+                f"{where} must be a dict with keys {_keys(shapes)}, got keys {_keys(p)}"
+            )
+        for key, expected in shapes.items():
+            yield from _param_leaves(p[key], expected, f"{where}['{key}']")
+    elif isinstance(shapes, tuple) and not all(isinstance(n, int) for n in shapes):
+        if not isinstance(p, tuple | list) or len(p) != len(shapes):
+            got = type(p).__name__ + (f" of length {len(p)}" if isinstance(p, tuple | list) else "")
+            raise ValueError(
+                f"{where} must be a tuple of {len(shapes)} layer dicts (one per layer of the "
+                f"block), got {got}"
+            )
+        for i, (q, expected) in enumerate(zip(p, shapes)):
+            yield from _param_leaves(q, expected, f"{where}[{i}]")
+    else:
+        yield where, p, shapes
+
+
 def check_params(net: Network, params, name: str = "params") -> jnp.dtype:
     """Params must be a tuple of one dict per layer with the shapes of ``net.param_shapes()``,
     all in one float dtype that JAX holds now; returns that dtype."""
@@ -347,17 +375,7 @@ def check_params(net: Network, params, name: str = "params") -> jnp.dtype:
         )
     dtypes = set()
     for l, (p, shapes) in enumerate(zip(params, net.param_shapes())):
-        if not isinstance(p, dict):
-            raise TypeError(
-                f"{name}[{l}] must be a dict with keys {_keys(shapes)}, got {type(p).__name__}"
-            )
-        if set(p) != set(shapes):
-            raise ValueError(
-                f"{name}[{l}] must be a dict with keys {_keys(shapes)}, got keys {_keys(p)}"
-            )
-        for key, expected in shapes.items():
-            where = f"{name}[{l}]['{key}']"
-            leaf = p[key]
+        for where, leaf, expected in _param_leaves(p, shapes, f"{name}[{l}]"):
             if not isinstance(
                 leaf, jax.Array | np.ndarray | np.generic
             ):  # a list: a tree of scalars

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 import jaxnet as jn
 from jaxnet import initializers
+from jaxnet.layers.param_trees import is_shape
 
 REPO = Path(__file__).resolve().parents[1]
 ACTIVATIONS = ("sigmoid", "tanh", "relu", "leaky_relu", "leaky_relu(0.2)", "softmax", "linear")
@@ -53,10 +54,14 @@ def random_params(seed, net, dtype=jnp.float32, bias_scale=0.5):
             values = np.abs(rng.normal(size=shape)) + 0.5
         return jnp.asarray(values, dtype)
 
-    return tuple(
-        {name: leaf(name, shape, trainable[name]) for name, shape in shapes.items()}
-        for shapes, trainable in zip(net.param_shapes(), net.trainable())
-    )
+    def draw(shapes, trainable, name=None):  # in the layers' key order; a block nests its layers'
+        if isinstance(shapes, dict):
+            return {k: draw(v, trainable[k], k) for k, v in shapes.items()}
+        if is_shape(shapes):
+            return leaf(name, shapes, trainable)
+        return tuple(draw(s, t) for s, t in zip(shapes, trainable, strict=True))
+
+    return tuple(draw(s, t) for s, t in zip(net.param_shapes(), net.trainable()))
 
 
 def random_data(seed, net, m, dtype=jnp.float32):

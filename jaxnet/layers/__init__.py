@@ -4,6 +4,7 @@ Every layer derives from :class:`jaxnet.layers.Layer` (:mod:`jaxnet.layers.base`
 registers it under its ``kind``; ``from_dict`` rebuilds one from its ``to_dict()``.
 """
 
+from jaxnet.layers.activation import Activation
 from jaxnet.layers.base import Layer, field, from_dict
 from jaxnet.layers.batchnorm import (
     BatchNorm,
@@ -36,6 +37,15 @@ from jaxnet.layers.lstm import (
     lstm_params,
 )
 from jaxnet.layers.pool import AvgPool2D, MaxPool2D, pool_backward, pool_forward
+from jaxnet.layers.residual import Residual
+from jaxnet.layers.resnet_blocks import (
+    convolutional_block,
+    convolutional_block_backward,
+    convolutional_block_forward,
+    identity_block,
+    identity_block_backward,
+    identity_block_forward,
+)
 from jaxnet.layers.rnn import (
     rnn_backward,
     rnn_cell_backward,
@@ -46,6 +56,7 @@ from jaxnet.layers.rnn import (
 from jaxnet.layers.rnn_sample import rnn_sample
 
 __all__ = [
+    "Activation",
     "AvgPool2D",
     "BatchNorm",
     "Conv2D",
@@ -63,6 +74,14 @@ __all__ = [
     "flatten_forward",
     "pool_backward",
     "pool_forward",
+    # residual networks (course 4, week 2)
+    "Residual",
+    "convolutional_block",
+    "convolutional_block_backward",
+    "convolutional_block_forward",
+    "identity_block",
+    "identity_block_backward",
+    "identity_block_forward",
     "Dense",
     "Layer",
     "dense_backward",
