@@ -257,3 +257,56 @@ def cnns(draw, max_m=5):
         assume(False)
     m = draw(st.integers(2, max_m))
     return net, m, draw(st.integers(0, 2**31 - 1))
+
+
+# --- residual blocks (course 4, week 2) -------------------------------------------------------
+
+
+@st.composite
+def residual_blocks(draw):
+    """``(block, input_shape)``: a Residual on NHWC images, its main path one or two units of
+    Conv2D (the first possibly strided) with optional BatchNorm, Activation and Dropout; the
+    shortcut the identity where the shapes allow it and a drawn choice says so, else a 1x1
+    projection (with the main path's stride) with optional BatchNorm; any final activation.
+    One draw in three nests the block in another block (the same kind of shortcut)."""
+    from hypothesis import assume
+
+    from jaxnet.layers import Activation, BatchNorm, Conv2D, Dropout, Residual
+
+    shape = (draw(st.integers(3, 6)), draw(st.integers(3, 6)), draw(st.integers(1, 3)))
+    stride = draw(st.sampled_from((1, 1, 2)))
+    main = []
+    for unit in range(draw(st.integers(1, 2))):
+        main.append(
+            Conv2D(
+                draw(st.integers(1, 3)),
+                draw(st.integers(1, 3)),
+                strides=stride if unit == 0 else 1,
+                padding="same",
+                activation=draw(st.sampled_from((None, None, "tanh"))),
+            )
+        )
+        if draw(st.booleans()):
+            main.append(BatchNorm(momentum=draw(st.sampled_from((0.9, 0.99)))))
+        if draw(st.booleans()):
+            main.append(Activation(draw(st.sampled_from(("relu", "sigmoid", "leaky_relu")))))
+        if draw(st.booleans()):
+            main.append(Dropout(draw(st.sampled_from((0.2, 0.5)))))
+    main_shape = shape
+    for layer in main:
+        main_shape = layer.output_shape(main_shape)
+    shortcut = None
+    if main_shape != shape or draw(st.booleans()):
+        shortcut = [Conv2D(main_shape[-1], 1, strides=stride)]
+        if draw(st.booleans()):
+            shortcut.append(BatchNorm())
+    block = Residual(main, shortcut, draw(st.sampled_from(("relu", "tanh", None))))
+    try:
+        block.output_shape(shape)
+    except ValueError:  # "same" padding with a stride: a shortcut of another size
+        assume(False)
+    if draw(st.integers(0, 2)) == 0:  # the block inside another, with a shortcut like its own
+        block = Residual(
+            (block, BatchNorm()), block.shortcut, draw(st.sampled_from(("relu", None)))
+        )
+    return block, shape
