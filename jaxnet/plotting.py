@@ -620,7 +620,8 @@ def plot_feature_maps(
       params: its params.
       image: one example ``(n_H, n_W, n_C)`` (or ``(1, n_H, n_W, n_C)``) as the network takes it.
       layers: indices into ``net.layers`` whose outputs are images ``(n_H, n_W, n_C)``
-        (default: every :class:`~jaxnet.layers.Conv2D`).
+        (default: every :class:`~jaxnet.layers.Conv2D` and every
+        :class:`~jaxnet.layers.Residual` block on images).
       max_maps: draw at most this many channels per layer.
       path: save the figure there (optional).
       dpi: resolution of the saved image.
@@ -656,7 +657,12 @@ def plot_feature_maps(
             f"image must have the network's input shape {net.input_shape}, got {image.shape}"
         )
     if layers is None:
-        layers = [l for l, layer in enumerate(net.layers) if getattr(layer, "kind", "") == "conv2d"]
+        layers = [
+            l
+            for l, layer in enumerate(net.layers)
+            if getattr(layer, "kind", "") in ("conv2d", "residual")
+            and len(net.output_shapes[l]) == 3
+        ]
     layers = sorted({int(l) for l in layers})
     if not layers or not all(0 <= l < net.L and len(net.output_shapes[l]) == 3 for l in layers):
         raise ValueError(
