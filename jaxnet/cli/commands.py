@@ -55,7 +55,7 @@ def build_network(config: RunConfig, data: cli_data.Data) -> jn.Network:
 
 
 def _arch_network(config: RunConfig, data: cli_data.Data, output: str, n_out: int):
-    first = next(t for t in arch.parse(config.arch) if t.word not in ("bn", "dropout"))
+    first = next(t for t in arch.parse(config.arch) if t.word not in arch.SHAPELESS)
     if arch.takes_images(config.arch) and data.image_shape is None:
         raise ValueError(
             f"{first.where} takes images (n_H, n_W, n_C), but {data.name} gives vectors of "
