@@ -3,14 +3,16 @@ sub-layers') equals jax.vjp in float64 over drawn blocks and finite differences;
 identity and convolutional blocks against their layer-by-layer definition; params as trees
 (init, L2, state, validation), JSON, the summary, and the errors a bad block gets."""
 
+import importlib.util
 import json
+import re
 
 import chex
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from helpers import random_data, random_params, residual_blocks
+from helpers import REPO, random_data, random_params, residual_blocks
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from layer_checks import (
@@ -385,3 +387,30 @@ def test_map_sublayers_reaches_nested_blocks():
     with_l2 = jn.Sequential([outer, Dense(1, "sigmoid")], input_shape=(3,), l2=0.2).layers[0]
     assert with_l2.main[0].main[1].l2 == 0.2 and with_l2.main[1].l2 == 0.2
     assert map_sublayers(Dense(3), lambda s: None) == Dense(3)  # a plain layer: itself
+
+
+def test_the_residual_page_runs():
+    """docs/residual.md's code runs (its asserts check as they run)."""
+    page = (REPO / "docs" / "residual.md").read_text()
+    code = "\n".join(re.findall(r"^```python\n(.*?)^```", page, re.S | re.M))
+    namespace = {"__name__": "residual_page"}
+    exec(code, namespace)  # noqa: S102
+    assert namespace["history"]["loss"][-1] > 0 and namespace["net"].layers[4].shortcut is None
+
+
+@pytest.mark.slow
+def test_residual_experiments_script_runs_shortened(shared_data, capsys):
+    """scripts/residual_experiments.py --quick: every experiment, a few hundred examples."""
+    spec = importlib.util.spec_from_file_location(
+        "residual_experiments", REPO / "scripts" / "residual_experiments.py"
+    )
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    results = script.main(["all", "--quick", "--data-dir", str(shared_data)])
+    out = capsys.readouterr().out
+    assert "plain (6 hidden layers)" in out and "residual (6 hidden layers)" in out
+    for name in ("plain", "residual"):
+        assert len(results["plain-vs-residual"][name]["loss"]) == 1
+    assert 0 <= results["resnet-mnist"]["val_accuracy"][-1] <= 1
+    assert set(results["resnet-cat"]) == {"course dense 12288-20-7-5-1", "resnet"}
+    assert script.small_resnet((28, 28, 1), 10).output_shapes[-1] == (10,)
