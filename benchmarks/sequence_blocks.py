@@ -7,6 +7,11 @@ Both compile before timing; the two alternate, ``--repeats`` calls each, and the
 the minimum (and median) wall time per call in milliseconds. Float32, default device.
 
     python benchmarks/sequence_blocks.py [--m 128] [--T 40] [--n-x 32] [--n-a 128] [--repeats 10]
+
+On XLA:CPU a call's large temporary buffers are fresh pages each time (glibc returns big
+blocks to the system), which costs the hand-derived program tens of milliseconds at these
+sizes; ``MALLOC_MMAP_THRESHOLD_=2000000000 MALLOC_TRIM_THRESHOLD_=2000000000`` in the
+environment keeps them and shows the compute alone. Report both.
 """
 
 from __future__ import annotations

@@ -92,11 +92,10 @@ def init(key, net: Network, scheme: str = "he", *, scale: float = 0.01, dtype=jn
     """
     check_key(key)
     check_network(net)
-    initializer_name = str(scheme)
-    initializers.get(initializer_name)  # unknown scheme -> ValueError before any work
+    initializers.get(scheme)  # not a str -> TypeError, unknown -> ValueError, before any work
     scale = check_real(scale, "scale", 0.0, strict=True)
     dtype = check_dtype(dtype)
-    return network.init(key, net, initializer_name, scale=scale, dtype=dtype)
+    return network.init(key, net, scheme, scale=scale, dtype=dtype)
 
 
 def forward(net: Network, params, X, *, key=None, train: bool = False):

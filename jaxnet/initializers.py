@@ -464,6 +464,7 @@ def get(scheme: str, *, scale: float = 0.01) -> Initializer:
       The initialiser, a function ``(key, shape, dtype=float32) -> W``.
 
     Raises:
+      TypeError: ``scheme`` is not a str.
       ValueError: for an unknown scheme (the message lists the valid ones).
 
     Example:
@@ -474,7 +475,12 @@ def get(scheme: str, *, scale: float = 0.01) -> Initializer:
       >>> get("glorot") is get("xavier")
       True
     """
-    name = str(scheme).lower()
+    if not isinstance(scheme, str):
+        raise TypeError(
+            f"scheme must be an init scheme's name ({', '.join(NAMES)}), got "
+            f"scheme={scheme!r:.80} of type {type(scheme).__name__}"
+        )
+    name = scheme.lower()
     if name == "normal":
         return normal(scale)
     if name not in _SCHEMES:

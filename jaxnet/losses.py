@@ -211,6 +211,7 @@ def get(name: str | Loss) -> Loss:
       The :class:`Loss` (one of the module's constants, e.g. ``BINARY_CROSS_ENTROPY``).
 
     Raises:
+      TypeError: ``name`` is not a str or a :class:`Loss`.
       ValueError: for an unknown name (the message lists the valid ones).
 
     Example:
@@ -222,7 +223,12 @@ def get(name: str | Loss) -> Loss:
     """
     if isinstance(name, Loss):
         return name
-    key = _ALIASES.get(str(name).lower(), str(name).lower())
+    if not isinstance(name, str):
+        raise TypeError(
+            f"loss must be a name ({', '.join(NAMES)}) or a jaxnet.losses.Loss, got "
+            f"loss={name!r:.80} of type {type(name).__name__}"
+        )
+    key = _ALIASES.get(name.lower(), name.lower())
     if key not in _LOSSES:
         raise ValueError(
             f"unknown loss {name!r}; expected one of: {', '.join(NAMES)} (or bce, cce, mse)"

@@ -124,17 +124,12 @@ class Network:
         batch_norm: bool = False,
     ):
         sizes = _check_sizes(sizes)
-        if activations is None:
-            activations = (hidden_activation,) * (len(sizes) - 2) + (output_activation,)
-        if isinstance(activations, str) or len(activations) != len(sizes) - 1:
-            raise ValueError(
-                f"activations must give one activation per layer ({len(sizes) - 1} for sizes "
-                f"{sizes}), got {activations!r}"
-            )
+        activations = _check_activations(
+            activations, hidden_activation, output_activation, len(sizes) - 1
+        )
         l2 = validation.check_l2(l2)
         dropout = validation.check_rate(dropout, "dropout")
-        if not isinstance(batch_norm, bool | np.bool_):
-            raise TypeError(f"batch_norm must be True or False, got {batch_norm!r}")
+        validation.check_bool(batch_norm, "batch_norm")
         *hidden_layers, output_layer = (Dense(n, a, l2) for n, a in zip(sizes[1:], activations))
         layers = []
         for layer in hidden_layers:  # the order per hidden layer: Dense -> BatchNorm -> Dropout
@@ -393,14 +388,30 @@ def Sequential(layers, input_shape, *, loss: str | None = None, l2: float | None
 
 
 def _check_sizes(sizes) -> tuple[int, ...]:
-    try:
-        sizes = tuple(sizes)
-    except TypeError:
-        raise TypeError(f"sizes must be a sequence of layer sizes, got {sizes!r}") from None
-    ints = all(isinstance(n, numbers.Integral) and not isinstance(n, bool) for n in sizes)
-    if len(sizes) < 2 or not ints or min(sizes) < 1:
-        raise ValueError(f"sizes must be at least two positive ints (n_x, ..., n_L), got {sizes!r}")
-    return tuple(int(n) for n in sizes)  # NumPy ints become Python ints: hashable, JSON-friendly
+    """``(n_x, ..., n_L)``: Python ints (hashable, JSON-friendly), NumPy ones accepted."""
+    return validation.check_ints(sizes, "sizes", 1, min_length=2)
+
+
+def _check_activations(activations, hidden_activation, output_activation, L: int) -> tuple:
+    """One activation per layer: ``activations``, or ``hidden_activation`` for all but the last
+    and ``output_activation``."""
+    if activations is None:
+        hidden = validation.check_activation(hidden_activation, "hidden_activation")
+        output = validation.check_activation(output_activation, "output_activation")
+        return (hidden,) * (L - 1) + (output,)
+    if isinstance(activations, str | bytes) or not isinstance(activations, Sequence):
+        raise TypeError(
+            f"activations must be a sequence of activations, one per layer ({L}), got "
+            f"activations={activations!r:.80} of type {type(activations).__name__}"
+        )
+    if len(activations) != L:
+        raise ValueError(
+            f"activations must give one activation per layer ({L}), got {len(activations)}: "
+            f"activations={activations!r:.80}"
+        )
+    return tuple(
+        validation.check_activation(a, f"activations[{l}]") for l, a in enumerate(activations)
+    )
 
 
 def _check_layers(layers) -> tuple:
@@ -412,19 +423,10 @@ def _check_layers(layers) -> tuple:
 
 
 def _check_input_shape(input_shape) -> tuple[int, ...]:
-    if isinstance(input_shape, numbers.Integral) and not isinstance(input_shape, bool):
+    """One example's shape, e.g. ``(784,)`` or ``(64, 64, 3)``; an int ``n`` is ``(n,)``."""
+    if isinstance(input_shape, numbers.Integral) and not isinstance(input_shape, bool | np.bool_):
         input_shape = (input_shape,)
-    try:
-        shape = tuple(input_shape)
-    except TypeError:
-        raise TypeError(f"input_shape must be a tuple of ints, got {input_shape!r}") from None
-    ints = all(isinstance(n, numbers.Integral) and not isinstance(n, bool) for n in shape)
-    if not shape or not ints or min(shape) < 1:
-        raise ValueError(
-            f"input_shape must be one example's shape, positive ints such as (784,) or "
-            f"(64, 64, 3), got {input_shape!r}"
-        )
-    return tuple(int(n) for n in shape)
+    return validation.check_ints(input_shape, "input_shape", 1, min_length=1)
 
 
 def _check_output(n_out: int, output: str, loss: str) -> None:

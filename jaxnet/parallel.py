@@ -3,7 +3,7 @@
 This module is jaxnet's one home for device meshes: building one, placing arrays on it
 (rows split, models split, replicated), constraining a batch inside ``jit`` and reading
 results back. Training only records the mesh in its static config
-(:func:`jaxnet.training.engine.on_mesh`) and calls these functions.
+(``jaxnet.training.engine.on_mesh``) and calls these functions.
 
 A 1-D mesh with axis ``"data"`` spans every device of every process. Params and
 optimiser state are replicated (``P()``); each batch is split along axis 0

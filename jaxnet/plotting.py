@@ -29,6 +29,7 @@ from matplotlib.ticker import MaxNLocator
 from jaxnet import activations as _activations
 from jaxnet import api
 from jaxnet.datasets.splitting import class_labels as _class_labels
+from jaxnet.validation import check_int
 
 __all__ = [
     "decision_grid",
@@ -157,8 +158,7 @@ def plot_costs(
       >>> [line.get_label() for line in fig.axes[0].lines], fig.axes[0].get_xlabel()
       (['0.01', '0.1'], 'iterations')
     """
-    if not isinstance(every, numbers.Integral) or isinstance(every, bool) or every < 1:
-        raise ValueError(f"every must be an int >= 1, got {every!r}")
+    every = check_int(every, "every", 1)
     runs = dict(costs) if isinstance(costs, Mapping) else {None: costs}
     if not runs:
         raise ValueError("costs is an empty dict; expected {label: costs}")
@@ -220,8 +220,7 @@ def decision_grid(net, params, X, *, resolution: int = 200, margin=None):
         )
     if net.task not in ("binary", "multiclass"):
         raise ValueError(f"decision boundaries need a classifier, got a {net.task} network")
-    if not isinstance(resolution, numbers.Integral) or resolution < 2:
-        raise ValueError(f"resolution must be an int >= 2, got {resolution!r}")
+    resolution = check_int(resolution, "resolution", 2)
     lo, hi = X.min(axis=0), X.max(axis=0)
     pad = np.where(hi > lo, 0.1 * (hi - lo), 0.5) if margin is None else np.full(2, float(margin))
     xx, yy = np.meshgrid(
@@ -443,9 +442,7 @@ def plot_images(
       >>> [(ax.get_title(), ax.title.get_color()) for ax in fig.axes]
       [('non-cat / non-cat', 'black'), ('non-cat / cat', 'red'), ('cat / cat', 'black')]
     """
-    for value, name in ((ncols, "ncols"), (max_images, "max_images")):
-        if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < 1:
-            raise ValueError(f"{name} must be an int >= 1, got {value!r}")
+    ncols, max_images = check_int(ncols, "ncols", 1), check_int(max_images, "max_images", 1)
     images = _as_images(images, image_shape)
     m = images.shape[0]
     if m == 0:
@@ -542,12 +539,6 @@ def plot_hidden_size_sweep(
     return _finish(fig, path, dpi)
 
 
-def _check_count(value, name: str) -> int:
-    if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < 1:
-        raise ValueError(f"{name} must be an int >= 1, got {value!r}")
-    return int(value)
-
-
 def _blank(ax) -> None:
     ax.set_xticks([])
     ax.set_yticks([])
@@ -582,13 +573,12 @@ def plot_filters(
     W = np.asarray(W, dtype=float)
     if W.ndim != 4 or W.shape[0] < 1 or W.shape[-1] < 1:
         raise ValueError(f"W must be conv kernels of shape (f, f, n_C_prev, n_C), got {W.shape}")
-    ncols, max_filters = _check_count(ncols, "ncols"), _check_count(max_filters, "max_filters")
+    ncols, max_filters = check_int(ncols, "ncols", 1), check_int(max_filters, "max_filters", 1)
     n_C_prev = W.shape[2]
     color = channel is None and n_C_prev == 3
     if not color:
         channel = 0 if channel is None else channel
-        if not isinstance(channel, numbers.Integral) or not 0 <= channel < n_C_prev:
-            raise ValueError(f"channel must be an int in 0..{n_C_prev - 1}, got {channel!r}")
+        channel = check_int(channel, "channel", 0, n_C_prev - 1)
     n = min(W.shape[-1], max_filters)
     cols = min(ncols, n)
     rows = math.ceil(n / cols)
@@ -644,7 +634,7 @@ def plot_feature_maps(
     from jaxnet.validation import as_inputs, check_network, check_params
 
     check_network(net)
-    max_maps = _check_count(max_maps, "max_maps")
+    max_maps = check_int(max_maps, "max_maps", 1)
     if len(net.input_shape) != 3:
         raise ValueError(
             f"the network must take images (n_H, n_W, n_C), got input_shape {net.input_shape}"

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import math
 import numbers
+from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 import jax
@@ -29,6 +30,27 @@ from jaxnet import activations
 
 if TYPE_CHECKING:  # jaxnet.network imports this module (its layers check their fields here)
     from jaxnet.network import Network
+
+__all__ = [
+    "as_array",
+    "as_inputs",
+    "as_labels",
+    "check_activation",
+    "check_bool",
+    "check_caches",
+    "check_choice",
+    "check_dtype",
+    "check_int",
+    "check_ints",
+    "check_key",
+    "check_l2",
+    "check_mode",
+    "check_network",
+    "check_params",
+    "check_rate",
+    "check_real",
+    "is_traced",
+]
 
 # --- scalars -------------------------------------------------------------------------------
 
@@ -76,6 +98,32 @@ def check_int(value, name: str, minimum: int | None = None, maximum: int | None 
             f"{name} must be an int {_bounds(minimum, maximum)}, got {name}={int(value)}"
         )
     return int(value)
+
+
+def check_ints(values, name: str, minimum: int | None = None, *, min_length: int = 0) -> tuple:
+    """``values`` as a tuple of Python ints, each checked by :func:`check_int` (named ``name[i]``).
+
+    Raises:
+      TypeError: ``values`` is not a sequence (a str is not), or an entry is not an integer.
+      ValueError: fewer than ``min_length`` entries, or an entry below ``minimum``.
+
+    Example:
+      >>> import numpy as np
+      >>> check_ints(np.array([784, 10]), "sizes", 1, min_length=2)
+      (784, 10)
+      >>> check_ints((784, 0), "sizes", 1)
+      Traceback (most recent call last):
+      ...
+      ValueError: sizes[1] must be an int >= 1, got sizes[1]=0
+    """
+    if isinstance(values, str | bytes) or not isinstance(values, Iterable):
+        raise TypeError(f"{name} must be a sequence of ints, got {_got(name, values)}")
+    values = tuple(values)
+    if len(values) < min_length:
+        raise ValueError(
+            f"{name} must be a sequence of at least {min_length} ints, got {name}={values!r:.80}"
+        )
+    return tuple(check_int(v, f"{name}[{i}]", minimum) for i, v in enumerate(values))
 
 
 def check_real(

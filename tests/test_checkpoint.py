@@ -505,8 +505,8 @@ def test_leaves_that_are_not_arrays_raise_on_save(tmp_path, bad, match):
 @pytest.mark.parametrize(
     "kwargs, error, match",
     [
-        ({"step": -1}, ValueError, "step must be >= 0"),
-        ({"step": 1.0}, TypeError, "step must be an int, got float"),
+        ({"step": -1}, ValueError, "step must be an int >= 0, got step=-1"),
+        ({"step": 1.0}, TypeError, "step must be an int .* got step=1.0 of type float"),
         ({"step": True}, TypeError, "step must be an int"),
         ({"step": 0, "key": 3}, TypeError, "key must be"),
         ({"step": 0, "key": jnp.zeros(2)}, TypeError, "key must be"),

@@ -510,7 +510,7 @@ def test_plot_filters_and_feature_maps(tmp_path):
         (lambda net, p: plotting.plot_filters(np.zeros((3, 3, 5))), "(f, f, n_C_prev, n_C)"),
         (
             lambda net, p: plotting.plot_filters(p[0]["W"], channel=3),
-            "channel must be an int in 0..2",
+            "channel must be an int in [0, 2], got channel=3",
         ),  # fmt: skip
         (lambda net, p: plotting.plot_filters(p[0]["W"], max_filters=0), "max_filters"),
         (

@@ -277,7 +277,7 @@ def test_init_ensemble_takes_typed_raw_or_listed_keys():
 @pytest.mark.parametrize(
     ("hidden_sizes", "error"),
     [([1.5, 2], TypeError), ([2.0, 2], TypeError), ([True, 2], TypeError), ([(1, "2"), 2], TypeError),
-     ([], ValueError), ("12", ValueError), (3, ValueError)],
+     ([], ValueError), ("12", TypeError), (3, TypeError)],
     ids=["float", "integral-float", "bool", "string-width", "empty", "string", "int"],
 )  # fmt: skip
 def test_init_ensemble_hidden_sizes_must_be_ints(hidden_sizes, error):

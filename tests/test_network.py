@@ -254,9 +254,13 @@ def test_network_is_frozen_hashable_and_round_trips():
 @pytest.mark.parametrize(
     "kwargs, error, match",
     [
-        ({"sizes": (3,)}, ValueError, "sizes must be at least two positive ints"),
-        ({"sizes": (3, 0, 1)}, ValueError, "sizes must be at least two positive ints"),
-        ({"sizes": (3, 2.5, 1)}, ValueError, "sizes must be at least two positive ints"),
+        (
+            {"sizes": (3,)},
+            ValueError,
+            r"sizes must be a sequence of at least 2 ints, got sizes=\(3,\)",
+        ),
+        ({"sizes": (3, 0, 1)}, ValueError, r"sizes\[1\] must be an int >= 1, got sizes\[1\]=0"),
+        ({"sizes": (3, 2.5, 1)}, TypeError, r"sizes\[1\] must be an int .* got sizes\[1\]=2.5"),
         ({"sizes": 3}, TypeError, "sizes must be a sequence"),
         (
             {"sizes": (3, 1), "output_activation": "swish"},
@@ -264,7 +268,12 @@ def test_network_is_frozen_hashable_and_round_trips():
             r"'swish'.*sigmoid, tanh, relu",
         ),
         ({"sizes": (3, 2, 1), "activations": ("relu",)}, ValueError, "one activation per layer"),
-        ({"sizes": (3, 2, 1), "activations": "relu"}, ValueError, "one activation per layer"),
+        ({"sizes": (3, 2, 1), "activations": "relu"}, TypeError, "one per layer"),
+        (
+            {"sizes": (3, 2, 1), "hidden_activation": 3},
+            TypeError,
+            "hidden_activation must be an activation's name",
+        ),
         (
             {"sizes": (3, 1), "output_activation": "softmax"},
             ValueError,
@@ -541,10 +550,11 @@ def test_crafted_network_dicts_are_refused(d, match):
             ValueError,
             "softmax output needs at least 2 units",
         ),
-        ([jn.layers.Dense(1)], (0,), ValueError, "input_shape must be one example's shape"),
-        ([jn.layers.Dense(1)], (True,), ValueError, "input_shape must be one example's shape"),
-        ([jn.layers.Dense(1)], "ab", ValueError, "input_shape must be one example's shape"),
-        ([jn.layers.Dense(1)], None, TypeError, "input_shape must be a tuple of ints"),
+        ([jn.layers.Dense(1)], (0,), ValueError, r"input_shape\[0\] must be an int >= 1"),
+        ([jn.layers.Dense(1)], (), ValueError, "input_shape must be a sequence of at least 1"),
+        ([jn.layers.Dense(1)], (True,), TypeError, r"input_shape\[0\] must be an int"),
+        ([jn.layers.Dense(1)], "ab", TypeError, "input_shape must be a sequence of ints"),
+        ([jn.layers.Dense(1)], None, TypeError, "input_shape must be a sequence of ints"),
     ],
 )
 def test_sequential_validation(layers, input_shape, error, match):

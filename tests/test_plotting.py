@@ -116,9 +116,9 @@ def test_plot_costs_draws_into_a_given_axes():
     assert len(ax2.lines) == 1 and not ax1.lines
 
 
-@pytest.mark.parametrize("every", [0, 1.5, True])
-def test_plot_costs_rejects_bad_every(every):
-    with pytest.raises(ValueError, match="every"):
+@pytest.mark.parametrize("every, error", [(0, ValueError), (1.5, TypeError), (True, TypeError)])
+def test_plot_costs_rejects_bad_every(every, error):
+    with pytest.raises(error, match="every"):
         plotting.plot_costs([1.0, 0.5], every=every)
 
 

@@ -169,7 +169,7 @@ def test_bad_l2_and_dropout_name_the_argument(make, error, match):
 
 
 def test_batch_norm_must_be_a_bool():
-    with pytest.raises(TypeError, match="batch_norm must be True or False, got 'yes'"):
+    with pytest.raises(TypeError, match="batch_norm must be True or False, got batch_norm='yes'"):
         jn.Network((2, 3, 1), batch_norm="yes")
 
 

@@ -337,3 +337,27 @@ def test_clear_errors_at_the_boundary():
             | {"Wu": np.zeros((5, 5)), "Wr": np.zeros((5, 5)), "Wc": np.zeros((5, 5))},
             fn=layers.gru_forward,
         )
+
+
+def test_a_float32_initial_state_follows_float64_params(x64):
+    """The scan's carry takes the step's dtype: no carry-type error for mixed precisions."""
+    x, a0, c0, params, _, _ = _draw("lstm", np.random.default_rng(1), 2, 3, 2, 3, 2, False)
+    a, _, c, caches = layers.lstm_forward(
+        x, a0.astype(jnp.float32), params, c0=c0.astype(jnp.float32)
+    )
+    assert a.dtype == c.dtype == jnp.float64
+    assert layers.lstm_backward(a, caches)["da0"].dtype == jnp.float64
+    for cell in ("rnn", "gru"):
+        x, a0, _, params, _, _ = _draw(cell, np.random.default_rng(1), 2, 3, 2, 3, 2, False)
+        assert CELLS[cell][1](x, a0.astype(jnp.float32), params)[0].dtype == jnp.float64
+
+
+def test_the_benchmark_script_runs(capsys):
+    """benchmarks/sequence_blocks.py on tiny sizes: one table row per cell asked for."""
+    from benchmarks import sequence_blocks
+
+    sequence_blocks.main(
+        ["--m", "2", "--T", "3", "--n-x", "2", "--n-a", "3", "--repeats", "1", "--cells", "rnn"]
+    )
+    rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| rnn |")]
+    assert len(rows) == 1

@@ -82,7 +82,7 @@ BAD_ARGUMENTS = {
     "optimizer-factory": (dict(optimizer=optax.adam), TypeError, "optimizer"),
     "optimizer-number": (dict(optimizer=3), TypeError, "optimizer"),
     "backprop": (dict(backprop="numeric"), ValueError, "backprop"),
-    "backprop-bool": (dict(backprop=True), ValueError, "backprop"),
+    "backprop-bool": (dict(backprop=True), TypeError, "backprop"),
     "shuffle-string": (dict(shuffle="yes"), TypeError, "shuffle"),
     "shuffle-int": (dict(shuffle=1), TypeError, "shuffle"),
     # data
@@ -90,9 +90,10 @@ BAD_ARGUMENTS = {
     "validation-rows": (ROWS, ValueError, "validation_data"),
     "validation-not-a-pair": (
         dict(validation_data=np.zeros((3, 3))),
-        ValueError,
+        TypeError,
         "validation_data",
     ),
+    "validation-three": (dict(validation_data=(1, 2, 3)), ValueError, "validation_data"),
     "no-key": (dict(batch_size=4), ValueError, "key"),
 }
 FIT_ONLY = {

@@ -8,6 +8,13 @@ arrays (host memory), which every jaxnet function accepts.
 
 from jaxnet.datasets._paths import data_dir
 from jaxnet.datasets.cat import load_cat_vs_noncat
+from jaxnet.datasets.dates import (
+    DATE_FORMATS,
+    date_vocabularies,
+    encode_dates,
+    format_date,
+    make_dates,
+)
 from jaxnet.datasets.download import download_file
 from jaxnet.datasets.generators import housing_prices, planar_flower, spiral, xor_parity
 from jaxnet.datasets.idx import read_idx
@@ -38,6 +45,8 @@ from jaxnet.datasets.scikit import (
 )
 from jaxnet.datasets.splitting import minibatches, train_test_split
 from jaxnet.datasets.tabular import load_csv
+from jaxnet.datasets.text import load_dinos, load_text_lines
+from jaxnet.datasets.vocab import CharVocab, char_vocab
 
 __all__ = [
     "FASHION_MNIST_CHECKSUMS",
@@ -70,4 +79,14 @@ __all__ = [
     "standardize",
     "train_test_split",
     "xor_parity",
+    # sequences (course 5)
+    "CharVocab",
+    "DATE_FORMATS",
+    "char_vocab",
+    "date_vocabularies",
+    "encode_dates",
+    "format_date",
+    "load_dinos",
+    "load_text_lines",
+    "make_dates",
 ]

@@ -8,6 +8,7 @@ import numpy as np
 from jaxnet.datasets._paths import missing_files_error, resolve_dir
 from jaxnet.datasets.download import download_file
 from jaxnet.datasets.idx import read_idx
+from jaxnet.validation import check_bool
 
 __all__ = [
     "FASHION_MNIST_CHECKSUMS",
@@ -162,8 +163,7 @@ def load_fashion_mnist(
 
 
 def _load(name, title, path, download, mirrors, checksums, timeout):
-    if not isinstance(download, bool):
-        raise TypeError(f"download must be True or False, got {download!r}")
+    download = check_bool(download, "download")
     directory = resolve_dir(name, path, FILES)
     missing = [f for f in FILES if not (directory / f).is_file()]
     if missing and not download:

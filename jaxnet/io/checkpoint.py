@@ -51,6 +51,7 @@ import safetensors.numpy
 
 from jaxnet.io import atomic, strict_json
 from jaxnet.io.named_tensors import KEY_IMPLS, from_tensors, to_tensors, under, wrap_key
+from jaxnet.validation import check_int
 
 __all__ = [
     "FILENAME",
@@ -140,10 +141,7 @@ def _digest(tensors: dict[str, np.ndarray]) -> str:
 
 
 def _check_save_args(step: Any, key: Any, history: Any, config: Any) -> int:
-    if isinstance(step, bool) or not isinstance(step, int | np.integer):
-        raise TypeError(f"step must be an int, got {type(step).__name__} {step!r}")
-    if step < 0:
-        raise ValueError(f"step must be >= 0, got {step}")
+    step = check_int(step, "step", 0)
     if key is not None and not (
         isinstance(key, jax.Array)
         and (jnp.issubdtype(key.dtype, jax.dtypes.prng_key) or key.dtype == jnp.uint32)

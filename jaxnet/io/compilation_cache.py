@@ -6,13 +6,14 @@ loads the compiled executables from disk instead. Results are bit-identical: the
 executable is the one the compiler produced.
 """
 
-import math
 import os
 import tempfile
 import warnings
 from pathlib import Path
 
 import jax
+
+from jaxnet.validation import check_real
 
 __all__ = ["ENV_VAR", "cache_folder", "enable_compilation_cache"]
 
@@ -147,11 +148,7 @@ def _looks_compressed(entry: Path) -> bool:
 
 
 def _check_seconds(value) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise TypeError(f"min_compile_time_secs must be a number, got {value!r}")
-    if not math.isfinite(value) or value < 0:
-        raise ValueError(f"min_compile_time_secs must be a finite number >= 0, got {value!r}")
-    return float(value)
+    return check_real(value, "min_compile_time_secs", 0.0)
 
 
 def _warn_once(message: str) -> None:

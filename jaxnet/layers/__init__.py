@@ -23,6 +23,8 @@ from jaxnet.layers.dense import (
 from jaxnet.layers.dropout import Dropout, dropout_backward, dropout_forward
 from jaxnet.layers.flatten import Flatten, flatten_backward, flatten_forward
 from jaxnet.layers.gru import (
+    GRUCaches,
+    GRUCellCache,
     gru_backward,
     gru_cell_backward,
     gru_cell_forward,
@@ -30,6 +32,8 @@ from jaxnet.layers.gru import (
     gru_params,
 )
 from jaxnet.layers.lstm import (
+    LSTMCaches,
+    LSTMCellCache,
     lstm_backward,
     lstm_cell_backward,
     lstm_cell_forward,
@@ -47,13 +51,15 @@ from jaxnet.layers.resnet_blocks import (
     identity_block_forward,
 )
 from jaxnet.layers.rnn import (
+    RNNCaches,
+    RNNCellCache,
     rnn_backward,
     rnn_cell_backward,
     rnn_cell_forward,
     rnn_forward,
     rnn_params,
 )
-from jaxnet.layers.rnn_sample import rnn_sample
+from jaxnet.layers.sampling import rnn_sample
 
 __all__ = [
     "Activation",
@@ -91,6 +97,12 @@ __all__ = [
     "linear_backward",
     "linear_forward",
     # sequence building blocks (course 5)
+    "GRUCaches",
+    "GRUCellCache",
+    "LSTMCaches",
+    "LSTMCellCache",
+    "RNNCaches",
+    "RNNCellCache",
     "gru_backward",
     "gru_cell_backward",
     "gru_cell_forward",

@@ -15,6 +15,7 @@ import jax.numpy as jnp
 import numpy as np
 
 __all__ = [
+    "as_carry",
     "as_mask",
     "check_array",
     "check_params",
@@ -71,6 +72,12 @@ def check_array(x, name: str, shape: tuple, dims: str):
     if not jnp.issubdtype(x.dtype, jnp.floating):
         raise TypeError(f"{name} must hold floating-point numbers, got dtype {x.dtype}")
     return x
+
+
+def as_carry(state, *arrays):
+    """``state`` in the dtype of a step's result, ``result_type(state, *arrays)``: the scan's carry
+    keeps one dtype (a float32 ``a0`` with float64 params becomes float64, as any product would)."""
+    return state.astype(jnp.result_type(state, *arrays))
 
 
 def as_mask(mask, m: int, T_x: int):

@@ -61,7 +61,7 @@ def field(*, default: Any = dataclasses.MISSING, check: Callable | None = None, 
         ``dataclasses.replace``): it normalises the value (``np.int64(3)`` -> ``3``, an
         activation to its canonical name) or raises ``TypeError`` (wrong type) /
         ``ValueError`` (wrong value) naming the field; the checkers of
-        :mod:`jaxnet.validation`, e.g. ``functools.partial(check_int, minimum=1)``.
+        ``jaxnet.validation``, e.g. ``functools.partial(check_int, minimum=1)``.
       omit_default: leave the field out of ``repr`` and ``to_dict`` when it equals its
         default (``l2=0``: a plain layer reads, and is saved, as before L2 existed).
 
@@ -90,7 +90,9 @@ class Layer(abc.ABC):
     shared base such as the pools') is not registered. A class defined again under the
     same module and name (a notebook cell run twice) replaces the old one; another class
     under a taken ``kind`` is a ``ValueError``. Change a field with
-    ``dataclasses.replace(layer, name=value)`` (checked again).
+    ``dataclasses.replace(layer, name=value)`` (checked again). A check that involves
+    several fields goes in the subclass's ``__post_init__``, after
+    ``super().__post_init__()`` (which runs the fields' own checks).
 
     Attributes:
       kind: the name of the layer class in :meth:`to_dict`, e.g. ``"dense"``.

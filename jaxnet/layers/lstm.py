@@ -41,6 +41,7 @@ import jax.numpy as jnp
 from jax import lax
 
 from jaxnet.layers._sequence import (
+    as_carry,
     as_mask,
     check_array,
     check_params,
@@ -93,7 +94,8 @@ class LSTMCaches(NamedTuple):
       a: ``(T_x, m, n_a)``, the states ``a<1..T_x>``.
       c: ``(T_x, m, n_a)``, the cell states ``c<1..T_x>``.
       gates: ``(T_x, m, 4 n_a)``, ``[Gf, Gi, cc, Go]`` of every step.
-      a0: ``(m, n_a)``; c0: ``(m, n_a)``, the initial states.
+      a0: ``(m, n_a)``, the initial state.
+      c0: ``(m, n_a)``, the initial cell state.
       x: ``(T_x, m, n_x)``, the inputs time-major.
       mask: ``(T_x, m, 1)`` booleans, or None.
       params: the parameter dict.
@@ -300,6 +302,7 @@ def lstm_forward(x, a0, params, mask=None, *, c0=None):
     c0 = jnp.zeros_like(a0) if c0 is None else _check_state(c0, "c0", m, n_a)
     tmask = as_mask(mask, m, T_x)
     W_a, W_x, b = _fused(params, n_a)
+    a0, c0 = (as_carry(s, x, W_a, W_x, b, a0, c0) for s in (a0, c0))
     z_x, x_tm = input_part(x, W_x, b)
 
     def step(carry, inputs):
@@ -346,7 +349,7 @@ def lstm_backward(da, caches: LSTMCaches, *, dc=None, dy=None):
       ((10, 7, 3), (10, 5), (5, 8), (5,))
       >>> def loss(p):  # the same gradient by autodiff
       ...     return lstm_forward(x, jnp.zeros((10, 5)), p)[0].sum()
-      >>> bool(jnp.allclose(jax.grad(loss)(params)["Wc"], grads["dWc"], atol=1e-6))
+      >>> bool(jnp.allclose(jax.jit(jax.grad(loss))(params)["Wc"], grads["dWc"], atol=1e-6))
       True
     """
     a_tm, c_tm, gates, a0, c0, x_tm, tmask, params = caches

@@ -37,6 +37,7 @@ import jax.numpy as jnp
 from jax import lax
 
 from jaxnet.layers._sequence import (
+    as_carry,
     as_mask,
     check_array,
     check_params,
@@ -228,6 +229,7 @@ def rnn_forward(x, a0, params, mask=None):
     m, T_x, _ = check_array(x, "x", (None, None, n_x), "(m, T_x, n_x)").shape
     check_array(a0, "a0", (m, n_a), "(m, n_a)")
     tmask = as_mask(mask, m, T_x)
+    a0 = as_carry(a0, x, params["Wax"], params["Waa"], params["ba"])
     zx, x_tm = input_part(x, params["Wax"], params["ba"])
     Waa = params["Waa"]
 
@@ -272,7 +274,7 @@ def rnn_backward(da, caches: RNNCaches, *, dy=None):
        'dWya': (2, 5), 'dby': (2,)}
       >>> def loss(p):  # the same gradient by autodiff
       ...     return (rnn_forward(x, jnp.zeros((10, 5)), p)[0]).sum()
-      >>> bool(jnp.allclose(jax.grad(loss)(params)["Waa"], grads["dWaa"], atol=1e-6))
+      >>> bool(jnp.allclose(jax.jit(jax.grad(loss))(params)["Waa"], grads["dWaa"], atol=1e-6))
       True
     """
     a_tm, a0, x_tm, tmask, params = caches

@@ -102,9 +102,13 @@ def _datasets(net: Network, X, Y, validation_data, dtype):
     train = engine.Dataset(X, as_labels(net, Y, X.shape[0], dtype))
     if validation_data is None:
         return train, None
-    if not isinstance(validation_data, tuple | list) or len(validation_data) != 2:
-        raise ValueError(
+    if not isinstance(validation_data, tuple | list):
+        raise TypeError(
             f"validation_data must be a pair (X_val, Y_val), got {type(validation_data).__name__}"
+        )
+    if len(validation_data) != 2:
+        raise ValueError(
+            f"validation_data must be a pair (X_val, Y_val), got {len(validation_data)} items"
         )
     X_val = as_inputs(net, validation_data[0], dtype, name="validation_data[0] (X_val)")
     Y_val = as_labels(

@@ -104,8 +104,10 @@ def _check_path(path, name: str) -> Path:
 
 
 def _check_monitor(monitor) -> str:
-    if not isinstance(monitor, str) or not monitor:
+    if not isinstance(monitor, str):
         raise TypeError(f"monitor must be the name of a logged quantity, got {monitor!r}")
+    if not monitor:
+        raise ValueError("monitor must be the name of a logged quantity, got ''")
     return monitor
 
 

@@ -113,7 +113,12 @@ def _narrow_networks(net: Network, hidden_sizes, K: int) -> list[Network]:
         raise ValueError(f"hidden_sizes needs a dense network (jn.Network(sizes, ...)), got {net}")
     if isinstance(hidden_sizes, np.ndarray):
         hidden_sizes = hidden_sizes.tolist()
-    if not isinstance(hidden_sizes, list | tuple) or len(hidden_sizes) != K:
+    if not isinstance(hidden_sizes, list | tuple):
+        raise TypeError(
+            f"hidden_sizes must be a list giving one width (or tuple of widths) per key ({K}), "
+            f"got {hidden_sizes!r:.80} of type {type(hidden_sizes).__name__}"
+        )
+    if len(hidden_sizes) != K:
         raise ValueError(
             f"hidden_sizes must give one width (or tuple of widths) per key ({K}), got {hidden_sizes!r:.80}"
         )
