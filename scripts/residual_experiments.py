@@ -24,6 +24,7 @@ on a small CPU: the closing note of the issue gives the commands and the figures
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import statistics
 import sys
 import time
@@ -46,6 +47,7 @@ from jaxnet.layers import (
     convolutional_block,
     identity_block,
 )
+from jaxnet.layers.base import map_sublayers
 
 REPO = Path(__file__).resolve().parents[1]
 FIGURE = REPO / "docs" / "figures" / "plain_vs_residual.png"
@@ -81,10 +83,14 @@ def deep_dense(depth: int, width: int, residual: bool, batch_norm: bool = True) 
     return jn.Sequential([*hidden, Dense(10, "softmax")], input_shape=(784,))
 
 
-def small_resnet(input_shape, outputs: int, width: int = 16, stem: int = 1) -> jn.Network:
+def small_resnet(
+    input_shape, outputs: int, width: int = 16, stem: int = 1, momentum: float = 0.99
+) -> jn.Network:
     """Conv stem (``Conv2D(width, 3)``, stride ``stem``) + BN + ReLU, then three stages of a
     convolutional block and an identity block (``width``, ``2 width``, ``4 width`` channels;
-    strides 1, 2, 2), global average pooling and a dense output (softmax, or one sigmoid)."""
+    strides 1, 2, 2), global average pooling and a dense output (softmax, or one sigmoid).
+    Every batch norm's moving averages use ``momentum`` (Keras's 0.99; a few hundred steps
+    need less for the inference statistics to catch up)."""
     w = width
     layers = [Conv2D(w, 3, strides=stem, padding="same"), BatchNorm(), Activation("relu")]
     for channels, stride in ((w, 1), (2 * w, 2), (4 * w, 2)):
@@ -92,11 +98,19 @@ def small_resnet(input_shape, outputs: int, width: int = 16, stem: int = 1) -> j
             convolutional_block(3, (channels, channels, channels), s=stride),
             identity_block(3, (channels, channels, channels)),
         ]
+    layers = [_with_momentum(layer, momentum) for layer in layers]
     shape = input_shape
     for layer in layers:
         shape = layer.output_shape(shape)
     output = Dense(outputs, "softmax") if outputs > 1 else Dense(1, "sigmoid")
     return jn.Sequential([*layers, AvgPool2D(shape[0]), Flatten(), output], input_shape=input_shape)
+
+
+def _with_momentum(layer, momentum: float):
+    """``layer`` with every BatchNorm in it (inside blocks too) at ``momentum``."""
+    if isinstance(layer, BatchNorm):
+        return dataclasses.replace(layer, momentum=momentum)
+    return map_sublayers(layer, lambda s: _with_momentum(s, momentum))
 
 
 def course_dense_cat() -> jn.Network:
@@ -218,7 +232,7 @@ def resnet_cat(args) -> dict:
         runs["course dense 12288-20-7-5-1"].append(
             jn.evaluate(dense, params, test_flat, y_test)["accuracy"]
         )
-        net = small_resnet((64, 64, 3), 1, args.resnet_width, stem=2)
+        net = small_resnet((64, 64, 3), 1, args.resnet_width, stem=2, momentum=0.9)
         params = jn.init(jax.random.key(seed), net, "he")
         params, _ = jn.fit(net, params, images, y, optimizer="adam", learning_rate=args.learning_rate,
                            epochs=args.epochs, batch_size=32, key=jax.random.key(seed + 100),
