@@ -2,7 +2,7 @@
 
 A plain layer's params are a flat dict (``{"W": (n[l], n[l-1]), "b": (n[l],)}``); a layer
 made of layers (:class:`jaxnet.layers.Residual`) nests its sub-layers' dicts
-(``{"main": ({...}, {...}), "shortcut": ({...},)}``). :meth:`Layer.param_shapes` answers
+(``{"main": ({...}, {...}), "shortcut": ({...},)}``). :meth:`jaxnet.layers.Layer.param_shapes` answers
 with the same tree, its leaves the shapes (tuples of ints). These helpers walk either
 form, so the network, validation and the summary need not know which layers nest.
 """

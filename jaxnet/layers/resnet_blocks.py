@@ -73,7 +73,7 @@ def identity_block(f: int, filters) -> Residual:
         ``n_C = F3`` channels (the shortcut is the input itself).
 
     Returns:
-      A :class:`Residual` (output shape = input shape).
+      A :class:`~jaxnet.layers.Residual` (output shape = input shape).
 
     Example:
       >>> from jaxnet.layers import identity_block
@@ -94,7 +94,7 @@ def convolutional_block(f: int, filters, s: int = 2) -> Residual:
       s: the stride of the first convolution and of the shortcut's.
 
     Returns:
-      A :class:`Residual`: ``(n_H, n_W, n_C)`` -> ``(floor((n_H - 1) / s) + 1, ..., F3)``.
+      A :class:`~jaxnet.layers.Residual`: ``(n_H, n_W, n_C)`` -> ``(floor((n_H - 1) / s) + 1, ..., F3)``.
 
     Example:
       >>> from jaxnet.layers import convolutional_block
@@ -158,7 +158,7 @@ def identity_block_forward(A_prev, params, f: int, *, key=None, train=False, wei
       weights: ``(m,)`` example weights (0: padding rows out of the batch statistics).
 
     Returns:
-      ``(A (m, n_H, n_W, F3), cache)``, the cache a :class:`BlockCache`.
+      ``(A (m, n_H, n_W, F3), cache)``, the cache a :class:`~jaxnet.layers.resnet_blocks.BlockCache`.
 
     Example:
       >>> import jax, jax.numpy as jnp
