@@ -220,7 +220,8 @@ class Layer(abc.ABC):
 
     def sublayers(self) -> dict[str, tuple[Layer, ...]]:
         """The layers this one is made of, by the field that holds each sequence of them
-        (:class:`jaxnet.layers.Residual`: ``main`` and ``shortcut``); ``{}`` for a plain layer."""
+        (:class:`jaxnet.layers.Residual`: ``main`` and ``shortcut``); ``{}`` for a plain layer.
+        Each sequence is a path that runs on this layer's input (the summary shows it so)."""
         return {}
 
 
