@@ -116,9 +116,8 @@ def assert_manual_equals_autodiff(net, m, seed):
             manual, autodiff, reference = _three_gradients(
                 net, params, X, Y, weights, key, train=train
             )
-            reference = tuple(  # jax.grad also differentiates the state inference reads
-                {k: g if t[k] else jnp.zeros_like(g) for k, g in r.items()}
-                for r, t in zip(reference, net.trainable())
+            reference = jax.tree.map(  # jax.grad also differentiates the state inference reads
+                lambda t, g: g if t else jnp.zeros_like(g), net.trainable(), tuple(reference)
             )
             chex.assert_trees_all_equal_structs(manual[2], params)
             chex.assert_trees_all_close(manual[2], reference, **F64)
