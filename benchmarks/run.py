@@ -106,11 +106,13 @@ def scaling_configs(quick: bool) -> list[tuple[int, int, int]]:
 
 
 def ensemble_entries(n: int) -> list[Entry]:
-    """C's programs that train ``n`` models at once: jaxnet's and raw JAX's ``vmap`` in both layouts."""
+    """C's programs that train ``n`` models at once: jaxnet's, and raw JAX's ``vmap(step)`` in a
+    ``fori_loop`` (the reference) and in two independent forms (``lax.scan``; batch-first)."""
     models = ("--models", str(n))
     return [
         contender("jaxnet", f"jaxnet fit_ensemble ({n} models)", "--variant", "ensemble", *models),
         contender("jax_scan", f"raw JAX vmap, course layout ({n} models)", "--variant", "course", *models),
+        contender("jax_scan", f"raw JAX vmap, course layout, lax.scan ({n} models)", "--variant", "course-scan", *models),
         contender("jax_scan", f"raw JAX vmap, batch-first ({n} models)", "--variant", "batch-first", *models),
     ]  # fmt: skip
 

@@ -11,6 +11,7 @@ from jaxnet import (
     activations,
     initializers,
     layers,
+    limits,
     losses,
     metrics,
     parallel,
@@ -30,6 +31,7 @@ from jaxnet.api import (
 from jaxnet.gradcheck import GradcheckReport, gradcheck, relative_difference
 from jaxnet.io import checkpoint
 from jaxnet.io.compilation_cache import enable_compilation_cache
+from jaxnet.model import Model
 from jaxnet.network import Network, Sequential
 from jaxnet.per_example import per_example_grads
 from jaxnet.training import (
@@ -45,7 +47,7 @@ from jaxnet.training import (
 
 __version__ = "0.1.0"
 
-_LAZY = ("datasets", "plotting")  # heavier imports (matplotlib), loaded on first use
+_LAZY = ("datasets", "interop", "plotting")  # heavier imports (matplotlib), loaded on first use
 
 
 def __getattr__(name):
@@ -59,6 +61,7 @@ def __getattr__(name):
 __all__ = [
     "CheckpointWriteError",
     "GradcheckReport",
+    "Model",
     "Network",
     "Sequential",
     "TrainingDiverged",
@@ -80,7 +83,9 @@ __all__ = [
     "init",
     "init_ensemble",
     "initializers",
+    "interop",
     "layers",
+    "limits",
     "losses",
     "metrics",
     "optimizers",

@@ -19,15 +19,17 @@ import jax.numpy as jnp
 
 from jaxnet import initializers, network
 from jaxnet.layers import param_trees
+from jaxnet.model import Model
 from jaxnet.network import Network
 from jaxnet.validation import (
-    as_inputs,
     as_labels,
+    bind,
+    check_backprop,
     check_caches,
-    check_choice,
     check_dtype,
     check_key,
     check_mode,
+    check_model,
     check_network,
     check_params,
     check_real,
@@ -46,21 +48,42 @@ __all__ = [
     "summary",
 ]
 
+# The compiled cores call the training contract (jaxnet.model): a Network or a jn.Model.
+
+
+def _forward_core(net, params, X, key, train):
+    return net.forward(params, X, key=key, train=train)
+
+
+def _cost_core(net, params, X, Y, key, train):
+    return net.cost(params, X, Y, key=key, train=train)
+
+
+def _evaluate_core(net, params, X, Y):
+    return net.evaluate(params, X, Y)
+
+
+def _grads_core(net, params, X, Y, backprop="manual", *, key=None, train=False):
+    return net.loss_and_grads(params, X, Y, None, backprop, key=key, train=train)[2]
+
+
+_forward = jax.jit(_forward_core, static_argnames=("net", "train"))
 _forward_with_caches = jax.jit(network.forward_with_caches, static_argnames=("net", "train"))
-_cost = jax.jit(network.cost, static_argnames=("net", "train"))
+_cost = jax.jit(_cost_core, static_argnames=("net", "train"))
 _backward = jax.jit(network.backward, static_argnames="net")
-_evaluate = jax.jit(network.evaluate, static_argnames="net")
+_evaluate = jax.jit(_evaluate_core, static_argnames="net")
 #: The one jitted gradient: ``jn.grads`` and ``jn.gradcheck`` call it.
-compiled_grads = jax.jit(network.grads, static_argnames=("net", "backprop", "train"))
+compiled_grads = jax.jit(_grads_core, static_argnames=("net", "backprop", "train"))
 
 
 def _checked(net, params, X, Y=None, *, key=None, train=False):
-    """Validated ``(X, Y)`` in the params' dtype (``Y`` None when not given)."""
-    check_network(net)
+    """``(net, X, Y)``: the model (a :class:`jaxnet.Model` bound to ``X``), ``X`` and ``Y``
+    validated in the params' dtype (``Y`` None when not given)."""
+    check_model(net)
     dtype = check_params(net, params)
     check_mode(net, key, train)
-    X = as_inputs(net, X, dtype)
-    return X, None if Y is None else as_labels(net, Y, X.shape[0], dtype)
+    net, X = bind(net, params, X, dtype)
+    return net, X, None if Y is None else as_labels(net, Y, X.shape[0], dtype)
 
 
 def init(key, net: Network, scheme: str = "he", *, scale: float = 0.01, dtype=jnp.float32):
@@ -98,11 +121,11 @@ def init(key, net: Network, scheme: str = "he", *, scale: float = 0.01, dtype=jn
     return network.init(key, net, scheme, scale=scale, dtype=dtype)
 
 
-def forward(net: Network, params, X, *, key=None, train: bool = False):
+def forward(net: Network | Model, params, X, *, key=None, train: bool = False):
     """The output activations ``A[L]`` of ``net`` on inputs ``X``: the course's ``L_model_forward``.
 
     Args:
-      net: the :class:`~jaxnet.Network`.
+      net: the :class:`~jaxnet.Network` (or a :class:`~jaxnet.Model`: ``A = g(apply(...))``).
       params: its params (:func:`init`), one dict per layer: dense ``{"W": (n[l], n[l-1]), "b": (n[l],)}``.
       X: the inputs ``(m, *net.input_shape)``: ``(m, n[0])`` vectors or ``(m, n_H, n_W, n_C)`` images.
       key: a ``jax.random`` key for the layers that draw in training (dropout's mask); None
@@ -121,7 +144,8 @@ def forward(net: Network, params, X, *, key=None, train: bool = False):
       >>> A.shape, bool(((A > 0) & (A < 1)).all())
       ((5, 1), True)
     """
-    return forward_with_caches(net, params, X, key=key, train=train)[0]
+    net, X, _ = _checked(net, params, X, key=key, train=train)
+    return _forward(net, params, X, key=key, train=train)
 
 
 def forward_with_caches(net: Network, params, X, *, key=None, train: bool = False):
@@ -150,16 +174,17 @@ def forward_with_caches(net: Network, params, X, *, key=None, train: bool = Fals
       >>> A.shape, len(caches), A_prev.shape, W.shape, Z.shape
       ((5, 1), 2, (5, 2), (4, 2), (5, 4))
     """
-    X, _ = _checked(net, params, X, key=key, train=train)
+    check_network(net)
+    net, X, _ = _checked(net, params, X, key=key, train=train)
     return _forward_with_caches(net, params, X, key=key, train=train)
 
 
-def cost(net: Network, params, X, Y, *, key=None, train: bool = False):
+def cost(net: Network | Model, params, X, Y, *, key=None, train: bool = False):
     """The cost J: the mean over examples of the loss, plus ``(λ / 2m) sum_l ||W[l]||^2``
     for the layers with ``l2 = λ > 0``.
 
     Args:
-      net: the :class:`~jaxnet.Network`.
+      net: the :class:`~jaxnet.Network` (or a :class:`~jaxnet.Model`).
       params: its params (:func:`init`), one dict per layer: dense ``{"W": (n[l], n[l-1]), "b": (n[l],)}``.
       X: the inputs ``(m, *net.input_shape)``: ``(m, n[0])`` vectors or ``(m, n_H, n_W, n_C)`` images.
       Y: labels ``(m, n[L])``, or ``(m,)`` (0/1 for one sigmoid unit, class indices for
@@ -182,7 +207,7 @@ def cost(net: Network, params, X, Y, *, key=None, train: bool = False):
       >>> J.shape, bool(J > 0)
       ((), True)
     """
-    X, Y = _checked(net, params, X, Y, key=key, train=train)
+    net, X, Y = _checked(net, params, X, Y, key=key, train=train)
     return _cost(net, params, X, Y, key=key, train=train)
 
 
@@ -221,17 +246,20 @@ def backward(net: Network, params, caches, Y):
     return _backward(net, params, caches, as_labels(net, Y, m, dtype))
 
 
-def grads(net: Network, params, X, Y, backprop: str = "manual", *, key=None, train: bool = False):
+def grads(
+    net: Network | Model, params, X, Y, backprop: str | None = None, *, key=None,
+    train: bool = False,
+):  # fmt: skip
     """dJ/dparams of :func:`cost` with the same ``key`` and ``train``.
 
     Args:
-      net: the :class:`~jaxnet.Network`.
+      net: the :class:`~jaxnet.Network` (or a :class:`~jaxnet.Model`: ``jax.grad`` only).
       params: its params (:func:`init`), one dict per layer: dense ``{"W": (n[l], n[l-1]), "b": (n[l],)}``.
       X: the inputs ``(m, *net.input_shape)``: ``(m, n[0])`` vectors or ``(m, n_H, n_W, n_C)`` images.
       Y: labels ``(m, n[L])``, or ``(m,)`` (0/1 for one sigmoid unit, class indices for
         softmax; one-hot ``(m, K)`` also taken).
       backprop: ``"manual"`` (hand-derived backprop, :func:`backward`) or ``"autodiff"``
-        (``jax.grad`` of the cost).
+        (``jax.grad`` of the cost); None: the model's own (``"manual"`` for a network).
       key: a ``jax.random`` key for the layers that draw in training (dropout's mask); None
         in inference.
       train: training behaviour (dropout on, batch norm on batch statistics); the default
@@ -251,18 +279,18 @@ def grads(net: Network, params, X, Y, backprop: str = "manual", *, key=None, tra
       >>> jn.relative_difference(manual, autodiff) < 1e-6
       True
     """
-    check_choice(backprop, "backprop", network.BACKPROP)
-    X, Y = _checked(net, params, X, Y, key=key, train=train)
+    backprop = check_backprop(check_model(net), backprop)
+    net, X, Y = _checked(net, params, X, Y, key=key, train=train)
     return compiled_grads(net, params, X, Y, backprop=backprop, key=key, train=train)
 
 
-def predict(net: Network, params, X):
+def predict(net: Network | Model, params, X):
     """Class labels ``(m,)`` (binary or multiclass), 0/1 ``(m, n[L])`` (multilabel) or values (regression).
 
     Binary and multilabel: ``A[L] > 0.5``; multiclass: ``argmax A[L]``. In inference mode.
 
     Args:
-      net: the :class:`~jaxnet.Network`.
+      net: the :class:`~jaxnet.Network` (or a :class:`~jaxnet.Model`).
       params: its params (:func:`init`), one dict per layer: dense ``{"W": (n[l], n[l-1]), "b": (n[l],)}``.
       X: the inputs ``(m, *net.input_shape)``: ``(m, n[0])`` vectors or ``(m, n_H, n_W, n_C)`` images.
 
@@ -278,16 +306,17 @@ def predict(net: Network, params, X):
       >>> labels.shape, labels.dtype, bool(((labels >= 0) & (labels < 3)).all())
       ((5,), dtype('int32'), True)
     """
-    return network.predictions(net, forward(net, params, X))
+    net, X, _ = _checked(net, params, X)
+    return net.predictions(_forward(net, params, X, key=None, train=False))
 
 
-def evaluate(net: Network, params, X, Y) -> dict[str, float]:
+def evaluate(net: Network | Model, params, X, Y) -> dict[str, float]:
     """``{"loss": J, "accuracy": ...}`` (``"mse"`` instead of accuracy for regression), as floats.
 
     In inference mode; J is :func:`cost`'s, the L2 term included.
 
     Args:
-      net: the :class:`~jaxnet.Network`.
+      net: the :class:`~jaxnet.Network` (or a :class:`~jaxnet.Model`).
       params: its params (:func:`init`), one dict per layer: dense ``{"W": (n[l], n[l-1]), "b": (n[l],)}``.
       X: the inputs ``(m, *net.input_shape)``: ``(m, n[0])`` vectors or ``(m, n_H, n_W, n_C)`` images.
       Y: labels ``(m, n[L])``, or ``(m,)`` (0/1 for one sigmoid unit, class indices for
@@ -305,7 +334,7 @@ def evaluate(net: Network, params, X, Y) -> dict[str, float]:
       >>> sorted(result), result["accuracy"] in (0.25, 0.75)
       (['accuracy', 'loss'], True)
     """
-    X, Y = _checked(net, params, X, Y)
+    net, X, Y = _checked(net, params, X, Y)
     return {k: float(v) for k, v in _evaluate(net, params, X, Y).items()}
 
 

@@ -18,6 +18,8 @@ enters the output layer's backward directly.
 
 ``weights`` (optional, ``(m,)``) turns every mean over examples into a weighted mean;
 training uses it to mask padded examples, so their loss and gradients count zero.
+A mask of padded sequence steps (``Embedding(mask_zero=True)``) travels along the chain to
+the recurrent layers (:mod:`jaxnet.layers.base`, "Sequences and masks").
 ``key`` feeds the layers that draw randomness in training (layer ``l`` gets
 ``fold_in(key, l)``); ``train`` selects training behaviour (dropout on, batch statistics).
 
@@ -51,7 +53,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxnet import activations as _activations
-from jaxnet import initializers, metrics, validation
+from jaxnet import initializers, limits, metrics, validation
 from jaxnet import losses as _losses
 from jaxnet.layers import BatchNorm, Dense, Dropout, param_trees
 from jaxnet.layers import base as _base
@@ -164,9 +166,12 @@ class Network:
                 f"Dense(10, 'softmax')), got {layers[-1]!r}"
             )
         if len(shapes[-1]) != 1:
+            fix = "put a Flatten() and a Dense layer last"
+            if len(shapes[-1]) == 2:  # a sequence (T, n)
+                fix = "a sequence per example; give the last recurrent layer return_sequences=False"
             raise ValueError(
                 f"the output layer must give a vector (n[L],) per example, got shape "
-                f"{shapes[-1]}: put a Flatten() and a Dense layer last"
+                f"{shapes[-1]}: {fix}"
             )
         output = _activations.get(output or "linear").name
         loss_name = (_losses.for_output(output) if loss is None else _losses.get(loss)).name
@@ -312,6 +317,35 @@ class Network:
             return "binary" if self.output_shape[0] == 1 else "multilabel"
         return "regression"
 
+    # --- the training contract (jaxnet.model): what fit, the engine and the API call ---------
+
+    backprops = BACKPROP  # the gradients it offers, the default first: hand-derived, or jax.grad
+
+    def forward(self, params, X, *, key=None, train=False):
+        """``jaxnet.network.forward`` of this network."""
+        return forward(self, params, X, key=key, train=train)
+
+    def cost(self, params, X, Y, weights=None, *, key=None, train=False):
+        """``jaxnet.network.cost`` of this network."""
+        return cost(self, params, X, Y, weights, key=key, train=train)
+
+    def evaluate(self, params, X, Y, weights=None):
+        """``jaxnet.network.evaluate`` of this network."""
+        return evaluate(self, params, X, Y, weights)
+
+    def loss_and_grads(self, params, X, Y, weights=None, backprop="manual", *, key=None,
+                       train=False):  # fmt: skip
+        """``jaxnet.network.loss_and_grads`` of this network."""
+        return loss_and_grads(self, params, X, Y, weights, backprop, key=key, train=train)
+
+    def with_stats(self, params, stats):
+        """``jaxnet.network.with_stats`` of this network."""
+        return with_stats(self, params, stats)
+
+    def predictions(self, A_L):
+        """``jaxnet.network.predictions`` of this network."""
+        return predictions(self, A_L)
+
     # --- JSON ----------------------------------------------------------------------------
 
     def to_dict(self) -> dict:
@@ -389,7 +423,9 @@ def Sequential(layers, input_shape, *, loss: str | None = None, l2: float | None
 
 def _check_sizes(sizes) -> tuple[int, ...]:
     """``(n_x, ..., n_L)``: Python ints (hashable, JSON-friendly), NumPy ones accepted."""
-    return validation.check_ints(sizes, "sizes", 1, min_length=2)
+    sizes = validation.check_ints(sizes, "sizes", 1, min_length=2)
+    limits.at_most(layers=len(sizes) - 1, input_size=sizes[0])
+    return sizes
 
 
 def _check_activations(activations, hidden_activation, output_activation, L: int) -> tuple:
@@ -419,6 +455,7 @@ def _check_layers(layers) -> tuple:
         raise TypeError(f"layers must be a sequence of layers, got {type(layers).__name__}")
     if not layers:
         raise ValueError("layers must hold at least one layer (the output layer), got none")
+    limits.at_most(layers=len(layers))
     return tuple(_base.check_layer(layer, f"layers[{l}]") for l, layer in enumerate(layers))
 
 
@@ -426,7 +463,9 @@ def _check_input_shape(input_shape) -> tuple[int, ...]:
     """One example's shape, e.g. ``(784,)`` or ``(64, 64, 3)``; an int ``n`` is ``(n,)``."""
     if isinstance(input_shape, numbers.Integral) and not isinstance(input_shape, bool | np.bool_):
         input_shape = (input_shape,)
-    return validation.check_ints(input_shape, "input_shape", 1, min_length=1)
+    shape = validation.check_ints(input_shape, "input_shape", 1, min_length=1)
+    limits.at_most(input_size=math.prod(shape))
+    return shape
 
 
 def _check_output(n_out: int, output: str, loss: str) -> None:
@@ -553,9 +592,12 @@ def _check_key(net: Network, key, train: bool) -> None:
 def _forward(net: Network, params, X, key, train: bool, weights):
     """``(A[L], Z[L], caches)``: the layers chained, the output activation applied to ``Z[L]``."""
     _check_key(net, key, train)
-    A, caches = X, []
+    A, caches, mask = X, [], None
     for l, (layer, p) in enumerate(zip(_running_layers(net), params, strict=True)):
-        A, cache = layer.forward(p, A, key=_layer_key(key, l, layer), train=train, weights=weights)
+        masked = {"mask": mask} if getattr(layer, "takes_mask", False) else {}
+        A_prev, layer_key = A, _layer_key(key, l, layer)
+        A, cache = layer.forward(p, A, key=layer_key, train=train, weights=weights, **masked)
+        mask = layer.output_mask(A_prev, mask) if A.ndim == 3 else None  # (m, T, n) only
         caches.append(cache)
     return net.output_activation.fn(A), A, tuple(caches)
 

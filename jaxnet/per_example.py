@@ -23,13 +23,14 @@ import functools
 import jax
 
 from jaxnet import network
+from jaxnet.model import Model
 from jaxnet.network import Network
 from jaxnet.validation import (
-    as_inputs,
     as_labels,
-    check_choice,
+    bind,
+    check_backprop,
     check_int,
-    check_network,
+    check_model,
     check_params,
 )
 
@@ -38,20 +39,26 @@ __all__ = ["per_example_grads"]
 
 @functools.partial(jax.jit, static_argnames=("net", "backprop", "chunk_size"))
 def _per_example(net, params, X, Y, backprop, chunk_size):
-    data_net = network.without_l2(net)  # each example's data term; the L2 share is added once
+    l2 = isinstance(net, Network)  # a jn.Model has no L2 term
+    data_net = network.without_l2(net) if l2 else net  # each example's data term
 
     def one(x, y):
-        return network.grads(data_net, params, x[None], y[None], backprop=backprop)
+        return data_net.loss_and_grads(params, x[None], y[None], None, backprop, train=False)[2]
 
     if chunk_size is None:
         grads = jax.vmap(one)(X, Y)
     else:
         grads = jax.lax.map(lambda xy: one(*xy), (X, Y), batch_size=chunk_size)
-    return network.l2_gradients(net, params, grads, X.shape[0])
+    return network.l2_gradients(net, params, grads, X.shape[0]) if l2 else grads
 
 
 def per_example_grads(
-    net: Network, params, X, Y, backprop: str = "manual", chunk_size: int | None = None
+    net: Network | Model,
+    params,
+    X,
+    Y,
+    backprop: str | None = None,
+    chunk_size: int | None = None,
 ):
     """Gradients of each example's loss: the params' tree with a leading axis m on every leaf.
 
@@ -59,11 +66,12 @@ def per_example_grads(
     the mean over the leading axis is ``jn.grads(net, params, X, Y)``.
 
     Args:
-      net: the :class:`~jaxnet.Network`.
+      net: the :class:`~jaxnet.Network` (or a :class:`~jaxnet.Model`).
       params: its params, one dict per layer: dense ``{"W": (n[l], n[l-1]), "b": (n[l],)}``.
       X: the inputs ``(m, *net.input_shape)``.
       Y: labels ``(m, n[L])`` or ``(m,)``, as for ``jn.cost``.
-      backprop: ``"manual"`` (hand-derived backprop) or ``"autodiff"`` (``jax.grad``).
+      backprop: ``"manual"`` (hand-derived backprop) or ``"autodiff"`` (``jax.grad``);
+        None: the model's own (``"manual"`` for a network).
       chunk_size: process this many examples at a time (bounds memory to
         ``chunk_size x num_params`` floats); ``None`` vmaps over all m at once.
 
@@ -78,11 +86,10 @@ def per_example_grads(
       >>> per_example_grads(net, params, X, y)[0]["W"].shape
       (5, 3, 2)
     """
-    check_network(net)
-    check_choice(backprop, "backprop", network.BACKPROP)
+    backprop = check_backprop(check_model(net), backprop)
     if chunk_size is not None:
         chunk_size = check_int(chunk_size, "chunk_size", 1)
     dtype = check_params(net, params)
-    X = as_inputs(net, X, dtype)
+    net, X = bind(net, params, X, dtype)
     Y = as_labels(net, Y, X.shape[0], dtype)
     return _per_example(net, params, X, Y, backprop, chunk_size)

@@ -4,7 +4,8 @@ and a CNN's filters and feature maps.
 Every function builds a :class:`matplotlib.figure.Figure` directly (no pyplot, no
 global backend change: safe in scripts, threads and notebooks, where Jupyter displays
 the returned figure) and returns it. ``path=`` also saves it (PNG unless the suffix
-says otherwise; parent folders are created). Functions that draw a single panel take
+says otherwise; parent folders are created; written whole or not at all, and never over a
+file that jaxnet did not write unless ``overwrite=True``). Functions that draw a single panel take
 ``ax=`` to draw into an existing Axes instead, and then return ``ax.figure``.
 
 >>> import jaxnet as jn
@@ -18,8 +19,8 @@ from __future__ import annotations
 
 import math
 import numbers
+import os
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 
 import matplotlib
 import numpy as np
@@ -29,6 +30,7 @@ from matplotlib.ticker import MaxNLocator
 from jaxnet import activations as _activations
 from jaxnet import api
 from jaxnet.datasets.splitting import class_labels as _class_labels
+from jaxnet.io import atomic
 from jaxnet.validation import check_int
 
 __all__ = [
@@ -54,12 +56,17 @@ def _new_axes(ax, figsize):
     return fig, fig.subplots()
 
 
-def _finish(fig: Figure, path, dpi: int) -> Figure:
-    """Save ``fig`` to ``path`` (if given, creating parent folders) and return it."""
+def _finish(fig: Figure, path, dpi: int, overwrite: bool = False) -> Figure:
+    """Save ``fig`` to ``path`` (if given) atomically and return it: parent folders are
+    created, the format follows the suffix (none: ``.png`` is appended, as matplotlib does),
+    and an existing file that jaxnet did not write is refused unless ``overwrite``."""
     if path is not None:
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(path, dpi=dpi)
+        if isinstance(path, str | os.PathLike) and not os.path.splitext(path)[1]:
+            path = f"{os.fspath(path)}.png"
+        hint = "pass overwrite=True to replace it, or choose another path"
+        path = atomic.check_target(path, "path", overwrite=overwrite, hint=hint)
+        with atomic.atomic_path(path, overwrite=overwrite) as tmp:
+            fig.savefig(tmp, dpi=dpi, format=path.suffix[1:].lower())
     return fig
 
 
@@ -77,7 +84,7 @@ def _format_rate(rate) -> str:
     return f"{rate:g}" if isinstance(rate, numbers.Real) else str(rate)
 
 
-def plot_history(history, path=None, *, dpi: int = 100) -> Figure:
+def plot_history(history, path=None, *, dpi: int = 100, overwrite: bool = False) -> Figure:
     """Learning curves from :func:`jaxnet.fit`: loss and accuracy (or mse), train vs validation.
 
     Args:
@@ -86,6 +93,7 @@ def plot_history(history, path=None, *, dpi: int = 100) -> Figure:
         ``History`` (its ``.history`` is used).
       path: save the figure there (optional).
       dpi: resolution of the saved image.
+      overwrite: replace an existing file at ``path`` that jaxnet did not write.
 
     Returns:
       The Figure: one panel for the loss, one for the metric (when the history has one);
@@ -123,11 +131,18 @@ def plot_history(history, path=None, *, dpi: int = 100) -> Figure:
         ax.set_ylabel(key)
         ax.grid(True, alpha=0.3)
         ax.legend()
-    return _finish(fig, path, dpi)
+    return _finish(fig, path, dpi, overwrite)
 
 
 def plot_costs(
-    costs, *, learning_rate=None, every: int = 100, path=None, ax=None, dpi: int = 100
+    costs,
+    *,
+    learning_rate=None,
+    every: int = 100,
+    path=None,
+    ax=None,
+    dpi: int = 100,
+    overwrite: bool = False,
 ) -> Figure:
     """The course's cost plot: the cost every ``every`` iterations, for one run or several.
 
@@ -141,6 +156,7 @@ def plot_costs(
       path: save the figure there (optional).
       ax: draw into this Axes instead of a new figure.
       dpi: resolution of the saved image.
+      overwrite: replace an existing file at ``path`` that jaxnet did not write.
 
     Returns:
       The Figure; x is the sample index, labelled ``"iterations (per hundreds)"`` for ``every=100``.
@@ -175,7 +191,7 @@ def plot_costs(
         ax.set_title(f"Learning rate = {_format_rate(learning_rate)}")
     if isinstance(costs, Mapping):
         ax.legend(loc="upper right", shadow=True)
-    return _finish(fig, path, dpi)
+    return _finish(fig, path, dpi, overwrite)
 
 
 def _check_planar(X) -> np.ndarray:
@@ -244,6 +260,7 @@ def plot_decision_boundary(
     ax=None,
     title=None,
     dpi: int = 100,
+    overwrite: bool = False,
 ) -> Figure:
     """The course's planar plot: predicted class regions over the plane, and the labelled points.
 
@@ -258,6 +275,7 @@ def plot_decision_boundary(
       ax: draw into this Axes instead of a new figure.
       title: the Axes title (optional).
       dpi: resolution of the saved image.
+      overwrite: replace an existing file at ``path`` that jaxnet did not write.
 
     Returns:
       The Figure. Its Axes holds the filled contour set of the predicted class (levels
@@ -289,7 +307,7 @@ def plot_decision_boundary(
     ax.set_ylabel("x2")
     if title is not None:
         ax.set_title(title)
-    return _finish(fig, path, dpi)
+    return _finish(fig, path, dpi, overwrite)
 
 
 def plot_activations(
@@ -299,6 +317,7 @@ def plot_activations(
     num: int = 401,
     path=None,
     dpi: int = 100,
+    overwrite: bool = False,
 ) -> Figure:
     """Each activation g(z) and its hand-derived derivative g'(z), one panel per activation.
 
@@ -309,6 +328,7 @@ def plot_activations(
       num: number of z values.
       path: save the figure there (optional).
       dpi: resolution of the saved image.
+      overwrite: replace an existing file at ``path`` that jaxnet did not write.
 
     Returns:
       The Figure; panel i has two lines, ``g(z)`` then ``g'(z)``, titled with the activation's name.
@@ -342,7 +362,7 @@ def plot_activations(
         ax.set_xlabel("z")
         ax.grid(True, alpha=0.3)
         ax.legend()
-    return _finish(fig, path, dpi)
+    return _finish(fig, path, dpi, overwrite)
 
 
 def _as_images(images, image_shape=None) -> np.ndarray:
@@ -413,6 +433,7 @@ def plot_images(
     image_shape=None,
     path=None,
     dpi: int = 100,
+    overwrite: bool = False,
 ) -> Figure:
     """A grid of images titled with their label, or ``"pred / true"`` with mistakes in red.
 
@@ -428,6 +449,7 @@ def plot_images(
       image_shape: ``(h, w)`` or ``(h, w, c)`` to reshape flattened images that are not square.
       path: save the figure there (optional).
       dpi: resolution of the saved image.
+      overwrite: replace an existing file at ``path`` that jaxnet did not write.
 
     Returns:
       The Figure, one Axes per drawn image (``min(m, max_images)``); a mistake
@@ -476,7 +498,7 @@ def plot_images(
             if mistake:
                 spine.set_color(MISTAKE_COLOR)
                 spine.set_linewidth(2.5)
-    return _finish(fig, path, dpi)
+    return _finish(fig, path, dpi, overwrite)
 
 
 def plot_hidden_size_sweep(
@@ -487,6 +509,7 @@ def plot_hidden_size_sweep(
     path=None,
     ax=None,
     dpi: int = 100,
+    overwrite: bool = False,
 ) -> Figure:
     """Accuracy against the number of hidden units: the course's hidden-layer-size experiment.
 
@@ -497,6 +520,7 @@ def plot_hidden_size_sweep(
       path: save the figure there (optional).
       ax: draw into this Axes instead of a new figure.
       dpi: resolution of the saved image.
+      overwrite: replace an existing file at ``path`` that jaxnet did not write.
 
     Returns:
       The Figure; lines are drawn in increasing hidden size, with a log x-axis when the
@@ -536,7 +560,7 @@ def plot_hidden_size_sweep(
     ax.grid(True, alpha=0.3)
     if val_accuracies is not None:
         ax.legend()
-    return _finish(fig, path, dpi)
+    return _finish(fig, path, dpi, overwrite)
 
 
 def _blank(ax) -> None:
@@ -545,7 +569,14 @@ def _blank(ax) -> None:
 
 
 def plot_filters(
-    W, path=None, *, channel=None, ncols: int = 8, max_filters: int = 64, dpi: int = 100
+    W,
+    path=None,
+    *,
+    channel=None,
+    ncols: int = 8,
+    max_filters: int = 64,
+    dpi: int = 100,
+    overwrite: bool = False,
 ) -> Figure:
     """A conv layer's filters, one panel each: what the first layer of a CNN looks for.
 
@@ -557,6 +588,7 @@ def plot_filters(
       max_filters: draw at most the first this many filters.
       path: save the figure there (optional).
       dpi: resolution of the saved image.
+      overwrite: replace an existing file at ``path`` that jaxnet did not write.
 
     Returns:
       The Figure, one Axes per drawn filter (``min(n_C, max_filters)``), titled with its index;
@@ -597,11 +629,19 @@ def plot_filters(
             ax.imshow(w, cmap="gray", interpolation="nearest")
         ax.set_title(str(k), fontsize=8)
         _blank(ax)
-    return _finish(fig, path, dpi)
+    return _finish(fig, path, dpi, overwrite)
 
 
 def plot_feature_maps(
-    net, params, image, path=None, *, layers=None, max_maps: int = 8, dpi: int = 100
+    net,
+    params,
+    image,
+    path=None,
+    *,
+    layers=None,
+    max_maps: int = 8,
+    dpi: int = 100,
+    overwrite: bool = False,
 ) -> Figure:
     """One image and what layers of a CNN make of it: the first channels of their outputs.
 
@@ -615,6 +655,7 @@ def plot_feature_maps(
       max_maps: draw at most this many channels per layer.
       path: save the figure there (optional).
       dpi: resolution of the saved image.
+      overwrite: replace an existing file at ``path`` that jaxnet did not write.
 
     Returns:
       The Figure: the image in the first row, then one row per layer (inference mode:
@@ -683,4 +724,4 @@ def plot_feature_maps(
             ax.set_title(f"ch {c}", fontsize=8)
             _blank(ax)
         row[0].set_ylabel(f"layer {l + 1} {net.layers[l].kind}\n{n_H}x{n_W}x{n_C}", fontsize=8)
-    return _finish(fig, path, dpi)
+    return _finish(fig, path, dpi, overwrite)

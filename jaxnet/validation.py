@@ -17,6 +17,7 @@ value checks (finiteness, label range) run only on concrete arrays, once, outsid
 
 from __future__ import annotations
 
+import functools
 import math
 import numbers
 from collections.abc import Iterable
@@ -29,6 +30,7 @@ import numpy as np
 from jaxnet import activations
 
 if TYPE_CHECKING:  # jaxnet.network imports this module (its layers check their fields here)
+    from jaxnet.model import Model
     from jaxnet.network import Network
 
 __all__ = [
@@ -202,14 +204,17 @@ def _got(name: str, value) -> str:
 
 
 def _bounds(minimum, maximum, strict: bool = False, strict_maximum: bool = False) -> str:
-    """``">= 1"``, ``"in [0, 1)"``, ``"<= 5"`` or ``""``."""
+    """``">= 1"``, ``"in [0, 1)"``, ``"<= 5"`` or ``""`` (an int bound written whole)."""
+    low_, high_ = (
+        b if b is None or isinstance(b, numbers.Integral) else f"{b:g}" for b in (minimum, maximum)
+    )
     if minimum is not None and maximum is not None:
         low, high = "(" if strict else "[", ")" if strict_maximum else "]"
-        return f"in {low}{minimum:g}, {maximum:g}{high}"
+        return f"in {low}{low_}, {high_}{high}"
     if minimum is not None:
-        return f"{'>' if strict else '>='} {minimum:g}"
+        return f"{'>' if strict else '>='} {low_}"
     if maximum is not None:
-        return f"{'<' if strict_maximum else '<='} {maximum:g}"
+        return f"{'<' if strict_maximum else '<='} {high_}"
     return ""
 
 
@@ -358,12 +363,49 @@ def _check_finite(x, name: str) -> None:
 
 
 def check_network(net) -> Network:
-    """``net`` if it is a :class:`jaxnet.Network`; else a ``TypeError``."""
+    """``net`` if it is a :class:`jaxnet.Network` (what needs its layers: caches, backward,
+    summary); else a ``TypeError``."""
+    from jaxnet.model import Model
     from jaxnet.network import Network
 
     if not isinstance(net, Network):
-        raise TypeError(f"net must be a jaxnet.Network, got {type(net).__name__}")
+        hint = ""
+        if isinstance(net, Model):
+            hint = (
+                f" ({net!r} is not made of jaxnet's layers: this needs them; a jn.Model "
+                f"initialises itself with model.init(key) and trains by jax.grad)"
+            )
+        raise TypeError(f"net must be a jaxnet.Network, got {type(net).__name__}{hint}")
     return net
+
+
+def check_model(net) -> Network | Model:
+    """``net`` if it is a :class:`jaxnet.Network` or a :class:`jaxnet.Model` (what trains)."""
+    from jaxnet.model import Model
+    from jaxnet.network import Network
+
+    if not isinstance(net, Network | Model):
+        raise TypeError(
+            f"net must be a jaxnet.Network or a jaxnet.Model (your own init and apply), got "
+            f"{type(net).__name__}"
+        )
+    return net
+
+
+def check_backprop(net: Network | Model, backprop) -> str:
+    """``backprop`` (None: the model's default, ``"manual"`` for a network, ``"autodiff"`` for a
+    :class:`jaxnet.Model`) if the model offers it."""
+    from jaxnet.network import BACKPROP
+
+    if backprop is None:
+        return net.backprops[0]
+    check_choice(backprop, "backprop", BACKPROP)
+    if backprop not in net.backprops:
+        raise ValueError(
+            f"backprop={backprop!r} needs a hand-derived backward, and the model {net.name!r} "
+            f"(a jn.Model) has none: use backprop='autodiff' (or leave it out)"
+        )
+    return backprop
 
 
 def _for(net: Network) -> str:
@@ -371,6 +413,13 @@ def _for(net: Network) -> str:
     if net.is_dense:
         return f"sizes {net.sizes}"
     return f"{net.L} layers on input shape {net.input_shape}"
+
+
+def _what(net) -> str:
+    """The model, in an error message: "network" or "model 'name'"."""
+    from jaxnet.model import Model
+
+    return f"model {net.name!r}" if isinstance(net, Model) else "network"
 
 
 def _keys(names) -> str:
@@ -408,9 +457,14 @@ def _param_leaves(p, shapes, where: str):
         yield where, p, shapes
 
 
-def check_params(net: Network, params, name: str = "params") -> jnp.dtype:
+def check_params(net: Network | Model, params, name: str = "params") -> jnp.dtype:
     """Params must be a tuple of one dict per layer with the shapes of ``net.param_shapes()``,
-    all in one float dtype that JAX holds now; returns that dtype."""
+    all in one float dtype that JAX holds now; returns that dtype. A :class:`jaxnet.Model`'s
+    params must have the tree and shapes its ``init`` gives (:func:`check_model_params`)."""
+    from jaxnet.model import Model
+
+    if isinstance(net, Model):
+        return check_model_params(net, params, name)
     if not isinstance(params, tuple | list):
         raise TypeError(
             f"{name} must be a tuple of {net.L} layer dicts for {_for(net)}, got "
@@ -451,6 +505,13 @@ def as_inputs(net: Network, X, dtype, name: str = "X"):
     X = as_array(X, name)
     _check_real_numbers(X, name)
     shape = net.input_shape
+    if shape is None:  # a jn.Model that fixes no input shape: any examples (m, ...)
+        if X.ndim < 2:
+            raise ValueError(
+                f"{name} must have an examples axis and at least one feature axis, (m, n_x) or "
+                f"(m, n_H, n_W, n_C), got shape {X.shape}; for one feature use X[:, None]"
+            )
+        shape = tuple(X.shape[1:])
     if X.ndim != 1 + len(shape):
         if net.is_dense:
             hint = {
@@ -471,16 +532,32 @@ def as_inputs(net: Network, X, dtype, name: str = "X"):
             )
         raise ValueError(
             f"{name} has examples of shape {tuple(X.shape[1:])} (shape {X.shape}), but the "
-            f"network expects input_shape {shape}"
+            f"{_what(net)} expects input_shape {shape}"
         )
     if X.shape[0] < 1:
         raise ValueError(f"{name} has no examples (shape {X.shape})")
     _check_finite(X, name)
+    _check_token_ids(net, X, name)
     return _on_device(X, dtype)
 
 
-def as_labels(net: Network, Y, m: int, dtype, name: str = "Y"):
+def _check_token_ids(net: Network, X, name: str) -> None:
+    """Ids in the vocabulary when the first layer is an Embedding (they travel as floats);
+    a :class:`jaxnet.Model`'s layers are its own (nothing to check)."""
+    from jaxnet.layers.embedding import Embedding, check_ids
+    from jaxnet.model import Model
+
+    if isinstance(net, Model):
+        return
+    first = net.layers[0]
+    if isinstance(first, Embedding):
+        check_ids(X, first.vocab_size, name)
+
+
+def as_labels(net: Network | Model, Y, m: int, dtype, name: str = "Y"):
     """Labels as ``(m, n[L])`` of ``dtype``: one-hot for softmax, 0/1 columns for sigmoid."""
+    from jaxnet.model import Model
+
     Y = as_array(Y, name)
     _check_real_numbers(Y, name)
     n_out, task = net.output_shape[0], net.task
@@ -500,7 +577,10 @@ def as_labels(net: Network, Y, m: int, dtype, name: str = "Y"):
         what = {"multiclass": f"integer labels ({m},) or one-hot ({m}, {n_out})"}.get(
             task, f"({m}, {n_out})"
         )
-        raise ValueError(f"{name} has shape {got}, expected {what} for {n_out} output units")
+        units = f"{n_out} output units"
+        if isinstance(net, Model):
+            units = f"model {net.name!r}'s apply returns outputs ({m}, {n_out})"
+        raise ValueError(f"{name} has shape {got}, expected {what} for {units}")
     if task == "multiclass":
         _check_one_hot(Y, name)
     elif task in ("binary", "multilabel"):
@@ -574,3 +654,284 @@ def _check_one_hot(Y, name: str) -> None:
         raise ValueError(
             f"{name} must be one-hot rows (non-negative, summing to 1) for a softmax output"
         )
+
+
+def check_state(net: Network, params, name: str = "params") -> None:
+    """The non-trainable state of ``params`` (batch norm's running statistics) in its range:
+    every value finite, and a variance (a ``*_var`` leaf, e.g. ``moving_var``) ``>= 0``.
+
+    For params read from a file (a checkpoint), where a negative variance would only show
+    as NaN outputs later. Runs on concrete arrays only (outside traced code).
+
+    Raises:
+      ValueError: naming ``name[l]['key']``, the layer and the value out of range.
+
+    Example:
+      >>> import jax, numpy as np, jaxnet as jn
+      >>> net = jn.Sequential([jn.layers.BatchNorm(), jn.layers.Dense(1, "sigmoid")], input_shape=(2,))
+      >>> params = jn.init(jax.random.key(0), net)
+      >>> check_state(net, params)
+      >>> params[0]["moving_var"] = np.array([1.0, -1.0], np.float32)
+      >>> check_state(net, params)
+      Traceback (most recent call last):
+      ...
+      ValueError: params[0]['moving_var'] (layer 1, batch_norm) must be >= 0 (a variance), got -1.0
+
+    A ``jaxnet.Model`` has no layers whose state jaxnet knows: its params pass as they are.
+    """
+    layers = getattr(net, "layers", ())
+    shapes = getattr(net, "input_shapes", ())
+    for l, (layer, shape, p) in enumerate(zip(layers, shapes, params, strict=False)):
+        kind = getattr(layer, "kind", type(layer).__name__)
+        for path, key, leaf in _state_leaves(layer.trainable(shape), p):
+            if is_traced(leaf):
+                continue
+            value = np.asarray(leaf)
+            where = f"{name}[{l}]{path} (layer {l + 1}, {kind})"
+            if not np.isfinite(value).all():
+                bad = float(value[~np.isfinite(value)].ravel()[0])
+                raise ValueError(f"{where} must be finite, got {bad!r}")
+            if key.endswith("_var") and (value < 0).any():
+                raise ValueError(f"{where} must be >= 0 (a variance), got {float(value.min())!r}")
+
+
+def _state_leaves(trainable, p, path: str = ""):
+    """``(path, key, leaf)`` of every non-trainable leaf of one layer's params ``p``, walked
+    along its :meth:`trainable` tree (a block's nest its layers'); a part that does not match
+    the tree is skipped (:func:`check_params` names it)."""
+    if isinstance(trainable, dict):
+        if not isinstance(p, dict):
+            return
+        for key, t in trainable.items():
+            if key not in p:
+                continue
+            if t is False:
+                yield f"{path}[{key!r}]", key, p[key]
+            elif t is not True:
+                yield from _state_leaves(t, p[key], f"{path}[{key!r}]")
+    elif isinstance(trainable, tuple) and isinstance(p, tuple | list):
+        for i, (t, q) in enumerate(zip(trainable, p)):
+            yield from _state_leaves(t, q, f"{path}[{i}]")
+
+
+# --- a jn.Model's arguments --------------------------------------------------------------
+
+
+def check_model_params(model: Model, params, name: str = "params") -> jnp.dtype:
+    """A :class:`jaxnet.Model`'s params: a pytree of finite float arrays in one dtype, with
+    the tree and shapes ``model.init(key)`` gives (traced, never run); returns the dtype.
+
+    A stateful model's params are the pair ``(params, state)`` its ``init`` returns.
+    """
+    template = _init_template(model.init, model.stateful, model.name)
+    if model.stateful and not (isinstance(params, tuple) and len(params) == 2):
+        raise TypeError(
+            f"{name} must be the pair (params, state) that model {model.name!r}'s init returns "
+            f"(a stateful model), got {type(params).__name__}"
+        )
+    leaves, tree = jax.tree_util.tree_flatten_with_path(params)
+    expected, expected_tree = jax.tree_util.tree_flatten_with_path(template)
+    for path, leaf in leaves:
+        where = f"{name}{jax.tree_util.keystr(path)}"
+        if not isinstance(leaf, jax.Array | np.ndarray | np.generic):
+            raise TypeError(
+                f"{where} must be an array (NumPy or JAX): params are a pytree of arrays, got "
+                f"{type(leaf).__name__}"
+            )
+        if not jnp.issubdtype(leaf.dtype, jnp.floating):
+            raise TypeError(f"{where} must be floating point, got {leaf.dtype}")
+        _check_finite(leaf, where)
+    if tree != expected_tree:
+        got, want = ([jax.tree_util.keystr(p) for p, _ in t] for t in (leaves, expected))
+        diff = sorted(set(got) ^ set(want))[:3] or [f"{tree} vs {expected_tree}"[:200]]
+        raise ValueError(
+            f"{name} must have the tree of model {model.name!r}'s init(key) ({len(want)} "
+            f"arrays), got {len(got)} arrays; they differ at {', '.join(diff)}"
+        )
+    for (path, leaf), (_, like) in zip(leaves, expected):
+        if tuple(leaf.shape) != tuple(like.shape):
+            raise ValueError(
+                f"{name}{jax.tree_util.keystr(path)} has shape {tuple(leaf.shape)}, expected "
+                f"{tuple(like.shape)} (as model {model.name!r}'s init gives it)"
+            )
+    dtypes = {jnp.dtype(leaf.dtype) for _, leaf in leaves}
+    if len(dtypes) > 1:
+        raise TypeError(f"{name} must share one dtype, got {sorted(map(str, dtypes))}")
+    if not dtypes:
+        raise ValueError(f"{name} holds no arrays: model {model.name!r} has nothing to train")
+    return check_dtype(dtypes.pop(), f"{name} of dtype")
+
+
+@functools.lru_cache(maxsize=64)
+def _init_template(init, stateful: bool, model: str):
+    """``jax.eval_shape(init, key)``, checked: a pytree of float arrays (a pair if ``stateful``)."""
+    what = "the pair (params, state) of pytrees of arrays" if stateful else "a pytree of arrays"
+    try:
+        with jax.checking_leaks():
+            out = jax.eval_shape(init, jax.eval_shape(lambda: jax.random.key(0)))
+    except Exception as e:
+        error = TypeError if isinstance(e, TypeError) else ValueError
+        raise error(
+            f"model {model!r}: init(key) must return {what}, but it failed when traced: "
+            f"{type(e).__name__}: {_first_lines(e)}"
+        ) from None
+    if stateful and not (isinstance(out, tuple | list) and len(out) == 2):
+        raise TypeError(
+            f"model {model!r}: init(key) of a stateful model must return (params, state), got "
+            f"{type(out).__name__}"
+        )
+    for path, leaf in jax.tree_util.tree_leaves_with_path(out):
+        where = f"model {model!r}: init(key){jax.tree_util.keystr(path)}"
+        if getattr(leaf, "weak_type", False):
+            raise TypeError(
+                f"{where} is a Python number, not an array: init must return a pytree of "
+                f"arrays (e.g. jnp.asarray(value, jnp.float32))"
+            )
+        if not jnp.issubdtype(leaf.dtype, jnp.floating):
+            raise TypeError(f"{where} must be a float array, got dtype {leaf.dtype}")
+    return out
+
+
+def bind(net: Network | Model, params, X, dtype, name: str = "X"):
+    """``(net, X)``: ``X`` checked and put in ``dtype`` (:func:`as_inputs`); a
+    :class:`jaxnet.Model` traced on it (pure, outputs that fit its loss) and bound to its
+    example shape and output width. A network is returned as it is."""
+    from jaxnet.network import Network
+
+    X = as_inputs(net, X, dtype, name)
+    if isinstance(net, Network):
+        return net, X
+    leaves, tree = jax.tree.flatten(params)
+    avals = tuple((tuple(leaf.shape), jnp.dtype(dtype)) for leaf in leaves)
+    n_out = _outputs_width(net, tree, avals, tuple(X.shape), jnp.dtype(dtype))
+    return net.bound(tuple(X.shape[1:]), (n_out,)), X
+
+
+@functools.lru_cache(maxsize=64)
+def _outputs_width(model: Model, tree, avals, x_shape, dtype) -> int:
+    """``n_out`` of ``apply`` on ``X (x_shape)``: traced twice in each mode, refused if impure."""
+    from jaxnet.model import check_units
+
+    params = jax.tree.unflatten(tree, [jax.ShapeDtypeStruct(s, d) for s, d in avals])
+    X = jax.ShapeDtypeStruct(x_shape, dtype)
+    key = jax.eval_shape(lambda: jax.random.key(0)) if model.needs_key else None
+    widths = set()
+    for train in (True, False):
+        fn = functools.partial(_outputs, model, train=train)
+        first, out = _trace(model, fn, params, X, key if train else None, train)
+        again, _ = _trace(model, fn, params, X, key if train else None, train)
+        if not _same_jaxpr(first, again):
+            raise ValueError(
+                f"model {model.name!r} is not pure: two traces of apply on the same shapes "
+                f"(train={train}) differ, so it reads or changes Python state between calls (a "
+                f"counter, a global, an attribute); make it a function of its arguments only"
+            )
+        widths.add(_check_outputs(model, out, params, x_shape, train))
+    if len(widths) > 1:
+        raise ValueError(
+            f"model {model.name!r}: apply returns {sorted(widths)} outputs per example in "
+            f"training and in inference; they must agree"
+        )
+    (n_out,) = widths
+    check_units(model, n_out)
+    _check_loss_function(model, x_shape[0], n_out, dtype)
+    return n_out
+
+
+def _outputs(model: Model, params, X, key, *, train: bool):
+    return model.outputs(params, X, key=key, train=train)
+
+
+def _trace(model: Model, fn, params, X, key, train: bool):
+    """``(closed jaxpr, output shapes)`` of ``fn(params, X, key)``, with leak checking."""
+    try:
+        with jax.checking_leaks():
+            fresh = lambda *args: fn(*args)  # noqa: E731 - a new function: no cached trace
+            closed, out = jax.make_jaxpr(fresh, return_shape=True)(params, X, key)
+    except Exception as e:
+        message = _first_lines(e)
+        if "Leaked trace" in message or isinstance(e, jax.errors.UnexpectedTracerError):
+            raise ValueError(
+                f"model {model.name!r} is not pure: apply leaks a tracer (it keeps a traced "
+                f"value, an input or a result, outside the call: in a global, a closure or an "
+                f"attribute); return everything it computes instead"
+            ) from None
+        error = TypeError if isinstance(e, TypeError) else ValueError
+        raise error(
+            f"model {model.name!r}: apply(params, X (shape {X.shape}), key=..., train={train}) "
+            f"failed when traced: {type(e).__name__}: {message}"
+        ) from None
+    if any(isinstance(c, jax.core.Tracer) for c in closed.consts):
+        raise ValueError(
+            f"model {model.name!r} is not pure: apply uses a tracer leaked from an earlier call "
+            f"(a value it stored while being traced); make it a function of its arguments only"
+        )
+    return closed, out
+
+
+def _same_jaxpr(a, b) -> bool:
+    if str(a.jaxpr) != str(b.jaxpr) or len(a.consts) != len(b.consts):
+        return False
+    return all(np.array_equal(np.asarray(x), np.asarray(y)) for x, y in zip(a.consts, b.consts))
+
+
+def _check_outputs(model: Model, out, params, x_shape, train: bool) -> int:
+    """``n_out`` if ``apply``'s output shapes fit the loss (and the state its input)."""
+    where = f"model {model.name!r}: apply (train={train})"
+    if model.stateful and not (isinstance(out, tuple) and len(out) == 2):
+        raise TypeError(
+            f"{where} of a stateful model must return the pair (Z, new_state), got "
+            f"{jax.tree.map(lambda a: a.shape, out)!r:.120}"
+        )
+    Z, new_state = out
+    if model.stateful:
+        state = params[1]
+        if jax.tree.structure(new_state) != jax.tree.structure(state) or any(
+            (a.shape, a.dtype) != (b.shape, b.dtype)
+            for a, b in zip(jax.tree.leaves(new_state), jax.tree.leaves(state))
+        ):
+            raise ValueError(
+                f"{where} must return (Z, new_state) with new_state of the state's tree, shapes "
+                f"and dtypes, got new_state {jax.tree.map(lambda a: a.shape, new_state)!r:.120}"
+            )
+    if not isinstance(Z, jax.ShapeDtypeStruct):
+        raise TypeError(
+            f"{where} must return one array Z (m, n_out) (one output), got "
+            f"{jax.tree.map(lambda a: a.shape, Z)!r:.120}"
+        )
+    if not jnp.issubdtype(Z.dtype, jnp.floating):
+        raise TypeError(f"{where} must return float outputs, got dtype {Z.dtype}")
+    m = x_shape[0]
+    if Z.ndim != 2 or Z.shape[0] != m:
+        loss = model.loss if isinstance(model.loss, str) else "its loss function"
+        hint = "; for one output unit return Z[:, None] (or Z.reshape(m, 1))" if Z.ndim == 1 else ""
+        raise ValueError(
+            f"{where} must return outputs of shape (m, n_out) = ({m}, n_out) for {loss}, got "
+            f"shape {tuple(Z.shape)} from X of shape {x_shape}{hint}"
+        )
+    return int(Z.shape[1])
+
+
+def _check_loss_function(model: Model, m: int, n_out: int, dtype) -> None:
+    """A loss function must give one loss per example, ``(m,)``, from ``Z`` and ``Y`` ``(m, n_out)``."""
+    if not callable(model.loss):
+        return
+    Z = jax.ShapeDtypeStruct((m, n_out), dtype)
+    name = getattr(model.loss, "__qualname__", type(model.loss).__name__)
+    try:
+        per_example = jax.eval_shape(model.loss, Z, Z)
+    except Exception as e:
+        raise ValueError(
+            f"model {model.name!r}: loss {name}(Z, Y) failed on Z and Y of shape ({m}, "
+            f"{n_out}): {type(e).__name__}: {_first_lines(e)}"
+        ) from None
+    if getattr(per_example, "shape", None) != (m,):
+        raise ValueError(
+            f"model {model.name!r}: loss {name}(Z, Y) must return one loss per example, shape "
+            f"({m},), got {jax.tree.map(lambda a: a.shape, per_example)!r:.80} for Z and Y of "
+            f"shape ({m}, {n_out})"
+        )
+
+
+def _first_lines(e: Exception, n: int = 3) -> str:
+    return " ".join(str(e).strip().splitlines()[:n])

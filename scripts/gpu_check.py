@@ -1,4 +1,4 @@
-"""The accelerator check: jaxnet's fast tests and two MNIST trainings on a GPU, in minutes.
+"""The accelerator check: jaxnet's fast tests and workloads A, C and E on a GPU, in minutes.
 
     PYTHONPATH=. python scripts/gpu_check.py [--platform gpu] [--precision highest]
     PYTHONPATH=. python scripts/gpu_check.py --platform cpu --smoke      # a CI smoke test
@@ -13,8 +13,16 @@ jaxnet and benchmarks/ come from this checkout (no install). Steps:
    jitted `lax.scan`, as benchmarks/contenders/jax_scan.py) and PyTorch when importable;
    MNIST from --data-dir, `$JAXNET_SHARED_DATA/mnist` or ../shared/data/mnist, else random
    data of the same shape;
-3. steps/s and achieved TFLOP/s (matrix-product FLOPs, benchmarks/common.flops_per_example,
-   over the steady epochs 2..N) against the card's peak for the matmul precision used.
+3. workload E (the MNIST CNN of benchmarks/cnn.py, Adam, batch 128, 2 epochs) by jaxnet
+   with the hand-derived backward and with `jax.grad` (through the conv and pooling custom
+   VJPs), and PyTorch; and the `dW` form jaxnet's convolution lowers to on this platform
+   (matrix products on CPU, one convolution on GPU), with both forms timed
+   (scripts/gpu_workloads.py);
+4. workload C: 64 planar 2-4-1 models, 10,000 full-batch GD iterations, `jn.fit_ensemble`
+   against the plain raw-JAX `vmap` (course layout, `jax.grad`, `fori_loop`);
+5. steps/s and achieved TFLOP/s (matrix-product and convolution FLOPs over the steady
+   epochs 2..N: benchmarks/common.flops_per_example, benchmarks/cnn.flops_per_example)
+   against the card's peak for the matmul precision used; for C, model-iterations per second.
 
 Precision is an explicit choice (`--precision`): `highest` (the default: true float32
 products, the same numbers as on a CPU; peak = the card's FP32 rate), `tensorfloat32`
@@ -38,6 +46,9 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import gpu_workloads  # noqa: E402
 
 # Dense peaks in TFLOP/s (vendor data sheets, no sparsity), by a name in jax's device_kind.
 PEAKS = {
@@ -64,6 +75,10 @@ WORKLOADS = {  # name -> (layer sizes, batch, epochs); --smoke shrinks them
 }
 SMOKE = {"A": ((784, 32, 10), 32, 2), "wide": ((784, 64, 64, 10), 64, 2)}
 SMOKE_M = 256
+CNN = {"batch": 128, "epochs": 2, "m": None}  # workload E; None: every MNIST image
+SMOKE_CNN = {"batch": 32, "epochs": 2, "m": 64}
+ENSEMBLE = {"models": 64, "iterations": 10_000}  # workload C
+SMOKE_ENSEMBLE = {"models": 4, "iterations": 50}
 LEARNING_RATE, RHO, EPS = 1e-3, 0.9, 1e-7  # RMSprop, Keras's defaults (benchmarks/README.md)
 
 
@@ -283,16 +298,14 @@ def _sync(torch, device):
 # ----------------------------------------------------------------------------- measuring
 
 
-def measured(train, sizes, batch, m, peak) -> dict:
+def measured(train, flops_per_example: int, batch, m, peak) -> dict:
     """Run ``train()`` -> ``(total_s, epoch_times, test_acc)``; steps/s and TFLOP/s."""
-    from benchmarks.common import flops_per_example
-
     try:
         total, times, acc = train()
     except ImportError as e:
         return {"status": "missing", "error": f"{type(e).__name__}: {e}"}
     steady = statistics.median(times[1:] or times)
-    tflops = flops_per_example(sizes) * m / steady / 1e12
+    tflops = flops_per_example * m / steady / 1e12
     return {
         "status": "ok",
         "total_s": round(total, 3),
@@ -327,6 +340,8 @@ def set_precision(precision: str):
 
 
 def workloads(args, device_kind, torch_device) -> dict:
+    from benchmarks.common import flops_per_example
+
     out = {}
     table = SMOKE if args.smoke else WORKLOADS
     _, peak = peak_for(device_kind, args.precision)
@@ -339,15 +354,68 @@ def workloads(args, device_kind, torch_device) -> dict:
             "jax_scan": lambda shape=shape: train_jax_scan(*shape),
             "torch": lambda shape=shape: train_torch(*shape, torch_device),
         }
+        flops = flops_per_example(sizes)
         out[name] = {
             "sizes": list(sizes),
             "batch": batch,
             "epochs": epochs,
             "m": len(X),
             "data": source,
-            "contenders": {k: measured(fn, sizes, batch, len(X), peak) for k, fn in runs.items()},
+            "contenders": {k: measured(fn, flops, batch, len(X), peak) for k, fn in runs.items()},
         }
+    out["E"] = cnn_workload(args, data, source, peak, torch_device)
+    out["C"] = ensemble_workload(args)
     return out
+
+
+def cnn_workload(args, data, source, peak, torch_device) -> dict:
+    """Workload E: jaxnet (hand-derived and autodiff) and PyTorch; the ``dW`` form chosen."""
+    from benchmarks import cnn
+
+    config = SMOKE_CNN if args.smoke else CNN
+    batch, epochs, m = config["batch"], config["epochs"], config["m"]
+    data = tuple(a[:m] for a in data)  # the smoke run: the first m of the train and test sets
+    shape = (batch, epochs, data, args.seed)
+    runs = {
+        "jaxnet": lambda: gpu_workloads.train_cnn_jaxnet("manual", *shape),
+        "jaxnet_autodiff": lambda: gpu_workloads.train_cnn_jaxnet("autodiff", *shape),
+        "torch": lambda: gpu_workloads.train_cnn_torch(*shape, torch_device),
+    }
+    flops = cnn.flops_per_example()
+    m_train = len(data[0])
+    return {
+        "network": "conv32k3-pool-conv64k3-pool-dense128-dense10, Adam",
+        "batch": batch,
+        "epochs": epochs,
+        "m": m_train,
+        "data": source,
+        "conv_dW": gpu_workloads.conv_dW_forms(args.smoke),
+        "contenders": {k: measured(fn, flops, batch, m_train, peak) for k, fn in runs.items()},
+    }
+
+
+def ensemble_workload(args) -> dict:
+    """Workload C: ``jn.fit_ensemble`` against the plain raw-JAX ``vmap``."""
+    config = SMOKE_ENSEMBLE if args.smoke else ENSEMBLE
+    K, iterations = config["models"], config["iterations"]
+    runs = {
+        "jaxnet": gpu_workloads.train_ensemble_jaxnet,
+        "raw_vmap": gpu_workloads.train_ensemble_raw,
+    }
+    contenders = {}
+    for who, train in runs.items():
+        total, rerun, acc = train(K, iterations, args.seed)
+        contenders[who] = {
+            "status": "ok",
+            "total_s": round(total, 3),
+            "rerun_s": round(rerun, 3),
+            "model_iterations_per_s": round(K * iterations / rerun, 1),
+            "mean_train_acc": round(acc, 4),
+        }
+    contenders["jaxnet"]["rerun_vs_raw_vmap"] = round(
+        contenders["jaxnet"]["rerun_s"] / contenders["raw_vmap"]["rerun_s"], 3
+    )
+    return {"models": K, "iterations": iterations, "contenders": contenders}
 
 
 def print_table(summary: dict) -> None:
@@ -361,6 +429,8 @@ def print_table(summary: dict) -> None:
         f"{'workload':10} {'contender':9} {'steps/s':>9} {'TFLOP/s':>8} {'of peak':>8} {'acc':>6}"
     )
     for name, w in summary["workloads"].items():
+        if name == "C":
+            continue
         for who, r in w["contenders"].items():
             if r["status"] != "ok":
                 print(f"{name:10} {who:9} {r['status']}")
@@ -370,6 +440,18 @@ def print_table(summary: dict) -> None:
                 f"{name:10} {who:9} {r['steps_per_s']:9.1f} {r['tflops']:8.3f} {frac:>8} "
                 f"{r['test_acc']:6.3f}"
             )
+    forms = summary["workloads"]["E"]["conv_dW"]
+    print(
+        f"E's conv dW here: {forms['chosen']} (matmul {forms['matmul_ms']} ms, "
+        f"convolution {forms['convolution_ms']} ms)"
+    )
+    c = summary["workloads"]["C"]
+    for who, r in c["contenders"].items():
+        print(
+            f"C {c['models']} models x {c['iterations']} iterations, {who}: total "
+            f"{r['total_s']} s, rerun {r['rerun_s']} s ({r['model_iterations_per_s']:.3g} "
+            "model-iterations/s)"
+        )
 
 
 def main(argv=None) -> int:

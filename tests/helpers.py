@@ -1,9 +1,11 @@
-"""Shared helpers for the core tests: activation lists, random params, data, architectures,
-and ``Scale``, a small layer of the tests' own that exercises the whole layer protocol."""
+"""Shared helpers for the tests: the checkout's paths, activation lists, random params, data,
+architectures, ``Scale`` (a small layer of the tests' own that exercises the whole layer
+protocol), the in-process ``jaxnet`` command and a compile counter."""
 
 import collections
 import contextlib
 import functools
+import os
 import re
 from pathlib import Path
 
@@ -16,7 +18,9 @@ import jaxnet as jn
 from jaxnet import initializers
 from jaxnet.layers.param_trees import is_shape
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[1]  # the checkout
+SHARED_DATA = Path(os.environ.get("JAXNET_SHARED_DATA", REPO.parent / "shared" / "data"))
+
 ACTIVATIONS = ("sigmoid", "tanh", "relu", "leaky_relu", "leaky_relu(0.2)", "softmax", "linear")
 ELEMENTWISE = tuple(a for a in ACTIVATIONS if a != "softmax")
 
@@ -52,7 +56,7 @@ def random_params(seed, net, dtype=jnp.float32, bias_scale=0.5):
             values = bias_scale * rng.normal(size=shape)
         else:
             values = np.abs(rng.normal(size=shape)) + 0.5
-        return jnp.asarray(values, dtype)
+        return jax.device_put(np.asarray(values, dtype))  # NumPy casts: no compile per shape
 
     def draw(shapes, trainable, name=None):  # in the layers' key order; a block nests its layers'
         if isinstance(shapes, dict):
@@ -64,19 +68,30 @@ def random_params(seed, net, dtype=jnp.float32, bias_scale=0.5):
     return tuple(draw(s, t) for s, t in zip(net.param_shapes(), net.trainable()))
 
 
+def random_inputs(layer, input_shape, m, rng):
+    """``(m, *input_shape)`` NumPy inputs for ``layer``: standard normals, or token ids in the
+    vocabulary for an Embedding (with zeros, the padding id, at the end of some rows)."""
+    vocab_size = getattr(layer, "vocab_size", None)
+    if vocab_size is None:
+        return rng.normal(size=(m, *input_shape))
+    ids = rng.integers(1, vocab_size, size=(m, *input_shape))
+    lengths = rng.integers(1, input_shape[0] + 1, size=(m, 1))
+    return np.where(np.arange(input_shape[0]) < lengths, ids, 0).astype(np.float64)
+
+
 def random_data(seed, net, m, dtype=jnp.float32):
     """``X (m, *input_shape)`` and labels as the public API takes them (integer classes for
     softmax+CCE)."""
     rng = np.random.default_rng(seed)
-    X = jnp.asarray(rng.normal(size=(m, *net.input_shape)), dtype)
+    X = random_inputs(net.layers[0], net.input_shape, m, rng)
     n_out = net.output_shape[0]
     if net.task == "multiclass":
-        Y = jnp.asarray(rng.integers(0, n_out, size=m), jnp.int32)
+        Y = rng.integers(0, n_out, size=m).astype(np.int32)
     elif net.task in ("binary", "multilabel"):
-        Y = jnp.asarray(rng.integers(0, 2, size=(m, n_out)), dtype)
+        Y = rng.integers(0, 2, size=(m, n_out)).astype(dtype)
     else:
-        Y = jnp.asarray(rng.normal(size=(m, n_out)), dtype)
-    return X, Y
+        Y = rng.normal(size=(m, n_out)).astype(dtype)
+    return jax.device_put(X.astype(dtype)), jax.device_put(Y)  # NumPy casts: no compile per shape
 
 
 def normalised_labels(net, Y, dtype=jnp.float32):
@@ -151,6 +166,20 @@ class Scale(jn.layers.Layer):
 def _last_axis(v, A):
     """``v (n,)`` shaped to broadcast along the last axis of ``A`` (no rank promotion)."""
     return v.reshape((1,) * (A.ndim - 1) + v.shape)
+
+
+def jaxnet(capsys, *argv):
+    """Run ``jaxnet argv`` in-process (``jaxnet.cli.main``): ``(exit status, stdout, stderr)``."""
+    from jaxnet import cli
+
+    code = cli.main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def without_time(history):
+    """A history without its wall times (``"time"``), the part two equal runs may differ in."""
+    return {k: v for k, v in history.items() if k != "time"}
 
 
 @functools.cache

@@ -102,3 +102,28 @@ NETWORKS += [
         None,
     ),
 ]
+
+# --- the sequence layers of course 5 (inputs (m, T, n); the Embedding's are token ids) ---
+from jaxnet.layers import GRU, LSTM, Bidirectional, Embedding, SimpleRNN  # noqa: E402
+
+CASES += [
+    (SimpleRNN(3, return_sequences=True), (4, 2)),
+    (LSTM(3), (4, 2)),  # the last state only
+    (GRU(2, return_sequences=True), (3, 3)),
+    (Embedding(6, 3), (4,)),  # the backward is a scatter-add
+    (Dense(3, "softmax"), (4, 2)),  # the same Dense at every step of a sequence
+    (Bidirectional(LSTM(2, return_sequences=True)), (3, 2)),  # both ways, concatenated
+]
+
+NETWORKS += [
+    (  # stacked recurrent layers, a Dense per step between them
+        (LSTM(3, return_sequences=True), Dense(2, "tanh"), GRU(3), Dense(2, "softmax")),
+        (4, 3),
+        None,
+    ),
+    (  # token ids, padding masked (zeros at the end of rows), a simple RNN
+        (Embedding(5, 3, mask_zero=True), SimpleRNN(3), Dense(1, "sigmoid")),
+        (4,),
+        None,
+    ),
+]

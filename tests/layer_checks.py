@@ -7,17 +7,21 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxnet.layers._autodiff import plain_autodiff
 from jaxnet.layers.param_trees import is_shape
 
 
 def vjp_in_layer_convention(layer, params, A_prev, dA, **forward_kwargs):
     """``(dA_prev, dparams)`` from ``jax.vjp`` of ``layer.forward``: ``dparams = vjp / m`` (the mean
-    cost's gradient), zeros for the non-trainable leaves, as ``layer.backward`` must return."""
+    cost's gradient), zeros for the non-trainable leaves, as ``layer.backward`` must return.
+    Traced under ``plain_autodiff``: JAX's own derivative of the ``lax`` primitives, not the
+    custom VJPs (the hand-derived backward) that conv and pooling carry."""
 
     def forward(p, a):
         return layer.forward(p, a, **forward_kwargs)[0]
 
-    vjp_params, vjp_A_prev = jax.vjp(forward, params, A_prev)[1](dA)
+    with plain_autodiff():
+        vjp_params, vjp_A_prev = jax.vjp(forward, params, A_prev)[1](dA)
     m = A_prev.shape[0]
     trainable = layer.trainable(tuple(A_prev.shape[1:]))  # a tree: a block nests its layers'
     dparams = jax.tree.map(lambda t, g: g / m if t else jnp.zeros_like(g), trainable, vjp_params)
@@ -50,7 +54,8 @@ def manual_and_vjp(layer, params, A_prev, dA, key, weights, *, train):
         return layer.forward(p, a, key=key, train=train, weights=weights)
 
     A, cache = forward(params, A_prev)
-    vjp = jax.vjp(lambda p, a: forward(p, a)[0], params, A_prev)[1](dA)
+    with plain_autodiff():  # JAX's own derivative, not the custom VJPs of conv and pooling
+        vjp = jax.vjp(lambda p, a: forward(p, a)[0], params, A_prev)[1](dA)
     return A, layer.backward(params, cache, dA), layer.stats(cache), vjp
 
 

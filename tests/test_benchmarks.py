@@ -9,13 +9,15 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
+from helpers import REPO, SHARED_DATA
 
-REPO = Path(__file__).resolve().parents[1]
 HIDDEN = ("torch", "keras", "flax")
-DATA = Path(os.environ.get("JAXNET_SHARED_DATA", REPO.parent / "shared" / "data")) / "mnist"
+DATA = SHARED_DATA / "mnist"
+
+pytestmark = pytest.mark.integration  # the harness runs its contenders as subprocesses
+QUICK_RUN = pytest.mark.xdist_group("benchmarks_quick_run")  # one worker, one run
 
 
 @pytest.fixture(scope="module")
@@ -41,12 +43,14 @@ def quick_run(tmp_path_factory):
     return proc, out
 
 
+@QUICK_RUN
 def test_quick_run_exits_cleanly(quick_run):
     proc, out = quick_run
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert (out / "results.md").read_text().startswith("# jaxnet benchmark results")
 
 
+@QUICK_RUN
 def test_results_json_structure(quick_run):
     _, out = quick_run
     results = json.loads((out / "results.json").read_text())
@@ -66,6 +70,7 @@ def test_results_json_structure(quick_run):
     assert all(t["met"] in (True, False, None) for t in results["targets"])
 
 
+@QUICK_RUN
 def test_cnn_workload(quick_run):
     """E: both jaxnet backprops train the CNN and time one step; the floor counts its FLOPs."""
     _, out = quick_run
@@ -86,6 +91,7 @@ def test_cnn_workload(quick_run):
     assert "## E · MNIST CNN" in (out / "results.md").read_text()
 
 
+@QUICK_RUN
 def test_missing_peers_are_reported(quick_run):
     _, out = quick_run
     results = json.loads((out / "results.json").read_text())
@@ -123,3 +129,32 @@ def test_residual_cost_reports_blocks_against_the_chain():
     for row in rows[1:]:
         chain, residual = float(row[2]), float(row[3])
         assert chain > 0 and residual > 0 and row[4].strip() == f"{residual / chain:.2f}x"
+
+
+def test_conv_grad_in_loop_times_each_backward():
+    """benchmarks/conv_grad_in_loop.py --quick: the layer's three backwards, each timed unrolled
+    and in lax.scan, the hand-derived row the 1.00x reference."""
+    cmd = [sys.executable, "benchmarks/conv_grad_in_loop.py", "--quick"]
+    proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    rows = [line.split("|")[1:-1] for line in proc.stdout.splitlines() if line.startswith("| ")]
+    assert [r[1].strip() for r in rows[1:]] == [
+        "autodiff",
+        "autodiff, JAX's transpose",
+        "hand-derived",
+    ]
+    assert all(float(r[2]) >= 0 and float(r[3]) >= 0 for r in rows[1:])
+    assert rows[-1][4].strip() == "1.00x"
+
+
+def test_cnn_products_times_every_form():
+    """benchmarks/cnn_products.py --quick: every piece of E's step timed, each dW form present."""
+    cmd = [sys.executable, "-m", "benchmarks.cnn_products", "--quick"]
+    proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    rows = [line.split("|")[1:-1] for line in proc.stdout.splitlines() if line.startswith("| ")]
+    names = [r[0].strip() for r in rows[1:]]
+    for form in ("matrix products (CPU form)", "one convolution (GPU form)", "JAX's transpose"):
+        assert f"conv2 dW, {form}" in names
+    assert "relu + pool1 backward, hand-derived" in names and "conv2 dA_prev" in names
+    assert all(float(r[1]) > 0 for r in rows[1:] if not r[0].startswith(" PyTorch"))

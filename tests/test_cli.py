@@ -17,24 +17,17 @@ from pathlib import Path
 import jax
 import numpy as np
 import pytest
+from helpers import REPO, jaxnet
 
 import jaxnet as jn
 from jaxnet import cli
-from jaxnet.io import checkpoint
+from jaxnet.io import atomic, checkpoint
 
-REPO = Path(__file__).resolve().parents[1]
 PNG = b"\x89PNG\r\n\x1a\n"
 RUN_FILES = ("config.json", "history.json", "history.csv", "metrics.json",
              "checkpoint.safetensors", "learning_curves.png")  # fmt: skip
 CONFIG_KEYS = {"dataset", "hidden_sizes", "hidden_activation", "output_activation", "scheme", "optimizer",
                "learning_rate", "epochs", "batch_size", "seed", "backprop", "network"}  # fmt: skip
-
-
-def jaxnet(capsys, *argv):
-    """Run ``jaxnet argv`` in-process: ``(exit status, stdout, stderr)``."""
-    code = cli.main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def assert_png(path: Path):
@@ -62,7 +55,8 @@ def test_train_writes_the_run_directory(planar_run):
     assert_png(planar_run / "learning_curves.png")
     assert_png(planar_run / "decision_boundary.png")
     assert not (planar_run / "predictions.png").exists()
-    assert not list(planar_run.glob(".*"))  # no temporary files left behind
+    left = [p for p in planar_run.glob(".*") if p.name not in atomic.BOOKKEEPING]
+    assert not left  # no temporary files left behind
     config = json.loads((planar_run / "config.json").read_text())
     assert set(config) >= CONFIG_KEYS
     assert (
@@ -86,6 +80,7 @@ def test_train_writes_the_run_directory(planar_run):
     assert ckpt.step == 200 and ckpt.params[0]["W"].shape == (4, 2)
 
 
+@pytest.mark.integration
 def test_python_m_jaxnet_and_the_jaxnet_script(tmp_path):
     """The README's ``jaxnet train``: no arguments, offline, seconds, a progress bar, the
     compilation cache on; then the installed script reads the run (cache off), and reports an
@@ -232,6 +227,7 @@ def test_errors_exit_2_with_one_line(argv, needle, tmp_path, capsys):
     assert not (tmp_path / "r").exists()  # a refused run leaves no folder behind
 
 
+@pytest.mark.integration
 def test_mnist_run(shared_data, tmp_path, capsys):
     run_dir = tmp_path / "mnist"
     code, out, _ = jaxnet(capsys, "train", "--dataset", "mnist", "--data-dir", shared_data / "mnist",
@@ -250,6 +246,7 @@ def test_mnist_run(shared_data, tmp_path, capsys):
     assert code == 0 and len(out.split()) == 2
 
 
+@pytest.mark.integration
 def test_cat_run(shared_data, tmp_path, capsys):
     run_dir = tmp_path / "cat"
     code, _, _ = jaxnet(capsys, "train", "--dataset", "cat", "--data-dir", shared_data / "catvnoncat",
@@ -293,6 +290,7 @@ def _script(name):
     return module
 
 
+@pytest.mark.integration
 def test_train_mnist_script(shared_data, capsys):
     argv = ["--epochs", "1", "--limit", "1000", "--data-dir", str(shared_data / "mnist")]
     assert _script("train_mnist").main(argv) == 0

@@ -8,31 +8,30 @@ import json
 import jax
 import numpy as np
 import pytest
+from helpers import jaxnet
 
 import jaxnet as jn
 from jaxnet import cli, plotting
 from jaxnet.cli import arch, commands, config, data
 from jaxnet.io import checkpoint
 from jaxnet.layers import (
+    GRU,
+    LSTM,
     Activation,
     AvgPool2D,
     BatchNorm,
+    Bidirectional,
     Conv2D,
     Dense,
     Dropout,
+    Embedding,
     Flatten,
     MaxPool2D,
     Residual,
+    SimpleRNN,
 )
 
 PNG = b"\x89PNG\r\n\x1a\n"
-
-
-def jaxnet(capsys, *argv):
-    """Run ``jaxnet argv`` in-process: ``(exit status, stdout, stderr)``."""
-    code = cli.main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def refused(capsys, *argv) -> str:
@@ -147,6 +146,27 @@ def restore(run_dir):
             ],
         ),  # fmt: skip
         ("dense8-tanh-dense10", [Dense(8), Activation("tanh"), Dense(10, "softmax")]),
+        (  # a character model: the vocabulary defaults to the outputs
+            "emb16-lstm64seq-rnn8seq-dense4tanh-gru32-dense10",
+            [
+                Embedding(10, 16),
+                LSTM(64, return_sequences=True),
+                SimpleRNN(8, return_sequences=True),
+                Dense(4, "tanh"),
+                GRU(32),
+                Dense(10, "softmax"),
+            ],
+        ),  # fmt: skip
+        ("emb4v30-rnn8-dense10", [Embedding(30, 4), SimpleRNN(8), Dense(10, "softmax")]),
+        (
+            "emb4v30-bilstm8seq-bigru3-dense10",
+            [
+                Embedding(30, 4),
+                Bidirectional(LSTM(8, return_sequences=True)),
+                Bidirectional(GRU(3)),
+                Dense(10, "softmax"),
+            ],
+        ),  # fmt: skip
     ],
 )
 def test_valid_arch_strings_give_these_layers(text, expected):
@@ -162,15 +182,19 @@ def test_valid_arch_strings_give_these_layers(text, expected):
     ("text", "token", "needle"),
     [
         ("dense64-dense64-conv8x3-dense10", "'conv8x3' (3rd)", "is not a conv layer: write conv<"),
-        ("lstm32-dense10", "'lstm32' (1st)", "is not a layer; tokens look like dense64"),
+        ("lstn32-dense10", "'lstn32' (1st)", "is not a layer; tokens look like dense64"),
+        ("lstm32s-dense10", "'lstm32s' (1st)", "is not a lstm layer: write lstm<units>[seq]"),
+        ("emb0-lstm8-dense10", "'emb0' (1st)", "dim must be an int in [1, 65536]"),
+        ("emb8v0-lstm8-dense10", "'emb8v0' (1st)", "vocab_size must be an int in [1, 16777216]"),
+        ("emb8-gru0-dense10", "'gru0' (2nd)", "units must be an int in [1, 16777216]"),
         ("dense-dense10", "'dense' (1st)", "is not a dense layer: write dense<units>"),
         ("conv8k-flatten-dense10", "'conv8k' (1st)", "is not a conv layer"),
         ("pool-flatten-dense10", "'pool' (1st)", "is not a pool layer"),
         ("dense8-dropout1.5-dense10", "'dropout1.5' (2nd)", "rate must be a number in [0, 1)"),
         ("dense8-dropout-dense10", "'dropout' (2nd)", "is not a dropout layer"),
-        ("conv0k3-flatten-dense10", "'conv0k3' (1st)", "filters must be an int >= 1"),
-        ("conv8k3s0-flatten-dense10", "'conv8k3s0' (1st)", "strides must be an int >= 1"),
-        ("dense0-dense10", "'dense0' (1st)", "units must be an int >= 1"),
+        ("conv0k3-flatten-dense10", "'conv0k3' (1st)", "filters must be an int in [1, 65536]"),
+        ("conv8k3s0-flatten-dense10", "'conv8k3s0' (1st)", "strides must be an int in [1, 1024]"),
+        ("dense0-dense10", "'dense0' (1st)", "units must be an int in [1, 16777216]"),
         ("dense8swish-dense10", "'dense8swish' (1st)", "is not a dense layer"),
         ("dense8--dense10", "'' (2nd)", "is empty"),
         ("-".join(["dense8"] * 10 + ["dense8x"]), "'dense8x' (11th)", "is not a dense layer"),
@@ -312,6 +336,16 @@ def test_regularised_shorthand_is_rebuilt_from_config_json(options):
             "'conv8k3' (1st) takes images (n_H, n_W, n_C), but vecs gives vectors of 2 features",
         ),  # fmt: skip
         (_vectors(), "pool2-flatten-dense1", "'pool2' (1st) takes images"),
+        (
+            _vectors(),
+            "lstm8-dense1",
+            "'lstm8' (1st) on input shape (2,): LSTM expects a sequence (T, n_x) per example",
+        ),  # fmt: skip
+        (
+            _vectors(),
+            "dense4-lstm8seq-dense1",
+            "'lstm8seq' (2nd) on input shape (4,): LSTM expects a sequence",
+        ),  # fmt: skip
     ],
 )
 def test_arch_that_does_not_fit_the_data(dataset, text, needle):
@@ -359,6 +393,7 @@ def test_train_help_documents_arch(capsys):
         cli.main(["train", "--help"])
     out = capsys.readouterr().out
     for needle in ("--arch ARCH", "--arch dense64-bn-dropout0.5-dense1", "conv32k3s2same", "lenet",
+                   "emb16v27", "lstm64seq", "bilstm32seq",
                    "--l2 LAMBDA", "--dropout RATE", "--batch-norm", "cat --arch",
                    "res[MAIN|SHORTCUT]", "res[conv16k3-bn-relu-conv16k3-bn]",
                    "res[conv32k3s2-bn-relu-conv32k3-bn|conv32k1s2-bn]"):  # fmt: skip
@@ -379,6 +414,8 @@ def mnist_cnn(shared_data, tmp_path_factory):
     return run_dir
 
 
+@pytest.mark.integration  # a CNN trained on MNIST by `jaxnet train`, once: one worker
+@pytest.mark.xdist_group("cli_mnist_cnn")
 def test_cnn_run_on_mnist_images(mnist_cnn, tmp_path, capsys):
     saved = json.loads((mnist_cnn / "config.json").read_text())
     assert (
@@ -413,12 +450,15 @@ def test_cnn_run_on_mnist_images(mnist_cnn, tmp_path, capsys):
     assert "rows have 3 values, but the network takes images 28x28x1: 784 pixel values" in err
 
 
+@pytest.mark.integration  # a CNN trained on MNIST by `jaxnet train`, once: one worker
+@pytest.mark.xdist_group("cli_mnist_cnn")
 def test_evaluate_a_cnn_run_on_images_of_another_shape(mnist_cnn, shared_data, capsys):
     err = refused(capsys, "evaluate", mnist_cnn, "--dataset", "cat", "--data-dir",
                   shared_data / "catvnoncat")  # fmt: skip
     assert "cat has examples of shape (64, 64, 3)" in err and "images of shape (28, 28, 1)" in err
 
 
+@pytest.mark.integration
 def test_cnn_with_batch_norm_and_dropout_resumes_bitwise(shared_data, tmp_path, capsys):
     """The BN moving statistics and the dropout key stream continue where the checkpoint
     left them: 1 + 1 epochs equal 2 epochs, bit for bit."""

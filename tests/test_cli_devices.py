@@ -8,6 +8,8 @@ import sys
 
 import pytest
 
+pytestmark = pytest.mark.integration  # `python -m jaxnet` subprocesses
+
 
 def _jaxnet(*args, cwd, timeout=180):
     return subprocess.run(

@@ -72,6 +72,8 @@ def test_mnist_cnn_reaches_99_percent_in_3_epochs(shared_data, record_property):
     report(record_property, "mnist_cnn_test_accuracy", test_accuracy)
     np.testing.assert_allclose(history["learning_rate"], [3e-3, 3e-3 / 4, 3e-3 / 7], rtol=1e-6)
     assert test_accuracy >= 0.990
+    # epoch 1 runs at the constant 3e-3: notebook 07's one-epoch training, whose >= 98 % this is
+    assert history["val_accuracy"][0] >= 0.98
 
 
 def cat_cnn():

@@ -11,11 +11,11 @@ from pathlib import Path
 
 import jax
 import pytest
+from helpers import REPO
 
 import jaxnet as jn
 from jaxnet.io import compilation_cache as cc
 
-REPO = Path(__file__).resolve().parents[1]
 CONFIG = (
     "jax_compilation_cache_dir",
     "jax_persistent_cache_min_compile_time_secs",
@@ -154,6 +154,7 @@ def test_corrupt_entries_are_removed_with_one_warning(fresh, tmp_path):
 # --- two processes ----------------------------------------------------------------------------
 
 
+@pytest.mark.integration
 def test_second_process_hits_the_cache_with_bit_identical_results(tmp_path):
     folder = tmp_path / "xla"
     first, _ = run_fit(folder)

@@ -14,14 +14,17 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+from helpers import REPO
+
 import jaxnet
 
-REPO = Path(__file__).resolve().parents[1]
 DOCS = REPO / "docs"
 PAGES = (
     "index",
     "getting_started",
     "course",
+    "models",
     "notebooks",
     "cli",
     "api",
@@ -76,6 +79,7 @@ def text_of(page: Path) -> str:
     return re.sub(r"<[^>]+>", " ", page.read_text())
 
 
+@pytest.mark.integration
 def test_the_site_builds_with_warnings_as_errors(tmp_path):
     """One build (the checks share it): every page, the API of __all__, the CLI's commands."""
     result = sphinx_build(
@@ -152,6 +156,7 @@ def broken():
 '''
 
 
+@pytest.mark.integration
 def test_warnings_fail_the_build(tmp_path):
     """An undocumented public function, a broken reference, a bad docstring: each fails -W."""
     conf = (DOCS / "conf.py").read_text()

@@ -34,10 +34,6 @@ def model(stacked, k):
     return jax.tree.map(lambda a: a[k], stacked)
 
 
-def without_time(history):
-    return {k: v for k, v in history.items() if k != "time"}
-
-
 def assert_histories_close(got, expected, **tol):
     assert set(got) == set(expected)
     for key in expected:

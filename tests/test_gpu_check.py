@@ -5,11 +5,10 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
+from helpers import REPO
 
-REPO = Path(__file__).resolve().parents[1]
 SCRIPT = REPO / "scripts" / "gpu_check.py"
 sys.path.insert(0, str(SCRIPT.parent))
 
@@ -28,6 +27,10 @@ def run(*args, timeout=600):
     )
 
 
+# the smoke run is a subprocess; its two tests share one worker (one run)
+SMOKE = pytest.mark.xdist_group("gpu_check_smoke")
+
+
 @pytest.fixture(scope="module")
 def smoke():
     proc = run("--platform", "cpu", "--smoke", "--precision", "tensorfloat32")
@@ -35,6 +38,8 @@ def smoke():
     return json.loads(proc.stdout.strip().splitlines()[-1]), proc.stdout
 
 
+@pytest.mark.integration
+@SMOKE
 def test_smoke_run_reports_every_workload_and_contender(smoke):
     summary, _ = smoke
     assert summary["status"] == "ok" and summary["platform"] == "cpu"
@@ -42,11 +47,14 @@ def test_smoke_run_reports_every_workload_and_contender(smoke):
     assert summary["jax_default_matmul_precision"] == "tensorfloat32"
     assert summary["tests"] == {"status": "skipped", "reason": "--smoke"}
     assert summary["peak_tflops"] is None and summary["peaks_tflops"] == "unknown"
-    assert set(summary["workloads"]) == {"A", "wide"}
-    for name, w in summary["workloads"].items():
-        assert w["data"] == "synthetic" and w["m"] == gpu_check.SMOKE_M, name
-        assert set(w["contenders"]) == {"jaxnet", "jax_scan", "torch"}
-        for who in ("jaxnet", "jax_scan"):
+    assert set(summary["workloads"]) == {"A", "wide", "E", "C"}
+    for name in ("A", "wide", "E"):
+        w = summary["workloads"][name]
+        m = gpu_check.SMOKE_CNN["m"] if name == "E" else gpu_check.SMOKE_M
+        assert w["data"] == "synthetic" and w["m"] == m, name
+        ours = ("jaxnet", "jaxnet_autodiff") if name == "E" else ("jaxnet", "jax_scan")
+        assert set(w["contenders"]) == {*ours, "torch"}
+        for who in ours:
             r = w["contenders"][who]
             assert r["status"] == "ok", (name, who, r)
             assert r["steps_per_s"] > 0 and r["tflops"] > 0 and r["fraction_of_peak"] is None
@@ -54,6 +62,27 @@ def test_smoke_run_reports_every_workload_and_contender(smoke):
         assert w["contenders"]["torch"]["status"] in ("ok", "missing")
 
 
+@pytest.mark.integration
+@SMOKE
+def test_smoke_run_reports_the_conv_form_and_the_ensembles(smoke):
+    """On a CPU jaxnet's convolution takes dW as matrix products (both forms timed); C runs
+    ``fit_ensemble`` and the raw-JAX vmap, each timed twice."""
+    summary, stdout = smoke
+    forms = summary["workloads"]["E"]["conv_dW"]
+    assert forms["chosen"] == "matmul"
+    assert forms["matmul_ms"] > 0 and forms["convolution_ms"] > 0
+    assert "E's conv dW here: matmul" in stdout
+    c = summary["workloads"]["C"]
+    assert (c["models"], c["iterations"]) == tuple(gpu_check.SMOKE_ENSEMBLE.values())
+    ours, raw = c["contenders"]["jaxnet"], c["contenders"]["raw_vmap"]
+    for r in (ours, raw):
+        assert r["status"] == "ok" and r["total_s"] >= r["rerun_s"] > 0
+        assert 0 < r["mean_train_acc"] <= 1
+    assert ours["rerun_vs_raw_vmap"] > 0
+
+
+@pytest.mark.integration
+@SMOKE
 def test_smoke_run_prints_a_table_then_one_json_line(smoke):
     _, stdout = smoke
     lines = stdout.strip().splitlines()

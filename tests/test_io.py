@@ -29,15 +29,20 @@ def test_write_text_bytes_json_round_trip(tmp_path):
 def test_replaces_an_existing_file(tmp_path):
     target = tmp_path / "config.json"
     target.write_text("old")
-    atomic.write_text(target, "new")
+    with pytest.raises(FileExistsError, match="not written by jaxnet"):
+        atomic.write_text(target, "new")  # the user's file: only when told so
+    assert target.read_text() == "old"
+    atomic.write_text(target, "new", overwrite=True)
     assert target.read_text() == "new"
+    atomic.write_text(target, "newer")  # now jaxnet's own
+    assert target.read_text() == "newer"
 
 
 @pytest.mark.parametrize("error", [RuntimeError, KeyboardInterrupt, OSError])
 def test_a_failing_writer_leaves_the_old_file_and_no_temp(tmp_path, error):
     target = tmp_path / "checkpoint.safetensors"
     target.write_bytes(b"previous")
-    with pytest.raises(error), atomic.atomic_path(target) as tmp:
+    with pytest.raises(error), atomic.atomic_path(target, overwrite=True) as tmp:
         assert tmp.parent == tmp_path and tmp.name.startswith(".checkpoint.")
         assert tmp.name.endswith(".tmp.safetensors")
         tmp.write_bytes(b"half a fi")

@@ -9,7 +9,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 from absl.testing import parameterized
-from helpers import ACTIVATIONS, writing_a_layer
+from helpers import ACTIVATIONS, random_inputs, writing_a_layer
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from layer_cases import CASES, case_id
@@ -53,7 +53,7 @@ def test_backward_equals_vjp_of_forward(layer, input_shape, m, seed, train, padd
     with jax.enable_x64(True):
         rng = np.random.default_rng(seed)
         params = random_layer_params(layer, input_shape, rng)
-        A_prev = jnp.asarray(rng.normal(size=(m, *input_shape)))
+        A_prev = jnp.asarray(random_inputs(layer, input_shape, m, rng))
         output_shape = layer.output_shape(input_shape)
         dA = jnp.asarray(rng.normal(size=(m, *output_shape)))
         weights = None

@@ -1,5 +1,6 @@
-"""Conv2D: the hand-derived conv_backward equals jax.vjp (hypothesis-drawn shapes, strides, paddings),
-finite differences, and the course's loops; "same" padding as Keras/TF; the layer protocol; bad input."""
+"""Conv2D: the hand-derived conv_backward, each of its dW forms and the custom VJP equal jax.vjp of the
+plain convolution (hypothesis-drawn shapes, strides, paddings), finite differences, and the course's
+loops; the dW form follows the platform; "same" padding as Keras/TF; the layer protocol; bad input."""
 
 import functools
 import itertools
@@ -14,7 +15,8 @@ from hypothesis import strategies as st
 from layer_checks import assert_finite_differences, vjp_in_layer_convention
 
 import jaxnet as jn
-from jaxnet.layers import Conv2D, conv_backward, conv_forward
+from jaxnet.layers import Conv2D, conv, conv_backward, conv_forward
+from jaxnet.layers._autodiff import plain_autodiff
 from jaxnet.layers.conv import conv_padding, same_padding
 
 PADDINGS = ("valid", "same", 0, 1, 2)
@@ -68,14 +70,34 @@ def _fits(n_H, n_W, f, stride, pad) -> bool:
 # --- backward == jax.vjp over drawn shapes ---------------------------------------------
 
 
+DW_FORMS = {"matmul": conv._dW_matmul, "convolution": conv._dW_convolution}
+
+
 @functools.partial(jax.jit, static_argnames=("stride", "pad"))
 def _manual_and_vjp(A_prev, W, b, dZ, *, stride, pad):
-    """``conv_backward`` and ``jax.vjp`` of ``conv_forward`` (its dW, db over m): one compile."""
-    dA_prev, dW, db = conv_backward(dZ, conv_forward(A_prev, W, b, stride, pad)[1])
-    _, vjp = jax.vjp(lambda a, w, c: conv_forward(a, w, c, stride, pad)[0], A_prev, W, b)
-    ref_A, ref_W, ref_b = vjp(dZ)
+    """``conv_backward``; ``jax.vjp`` of the plain convolution (its dW, db over m); ``jax.vjp`` of
+    ``conv_forward`` through its custom VJP (the same, over m); each dW form (over m). One compile."""
+
+    def forward(a, w, c):
+        return conv_forward(a, w, c, stride, pad)[0]
+
+    Z, cache = conv_forward(A_prev, W, b, stride, pad)
+    dA_prev, dW, db = conv_backward(dZ, cache)
     m = A_prev.shape[0]
-    return (dA_prev, dW, db), (ref_A, ref_W / m, ref_b / m)
+    with plain_autodiff():  # JAX's own transpose of lax.conv_general_dilated
+        ref_A, ref_W, ref_b = jax.vjp(forward, A_prev, W, b)[1](dZ)
+    custom_A, custom_W, custom_b = jax.vjp(forward, A_prev, W, b)[1](dZ)
+    f = W.shape[0]
+    forms = {
+        name: form(A_prev, dZ, f=f, stride=stride, padding=cache.padding) / m
+        for name, form in DW_FORMS.items()
+    }
+    return (
+        (dA_prev, dW, db),
+        (ref_A, ref_W / m, ref_b / m),
+        (custom_A, custom_W / m, custom_b / m),
+        forms,
+    )
 
 
 @settings(max_examples=20, deadline=None, derandomize=True)
@@ -83,7 +105,8 @@ def _manual_and_vjp(A_prev, W, b, dZ, *, stride, pad):
     m=st.integers(1, 3),
     n_H=st.integers(1, 7),
     n_W=st.integers(1, 7),
-    n_C_prev=st.integers(1, 3),
+    # 1-3: all offsets in one CPU product; 5, 12: groups of 7 and 3 offsets; 33: one each
+    n_C_prev=st.sampled_from([1, 2, 3, 5, 12, 33]),
     n_C=st.integers(1, 3),
     f=st.integers(1, 3),
     stride=st.integers(1, 3),
@@ -99,8 +122,27 @@ def test_conv_backward_equals_vjp(m, n_H, n_W, n_C_prev, n_C, f, stride, pad, se
         n_H_out = (n_H + top + bottom - f) // stride + 1
         n_W_out = (n_W + left + right - f) // stride + 1
         dZ = jnp.asarray(rng.normal(size=(m, n_H_out, n_W_out, n_C)))
-        manual, reference = _manual_and_vjp(A_prev, W, b, dZ, stride=stride, pad=pad)
+        manual, reference, custom, forms = _manual_and_vjp(A_prev, W, b, dZ, stride=stride, pad=pad)
         chex.assert_trees_all_close(manual, reference, rtol=1e-10, atol=1e-12)
+        chex.assert_trees_all_close(custom, reference, rtol=1e-10, atol=1e-12)
+        for dW in forms.values():
+            chex.assert_trees_all_close(dW, reference[1], rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("stride, pad", [(1, "same"), (2, "valid")])
+def test_dW_matmul_in_chunks_equals_vjp(x64, stride, pad):
+    """Examples too large for one chunk (float64 20x20x33 in, 40 channels out: 2 of 6 per
+    chunk): the CPU form's scan over chunks of examples."""
+    rng = np.random.default_rng(stride)
+    A_prev, W, b = _arrays(rng, 6, 20, 21, 33, 3, 40)
+    m = 6
+    per_example = (A_prev[0].size + W.shape[3] * 20 * 21) * 8
+    assert 2 * per_example <= conv._CHUNK_BYTES < 6 * per_example  # several chunks
+    padding = conv_padding(pad, 20, 21, 3, stride)
+    n_out = [(n + sum(p) - 3) // stride + 1 for n, p in zip((20, 21), padding, strict=True)]
+    dZ = jnp.asarray(rng.normal(size=(m, *n_out, 40)))
+    _, reference, _, forms = _manual_and_vjp(A_prev, W, b, dZ, stride=stride, pad=pad)
+    chex.assert_trees_all_close(forms["matmul"], reference[1], rtol=1e-10, atol=1e-12)
 
 
 @functools.partial(jax.jit, static_argnames="layer")
@@ -204,6 +246,72 @@ def test_conv_cache_crosses_jit_and_vmap():
     )
     stacked = per_model(jnp.stack([W, W]))
     chex.assert_trees_all_close(stacked[1][0], grads[1], rtol=1e-6)
+
+
+# --- the dW form per platform; the custom VJP ------------------------------------------
+
+
+def _grad_W(A_prev, W):
+    return jax.grad(lambda w: jnp.sum(conv_forward(A_prev, w, jnp.zeros(3), 2, 1)[0]))(W)
+
+
+@pytest.mark.parametrize(
+    "platform, form", [("cpu", "dot_general"), ("cuda", "convolution"), ("tpu", "convolution")]
+)
+def test_dW_form_follows_the_platform(platform, form):
+    """Lowered for CPU, ``jax.grad`` wrt the kernel of a cost linear in ``Z`` (the forward is not
+    needed) is matrix products; for GPU and TPU, the one convolution."""
+    A_prev, W = jnp.ones((2, 6, 6, 2)), jnp.ones((3, 3, 2, 3))
+    text = jax.jit(_grad_W).trace(A_prev, W).lower(lowering_platforms=(platform,)).as_text()
+    other = {"dot_general": "convolution", "convolution": "dot_general"}[form]
+    assert f"stablehlo.{form}" in text and f"stablehlo.{other}" not in text
+
+
+def _loss(A_prev, W, b):
+    return jnp.sum(jnp.tanh(conv_forward(A_prev, W, b, 2, "same")[0]) ** 2)
+
+
+@jax.jit
+def _custom_and_plain(A_prev, W, b):
+    """Gradients, per-model gradients (vmap) and a second-order gradient: through the custom
+    VJP, then of the plain convolution. One compile."""
+    grad = jax.grad(_loss, argnums=(0, 1, 2))
+
+    def results():
+        per_model = jax.vmap(grad, in_axes=(None, 0, None))(A_prev, jnp.stack([W, -W]), b)
+        second = jax.grad(lambda w: jnp.sum(grad(A_prev, w, b)[1] ** 2))(W)
+        return grad(A_prev, W, b), per_model, second
+
+    custom = results()
+    with plain_autodiff():
+        return custom, results()
+
+
+def test_custom_vjp_twice_jitted_vmapped_and_second_order(x64):
+    """``jax.grad`` through the custom VJP equals JAX's own derivative: eagerly, jitted (twice),
+    vmapped over models, and differentiated again (reverse over reverse)."""
+    rng = np.random.default_rng(3)
+    A_prev, W, b = _arrays(rng, 3, 7, 6, 2, 3, 3)
+    for _ in range(2):
+        custom, plain = _custom_and_plain(A_prev, W, b)
+        chex.assert_trees_all_close(custom, plain, rtol=1e-9, atol=1e-12)
+    eager = jax.grad(_loss, argnums=1)(A_prev, W, b)
+    chex.assert_trees_all_close(eager, plain[0][1], rtol=1e-10, atol=1e-12)
+
+
+def test_forward_mode_needs_plain_autodiff():
+    """A custom VJP has no forward mode: ``jax.jvp`` raises JAX's TypeError; traced under
+    ``plain_autodiff`` the plain convolution has one."""
+    A_prev, W = jnp.ones((1, 4, 4, 1)), jnp.ones((2, 2, 1, 1))
+
+    def Z(w):
+        return conv_forward(A_prev, w, jnp.zeros(1))[0]
+
+    with pytest.raises(TypeError, match="forward-mode"):
+        jax.jvp(Z, (W,), (W,))
+    with plain_autodiff():
+        _, tangent = jax.jvp(Z, (W,), (W,))
+    np.testing.assert_allclose(tangent, Z(W))  # Z is linear in W
 
 
 # --- padding -------------------------------------------------------------------------------
@@ -344,6 +452,6 @@ def test_the_witnesses_catch_a_planted_bug(x64):
             (dA_prev, 2 * dW * 1.01, 2 * db),
             G,
         )
-    _, reference = _manual_and_vjp(A_prev, W, b, G, stride=2, pad="same")
+    reference = _manual_and_vjp(A_prev, W, b, G, stride=2, pad="same")[1]
     with pytest.raises(AssertionError):
         chex.assert_trees_all_close((dA_prev, dW * 1.01, db), reference, rtol=1e-10)

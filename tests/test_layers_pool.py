@@ -1,5 +1,6 @@
-"""MaxPool2D / AvgPool2D: the hand-derived pool_backward equals jax.vjp (hypothesis-drawn shapes,
-windows, strides, overlapping), finite differences and the course's loops; ties; the protocol; bad input."""
+"""MaxPool2D / AvgPool2D: the hand-derived pool_backward and the custom VJP of pool_forward equal
+jax.vjp of the plain reduce_window (hypothesis-drawn shapes, windows, strides, overlapping), finite
+differences and the course's loops; ties; the protocol; bad input."""
 
 import functools
 import itertools
@@ -15,6 +16,7 @@ from layer_checks import assert_finite_differences
 
 import jaxnet as jn
 from jaxnet.layers import AvgPool2D, MaxPool2D, pool_backward, pool_forward
+from jaxnet.layers._autodiff import plain_autodiff
 
 # --- the course's loops: the third witness ------------------------------------------------
 
@@ -67,9 +69,16 @@ def pool_backward_loops(dA, A_prev, f, stride, mode, mask=first_max_mask):
 
 @functools.partial(jax.jit, static_argnames=("f", "stride", "mode"))
 def _manual_and_vjp(A_prev, dA, *, f, stride, mode):
+    """``pool_backward``, ``jax.vjp`` of the plain ``reduce_window``, and ``jax.vjp`` of
+    ``pool_forward`` through its custom VJP. One compile."""
+
+    def forward(a):
+        return pool_forward(a, f, stride, mode)[0]
+
     manual = pool_backward(dA, pool_forward(A_prev, f, stride, mode)[1])
-    _, vjp = jax.vjp(lambda a: pool_forward(a, f, stride, mode)[0], A_prev)
-    return manual, vjp(dA)[0]
+    with plain_autodiff():
+        reference = jax.vjp(forward, A_prev)[1](dA)[0]
+    return manual, reference, jax.vjp(forward, A_prev)[1](dA)[0]
 
 
 @settings(max_examples=40, deadline=None, derandomize=True)
@@ -92,8 +101,9 @@ def test_pool_backward_equals_vjp(m, n_H, n_W, n_C, f, stride, mode, seed):
         A_prev = jnp.asarray(rng.normal(size=(m, n_H, n_W, n_C)))
         shape = (m, (n_H - f) // stride + 1, (n_W - f) // stride + 1, n_C)
         dA = jnp.asarray(rng.normal(size=shape))
-        manual, reference = _manual_and_vjp(A_prev, dA, f=f, stride=stride, mode=mode)
+        manual, reference, custom = _manual_and_vjp(A_prev, dA, f=f, stride=stride, mode=mode)
         chex.assert_trees_all_close(manual, reference, rtol=1e-12, atol=1e-14)
+        chex.assert_trees_all_close(custom, reference, rtol=1e-12, atol=1e-14)
 
 
 @pytest.mark.parametrize("mode", ["max", "average"])
@@ -155,6 +165,34 @@ def test_pool_float32_jitted():
         chex.assert_shape([A, dA_prev], [(4, 4, 4, 3), (4, 9, 9, 3)])
         chex.assert_type([A, dA_prev], jnp.float32)
         assert float(dA_prev[:, 8].sum()) == 0  # the last row no window reaches
+
+
+@jax.jit
+def _pool_grads(A_prev):
+    """Per-model gradients (vmap) and a second-order gradient of a max-then-average pooling,
+    through the custom VJPs, then of the plain ``reduce_window``. One compile."""
+
+    def loss(a):
+        pooled = pool_forward(pool_forward(a, 2, 1, "max")[0], 2, 2, "average")[0]
+        return jnp.sum(jnp.sin(pooled))
+
+    def results():
+        per_model = jax.vmap(jax.grad(loss))(jnp.stack([A_prev, -A_prev]))
+        return per_model, jax.grad(lambda a: jnp.sum(jax.grad(loss)(a) * a))(A_prev)
+
+    custom = results()
+    with plain_autodiff():
+        return custom, results()
+
+
+def test_custom_vjp_vmapped_twice_and_second_order(x64):
+    rng = np.random.default_rng(4)
+    A_prev = jnp.asarray(rng.normal(size=(2, 7, 6, 2)))
+    for _ in range(2):
+        custom, plain = _pool_grads(A_prev)
+        chex.assert_trees_all_close(custom, plain, rtol=1e-12, atol=1e-14)
+    with pytest.raises(TypeError, match="forward-mode"):
+        jax.jvp(lambda a: pool_forward(a, 2)[0], (A_prev,), (A_prev,))
 
 
 # --- the layer protocol --------------------------------------------------------------------

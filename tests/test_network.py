@@ -26,6 +26,7 @@ from layer_cases import NETWORKS, case_id
 
 import jaxnet as jn
 from jaxnet import network
+from jaxnet.layers._autodiff import plain_autodiff
 
 # the largest manual-vs-autodiff relative difference seen, per dtype (printed with -s)
 LARGEST_RELATIVE_DIFFERENCE = {"float32": 0.0, "float64": 0.0}
@@ -40,7 +41,9 @@ def report_largest_relative_difference():
 
 def _manual_and_autodiff(net, params, X, Y):
     _, caches = jn.forward_with_caches(net, params, X)
-    return jn.backward(net, params, caches, Y), jax.grad(jn.cost, argnums=1)(net, params, X, Y)
+    with plain_autodiff():  # JAX's own derivative of conv and pooling, not their custom VJPs
+        autodiff = jax.grad(jn.cost, argnums=1)(net, params, X, Y)
+    return jn.backward(net, params, caches, Y), autodiff
 
 
 # one compilation per architecture and dtype (the public functions' own jits inline into it)
@@ -56,8 +59,15 @@ def assert_manual_equals_autodiff(net, m, seed, dtype):
         chex.assert_trees_all_equal_structs(manual, params)
         chex.assert_trees_all_equal_structs(autodiff, params)
         chex.assert_trees_all_close(manual, autodiff, **TOLERANCES[dtype])
-        difference = jn.relative_difference(manual, autodiff)
+        difference = _relative_difference(manual, autodiff)
         LARGEST_RELATIVE_DIFFERENCE[dtype] = max(LARGEST_RELATIVE_DIFFERENCE[dtype], difference)
+
+
+def _relative_difference(g1, g2) -> float:
+    """``jn.relative_difference`` in NumPy (for the report: no compile per tree of shapes)."""
+    v1, v2 = (np.concatenate([np.ravel(a) for a in jax.tree.leaves(g)]) for g in (g1, g2))
+    denominator = np.linalg.norm(v1) + np.linalg.norm(v2)
+    return float(np.linalg.norm(v1 - v2) / denominator) if denominator > 0 else 0.0
 
 
 @pytest.mark.parametrize("dtype", ("float64", "float32"))
@@ -69,7 +79,7 @@ def test_every_hidden_activation_with_every_output(output, loss, dtype):
     assert_manual_equals_autodiff(net, m=9, seed=0, dtype=dtype)
 
 
-@settings(max_examples=8, deadline=None, derandomize=True)
+@settings(max_examples=3, deadline=None, derandomize=True)  # each draw compiles twice
 @given(architectures())
 @example((make_net((3, 2), (), "sigmoid"), 1, 0))  # depth 1: logistic regression, one example
 @example((make_net((8, 8, 8, 8, 8, 8), ("relu",) * 4, "softmax"), 16, 1))  # depth 5
@@ -328,7 +338,10 @@ def _sequential(case):
 def _core_manual_and_autodiff(net, params, X, Y, weights, key, *, train):
     manual = network.loss_and_grads(net, params, X, Y, weights, "manual", key=key, train=train)
     autodiff = network.loss_and_grads(net, params, X, Y, weights, "autodiff", key=key, train=train)
-    reference = jax.grad(network.cost, argnums=1)(net, params, X, Y, weights, key=key, train=train)
+    with plain_autodiff():
+        reference = jax.grad(network.cost, argnums=1)(
+            net, params, X, Y, weights, key=key, train=train
+        )
     return manual, autodiff, reference
 
 
@@ -509,7 +522,7 @@ def test_round_trip_through_json():
         ),
         (
             {"input_shape": [2], "layers": [{"kind": "dense", "units": -1}], "loss": "mse"},
-            "units must be an int >= 1",
+            "units must be an int in",
         ),
         ({"input_shape": [2], "layers": "dense", "loss": "mse"}, "needs a list 'layers'"),
         ({"layers": [], "loss": "mse"}, "needs a list 'layers' and an 'input_shape'"),
@@ -534,9 +547,16 @@ def test_crafted_network_dicts_are_refused(d, match):
         ([jn.layers.Dense(2), "relu"], (2,), TypeError, r"layers\[1\] must be a layer"),
         (
             [jn.layers.Dense(2, "softmax")],
-            (2, 3),
+            (2, 3, 1),
             ValueError,
             r"layers\[0\].*put a Flatten\(\) before it",
+        ),
+        (  # a Dense on a sequence (T, n) acts at every step: a sequence is no output
+            [jn.layers.Dense(2, "softmax")],
+            (2, 3),
+            ValueError,
+            r"got shape \(2, 2\): a sequence per example; give the last recurrent layer "
+            "return_sequences=False",
         ),
         (
             [jn.layers.Dense(2), Scale()],

@@ -4,6 +4,10 @@ Each notebook is executed in a fresh ``python3`` kernel (ipykernel's kernelspec,
 into the environment with ipykernel itself) with ``notebooks/`` as its working directory
 and ``JAXNET_SHARED_DATA`` pointing at the real data. The notebooks assert their own key
 results (accuracies, gradient checks), so a changed result fails here with the cell.
+
+``JAXNET_QUICK=1`` is set too: the long trainings whose results a slow test reproduces the
+same way (named beside each such check in the notebook) take a few steps instead, and the
+notebook skips those checks; every other check runs as a person's run does.
 """
 
 import re
@@ -23,6 +27,23 @@ COURSE_NOTEBOOKS = (
 )
 NOTEBOOKS = sorted(p.name for p in NOTEBOOK_DIR.glob("*.ipynb"))
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def test_quick_checks_name_the_test_that_asserts_them():
+    """Every check a quick run skips names a test of this suite that asserts the result."""
+    checked = 0
+    for name in NOTEBOOKS:
+        nb = nbformat.read(NOTEBOOK_DIR / name, as_version=4)
+        for cell in nb.cells:
+            for line in cell.source.splitlines():
+                if line.startswith("if not QUICK:"):
+                    path, test = re.fullmatch(
+                        r"if not QUICK:  # (tests/test_\w+\.py)::(test_\w+).*", line
+                    ).groups()
+                    source = (NOTEBOOK_DIR.parent / path).read_text()
+                    assert re.search(rf"^def {test}\(", source, re.M), (name, line)
+                    checked += 1
+    assert checked >= 7, checked
 
 
 def test_course_notebooks_exist():
@@ -47,6 +68,7 @@ def test_notebook_is_stripped(name):
 @pytest.mark.parametrize("name", NOTEBOOKS)
 def test_notebook_runs(name, shared_data, monkeypatch):
     monkeypatch.setenv("JAXNET_SHARED_DATA", str(shared_data))  # the kernel inherits os.environ
+    monkeypatch.setenv("JAXNET_QUICK", "1")
     nb = nbformat.read(NOTEBOOK_DIR / name, as_version=4)
     client = NotebookClient(
         nb,

@@ -20,9 +20,11 @@ import tomllib
 import zipfile
 from pathlib import Path
 
+import pytest
+from helpers import REPO
+
 import jaxnet
 
-REPO = Path(__file__).resolve().parents[1]
 SOURCES = ("pyproject.toml", "README.md", "jaxnet")  # what the build reads
 
 
@@ -83,6 +85,7 @@ def test_version_has_one_source():
     assert isinstance(project["project"]["license"], str), "license is an SPDX expression"
 
 
+@pytest.mark.integration
 def test_the_wheel_installs_into_a_fresh_venv_and_trains(tmp_path):
     wheel, sdist = build_dists(tmp_path)
     assert wheel.name == f"jaxnet-{jaxnet.__version__}-py3-none-any.whl"
@@ -149,6 +152,7 @@ def python_blocks(markdown: str) -> str:
     return "\n".join(re.findall(r"^```python\n(.*?)^```", markdown, re.S | re.M))
 
 
+@pytest.mark.integration
 def test_the_public_api_type_checks(tmp_path):
     """mypy over jaxnet/__init__.py and a user's program (the docs' example), as pyproject scopes it.
 
@@ -185,13 +189,15 @@ def test_the_public_api_type_checks(tmp_path):
 
 def test_extras_stay_minimal():
     project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
-    # tensorboard: the TensorBoard callback's writer (issue 15), included in the test extra
+    # tensorboard: the TensorBoard callback's writer (issue 15); interop: Flax and Equinox for
+    # jn.interop (issue 20); both included in the test extra
     assert set(project["optional-dependencies"]) == {
         "datasets",
         "docs",
         "test",
         "bench",
         "tensorboard",
+        "interop",
     }
     test_extra = " ".join(project["optional-dependencies"]["test"])
     for need in (
@@ -199,5 +205,6 @@ def test_extras_stay_minimal():
         "build",
         "setuptools",
         "mypy",
-    ):  # what the docs and wheel tests run
+        "jaxnet[interop]",
+    ):  # what the docs, wheel and interop tests run
         assert need in test_extra, f"the test extra lacks {need}"

@@ -40,6 +40,8 @@ def sharded(shared_data, tmp_path_factory):
     return json.loads((out / "result.json").read_text()), out / "ckpt"
 
 
+@pytest.mark.integration
+@pytest.mark.xdist_group("sharded_worker")
 def test_data_is_split_over_eight_devices(sharded):
     result, _ = sharded
     assert result["devices"] == 8
@@ -47,6 +49,8 @@ def test_data_is_split_over_eight_devices(sharded):
     assert result["shard_shapes"] == [51]  # 402 rows padded to 408 = 8 x 51
 
 
+@pytest.mark.integration
+@pytest.mark.xdist_group("sharded_worker")
 @pytest.mark.parametrize("index", range(4))
 def test_sharded_fit_equals_single_device(sharded, index):
     run = sharded[0]["runs"][index]
@@ -56,18 +60,24 @@ def test_sharded_fit_equals_single_device(sharded, index):
     assert run["params_sharding"] == "P()"  # replicated
 
 
+@pytest.mark.integration
+@pytest.mark.xdist_group("sharded_worker")
 @pytest.mark.parametrize("shard", ["models", "data"])
 def test_sharded_ensembles_equal_one_device(sharded, shard):
     """fit_ensemble on 8 devices: 3 models padded to 8 and split, or the rows split."""
     assert sharded[0]["ensembles"][shard] < TOL, sharded[0]["ensembles"]
 
 
+@pytest.mark.integration
+@pytest.mark.xdist_group("sharded_worker")
 @pytest.mark.parametrize("index", [1, 2, 3])
 def test_sharded_minibatch_fit_compiles_once(sharded, index):
     """A second, longer sharded fit of the same configuration reuses the compiled epoch."""
     assert sharded[0]["runs"][index]["new_traces"] == 1
 
 
+@pytest.mark.integration
+@pytest.mark.xdist_group("sharded_worker")
 def test_sharded_checkpoint_restores_on_one_device(sharded):
     result, ckpt_dir = sharded
     net = jn.Network((2, 4, 1), hidden_activation="tanh", output_activation="sigmoid")
@@ -111,6 +121,7 @@ def _launch(tmp_path, crash=False):
     ]
 
 
+@pytest.mark.integration
 def test_two_processes_equal_one(tmp_path):
     procs = _launch(tmp_path)
     for p in procs:
@@ -126,6 +137,7 @@ def test_two_processes_equal_one(tmp_path):
         np.testing.assert_allclose(result["history"]["loss"], history["loss"], atol=TOL)
 
 
+@pytest.mark.integration
 def test_a_failed_process_stops_the_other(tmp_path):
     """Process 1 dies after joining; process 0 must exit with an error, not hang."""
     tic = time.perf_counter()

@@ -13,7 +13,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
-from helpers import count_compiles
+from helpers import count_compiles, without_time
 
 import jaxnet as jn
 
@@ -70,10 +70,6 @@ def sgd_step(params, grads, lr):
 
 def all_finite(tree) -> bool:
     return all(bool(jnp.isfinite(leaf).all()) for leaf in jax.tree.leaves(tree))
-
-
-def without_time(history):
-    return {k: v for k, v in history.items() if k != "time"}
 
 
 def leaves_equal(a, b) -> bool:

@@ -6,6 +6,8 @@ global step ``s`` from ``fold_in(fold_in(key, STEP_KEYS), s)`` (never a shuffle 
 not the optimiser's update. Each is checked against a hand-written loop over the core.
 """
 
+import functools
+
 import chex
 import jax
 import jax.numpy as jnp
@@ -38,21 +40,26 @@ def step_key(key, step):
     return jax.random.fold_in(jax.random.fold_in(key, STEP_KEYS), step)
 
 
+@functools.partial(jax.jit, static_argnames="net")
+def sgd_step(net, params, X, Y, lr, key):
+    """One step of sgd on ``network.loss_and_grads`` in training mode: ``(params, J)``
+    (compiled once per batch shape: the loop below runs it eagerly step by step)."""
+    J, _, grads, stats = network.loss_and_grads(
+        net, params, X, Y, None, "manual", key=key, train=True
+    )
+    return network.with_stats(net, jax.tree.map(lambda p, g: p - lr * g, params, grads), stats), J
+
+
 def hand_loop(net, params, X, Y, lr, steps, key, batches=None):
     """sgd on ``network.loss_and_grads`` in training mode, step s with :func:`step_key`;
     ``batches`` (a list of index arrays, one per step) or full batch. Returns params, losses."""
-    Y = jnp.asarray(Y, X.dtype)[:, None]
+    Y = np.asarray(Y, X.dtype)[:, None]
     losses = []
     for s in range(steps):
         idx = slice(None) if batches is None else batches[s]
         k = step_key(key, s) if net.needs_key else None
-        J, _, grads, stats = network.loss_and_grads(
-            net, params, X[idx], Y[idx], None, "manual", key=k, train=True
-        )
+        params, J = sgd_step(net, params, X[idx], Y[idx], lr, k)
         losses.append(float(J))
-        params = network.with_stats(
-            net, jax.tree.map(lambda p, g: p - lr * g, params, grads), stats
-        )
     return params, losses
 
 

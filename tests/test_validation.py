@@ -181,7 +181,9 @@ def test_other_bad_arguments():
         match=r"^backprop must be one of \('manual', 'autodiff'\), got backprop='numeric'",
     ):
         jn.grads(BINARY, params, X, np.zeros(4), backprop="numeric")
-    with pytest.raises(TypeError, match=r"^net must be a jaxnet.Network, got tuple"):
+    with pytest.raises(
+        TypeError, match=r"^net must be a jaxnet.Network or a jaxnet.Model .*got tuple"
+    ):
         jn.forward((3, 4, 1), params, X)
     with pytest.raises(TypeError, match=r"^dtype must be a floating dtype"):
         jn.init(jax.random.key(0), BINARY, dtype=jnp.int32)
@@ -408,10 +410,18 @@ def _cnn_params():
         (
             lambda: Conv2D(2, 3, strides=0),
             ValueError,
-            r"strides must be an int >= 1, got strides=0",
+            r"strides must be an int in \[1, 1024\], got strides=0",
         ),
-        (lambda: Conv2D(2, 0), ValueError, r"kernel_size must be an int >= 1, got kernel_size=0"),
-        (lambda: Conv2D(0, 3), ValueError, r"filters must be an int >= 1, got filters=0"),
+        (
+            lambda: Conv2D(2, 0),
+            ValueError,
+            r"kernel_size must be an int in \[1, 1024\], got kernel_size=0",
+        ),
+        (
+            lambda: Conv2D(0, 3),
+            ValueError,
+            r"filters must be an int in \[1, 65536\], got filters=0",
+        ),
         (
             lambda: Conv2D(2, 3, padding="full"),
             ValueError,
@@ -421,9 +431,13 @@ def _cnn_params():
         (
             lambda: MaxPool2D(2, strides=0),
             ValueError,
-            r"strides must be an int >= 1, got strides=0",
+            r"strides must be an int in \[1, 1024\], got strides=0",
         ),
-        (lambda: AvgPool2D(0), ValueError, r"pool_size must be an int >= 1, got pool_size=0"),
+        (
+            lambda: AvgPool2D(0),
+            ValueError,
+            r"pool_size must be an int in \[1, 1024\], got pool_size=0",
+        ),
         (lambda: BatchNorm(momentum=1.5), ValueError, r"momentum must be a number in \[0, 1\]"),
         (lambda: BatchNorm(epsilon=0), ValueError, r"epsilon must be a finite number > 0, got"),
         # windows larger than the (padded) input, named by layer index at construction

@@ -1,7 +1,8 @@
 """Raw JAX reference: one jitted ``lax.scan`` per epoch that gathers each batch inside the scan body
 (A); the whole planar run, init included, as one jitted ``lax.scan`` of 10,000 steps (B); n
-planar models (C) as a ``vmap`` over the seeds of that run, in the course's layout (``W @ X``,
-examples along the minor axis) or batch-first (``X @ W.T``, as B and jaxnet's API), or the
+planar models (C) as the simplest fast raw-JAX program: init and a ``lax.fori_loop`` of
+``jax.vmap(step)`` (``jax.grad``, the course's layout ``W @ X``) in one jitted function, with
+a second independent form to check it (``lax.scan``; batch-first ``X @ W.T``), or the
 one-model program run n times in a row.
 
 The training arrays are arguments of the jitted function (not closed-over constants); the
@@ -145,28 +146,85 @@ def workload_b(args, clock):
     }
 
 
+def planar_models(iters: int, layout: str, loop: str):
+    """``(train, forward)`` for C: n planar models (2-4-1 tanh/sigmoid, randn * 0.01, full-batch
+    GD), the simplest fast raw-JAX program: ``train(keys, X, Y)`` draws every model's params
+    (``vmap`` over the keys) and runs ``iters`` steps of ``jax.vmap(step)`` in one jitted loop,
+    ``step = params - lr * jax.grad(cost)``. Nothing is recorded (no loss history).
+
+    ``layout``: ``"course"`` (``X (2, m)``, ``W1 (n, 4, 2)``, ``b1 (n, 4, 1)``, ``Z = W X + b``,
+    the examples on the minor axis) or ``"batch-first"`` (``X (m, 2)``, ``Z = X W^T + b``).
+    ``loop``: ``"fori"`` (``lax.fori_loop``, the reference) or ``"scan"`` (``lax.scan``, an
+    independent second form).
+    """
+    import jax
+    import jax.numpy as jnp
+
+    lr, course = common.PLANAR_LR, layout == "course"
+
+    def forward(params, X):  # logits (1, m), or (m, 1) batch-first
+        if course:
+            return params["W2"] @ jnp.tanh(params["W1"] @ X + params["b1"]) + params["b2"]
+        return jnp.tanh(X @ params["W1"].T + params["b1"]) @ params["W2"].T + params["b2"]
+
+    def cost(params, X, Y):  # binary cross-entropy from the logits
+        Z = forward(params, X)
+        return jnp.mean(jnp.logaddexp(0.0, Z) - Y * Z)
+
+    def step(params, X, Y):
+        grads = jax.grad(cost)(params, X, Y)
+        return jax.tree.map(lambda p, g: p - lr * g, params, grads)
+
+    def init(key):
+        k1, k2 = jax.random.split(key)
+        return {
+            "W1": jax.random.normal(k1, (4, 2)) * 0.01,
+            "b1": jnp.zeros((4, 1) if course else 4),
+            "W2": jax.random.normal(k2, (1, 4)) * 0.01,
+            "b2": jnp.zeros((1, 1) if course else 1),
+        }
+
+    def train(keys, X, Y):
+        params = jax.vmap(init)(keys)
+        vstep = jax.vmap(step, in_axes=(0, None, None))
+        if loop == "fori":
+            return jax.lax.fori_loop(0, iters, lambda _, p: vstep(p, X, Y), params)
+        return jax.lax.scan(lambda p, _: (vstep(p, X, Y), None), params, None, length=iters)[0]
+
+    return jax.jit(train), forward
+
+
+C_VARIANTS = {  # --variant -> (layout, loop)
+    "course": ("course", "fori"),
+    "course-scan": ("course", "scan"),
+    "batch-first": ("batch-first", "fori"),
+    "sequential": ("course", "fori"),
+}
+
+
 def workload_c(args, clock):
-    """n models (seeds ``split(key(seed), n)``): ``--variant course`` or ``batch-first`` vmaps B's
-    whole run over the keys (one program); ``sequential`` runs the one-model program n times."""
+    """n models (seeds ``split(key(seed), n)``) as one program (:func:`planar_models`, the
+    ``--variant``'s layout and loop), or ``sequential``: the one-model program run n times."""
     import jax
 
     n, iters = common.ensemble_size(args), common.PLANAR_ITERS[args.size]
+    if args.variant not in C_VARIANTS:
+        raise SystemExit(f"C: --variant must be one of {sorted(C_VARIANTS)}, got {args.variant}")
+    layout, loop = C_VARIANTS[args.variant]
     X, y = common.flower(args.seed)
-    course = args.variant == "course"
-    train, forward = planar(iters, course)
-    X, Y = (X.T, y[None, :]) if course else (X, y[:, None])
+    train, forward = planar_models(iters, layout, loop)
+    X, Y = (X.T, y[None, :]) if layout == "course" else (X, y[:, None])
     X, Y = jax.device_put(X), jax.device_put(Y.astype(np.float32))
     keys = jax.random.split(jax.random.key(args.seed), n)
     if args.variant == "sequential":
-        one = jax.jit(train)
+        one = [keys[i : i + 1] for i in range(n)]  # a (1,) key array per model
 
         def run():
-            return [jax.block_until_ready(one(k, X, Y)) for k in keys]
+            return [jax.block_until_ready(train(k, X, Y)) for k in one]
     else:
-        many = jax.jit(jax.vmap(train, in_axes=(0, None, None)))
 
         def run():
-            return jax.block_until_ready(many(keys, X, Y))
+            return jax.block_until_ready(train(keys, X, Y))
 
     c0, t0, cpu0 = clock.seconds, common.now(), common.cpu_now()
     out = run()
@@ -178,10 +236,8 @@ def workload_c(args, clock):
         out = run()
         second, second_cpu = common.now() - t0, common.cpu_now() - cpu0
     if args.variant == "sequential":
-        params = jax.tree.map(lambda *a: np.stack(a), *[p for p, _ in out])
-    else:
-        params = out[0]
-    Z = np.asarray(jax.vmap(forward, in_axes=(0, None))(params, X))  # logits of every model
+        out = jax.tree.map(lambda *a: np.concatenate(a), *out)
+    Z = np.asarray(jax.vmap(forward, in_axes=(0, None))(out, X))  # logits of every model
     accs = ((Z > 0) == (np.asarray(Y) > 0.5)).reshape(n, -1).mean(axis=1)
     result = {
         "total_s": first,

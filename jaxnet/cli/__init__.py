@@ -102,6 +102,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--output", metavar="OUT.csv", help="write prediction(,probability) rows here"
     )
     predict.add_argument(
+        "--force",
+        action="store_true",
+        help="replace an existing --output file that jaxnet did not write (never the input "
+        "CSV or a file of a run)",
+    )
+    predict.add_argument(
         "--header",
         action="store_true",
         default=None,
@@ -115,19 +121,33 @@ def build_parser() -> argparse.ArgumentParser:
 
     check = sub.add_parser("gradcheck", help="hand backprop vs jax.grad vs finite differences")
     config.add_options(check, GradcheckConfig)
-    check.set_defaults(
-        handler=lambda args: commands.gradcheck(
-            GradcheckConfig(**config.given(args, GradcheckConfig))
-        )
-    )
+    check.set_defaults(handler=_gradcheck)
     for command in sub.choices.values():
         config.add_options(command, CommonOptions)
     return parser
 
 
+def _refuse_ignored(chosen: dict) -> None:
+    """An option that the other options make pointless is an error, not silently ignored."""
+    if chosen.get("hidden_sizes") == ():
+        for name in ("hidden_activation", "dropout", "batch_norm"):
+            if name in chosen:
+                raise UsageError(
+                    f"--{name.replace('_', '-')} applies to hidden layers, and --hidden-sizes "
+                    "none has none; drop it (or give hidden sizes)"
+                )
+
+
+def _gradcheck(args) -> int:
+    chosen = config.given(args, GradcheckConfig)
+    _refuse_ignored(chosen)
+    return commands.gradcheck(GradcheckConfig(**chosen))
+
+
 def _train(args) -> int:
     options = TrainOptions(**config.given(args, TrainOptions))
     chosen = config.given(args, RunConfig)
+    _refuse_ignored(chosen)
     if options.resume is None:
         return commands.train(config.resolve(**chosen), options)
     allowed = config.resume_options()
@@ -147,7 +167,11 @@ def _evaluate(args) -> int:
 
 
 def _predict(args) -> int:
-    return commands.predict(args.run_dir, args.input, output=args.output, header=args.header)
+    if args.force and args.output is None:
+        raise UsageError("--force applies to --output (it replaces an existing file); add --output")
+    return commands.predict(
+        args.run_dir, args.input, output=args.output, header=args.header, force=args.force
+    )
 
 
 def _one_line(e: BaseException) -> str:
@@ -177,6 +201,9 @@ def main(argv=None) -> int:
             raise
         print(f"jaxnet: error: {_one_line(e)}", file=sys.stderr)
         return 1 if isinstance(e, commands.RunFailed) else 2
-    except KeyboardInterrupt:
+    except commands.Interrupted as e:
+        print(f"jaxnet: interrupted: {e}", file=sys.stderr)
+        return e.status
+    except KeyboardInterrupt as e:
         print("jaxnet: interrupted", file=sys.stderr)
-        return 130
+        return 143 if isinstance(e, commands._Terminated) else 130

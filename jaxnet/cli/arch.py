@@ -7,6 +7,9 @@
     conv8k3tanh                                     padding, [activation])
     pool2  pool3s2  avgpool2                 MaxPool2D(size[, stride s]) / AvgPool2D
     flatten                                  Flatten()
+    emb16  emb16v27                          Embedding(vocab v (default: the outputs), dim 16)
+    rnn64  lstm64  gru64  lstm64seq          SimpleRNN / LSTM / GRU(units[, return_sequences])
+    bilstm32seq  bigru16                     Bidirectional(LSTM(32, return_sequences=True)), ...
     relu  tanh  leaky_relu                   Activation(name): an activation as a layer
     res[MAIN]  res[MAIN|SHORTCUT]tanh        Residual(main, shortcut (none: the identity),
                                                       [activation])
@@ -16,6 +19,12 @@ token's padding defaults to ``same`` (the sum needs equal shapes) and a dense or
 without an activation is linear (the course's blocks put batch norm, then the activation):
 ``res[conv16k3-bn-relu-conv16k3-bn]`` is the identity block,
 ``res[conv32k3s2-bn-relu-conv32k3-bn|conv32k1s2-bn]`` a convolutional block.
+
+Numbers are written with the ASCII digits 0-9 (``dense٨`` is refused, not read as 8), within
+the bounds of :mod:`jaxnet.limits` (units, filters, kernel, stride, padding, pool size), and
+an architecture has at most ``jaxnet.limits.MAX_TOKENS`` tokens (a block and the tokens in it
+count each); ``jaxnet train`` also
+bounds the parameters and activations they imply (:func:`jaxnet.limits.check_budget`).
 
 A ``dense`` or ``conv`` token that names no activation gets the run's hidden activation
 (``--hidden-activation``), except the last token: it is the output layer, a ``dense`` whose
@@ -27,6 +36,8 @@ must be the dataset's outputs (its classes for softmax, else 1). A named archite
 ['conv8k3', 'pool2', 'flatten', 'dense10']
 >>> layers("dense64-bn-dropout0.5-dense10", hidden_activation="relu", output_activation="softmax", outputs=10)[2]
 Dropout(rate=0.5)
+>>> canonical(layers("emb16-lstm64seq-gru32-dense27", hidden_activation="relu", output_activation="softmax", outputs=27))
+'emb16v27-lstm64seq-gru32-dense27softmax'
 >>> canonical(layers("lenet", hidden_activation="relu", output_activation="softmax", outputs=10))
 'conv6k5samerelu-pool2-conv16k5relu-pool2-flatten-dense120relu-dense84relu-dense10softmax'
 >>> block = layers("res[conv8k3s2-bn-relu-conv8k3|conv8k1s2]-flatten-dense10", hidden_activation="relu",
@@ -41,6 +52,7 @@ import re
 from typing import NamedTuple
 
 import jaxnet as jn
+from jaxnet import limits
 
 # name -> body (the output layer dense<outputs> is appended)
 NAMED = {
@@ -53,20 +65,31 @@ ABOUT_NAMED = {
 }
 
 _ACT = "|".join(sorted(jn.activations.NAMES, key=len, reverse=True))
-_NUMBER = r"(\d*\.?\d+(?:e-?\d+)?)"
+_NUMBER = r"([0-9]*\.?[0-9]+(?:e-?[0-9]+)?)"
 # word -> (pattern of the whole token, how to write it)
 GRAMMAR = {
-    "dense": (rf"dense(\d+)({_ACT})?", "dense<units>[activation], e.g. dense64 or dense10softmax"),
+    "dense": (
+        rf"dense([0-9]+)({_ACT})?",
+        "dense<units>[activation], e.g. dense64 or dense10softmax",
+    ),
     "bn": (r"bn|batchnorm", "bn"),
     "dropout": (rf"dropout{_NUMBER}", "dropout<rate>, e.g. dropout0.5"),
     "conv": (
-        rf"conv(\d+)k(\d+)(?:s(\d+))?(same|valid|p\d+)?({_ACT})?",
+        rf"conv([0-9]+)k([0-9]+)(?:s([0-9]+))?(same|valid|p[0-9]+)?({_ACT})?",
         "conv<filters>k<size>[s<stride>][same|valid|p<pad>][activation], e.g. conv8k3 or "
         "conv32k3s2same",
     ),
-    "pool": (r"(?:max)?pool(\d+)(?:s(\d+))?", "pool<size>[s<stride>], e.g. pool2"),
-    "avgpool": (r"avgpool(\d+)(?:s(\d+))?", "avgpool<size>[s<stride>], e.g. avgpool2"),
+    "pool": (r"(?:max)?pool([0-9]+)(?:s([0-9]+))?", "pool<size>[s<stride>], e.g. pool2"),
+    "avgpool": (r"avgpool([0-9]+)(?:s([0-9]+))?", "avgpool<size>[s<stride>], e.g. avgpool2"),
     "flatten": (r"flatten", "flatten"),
+    "emb": (r"emb(\d+)(?:v(\d+))?", "emb<dim>[v<vocab>], e.g. emb16 or emb16v27"),
+    "rnn": (r"rnn(\d+)(seq)?", "rnn<units>[seq], e.g. rnn64 or rnn64seq"),
+    "lstm": (r"lstm(\d+)(seq)?", "lstm<units>[seq], e.g. lstm64 or lstm64seq"),
+    "gru": (r"gru(\d+)(seq)?", "gru<units>[seq], e.g. gru64 or gru64seq"),
+    **{
+        f"bi{word}": (rf"bi{word}(\d+)(seq)?", f"bi{word}<units>[seq], e.g. bi{word}32seq")
+        for word in ("rnn", "lstm", "gru")
+    },
     "activation": (rf"({_ACT})", "an activation's name, e.g. relu or tanh"),
     "res": (
         rf"res\[(.*)\]({_ACT})?",
@@ -74,9 +97,10 @@ GRAMMAR = {
         "each path tokens joined by '-', e.g. res[conv16k3-bn-relu-conv16k3-bn]",
     ),
 }
+RECURRENT = {"rnn": "SimpleRNN", "lstm": "LSTM", "gru": "GRU"}
 EXAMPLES = (
     "dense64, dense10softmax, bn, dropout0.5, conv8k3, conv32k3s2same, pool2, avgpool2, "
-    "flatten, relu, res[conv16k3-bn-relu-conv16k3-bn]"
+    "flatten, relu, res[conv16k3-bn-relu-conv16k3-bn], emb16, lstm64seq"
 )
 TAKES_IMAGES = ("conv", "pool", "avgpool", "flatten")
 SHAPELESS = ("bn", "dropout", "activation")  # tokens that take vectors and images alike
@@ -114,9 +138,21 @@ def parse(text: str) -> tuple[Token, ...]:
     body = NAMED.get(text, text)
     if not body:
         raise ValueError(f"--arch is empty; {_look_like()}")
+    odd = next((c for c in body if not c.isascii()), None)
+    if odd is not None:
+        raise ValueError(
+            f"--arch holds the non-ASCII character {odd!r} (U+{ord(odd):04X}); write tokens "
+            "in ASCII, numbers with the digits 0-9"
+        )
+    count = 1 + sum(body.count(c) for c in "-|[")  # every token, inside blocks too
+    if count > limits.MAX_TOKENS:
+        raise ValueError(
+            f"--arch has {count} tokens, more than the {limits.MAX_TOKENS} it accepts "
+            "(jaxnet.limits.MAX_TOKENS; a res[...] block counts as one, its tokens as theirs)"
+        )
     tokens = tuple(_token(part, i) for i, part in enumerate(split(body, "-", "--arch"), 1))
-    for token in tokens:
-        _layer(token, token.activation or "relu", "relu")  # the library checks the numbers
+    for token in tokens:  # the library checks the numbers
+        _layer(token, token.activation or "relu", "relu", vocab_size=1)
     return tokens
 
 
@@ -168,7 +204,7 @@ def _token(part: str, position: int, context: str = "") -> Token:
     if word not in GRAMMAR:
         raise ValueError(f"{where} is not a layer; {_look_like()}")
     pattern, how = GRAMMAR[word]
-    match = re.fullmatch(pattern, part)
+    match = re.fullmatch(pattern, part, re.ASCII)  # \d: 0-9 only
     if match is None:
         raise ValueError(f"{where} is not a {word} layer: write {how}")
     groups = match.groups()
@@ -199,21 +235,29 @@ def _block(part, position, context, where, inside, activation) -> Token:
     return Token(part, position, "res", (), activation, tokens[0], shortcut, context)
 
 
-def _layer(token: Token, activation: str | None, hidden: str):
+def _layer(token: Token, activation: str | None, hidden: str, vocab_size: int):
     """The layer of ``token`` (``activation`` where it has one; ``hidden``, the run's hidden
-    activation, for a block inside it that names none); errors name the token."""
+    activation, for a block inside it that names none; ``vocab_size`` for an ``emb`` token
+    that names none); errors name the token."""
     n = token.numbers
     try:
         if token.word == "res":
             main, shortcut = (
                 None
                 if path is None
-                else tuple(_layer(t, _in_block(t, hidden), hidden) for t in path)
+                else tuple(_layer(t, _in_block(t, hidden), hidden, vocab_size) for t in path)
                 for path in (token.main, token.shortcut)
             )
             return jn.layers.Residual(main, shortcut, activation)
         if token.word == "activation":
             return jn.layers.Activation(activation)
+        if token.word == "emb":
+            vocab = vocab_size if n[1] is None else int(n[1])
+            return jn.layers.Embedding(vocab, int(n[0]))
+        if token.word.removeprefix("bi") in RECURRENT:
+            cls = getattr(jn.layers, RECURRENT[token.word.removeprefix("bi")])
+            layer = cls(int(n[0]), return_sequences=n[1] is not None)
+            return jn.layers.Bidirectional(layer) if token.word.startswith("bi") else layer
         if token.word == "dense":
             return jn.layers.Dense(int(n[0]), activation)
         if token.word == "bn":
@@ -285,8 +329,11 @@ def layers(text: str, *, hidden_activation: str, output_activation: str, outputs
             f"{last.where} is the output layer: a {last.activation or output_activation} output here has "
             f"{outputs} unit(s); write dense{outputs}"
         )
-    body = [_layer(t, t.activation or hidden_activation, hidden_activation) for t in tokens[:-1]]
-    return (*body, _layer(last, last.activation or output_activation, hidden_activation))
+    body = [
+        _layer(t, t.activation or hidden_activation, hidden_activation, outputs)
+        for t in tokens[:-1]
+    ]
+    return (*body, _layer(last, last.activation or output_activation, hidden_activation, outputs))
 
 
 def check_shapes(text: str, layers: tuple, input_shape: tuple[int, ...]) -> None:
@@ -331,6 +378,13 @@ def token_of(layer, in_block: bool = False) -> str:
         return "bn"
     if isinstance(layer, jn.layers.Flatten):
         return "flatten"
+    if isinstance(layer, jn.layers.Embedding):
+        return f"emb{layer.dim}v{layer.vocab_size}"
+    if isinstance(layer, jn.layers.Bidirectional):
+        return f"bi{token_of(layer.layer)}"
+    for word, name in RECURRENT.items():
+        if isinstance(layer, getattr(jn.layers, name)):
+            return f"{word}{layer.units}{'seq' if layer.return_sequences else ''}"
     return getattr(layer, "kind", type(layer).__name__).lower()
 
 
@@ -361,6 +415,11 @@ def help_text() -> str:
             "                            tokens without an activation are linear. The course's",
             "                            identity block:  res[conv16k3-bn-relu-conv16k3-bn]",
             "                            convolutional:   res[conv32k3s2-bn-relu-conv32k3-bn|conv32k1s2-bn]",
+            "  emb16  emb16v27           embedding of token ids (m, T): dim, [v vocabulary size",
+            "                            (default: the outputs, as in a character model)]",
+            "  rnn64  lstm64  gru64      recurrent layer on sequences (m, T, n): units; the last",
+            "  lstm64seq                 state, or with seq every step's (to feed another one)",
+            "  bilstm32seq  bigru16      the same run both ways, the two outputs concatenated",
             "dense and conv tokens without an activation get --hidden-activation. The last token",
             "is the output layer: dense<outputs> (10 for mnist's softmax, 1 for a sigmoid), with",
             "the dataset's output activation unless it names one. With a conv, pool or flatten",

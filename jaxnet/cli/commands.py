@@ -2,7 +2,8 @@
 
 Each command takes parsed options and returns its exit status; it raises ``ValueError`` /
 ``TypeError`` / ``OSError`` for input it cannot use (the library's own argument errors
-included) and :class:`RunFailed` for a run that started and failed.
+included), :class:`RunFailed` for a run that started and failed, and :class:`Interrupted`
+for a run stopped by SIGINT (Ctrl-C) or SIGTERM, after saving what it had trained.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ import contextlib
 import dataclasses
 import math
 import os
+import signal
+import threading
 import time
 from pathlib import Path
 
@@ -18,14 +21,44 @@ import jax
 import numpy as np
 
 import jaxnet as jn
-from jaxnet import parallel
+from jaxnet import limits, parallel
 from jaxnet.cli import arch, plots, rundir
 from jaxnet.cli import data as cli_data
-from jaxnet.cli.config import GradcheckConfig, RunConfig, TrainOptions, command_line
+from jaxnet.cli.config import GradcheckConfig, RunConfig, TrainOptions, command_line, show
+from jaxnet.io import atomic, checkpoint, lock
 
 
 class RunFailed(Exception):
     """A run or check that started and failed (a diverged run): exit status 1."""
+
+
+class Interrupted(KeyboardInterrupt):
+    """A run stopped by a signal; ``status`` is the exit status (128 + the signal number)."""
+
+    def __init__(self, message: str, status: int = 128 + signal.SIGINT):
+        super().__init__(message)
+        self.status = status
+
+
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM, raised like Ctrl-C's KeyboardInterrupt so that the run saves what it has."""
+
+
+@contextlib.contextmanager
+def _signals():
+    """SIGTERM raises :class:`_Terminated` in the body (SIGINT raises KeyboardInterrupt)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def terminate(signum, frame):
+        raise _Terminated("terminated (SIGTERM)")
+
+    previous = signal.signal(signal.SIGTERM, terminate)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def build_network(config: RunConfig, data: cli_data.Data) -> jn.Network:
@@ -51,6 +84,12 @@ def build_network(config: RunConfig, data: cli_data.Data) -> jn.Network:
         net = _arch_network(config, data, output, n_out)
     if net.task == "binary" and K > 2:
         raise ValueError(f"--output-activation {output} cannot classify {K} classes; use softmax")
+    m = data.splits["train"][0].shape[0]
+    batch = m if config.batch_size is None else min(config.batch_size, m)
+    given = (
+        f"--arch {config.arch}" if config.arch else f"--hidden-sizes {show(config.hidden_sizes)}"
+    )
+    limits.check_budget(net, batch, f"the network of {given} on {data.name}")
     return net
 
 
@@ -94,17 +133,38 @@ def load_data(
 
 def train(config: RunConfig, options: TrainOptions) -> int:
     """``jaxnet train``: a new run into ``--out`` (default ``runs/<dataset>-<time>``)."""
-    out = None if options.out is None else rundir.check_out(options.out, force=options.force)
+    inputs = (config.dataset,) if cli_data.kind(config.dataset) == "csv" else ()
+    out = options.out
+    if out is not None:
+        out = rundir.check_out(out, force=options.force, inputs=inputs)
     mesh = make_mesh(options.devices)  # before JAX starts: it may set the CPU device count
     data = load_data(config, download=options.download)
     net = build_network(config, data)
     config = dataclasses.replace(config, output_activation=net.activations[-1])
     run_dir = out or rundir.check_out(rundir.new_run_dir(data.name))
-    init_key, _ = jax.random.split(jax.random.key(config.seed))
-    params = jn.init(init_key, net, config.scheme)
-    if options.force:
-        rundir.clear(run_dir)
-    return _fit(config, net, params, data, run_dir, options, mesh, done=0)
+    with _owned(run_dir, "--out") as created:
+        rundir.check_out(run_dir, force=options.force, inputs=inputs)  # again, now it is ours
+        init_key, _ = jax.random.split(jax.random.key(config.seed))
+        params = jn.init(init_key, net, config.scheme)
+        if options.force:
+            rundir.clear(run_dir)
+        return _fit(config, net, params, data, run_dir, options, mesh, done=0, created=created)
+
+
+@contextlib.contextmanager
+def _owned(run_dir: Path, name: str):
+    """Hold ``run_dir``'s lock (created if missing) and SIGTERM as an interrupt for the body;
+    yield whether the folder was created here (then removed if the run leaves it empty)."""
+    created = not run_dir.exists()
+    try:
+        with lock.hold(run_dir, name), _signals():
+            yield created
+    finally:
+        if created and run_dir.is_dir() and not rundir.user_files(run_dir):
+            with contextlib.suppress(OSError):
+                for entry in atomic.BOOKKEEPING:
+                    (run_dir / entry).unlink(missing_ok=True)
+                run_dir.rmdir()
 
 
 def resume(options: TrainOptions, epochs: int | None, data_dir: str | None) -> int:
@@ -113,11 +173,17 @@ def resume(options: TrainOptions, epochs: int | None, data_dir: str | None) -> i
     mesh = make_mesh(options.devices)
     run_dir = Path(options.resume)
     saved = rundir.read_config(run_dir)
+    with _owned(run_dir, "--resume"):
+        return _resume(options, epochs, data_dir, mesh, run_dir, saved)
+
+
+def _resume(options, epochs, data_dir, mesh, run_dir, saved) -> int:
     done = rundir.epochs_done(run_dir)
     asked = f"--epochs {epochs}" if epochs is not None else f"its {rundir.CONFIG}'s epochs"
     epochs = saved.config.epochs if epochs is None else epochs
     if epochs < done:
         raise ValueError(f"{asked} ({epochs}) is below the {done} epochs {run_dir} has done")
+    rundir.check_run_files(run_dir)
     changes = {"epochs": epochs} | ({"data_dir": data_dir} if data_dir is not None else {})
     config = dataclasses.replace(saved.config, **changes)
     data = load_data(
@@ -137,17 +203,17 @@ def resume(options: TrainOptions, epochs: int | None, data_dir: str | None) -> i
         jax.random.key(0), net, config.scheme
     )  # a template: the checkpoint's replace it
     try:
-        return _fit(config, net, params, data, run_dir, options, mesh, done=done)
+        return _fit(config, net, params, data, run_dir, options, mesh, done=done, created=False)
     except (ValueError, TypeError) as e:
         raise type(e)(
             f"cannot resume {run_dir} with the settings of its {rundir.CONFIG}: {e}"
         ) from e
 
 
-def _fit(config, net, params, data, run_dir, options, mesh, *, done) -> int:
+def _fit(config, net, params, data, run_dir, options, mesh, *, done, created) -> int:
     """Write config.json, train with ``jn.fit`` (checkpointing into ``run_dir``), then write
-    the results; a new run that fails before training leaves no config.json behind."""
-    created = not run_dir.exists()
+    the results; a new run that fails (or is interrupted) before training leaves no
+    config.json behind."""
     rundir.write_config(run_dir, config, net, data, command_line(config))
     if not options.quiet:
         print(describe(config, net, data, run_dir))
@@ -169,12 +235,31 @@ def _fit(config, net, params, data, run_dir, options, mesh, *, done) -> int:
         params, history, diverged = e.params, e.history, e
     except (ValueError, TypeError):
         if not done:  # the library refused an argument: this run never started
-            (run_dir / rundir.CONFIG).unlink(missing_ok=True)
-            if created and not any(run_dir.iterdir()):
-                run_dir.rmdir()
+            atomic.remove(run_dir / rundir.CONFIG)
         raise
+    except KeyboardInterrupt as e:
+        raise _interrupted(e, run_dir, getattr(e, "epoch", done), done, config.epochs) from None
     seconds = time.perf_counter() - tic
-    return _finish(config, net, params, data, run_dir, history, diverged, seconds, done)
+    try:
+        return _finish(config, net, params, data, run_dir, history, diverged, seconds, done)
+    except KeyboardInterrupt as e:
+        raise _interrupted(e, run_dir, len(history["epoch"]), done, config.epochs) from None
+
+
+def _interrupted(error, run_dir: Path, reached: int, done: int, epochs: int) -> Interrupted:
+    """What an interrupted run kept, and how to go on: the message of :class:`Interrupted`."""
+    status = 128 + (signal.SIGTERM if isinstance(error, _Terminated) else signal.SIGINT)
+    how = f"continue with: jaxnet train --resume {run_dir}"
+    if reached > done or (reached == done and done > 0):
+        message = (
+            f"stopped after epoch {reached} of {epochs}; its checkpoint is in {run_dir}: {how}"
+        )
+    else:  # nothing trained: the run never started
+        atomic.remove(run_dir / rundir.CONFIG)
+        message = (
+            f"stopped before its first epoch ended: nothing was trained, nothing kept in {run_dir}"
+        )
+    return Interrupted(message, status)
 
 
 def _finish(config, net, params, data, run_dir, history, diverged, seconds, done) -> int:
@@ -289,13 +374,19 @@ def evaluate(run_dir, *, dataset=None, data_dir=None, download=False) -> int:
     return 0
 
 
-def predict(run_dir, input_csv, *, output=None, header=None) -> int:
-    """``jaxnet predict``: the class (and its probability) or the value of each row of a CSV."""
+def predict(run_dir, input_csv, *, output=None, header=None, force=False) -> int:
+    """``jaxnet predict``: the class (and its probability) or the value of each row of a CSV.
+
+    ``--output`` never replaces the input CSV or a file of a run; an existing file that
+    jaxnet did not write only with ``force``."""
     saved = rundir.read_config(run_dir)
     params = rundir.read_checkpoint(run_dir, saved.net).params
-    output = None if output is None else rundir.check_output(output)
+    if output is not None:
+        inputs = (input_csv, Path(run_dir) / rundir.CONFIG, Path(run_dir) / checkpoint.FILENAME)
+        output = rundir.check_output(output, inputs=inputs, force=force)
     net = saved.net
     X = cli_data.read_features(input_csv, net.input_shape, header=header)
+    cli_data.check_raw_range(saved.preprocessing, X, input_csv)
     X = cli_data.apply_preprocessing(saved.preprocessing, X)
     values = np.asarray(jn.predict(net, params, X))
     if net.task in ("binary", "multiclass"):
@@ -310,7 +401,7 @@ def predict(run_dir, input_csv, *, output=None, header=None) -> int:
     if output is None:
         print("\n".join(f"{v:.6g}" for v in columns["prediction"]))
     else:
-        rundir.write_predictions(output, columns)
+        rundir.write_predictions(output, columns, overwrite=force)
         print(f"wrote {len(X)} predictions to {output}")
     return 0
 
@@ -334,6 +425,9 @@ def summary(run_dir) -> int:
     return 0
 
 
+GRADCHECK_MAX = 100_000  # parameters and examples of jaxnet gradcheck's random network
+
+
 def gradcheck(config: GradcheckConfig) -> int:
     """``jaxnet gradcheck``: hand backprop vs jax.grad vs finite differences on random data."""
     output = jn.activations.get(config.output_activation).name
@@ -343,6 +437,14 @@ def gradcheck(config: GradcheckConfig) -> int:
         hidden_activation=config.hidden_activation,
         output_activation=config.output_activation,
     )
+    limits.check_budget(net, config.examples, "jaxnet gradcheck's network")
+    count = net.num_params
+    if count > GRADCHECK_MAX or config.examples > GRADCHECK_MAX:
+        raise ValueError(
+            f"jaxnet gradcheck differentiates numerically, two passes per parameter: it takes "
+            f"at most {GRADCHECK_MAX} parameters and examples, got {count} parameters and "
+            f"--examples {config.examples}"
+        )
     k_init, k_x, k_y = jax.random.split(jax.random.key(config.seed), 3)
     params = jn.init(k_init, net, config.scheme)
     X = jax.random.normal(k_x, (config.examples, config.inputs))

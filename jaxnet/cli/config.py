@@ -29,19 +29,43 @@ import typing
 from pathlib import Path
 
 import jaxnet as jn
+from jaxnet import limits
 from jaxnet.cli import arch, data
 
 SEED_LIMIT = 2**32  # jax.random.key(seed) keeps 32 bits of a seed without x64: refuse the rest
+INT_LIMIT = 2**31 - 1  # epochs, batch sizes, counts: JAX counts steps in int32
 
 
 # ---- parsers: command-line text -> value (ValueError with what was expected) --------------
+# Numbers are ASCII only: Python's int() and float() also read other scripts' digits
+# ("٨" is 8), which a command line or a config.json has no business holding.
+
+
+def _ascii(text: str, what: str) -> str:
+    if not text.isascii():
+        odd = next(c for c in text if not c.isascii())
+        raise ValueError(
+            f"expected {what} written with the ASCII digits 0-9, got {text!r} (it holds "
+            f"{odd!r}, U+{ord(odd):04X})"
+        )
+    return text
+
+
+def _int(text: str) -> int:
+    try:
+        return int(_ascii(text, "an int").replace("_", "!"))  # int() would read 1_000
+    except ValueError as e:
+        if "ASCII" in str(e):
+            raise
+        raise ValueError(f"expected an int, got {text!r}") from None
 
 
 def integer(text: str) -> int:
-    try:
-        return int(text)
-    except ValueError:
-        raise ValueError(f"expected an int, got {text!r}") from None
+    """An int within +-``INT_LIMIT`` (ASCII digits)."""
+    value = _int(text)
+    if abs(value) > INT_LIMIT:
+        raise ValueError(f"expected an int of at most {INT_LIMIT}, got {text}")
+    return value
 
 
 def count(text: str) -> int:
@@ -53,8 +77,10 @@ def count(text: str) -> int:
 
 def real(text: str) -> float:
     try:
-        return float(text)
-    except ValueError:
+        return float(_ascii(text, "a number").replace("_", "!"))
+    except ValueError as e:
+        if "ASCII" in str(e):
+            raise
         raise ValueError(f"expected a number, got {text!r}") from None
 
 
@@ -88,11 +114,20 @@ def size_list(text: str) -> tuple[int, ...]:
     if text.strip().lower() in ("", "none"):
         return ()
     try:
-        return tuple(int(part) for part in text.split(","))
-    except ValueError:
+        sizes = tuple(_int(part.strip()) for part in text.split(","))
+    except ValueError as e:
+        if "ASCII" in str(e):
+            raise
         raise ValueError(
             f"expected comma-separated sizes like 512,256 (or none), got {text!r}"
         ) from None
+    if any(n < 1 for n in sizes):
+        raise ValueError(f"expected sizes >= 1, got {text!r}")
+    try:
+        limits.at_most(layers=len(sizes) + 1, units=max(sizes))
+    except ValueError as e:
+        raise ValueError(f"{text!r}: {e}") from None
+    return sizes
 
 
 def batch_size(text: str) -> int | None:
@@ -101,7 +136,7 @@ def batch_size(text: str) -> int | None:
 
 
 def seed(text: str) -> int:
-    value = integer(text)
+    value = _int(text)
     if not 0 <= value < SEED_LIMIT:
         raise ValueError(
             f"expected an int in 0..{SEED_LIMIT - 1} (jax.random.key keeps 32 bits), got {text}"

@@ -142,6 +142,21 @@ def apply_preprocessing(preprocessing: dict, X) -> np.ndarray:
     return X
 
 
+def check_raw_range(preprocessing: dict, X: np.ndarray, path) -> None:
+    """Refuse raw rows outside the range the run's data had: pixels of an image run lie in
+    ``0..scale`` (0..255 for the datasets' files); ``ValueError`` naming the row and column."""
+    if "scale" not in preprocessing:
+        return
+    scale = float(preprocessing["scale"])
+    bad = (X < 0) | (scale < X)
+    if bad.any():
+        r, j = (int(i) for i in np.argwhere(bad)[0])
+        raise ValueError(
+            f"{path}: row {r + 1}, column {j + 1} holds {float(X[r, j]):g}; this run takes "
+            f"pixels in 0..{scale:g}, as in its dataset's files"
+        )
+
+
 def check_preprocessing(preprocessing, input_shape: tuple[int, ...]) -> dict:
     """``preprocessing`` as a saved run records it for a network on ``input_shape``: ``{}``,
     ``{"scale": s}`` with s > 0, or ``{"mean": [n], "std": [n]}`` with std > 0, and

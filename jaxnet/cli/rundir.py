@@ -13,11 +13,19 @@
 Every file is written whole or not at all (``jaxnet.io.atomic``), in this order: config.json
 before training, the checkpoint during it, then the results and the plots. A run killed
 after its checkpoint is completed by ``jaxnet train --resume DIR``. Reading checks every key
-it uses and names the file and the key it finds wrong.
+it uses and names the file and the key it finds wrong; every number read is checked for
+plausibility, and a JSON file larger than ``MAX_JSON_BYTES`` (or one that is not a regular
+file) is refused before it is read.
 
 The checkpoint is ``jn.fit``'s (:mod:`jaxnet.training.checkpoints` decides what it holds),
 in the file format of :mod:`jaxnet.io.checkpoint`; this module only names it in the run
 directory and reads it back for the commands, with errors that name the run.
+
+One process writes a run folder at a time (``jaxnet.io.lock``: a second one is refused,
+naming the holder's pid). A run file that jaxnet did not write (``jaxnet.io.written``) is
+deleted only by ``--force`` (a new run over an old one) and never replaced by ``--resume``.
+The folder also holds jaxnet's bookkeeping: ``.jaxnet-files.json`` (the files it wrote)
+and, while a run writes it, ``.jaxnet.lock``.
 """
 
 from __future__ import annotations
@@ -34,14 +42,16 @@ from typing import Any, NamedTuple
 import jax
 
 import jaxnet as jn
+from jaxnet import validation
 from jaxnet.cli import arch, data
-from jaxnet.cli.config import RunConfig
-from jaxnet.io import atomic, checkpoint
+from jaxnet.cli.config import INT_LIMIT, RunConfig
+from jaxnet.io import atomic, bounded, checkpoint, written
 
 CONFIG, HISTORY, HISTORY_CSV, METRICS = "config.json", "history.json", "history.csv", "metrics.json"
 PLOTS = ("learning_curves.png", "decision_boundary.png", "predictions.png", "filters.png",
          "feature_maps.png")  # fmt: skip
 FILES = (CONFIG, checkpoint.FILENAME, HISTORY, HISTORY_CSV, METRICS, *PLOTS)
+MAX_JSON_BYTES = 1 << 26  # config.json and metrics.json are read only up to 64 MiB
 
 
 class Saved(NamedTuple):
@@ -66,15 +76,22 @@ def new_run_dir(name: str, root="runs") -> Path:
 def is_run(path) -> bool:
     """Whether ``path`` is a folder holding a jaxnet run (a config.json that ``jaxnet train`` wrote)."""
     try:
-        saved = json.loads((Path(path) / CONFIG).read_text(encoding="utf-8"))
+        saved = _read_json(Path(path) / CONFIG)
     except (OSError, ValueError):
         return False
-    return isinstance(saved, dict) and {"network", "jaxnet_version"} <= set(saved)
+    return {"network", "jaxnet_version"} <= set(saved)
 
 
-def check_out(path, *, force: bool = False) -> Path:
+def user_files(path) -> list[Path]:
+    """The entries of the folder ``path`` other than jaxnet's bookkeeping files."""
+    return [p for p in Path(path).iterdir() if p.name not in atomic.BOOKKEEPING]
+
+
+def check_out(path, *, force: bool = False, inputs=()) -> Path:
     """Refuse an ``--out`` that ``jaxnet train`` must not write into, before anything runs:
-    a file, a path under a file, a folder with other files, or a run (unless ``force``)."""
+    a file, a path under a file, a folder with other files, a run (unless ``force``), or a
+    run whose files include one of ``inputs`` (the dataset: never replaced, whatever
+    ``force`` says)."""
     path = Path(path)
     existing = next(p for p in (path, *path.parents) if p.exists() or p == p.parent)
     if existing == path and not path.is_dir():
@@ -83,7 +100,7 @@ def check_out(path, *, force: bool = False) -> Path:
         raise ValueError(f"--out {path} lies under {existing}, which is a file, not a folder")
     if not os.access(existing, os.W_OK | os.X_OK):
         raise ValueError(f"--out {path}: cannot write into {existing} (permission denied)")
-    if existing == path and any(path.iterdir()):
+    if existing == path and user_files(path):
         if not is_run(path):
             raise ValueError(
                 f"--out {path} is a folder holding files that are not a jaxnet run; "
@@ -94,17 +111,48 @@ def check_out(path, *, force: bool = False) -> Path:
                 f"--out {path} already holds a jaxnet run; continue it with --resume {path}, "
                 "replace it with --force, or pick another --out"
             )
+        for name in FILES:
+            for source in inputs:
+                if source is not None and _same_file(path / name, source):
+                    raise ValueError(
+                        f"--out {path}: its {name} is {source}, which this command reads; it is "
+                        "never replaced (choose another --out)"
+                    )
     return path
+
+
+def _same_file(a, b) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
+def check_run_files(run_dir) -> None:
+    """Before a resumed run trains: refuse a run file in ``run_dir`` that jaxnet did not
+    write or that was changed since (config.json aside: it is read and written back); a
+    jaxnet checkpoint counts as jaxnet's."""
+    for name in FILES[1:]:
+        file = Path(run_dir) / name
+        if not os.path.lexists(file) or written.is_ours(file):
+            continue
+        if name == checkpoint.FILENAME and checkpoint.is_checkpoint(file):
+            continue
+        raise FileExistsError(
+            f"{file} was not written by jaxnet (or was changed since); resuming would replace "
+            "it: move it away (jaxnet train --resume writes it anew)"
+        )
 
 
 def clear(path) -> None:
     """Delete the files of the run in ``path`` (``--force``); other files stay."""
     for name in FILES:
-        (Path(path) / name).unlink(missing_ok=True)
+        atomic.remove(Path(path) / name)
 
 
 def write_config(run_dir, config: RunConfig, net, dataset: data.Data, command: str) -> None:
-    """``config.json``: the run's options at the top level, then what was derived from the data."""
+    """``config.json``: the run's options at the top level, then what was derived from the data
+    (replacing a config.json there: a resumed run writes back the one it read)."""
     atomic.write_json(
         Path(run_dir) / CONFIG,
         {
@@ -116,6 +164,7 @@ def write_config(run_dir, config: RunConfig, net, dataset: data.Data, command: s
             "jaxnet_version": jn.__version__,
             "created": datetime.datetime.now().isoformat(timespec="seconds"),
         },
+        overwrite=True,
     )
 
 
@@ -151,7 +200,7 @@ def read_config(run_dir) -> Saved:
     if not run_dir.is_dir():
         raise ValueError(f"{run_dir} is not a run directory: no such directory")
     file = run_dir / CONFIG
-    if not file.is_file():
+    if not os.path.lexists(file):
         raise ValueError(
             f"{run_dir} is not a jaxnet run directory: it has no {CONFIG} (jaxnet train --out DIR makes one)"
         )
@@ -170,8 +219,9 @@ def read_config(run_dir) -> Saved:
 
 
 def _read_json(file: Path) -> dict:
+    raw = bounded.read_bytes(file, max_bytes=MAX_JSON_BYTES, what=f"a jaxnet {file.name}")
     try:
-        saved = json.loads(file.read_text(encoding="utf-8"))
+        saved = json.loads(raw.decode("utf-8"))
     except (ValueError, RecursionError) as e:  # JSONDecodeError and UnicodeDecodeError
         raise ValueError(f"{file} is not valid JSON ({type(e).__name__})") from None
     if not isinstance(saved, dict):
@@ -183,7 +233,7 @@ def read_checkpoint(run_dir, net: jn.Network) -> checkpoint.Checkpoint:
     """The run's checkpoint, restored into the shape of ``net`` (the network config.json records)."""
     like = jax.eval_shape(lambda: jn.init(jax.random.key(0), net))
     try:
-        return checkpoint.restore(run_dir, like)
+        ckpt = checkpoint.restore(run_dir, like)
     except FileNotFoundError:
         raise ValueError(_no_checkpoint(run_dir)) from None
     except ValueError as e:
@@ -191,14 +241,23 @@ def read_checkpoint(run_dir, net: jn.Network) -> checkpoint.Checkpoint:
             f"cannot load the checkpoint of {run_dir} into the network {_sizes(net)} that its "
             f"{CONFIG} records: {e}"
         ) from None
+    where = f"the checkpoint of {run_dir}: params"
+    validation.check_state(net, ckpt.params, where)
+    return ckpt
 
 
 def epochs_done(run_dir) -> int:
     """The epochs the run's checkpoint has trained (its header only is read)."""
     try:
-        return checkpoint.read_metadata(run_dir)["step"]
+        step = checkpoint.read_metadata(run_dir)["step"]
     except FileNotFoundError:
         raise ValueError(_no_checkpoint(run_dir)) from None
+    if step > INT_LIMIT:
+        raise ValueError(
+            f"the checkpoint of {run_dir} says it has done {step} epochs, more than the "
+            f"{INT_LIMIT} a run may train; the file was changed"
+        )
+    return step
 
 
 def _no_checkpoint(run_dir) -> str:
@@ -223,11 +282,14 @@ def describe_network(net: jn.Network) -> str:
 def read_metrics(run_dir) -> dict | None:
     """The run's checked ``metrics.json``, or None if training has not finished."""
     file = Path(run_dir) / METRICS
-    if not file.is_file():
+    if not os.path.lexists(file):
         return None
     metrics = _read_json(file)
-    if not isinstance(metrics.get("epochs"), int) or isinstance(metrics["epochs"], bool):
-        raise ValueError(f"{file}: key 'epochs' must be an int")
+    epochs = metrics.get("epochs")
+    if not isinstance(epochs, int) or isinstance(epochs, bool) or not 0 <= epochs <= INT_LIMIT:
+        raise ValueError(
+            f"{file}: key 'epochs' must be an int in 0..{INT_LIMIT}, got {epochs!r:.40}"
+        )
     for split in ("train", "validation", "test"):
         entry = metrics.get(split)
         if split == "train" and entry is None:
@@ -240,25 +302,54 @@ def read_metrics(run_dir) -> dict | None:
             value = entry.get(key)
             if not isinstance(value, int | float) or isinstance(value, bool):
                 raise ValueError(f"{file}: key {split!r}: {key!r} must be a number")
+            low, high = _RANGES[key]
+            if not (low <= value <= high) or (key == "examples" and not isinstance(value, int)):
+                raise ValueError(
+                    f"{file}: key {split!r}: {key!r} must be "
+                    f"{'an int' if key == 'examples' else 'a number'} in [{low}, {high}], "
+                    f"got {value!r:.40}"
+                )
     return metrics
 
 
-def check_output(path) -> Path:
-    """``predict --output``: refuse a folder, or a path under a file, before predicting."""
+# the plausible range of each number metrics.json holds per split
+_RANGES = {
+    "loss": (0.0, 1e300),
+    "mse": (0.0, 1e300),
+    "accuracy": (0.0, 1.0),
+    "examples": (0, 2**53),
+}
+
+
+def check_output(path, *, inputs=(), force: bool = False) -> Path:
+    """``predict --output``, before predicting: refuse a folder, a path under a file, a file
+    of a run, one of ``inputs`` (whatever ``force`` says), and an existing file that jaxnet
+    did not write (unless ``force``)."""
     path = Path(path)
     if path.is_dir():
         raise ValueError(f"--output {path} is a folder; give the path of a CSV file to write")
     existing = next(p for p in path.parents if p.exists() or p == p.parent)
     if not existing.is_dir():
         raise ValueError(f"--output {path} lies under {existing}, which is a file, not a folder")
-    return path
+    if path.name in FILES and is_run(path.parent):
+        raise ValueError(
+            f"--output {path} is a file of the jaxnet run in {path.parent}; it is never "
+            "replaced by predictions (choose another path)"
+        )
+    return atomic.check_target(
+        path,
+        "--output",
+        overwrite=force,
+        hint="pass --force to replace it, or choose another --output",
+        inputs=inputs,
+    )
 
 
-def write_predictions(path, columns: dict[str, list]) -> None:
+def write_predictions(path, columns: dict[str, list], *, overwrite: bool = False) -> None:
     """A CSV with one column per entry of ``columns`` (``prediction``, ``probability``)."""
     rows = zip(*columns.values())
     text = ",".join(columns) + "\n" + "".join(",".join(f"{v:.6g}" for v in r) + "\n" for r in rows)
     try:
-        atomic.write_text(path, text)
+        atomic.write_text(path, text, overwrite=overwrite)
     except OSError as e:
         raise ValueError(f"--output {path}: cannot write it ({e.strerror or e})") from None

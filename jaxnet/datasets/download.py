@@ -30,7 +30,8 @@ def download_file(
 
     The bytes go to a temporary file in the destination's folder (`jaxnet.io.atomic`), are
     checked against every entry of `checksums` (e.g. `{"md5": "...", "sha256": "..."}`),
-    flushed to disk (fsync) and only then renamed over `destination`. On any failure the
+    flushed to disk (fsync) and only then renamed over `destination`: a verified download
+    replaces what is there (the caller named it as the file to fetch). On any failure the
     temporary file is removed and an existing `destination` is left exactly as it was.
 
     Args:
@@ -97,7 +98,7 @@ def _fetch_one(url: str, destination: Path, checksums: Mapping[str, str], timeou
     """Stream `url` into `destination` through the atomic writer, verified before the rename."""
     hashes = {name: hashlib.new(name, usedforsecurity=False) for name in checksums}
     with (
-        atomic.atomic_path(destination) as tmp,
+        atomic.atomic_path(destination, overwrite=True) as tmp,
         open(tmp, "wb") as out,
         _open(url, timeout) as response,
     ):

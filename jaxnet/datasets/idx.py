@@ -8,11 +8,14 @@ with a ValueError having allocated no more than the header promised.
 
 import gzip
 import os
+import sys
 import zlib
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+
+from jaxnet.io import bounded
 
 __all__ = ["MAX_BYTES", "read_idx"]
 
@@ -81,7 +84,7 @@ def read_idx(
 
     Raises:
       FileNotFoundError: no such file.
-      ValueError: corrupt or truncated gzip, wrong magic number, an unexpected or too
+      ValueError: not a regular file (a FIFO, a device), corrupt or truncated gzip, wrong magic number, an unexpected or too
         large declared shape, or data shorter or longer than the header declares (a gzip
         bomb stops one byte past the declared size); the message names the file.
 
@@ -100,9 +103,9 @@ def read_idx(
       ((2, 2, 3), dtype('uint8'), [[6, 7, 8], [9, 10, 11]])
     """
     path = Path(path)
-    opener = gzip.open if path.suffix == ".gz" else open
+    raw = bounded.open_regular(path, max_bytes=sys.maxsize, what="an IDX file")  # no FIFO, device
     try:
-        with opener(path, "rb") as f:
+        with raw, gzip.open(raw, "rb") if path.suffix == ".gz" else raw as f:
             shape, dtype = _header(f, path, expected_magic)
             nbytes = _check_shape(path, shape, dtype, expected_shape, max_bytes)
             data = np.empty(nbytes, np.uint8)

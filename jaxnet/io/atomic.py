@@ -9,6 +9,11 @@ infer a format from it, such as matplotlib's ``savefig``, still work). One left 
 process killed mid-write (kill -9, power cut) is removed by the next write to the same
 target, once its process is gone and it predates this one.
 
+Nothing of the user's is written over: a target that exists and that jaxnet did not write
+(:mod:`jaxnet.io.written` keeps a record of what it wrote in each folder) is refused with a
+``FileExistsError``, unless the caller says ``overwrite=True``. :func:`check_target` makes
+the same checks up front (before training, say) with messages that name the argument.
+
 >>> import tempfile, pathlib
 >>> p = pathlib.Path(tempfile.mkdtemp()) / "run" / "config.json"
 >>> write_json(p, {"epochs": 3}).name
@@ -30,7 +35,23 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-__all__ = ["atomic_path", "temp_pattern", "write_bytes", "write_json", "write_text"]
+from jaxnet.io import written
+
+# The files jaxnet keeps for itself in a folder it writes: the record of the files it wrote
+# and a run folder's lock (jaxnet.io.lock). A folder holding only these is empty to the user.
+BOOKKEEPING = (written.RECORD, ".jaxnet.lock")
+
+__all__ = [
+    "BOOKKEEPING",
+    "atomic_path",
+    "check_folder",
+    "check_target",
+    "remove",
+    "temp_pattern",
+    "write_bytes",
+    "write_json",
+    "write_text",
+]
 
 # Temporaries older than this module's import cannot belong to a write of this process.
 _STARTED = time.time()
@@ -94,8 +115,121 @@ def _fsync(path: str | os.PathLike) -> None:
         os.close(fd)
 
 
+def _file_above(path: Path) -> Path | None:
+    """The nearest ancestor of ``path`` that exists and is not a folder (None if there is none)."""
+    for parent in path.parents:
+        if parent.exists() or parent.is_symlink():
+            return None if parent.is_dir() else parent
+    return None
+
+
+def _refusal(path: Path, name: str | None, hint: str) -> str:
+    what = f"{name} {path}" if name else str(path)
+    return (
+        f"{what} exists and was not written by jaxnet (or was changed since); it is left as "
+        f"it is: {hint}"
+    )
+
+
+def check_target(
+    path: str | os.PathLike,
+    name: str,
+    *,
+    overwrite: bool = False,
+    hint: str = "pass overwrite=True to replace it, or choose another path",
+    inputs=(),
+) -> Path:
+    """Check, before any work, that a file may be written at ``path``; return it as a Path.
+
+    Refused, each with a message naming the argument ``name``: a path under an existing
+    file (``afile/log.csv``), an existing folder in place of the file, an existing file
+    that jaxnet did not write (unless ``overwrite``), and any of ``inputs`` (the files the
+    command reads, compared as files: links and other spellings included), whatever
+    ``overwrite`` says.
+
+    Args:
+      path: the file to write.
+      name: the argument that gave it (``"--output"``, ``"CSVLogger path"``).
+      overwrite: the user allows replacing a file jaxnet did not write.
+      hint: what the message suggests when the file is not jaxnet's.
+      inputs: paths the command reads (None entries are skipped).
+
+    Returns:
+      ``path`` as a Path.
+
+    Raises:
+      TypeError: ``path`` is not a str or os.PathLike.
+      ValueError: a path under a file, a folder, or one of ``inputs``.
+      FileExistsError: a file jaxnet did not write, without ``overwrite``.
+
+    Example:
+      >>> import pathlib, tempfile
+      >>> from jaxnet.io import atomic
+      >>> d = pathlib.Path(tempfile.mkdtemp())
+      >>> _ = (d / "notes.txt").write_text("mine")
+      >>> try:
+      ...     atomic.check_target(d / "notes.txt", "--output", hint="pass --force")
+      ... except FileExistsError as e:
+      ...     print(str(e).split(" exists")[0].endswith("notes.txt"), str(e).endswith("--force"))
+      True True
+      >>> atomic.check_target(d / "notes.txt", "--output", overwrite=True).name
+      'notes.txt'
+    """
+    if not isinstance(path, str | os.PathLike):
+        raise TypeError(f"{name} must be a path (str or pathlib.Path), got {path!r:.80}")
+    path = Path(path)
+    above = _file_above(path)
+    if above is not None:
+        raise ValueError(f"{name} {path}: {above} is a file, not a folder; cannot write under it")
+    if path.is_dir():
+        raise ValueError(f"{name} {path} is a folder; give the path of a file")
+    for source in inputs:
+        if source is not None and _same_file(path, source):
+            raise ValueError(
+                f"{name} {path} is {source}, a file this command reads; it is never written "
+                "over (choose another path)"
+            )
+    if os.path.lexists(path) and not overwrite and not written.is_ours(path):
+        raise FileExistsError(_refusal(path, name, hint))
+    return path
+
+
+def check_folder(path: str | os.PathLike, name: str) -> Path:
+    """Check, before any work, that ``path`` is or can become a folder; return it as a Path.
+
+    Refused with a ``ValueError`` naming ``name``: an existing file at ``path`` or above it.
+
+    Example:
+      >>> import pathlib, tempfile
+      >>> from jaxnet.io import atomic
+      >>> d = pathlib.Path(tempfile.mkdtemp())
+      >>> _ = (d / "afile").write_text("mine")
+      >>> try:
+      ...     atomic.check_folder(d / "afile" / "logs", "log_dir")
+      ... except ValueError as e:
+      ...     print(str(e).startswith("log_dir "), "is a file" in str(e))
+      True True
+    """
+    if not isinstance(path, str | os.PathLike):
+        raise TypeError(f"{name} must be a path (str or pathlib.Path), got {path!r:.80}")
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise ValueError(f"{name} {path} is a file, not a folder")
+    above = _file_above(path)
+    if above is not None:
+        raise ValueError(f"{name} {path}: {above} is a file, not a folder")
+    return path
+
+
+def _same_file(a: Path, b) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:  # one of them does not exist
+        return os.path.abspath(a) == os.path.abspath(b)
+
+
 @contextlib.contextmanager
-def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
+def atomic_path(path: str | os.PathLike, *, overwrite: bool = False) -> Iterator[Path]:
     """Yield a temporary path beside `path`; on success it replaces `path`, durably.
 
     The body writes the whole file at the yielded path (by name: ``fig.savefig(tmp)``,
@@ -107,12 +241,15 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
 
     Args:
       path: the file to create or replace.
+      overwrite: replace `path` even if jaxnet did not write it (else refused, untouched).
 
     Yields:
       The temporary Path beside `path` that the body writes (it exists, empty).
 
     Raises:
       IsADirectoryError: `path` is an existing directory.
+      NotADirectoryError: a folder above `path` is a file.
+      FileExistsError: `path` exists, jaxnet did not write it, and `overwrite` is False.
       OSError: the folder cannot be created or written.
 
     Example:
@@ -125,11 +262,16 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
       ...         print(target.exists())  # nothing at the target until the body returns
       ...     print(target.read_bytes(), sorted(p.name for p in target.parent.iterdir()))
       False
-      b'12345' ['weights.bin']
+      b'12345' ['.jaxnet-files.json', 'weights.bin']
     """
     path = Path(path)
     if path.is_dir():
         raise IsADirectoryError(f"{path} is a directory; cannot write a file in its place")
+    above = _file_above(path)
+    if above is not None:
+        raise NotADirectoryError(f"cannot write {path}: {above} is a file, not a folder")
+    if os.path.lexists(path) and not overwrite and not written.is_ours(path):
+        raise FileExistsError(_refusal(path, None, "pass overwrite=True to replace it"))
     path.parent.mkdir(parents=True, exist_ok=True)
     _remove_stale(path)
     while True:
@@ -146,6 +288,7 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         if stat.S_IMODE(os.stat(tmp).st_mode) != mode:  # a writer that made its own file
             os.chmod(tmp, mode)
         _fsync(tmp)
+        written.record(path, tmp, _write_unrecorded)
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):
@@ -155,12 +298,46 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         _fsync(path.parent)
 
 
-def write_bytes(path: str | os.PathLike, data: bytes) -> Path:
+def _write_unrecorded(path: Path, data: bytes) -> None:
+    """Replace ``path`` by ``data`` atomically, without recording it (the record itself)."""
+    _remove_stale(path)
+    tmp = path.with_name(f".{path.stem}.{os.getpid()}-{secrets.token_hex(4)}.tmp{path.suffix}")
+    try:
+        with open(tmp, "xb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def remove(path: str | os.PathLike) -> None:
+    """Delete ``path`` if it exists and drop it from the record of the files jaxnet wrote.
+
+    Example:
+      >>> import pathlib, tempfile
+      >>> from jaxnet.io import atomic
+      >>> d = pathlib.Path(tempfile.mkdtemp())
+      >>> _ = atomic.write_text(d / "config.json", "{}")
+      >>> atomic.remove(d / "config.json")
+      >>> list(d.iterdir())
+      []
+    """
+    path = Path(path)
+    path.unlink(missing_ok=True)
+    written.forget(path, _write_unrecorded)
+
+
+def write_bytes(path: str | os.PathLike, data: bytes, *, overwrite: bool = False) -> Path:
     """Atomically write `data` to `path` (see `atomic_path`); return `path` as a Path.
 
     Args:
       path: the file to create or replace (its folder is created if missing).
       data: the whole content.
+      overwrite: replace a file jaxnet did not write (see `atomic_path`).
 
     Returns:
       `path` as a Path.
@@ -173,18 +350,21 @@ def write_bytes(path: str | os.PathLike, data: bytes) -> Path:
       ...     print(path.name, path.read_bytes())
       a.bin b'\\x00\\x01'
     """
-    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+    with atomic_path(path, overwrite=overwrite) as tmp, open(tmp, "wb") as f:
         f.write(data)
     return Path(path)
 
 
-def write_text(path: str | os.PathLike, text: str, *, encoding: str = "utf-8") -> Path:
+def write_text(
+    path: str | os.PathLike, text: str, *, encoding: str = "utf-8", overwrite: bool = False
+) -> Path:
     """Atomically write `text` to `path`, encoded as `encoding`; return `path` as a Path.
 
     Args:
       path: the file to create or replace (its folder is created if missing).
       text: the whole content.
       encoding: the text encoding.
+      overwrite: replace a file jaxnet did not write (see `atomic_path`).
 
     Returns:
       `path` as a Path.
@@ -197,10 +377,12 @@ def write_text(path: str | os.PathLike, text: str, *, encoding: str = "utf-8") -
       ...     print(path.read_bytes())
       b'\\xc3\\xa9pocas: 3\\n'
     """
-    return write_bytes(path, text.encode(encoding))
+    return write_bytes(path, text.encode(encoding), overwrite=overwrite)
 
 
-def write_json(path: str | os.PathLike, obj: Any, *, indent: int | None = 2) -> Path:
+def write_json(
+    path: str | os.PathLike, obj: Any, *, indent: int | None = 2, overwrite: bool = False
+) -> Path:
     """Atomically write `obj` as strict JSON (and a final newline) to `path`; return `path`.
 
     Strict: NaN and infinities are refused (``json.dumps`` would write ``NaN``, which is not
@@ -210,6 +392,7 @@ def write_json(path: str | os.PathLike, obj: Any, *, indent: int | None = 2) -> 
       path: the file to create or replace (its folder is created if missing).
       obj: JSON-able data (dicts with str keys, lists, str, finite numbers, bool, None).
       indent: as ``json.dumps``'s (None: one line).
+      overwrite: replace a file jaxnet did not write (see `atomic_path`).
 
     Returns:
       `path` as a Path.
@@ -240,4 +423,4 @@ def write_json(path: str | os.PathLike, obj: Any, *, indent: int | None = 2) -> 
         ) from e
     except TypeError as e:
         raise TypeError(f"cannot write {path} as JSON: {e}") from e
-    return write_text(path, text + "\n")
+    return write_text(path, text + "\n", overwrite=overwrite)

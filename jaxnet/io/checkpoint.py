@@ -40,6 +40,8 @@ all call `save`, `restore` and `read_metadata`.
 import hashlib
 import json
 import os
+import stat
+import sys
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -49,7 +51,7 @@ import numpy as np
 import safetensors
 import safetensors.numpy
 
-from jaxnet.io import atomic, strict_json
+from jaxnet.io import atomic, bounded, strict_json
 from jaxnet.io.named_tensors import KEY_IMPLS, from_tensors, to_tensors, under, wrap_key
 from jaxnet.validation import check_int
 
@@ -58,7 +60,9 @@ __all__ = [
     "FORMAT",
     "KEY_IMPLS",
     "Checkpoint",
+    "check_target",
     "file_of",
+    "is_checkpoint",
     "latest",
     "read_metadata",
     "restore",
@@ -66,6 +70,9 @@ __all__ = [
 ]
 
 FORMAT = 2  # version of the metadata layout; restore refuses other versions
+MAX_STEP = 2**53 - 1  # a step beyond this (285 years at a million steps a second) is corrupt
+OPT_STATE_FACTOR = 8  # restore without like_opt_state: the state may hold 8x the params' bytes
+_MAX_HEADER = 100_000_000  # safetensors' own limit on its JSON header, in bytes
 FILENAME = "checkpoint.safetensors"  # the file written when `path` is a directory
 _META = "jaxnet"  # the safetensors metadata entry holding our JSON
 _PARTS = ("params", "opt_state")  # the trees stored under these names, beside "key"
@@ -141,7 +148,7 @@ def _digest(tensors: dict[str, np.ndarray]) -> str:
 
 
 def _check_save_args(step: Any, key: Any, history: Any, config: Any) -> int:
-    step = check_int(step, "step", 0)
+    step = check_int(step, "step", 0, MAX_STEP)  # 2**53 - 1 at most
     if key is not None and not (
         isinstance(key, jax.Array)
         and (jnp.issubdtype(key.dtype, jax.dtypes.prng_key) or key.dtype == jnp.uint32)
@@ -165,6 +172,7 @@ def save(
     key: jax.Array | None = None,
     history: dict | None = None,
     config: dict | None = None,
+    overwrite: bool = False,
 ) -> Path:
     """Atomically write a checkpoint; return the `pathlib.Path` of the file written.
 
@@ -179,6 +187,8 @@ def save(
       key: a typed ``jax.random.key`` or a raw uint32 ``jax.random.PRNGKey``, or None.
       history: dict of JSON-able values: lists of floats (nan/inf kept; arrays -> lists).
       config: dict of JSON-able values (the network description, run settings).
+      overwrite: replace a file at that path that jaxnet did not write (else refused:
+        a checkpoint jaxnet wrote is replaced, a user's file is not).
 
     Returns:
       The Path of the file written: `path`, or ``path/checkpoint.safetensors``.
@@ -187,6 +197,7 @@ def save(
       ValueError: `step` < 0, a leaf that cannot be stored (its path and type named), or
         history/config nested more than `strict_json.MAX_DEPTH` levels.
       TypeError: `step`, `key`, `history` or `config` of the wrong type.
+      FileExistsError: a file jaxnet did not write is at the path (and not `overwrite`).
 
     Example:
       >>> import pathlib, tempfile
@@ -217,18 +228,79 @@ def save(
             f"history or config is nested too deeply (over {strict_json.MAX_DEPTH} JSON levels)"
         )
     file = file_of(path)
-    with atomic.atomic_path(file) as tmp:
+    with atomic.atomic_path(file, overwrite=overwrite or is_checkpoint(file)) as tmp:
         safetensors.numpy.save_file(tensors, tmp, metadata={_META: text})
     return file
 
 
+def is_checkpoint(path: str | os.PathLike) -> bool:
+    """Whether ``path`` is a regular file holding a jaxnet checkpoint's header (jaxnet wrote it).
+
+    A checkpoint carries its writer's mark, so one may be replaced by the next save even
+    where the record of written files (:mod:`jaxnet.io.written`) does not know it (a run
+    folder from an older jaxnet). Only the header is read.
+
+    Example:
+      >>> import pathlib, tempfile
+      >>> import jax.numpy as jnp
+      >>> from jaxnet.io import checkpoint
+      >>> d = pathlib.Path(tempfile.mkdtemp())
+      >>> file = checkpoint.save(d, [jnp.ones(2)], step=1)
+      >>> _ = (d / "notes.safetensors").write_text("mine")
+      >>> checkpoint.is_checkpoint(file), checkpoint.is_checkpoint(d / "notes.safetensors")
+      (True, False)
+    """
+    path = Path(path)
+    try:
+        if not stat.S_ISREG(os.lstat(path).st_mode):
+            return False
+        return _header(path) is not None
+    except (OSError, ValueError):
+        return False
+
+
+def check_target(path: str | os.PathLike, name: str, *, overwrite: bool = False, hint: str) -> Path:
+    """The checkpoint file `save` would write for `path`, checked before any work.
+
+    As :func:`jaxnet.io.atomic.check_target` (a path under a file, a folder in place of the
+    file, a file jaxnet did not write unless `overwrite`), a jaxnet checkpoint counting as
+    jaxnet's (see :func:`is_checkpoint`).
+
+    Example:
+      >>> import pathlib, tempfile
+      >>> from jaxnet.io import checkpoint
+      >>> d = pathlib.Path(tempfile.mkdtemp())
+      >>> checkpoint.check_target(d, "checkpoint_dir", hint="").name
+      'checkpoint.safetensors'
+    """
+    file = file_of(path)
+    return atomic.check_target(file, name, overwrite=overwrite or is_checkpoint(file), hint=hint)
+
+
+def _safetensors_header(file: Path) -> tuple[dict, set]:
+    """``(metadata, tensor names)`` from the file's safetensors header, read as bytes: only
+    the header is read (a FIFO, a device or a header larger than safetensors allows is
+    refused; nothing is mapped, so a huge file costs nothing here)."""
+    with bounded.open_regular(file, max_bytes=sys.maxsize, what="a checkpoint file") as f:
+        try:
+            size = os.fstat(f.fileno()).st_size
+            n = int.from_bytes(f.read(8), "little")
+            if size < 8 or n > min(_MAX_HEADER, size - 8):
+                raise ValueError(f"a header of {n} bytes in a file of {size}")
+            header = strict_json.loads(f.read(n).decode("utf-8"))
+        except (ValueError, OSError) as e:  # UnicodeDecodeError and JSONDecodeError too
+            raise ValueError(f"checkpoint {file} is corrupt or truncated ({e})") from None
+    if type(header) is not dict or type(header.get("__metadata__", {})) is not dict:
+        raise ValueError(f"checkpoint {file} is corrupt or truncated (its header is no table)")
+    metadata = header.pop("__metadata__", {})
+    if not all(type(v) is str for v in metadata.values()):
+        raise ValueError(f"checkpoint {file} is corrupt or truncated (metadata not strings)")
+    return metadata, set(header)
+
+
 def _header(file: Path) -> dict | None:
     """The decoded, type-checked jaxnet metadata of `file` (None if it has none)."""
-    try:
-        with safetensors.safe_open(file, framework="numpy") as f:
-            header, names = f.metadata() or {}, set(f.keys())
-    except (safetensors.SafetensorError, OSError) as e:
-        raise ValueError(f"checkpoint {file} is corrupt or truncated ({e})") from e
+    header, names = _safetensors_header(file)
     if _META not in header:
         return None
     try:
@@ -243,7 +315,12 @@ def _header(file: Path) -> dict | None:
             raise ValueError(
                 f"checkpoint {file} is corrupt: metadata field {field!r} is not a {kind.__name__}"
             )
-    if meta["step"] < 0 or set(meta["dtypes"]) != names or type(meta.get("sha256")) is not str:
+    if not 0 <= meta["step"] <= MAX_STEP:
+        raise ValueError(
+            f"checkpoint {file} is corrupt: metadata field 'step' must be in 0..{MAX_STEP}, "
+            f"got {meta['step']!r:.40}"
+        )
+    if set(meta["dtypes"]) != names or type(meta.get("sha256")) is not str:
         raise ValueError(f"checkpoint {file} is corrupt: its tensors do not match its metadata")
     if not all(type(v) is str for v in meta["dtypes"].values()):
         raise ValueError(f"checkpoint {file} is corrupt: its dtypes are not names")
@@ -256,7 +333,7 @@ def _header(file: Path) -> dict | None:
 
 
 def _checked_header(file: Path) -> dict:
-    if not file.is_file():
+    if not os.path.exists(file):
         raise FileNotFoundError(f"no checkpoint file at {file}")
     meta = _header(file)
     if meta is None:
@@ -313,7 +390,9 @@ def restore(path: str | os.PathLike, like: Any, *, like_opt_state: Any = None) -
       FileNotFoundError: no checkpoint file at `path`.
       ValueError: the file is corrupt, truncated, fails its checksum or is not a jaxnet
         checkpoint, or it does not match `like`/`like_opt_state` (the first mismatching
-        path, its saved and expected shape or dtype are named).
+        path, its saved and expected shape or dtype are named); a file holding more array
+        bytes than the templates imply (without `like_opt_state`: `OPT_STATE_FACTOR` times
+        the params' for the optimiser state) is refused before any array is read.
       TypeError: a template leaf that is not an array, ShapeDtypeStruct or Python scalar.
 
     Example:
@@ -337,6 +416,7 @@ def restore(path: str | os.PathLike, like: Any, *, like_opt_state: Any = None) -
     """
     file = file_of(path)
     meta = _checked_header(file)
+    _check_size(file, like, like_opt_state)
     try:
         with safetensors.safe_open(file, framework="numpy") as f:
             tensors = {name: f.get_tensor(name) for name in f.keys()}  # noqa: SIM118
@@ -357,6 +437,36 @@ def restore(path: str | os.PathLike, like: Any, *, like_opt_state: Any = None) -
         raw = saved == "uint32" and t.dtype == np.uint32
         key = jnp.asarray(t) if raw else wrap_key(t, saved, "key", source)
     return Checkpoint(params, opt_state, meta["step"], key, meta["history"], meta["config"])
+
+
+def _nbytes(tree) -> int:
+    """The bytes the leaves of a template hold (a Python scalar: 8), plus 64 per leaf."""
+    total = 0
+    for leaf in jax.tree.leaves(tree):
+        shape, dtype = getattr(leaf, "shape", ()), getattr(leaf, "dtype", None)
+        try:
+            itemsize = 8 if dtype is None else np.dtype(dtype).itemsize
+        except TypeError:  # a typed PRNG key: its key data, at most 4 uint32
+            itemsize = 16
+        total += int(np.prod(shape, dtype=np.int64)) * itemsize + 64
+    return total
+
+
+def _check_size(file: Path, like, like_opt_state) -> None:
+    """Refuse, before reading any array, a file holding more array bytes than the templates
+    imply (a tampered header or a huge sparse file would otherwise be read whole)."""
+    params = _nbytes(like)
+    opt = _nbytes(like_opt_state) if like_opt_state is not None else OPT_STATE_FACTOR * params
+    allowed = params + opt + (1 << 20)  # the key and scalars
+    with open(file, "rb") as f:
+        header = int.from_bytes(f.read(8), "little")
+        size = os.fstat(f.fileno()).st_size
+    held = size - 8 - header
+    if held > allowed:
+        raise ValueError(
+            f"checkpoint {file} holds {held} bytes of arrays, more than the {allowed} its "
+            "template allows (like, like_opt_state); it was not written for this network"
+        )
 
 
 def latest(directory: str | os.PathLike) -> Path | None:

@@ -12,6 +12,7 @@ from jaxnet.layers.batchnorm import (
     batchnorm_forward,
     batchnorm_inference,
 )
+from jaxnet.layers.bidirectional import Bidirectional
 from jaxnet.layers.conv import Conv2D, conv_backward, conv_forward
 from jaxnet.layers.dense import (
     Dense,
@@ -21,6 +22,7 @@ from jaxnet.layers.dense import (
     linear_forward,
 )
 from jaxnet.layers.dropout import Dropout, dropout_backward, dropout_forward
+from jaxnet.layers.embedding import Embedding
 from jaxnet.layers.flatten import Flatten, flatten_backward, flatten_forward
 from jaxnet.layers.gru import (
     GRUCaches,
@@ -41,6 +43,7 @@ from jaxnet.layers.lstm import (
     lstm_params,
 )
 from jaxnet.layers.pool import AvgPool2D, MaxPool2D, pool_backward, pool_forward
+from jaxnet.layers.recurrent import GRU, LSTM, SimpleRNN
 from jaxnet.layers.residual import Residual
 from jaxnet.layers.resnet_blocks import (
     convolutional_block,
@@ -96,7 +99,12 @@ __all__ = [
     "from_dict",
     "linear_backward",
     "linear_forward",
-    # sequence building blocks (course 5)
+    # sequence layers and building blocks (course 5)
+    "Bidirectional",
+    "Embedding",
+    "GRU",
+    "LSTM",
+    "SimpleRNN",
     "GRUCaches",
     "GRUCellCache",
     "LSTMCaches",

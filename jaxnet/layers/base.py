@@ -28,6 +28,16 @@ which adds ``(λ / 2m) ||W||^2`` to J and ``(λ / m) W`` to the hand-derived ``d
 (``jaxnet.network.penalty``). ``backward`` itself stays the gradient of the data cost,
 so the generic test against ``jax.vjp`` of ``forward`` covers every layer unchanged.
 
+Sequences and masks: a sequence is ``(m, T, n)`` (batch-first; an ``Embedding``
+takes integer ids ``(m, T)``, held as floats). A network threads a mask ``(m, T)``
+(True = a real step, False = padding) along the chain while the activations are sequences
+``(m, T, n)``: a layer's :meth:`Layer.output_mask` says what mask its output carries (by
+default the one it received, so Dense per step and Dropout keep it;
+``Embedding(mask_zero=True)`` makes one from its ids), an output of another rank (a
+recurrent layer's one vector per example, a Flatten) ends it, and a layer whose class sets
+``takes_mask = True`` (the recurrent layers) receives it as ``forward(..., mask=mask)``
+and keeps it in its cache, so its ``backward`` needs nothing more.
+
 A layer's JSON form is ``to_dict()`` = ``{"kind": ..., **fields}``; :func:`from_dict`
 rebuilds it through the registered classes, never by importing a module a file names.
 """
@@ -101,6 +111,8 @@ class Layer(abc.ABC):
         them by :meth:`stats`. Default ``()``.
       needs_key: whether ``forward`` draws randomness in training (dropout; a property
         when it depends on a field). Default ``False``.
+      takes_mask: whether ``forward`` takes the keyword ``mask (m, T)`` of padded steps
+        (the recurrent layers; module docstring). Default ``False``.
 
     A field ``l2`` (the L2 coefficient λ on the layer's ``W``; Dense, Conv2D) is applied
     by the network (module docstring); a field ``activation`` marks a layer that can be
@@ -121,6 +133,7 @@ class Layer(abc.ABC):
     kind: ClassVar[str]
     non_trainable: ClassVar[tuple[str, ...]] = ()
     needs_key: ClassVar[bool] = False
+    takes_mask: ClassVar[bool] = False
     _fields: ClassVar[tuple[dataclasses.Field, ...]] = ()
 
     def __init_subclass__(cls, **kwargs):
@@ -199,6 +212,12 @@ class Layer(abc.ABC):
     def backward(self, params: dict, cache, dA: jax.Array) -> tuple[jax.Array, dict]:
         """``(dA_prev, dparams)``, hand-derived; ``dparams`` has ``params``' keys (zeros for
         the non-trainable ones)."""
+
+    def output_mask(self, A_prev, mask):
+        """The mask ``(m, T)`` of the output's padded steps, given the input's ``mask`` (or None);
+        default: ``mask`` unchanged (a layer that keeps the time axis)."""
+        del A_prev
+        return mask
 
     def stats(self, cache) -> dict:
         """The new non-trainable values after a training forward; default ``{}`` (no state)."""
@@ -280,7 +299,7 @@ def check_layer(layer, name: str = "layer") -> Layer:
             f"{name} must be a layer (a jaxnet.layers.Layer, e.g. jaxnet.layers.Dense(10, "
             f"'relu')), got {layer!r:.80} of type {type(layer).__name__}"
         )
-    if _KINDS.get(getattr(layer, "kind", None)) is not type(layer):
+    if _KINDS.get(str(getattr(layer, "kind", ""))) is not type(layer):
         raise TypeError(
             f"{name}: {type(layer).__name__} is not registered: its class body must set its "
             f"own kind (it has {getattr(layer, 'kind', None)!r})"

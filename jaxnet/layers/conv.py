@@ -8,19 +8,34 @@ Forward (a correlation, as the course and every framework write it)::
 
     Z[i, h, w, c] = sum_{a, b, k} A_pad[i, h s + a, w s + b, k] W[a, b, k, c] + b[c]
 
-Backward, derived from that sum (the course writes it as loops; here each is one
-convolution, the shape XLA runs fastest)::
+Backward, derived from that sum (the course writes it as loops)::
 
     dA_pad[i, y, x, k] = sum_{h s + a = y, w s + b = x, c} dZ[i, h, w, c] W[a, b, k, c]
-        = the convolution of dZ dilated by s (s - 1 zeros between its rows and columns)
-          with the kernel flipped in (a, b) and its channels swapped, padded f - 1 on each
-          side; rows the stride never reached ((n + 2 pad - f) % s of them) get zeros.
     dW[a, b, k, c] = (1/m) sum_{i, h, w} A_pad[i, h s + a, w s + b, k] dZ[i, h, w, c]
-        = the correlation of A_pad with dZ (dilated by s), the examples summed as channels.
     db[c] = (1/m) sum_{i, h, w} dZ[i, h, w, c]
 
 ``dZ`` and ``dA_prev`` are per example (row i = d loss_i / d Z_i), ``dW`` and ``db`` the
 gradient of the mean cost: the ``1/m`` of ``linear_backward``.
+
+How XLA runs these sums (an implementation detail; each form is proven equal to
+``jax.vjp`` of the plain convolution in float64, tests/test_layers_conv.py):
+
+- ``dA_pad`` is one convolution: ``dZ`` dilated by ``s`` (``s - 1`` zeros between its
+  rows and columns) with the kernel flipped in ``(a, b)`` and its channels swapped,
+  padded ``f - 1`` on each side; rows the stride never reached get zeros.
+- ``dW`` has two forms, chosen per platform when XLA lowers the program
+  (``lax.platform_dependent``). On CPU, matrix products: for each kernel offset
+  ``(a, b)`` the shifted input slice ``A_pad[:, a::s, b::s][:, :n_H, :n_W]``, as an
+  ``(m n_H n_W, n_C_prev)`` matrix, transposed times ``dZ`` as ``(m n_H n_W, n_C)``; when
+  ``n_C_prev`` is small several offsets share one product (their slices side by side, an
+  im2col), so each product has at least ``_MATMUL_ROWS`` rows; and the examples are
+  taken a cache-sized chunk at a time (a ``lax.scan`` summing the chunks). Elsewhere (GPU, TPU)
+  one convolution: the correlation of ``A_pad`` with ``dZ`` dilated by ``s``, the
+  examples summed as the contracted channels.
+
+``conv_forward`` carries a ``jax.custom_vjp`` whose backward is this one (without the
+``1/m``), so ``jax.grad`` of any model built on it runs these forms
+(``jaxnet.layers._autodiff``).
 """
 
 from __future__ import annotations
@@ -34,7 +49,8 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-from jaxnet import activations, initializers
+from jaxnet import activations, initializers, limits
+from jaxnet.layers._autodiff import custom_vjp_enabled
 from jaxnet.layers.base import Layer, field
 from jaxnet.validation import check_activation, check_choice, check_int, check_l2
 
@@ -50,6 +66,9 @@ __all__ = [
 ]
 
 Padding = tuple[tuple[int, int], tuple[int, int]]
+_DIMENSIONS = ("NHWC", "HWIO", "NHWC")
+_MATMUL_ROWS = 32  # CPU dW: the fewest rows (offsets x n_C_prev) one matrix product gets
+_CHUNK_BYTES = 512 * 1024  # CPU dW: the examples of one chunk's A_prev and dZ, at most
 
 
 def same_padding(n: int, f: int, stride: int) -> tuple[int, int]:
@@ -154,6 +173,9 @@ jax.tree_util.register_dataclass(
 def conv_forward(A_prev, W, b, stride: int = 1, pad=0) -> tuple[jax.Array, ConvCache]:
     """``Z = W * A_prev + b`` (correlation), one XLA convolution; returns ``(Z (m, n_H, n_W, n_C), cache)``.
 
+    ``jax.grad`` through ``Z`` runs :func:`conv_backward`'s sums (a ``jax.custom_vjp``, so no
+    forward mode: ``jax.jvp`` raises).
+
     Args:
       A_prev: ``(m, n_H_prev, n_W_prev, n_C_prev)`` (NHWC).
       W: ``(f, f, n_C_prev, n_C)``.
@@ -175,10 +197,35 @@ def conv_forward(A_prev, W, b, stride: int = 1, pad=0) -> tuple[jax.Array, ConvC
       ((2, 3, 3, 8), 27.0)
     """
     padding = conv_padding(pad, A_prev.shape[1], A_prev.shape[2], W.shape[0], stride)
-    Z = lax.conv_general_dilated(
-        A_prev, W, (stride, stride), padding, dimension_numbers=("NHWC", "HWIO", "NHWC")
-    )
+    convolve = _convolve if custom_vjp_enabled() else _correlate
+    Z = convolve(A_prev, W, stride, padding)
     return Z + b.reshape(1, 1, 1, -1), ConvCache(A_prev, W, b, stride, padding)
+
+
+def _correlate(A_prev, W, stride: int, padding: Padding):
+    """``Z`` without the bias: one XLA convolution (the forward's sum over ``a, b, k``)."""
+    return lax.conv_general_dilated(
+        A_prev, W, (stride, stride), padding, dimension_numbers=_DIMENSIONS
+    )
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(2, 3))
+def _convolve(A_prev, W, stride: int, padding: Padding):
+    """:func:`_correlate` whose VJP is the hand-derived backward (:func:`_conv_grads`)."""
+    return _correlate(A_prev, W, stride, padding)
+
+
+def _convolve_forward(A_prev, W, stride, padding):
+    return _correlate(A_prev, W, stride, padding), (A_prev, W)
+
+
+def _convolve_backward(stride, padding, residuals, dZ):
+    A_prev, W = residuals
+    dA_prev, dW = _conv_grads(dZ, A_prev, W, stride, padding)
+    return dA_prev.astype(A_prev.dtype), dW.astype(W.dtype)
+
+
+_convolve.defvjp(_convolve_forward, _convolve_backward)
 
 
 def _unreached(n: int, f: int, stride: int, before: int, after: int) -> int:
@@ -186,9 +233,104 @@ def _unreached(n: int, f: int, stride: int, before: int, after: int) -> int:
     return (n + before + after - f) % stride
 
 
+def _conv_grads(dZ, A_prev, W, stride: int, padding: Padding):
+    """``(dA_prev, m dW)``: the module docstring's sums (``dW`` without the ``1/m``)."""
+    dW = lax.platform_dependent(
+        A_prev,
+        dZ,
+        cpu=functools.partial(_dW_matmul, f=W.shape[0], stride=stride, padding=padding),
+        default=functools.partial(_dW_convolution, f=W.shape[0], stride=stride, padding=padding),
+    )
+    return _dA_prev(dZ, W, A_prev.shape, stride, padding), dW
+
+
+def _dA_prev(dZ, W, shape, stride: int, padding: Padding):
+    """``dA_prev``: a full convolution of the stride-dilated ``dZ`` with the flipped kernel; the
+    (negative where the forward padded) edges crop ``A_pad`` back to ``A_prev``."""
+    (top, bottom), (left, right) = padding
+    f = W.shape[0]
+    r_H = _unreached(shape[1], f, stride, top, bottom)
+    r_W = _unreached(shape[2], f, stride, left, right)
+    # Operands in the forward's NHWC/HWIO layout: XLA:CPU runs other layouts far slower
+    # inside a loop (fit's lax.scan; jax issue 12868).
+    return lax.conv_general_dilated(
+        dZ,
+        jnp.swapaxes(W[::-1, ::-1], 2, 3),
+        (1, 1),
+        ((f - 1 - top, f - 1 - bottom + r_H), (f - 1 - left, f - 1 - right + r_W)),
+        lhs_dilation=(stride, stride),
+        dimension_numbers=_DIMENSIONS,
+    )
+
+
+def _dW_convolution(A_prev, dZ, *, f: int, stride: int, padding: Padding):
+    """``m dW`` as one convolution: the examples are the contracted "channels" (``A_prev`` as
+    ``(n_C_prev, H, W, m)``), ``dZ`` is the kernel ``(n_H, n_W, m, n_C)``, and the output
+    ``(n_C_prev, f, f, n_C)`` is moved to ``(f, f, n_C_prev, n_C)``."""
+    (top, bottom), (left, right) = padding
+    r_H = _unreached(A_prev.shape[1], f, stride, top, bottom)
+    r_W = _unreached(A_prev.shape[2], f, stride, left, right)
+    return lax.conv_general_dilated(
+        A_prev.transpose(3, 1, 2, 0),
+        dZ.transpose(1, 2, 0, 3),
+        (1, 1),
+        ((top, bottom - r_H), (left, right - r_W)),
+        rhs_dilation=(stride, stride),
+        dimension_numbers=_DIMENSIONS,
+    ).transpose(1, 2, 0, 3)
+
+
+def _dW_matmul(A_prev, dZ, *, f: int, stride: int, padding: Padding):
+    """``m dW`` as matrix products (:func:`_dW_products`), summed over chunks of examples: a
+    ``lax.scan`` over chunks of ``c`` examples, ``c`` the largest divisor of ``m`` whose
+    ``A_prev`` and ``dZ`` rows fit in :data:`_CHUNK_BYTES`, so that each chunk's shifted
+    slices are copied within the cache (about a third less time than one pass over all
+    ``m`` at workload E's shapes)."""
+    m = A_prev.shape[0]
+    example_bytes = (A_prev[0].size + dZ[0].size) * A_prev.dtype.itemsize
+    c = max([d for d in range(1, m + 1) if m % d == 0 and d * example_bytes <= _CHUNK_BYTES] or [1])
+    if c == m:
+        return _dW_products(A_prev, dZ, f, stride, padding)
+
+    def add_chunk(total, chunk):
+        return total + _dW_products(*chunk, f, stride, padding), None
+
+    chunks = (A_prev.reshape(m // c, c, *A_prev.shape[1:]), dZ.reshape(m // c, c, *dZ.shape[1:]))
+    zeros = jnp.zeros((f, f, A_prev.shape[3], dZ.shape[3]), jnp.result_type(A_prev, dZ))
+    return lax.scan(add_chunk, zeros, chunks)[0]
+
+
+def _dW_products(A_prev, dZ, f: int, stride: int, padding: Padding):
+    """``m dW`` as matrix products, one per group of kernel offsets (row-major ``(a, b)``):
+    ``[A_pad[:, a::s, b::s] for (a, b) in group]`` side by side, ``(m n_H n_W, g n_C_prev)``,
+    transposed times ``dZ`` ``(m n_H n_W, n_C)``; ``g`` offsets give ``g n_C_prev >=``
+    ``_MATMUL_ROWS`` rows (one offset each once ``n_C_prev`` reaches it)."""
+    (top, bottom), (left, right) = padding
+    zero = jnp.zeros((), A_prev.dtype)
+    A_pad = lax.pad(A_prev, zero, ((0, 0, 0), (top, bottom, 0), (left, right, 0), (0, 0, 0)))
+    m, n_H, n_W, n_C = dZ.shape
+    n_C_prev = A_prev.shape[3]
+    offsets = [(a, b) for a in range(f) for b in range(f)]
+    group = min(len(offsets), -(-_MATMUL_ROWS // n_C_prev))
+    rows = dZ.reshape(m * n_H * n_W, n_C)
+    products = []
+    for first in range(0, len(offsets), group):
+        slices = [
+            lax.slice(
+                A_pad,
+                (0, a, b, 0),
+                (m, a + (n_H - 1) * stride + 1, b + (n_W - 1) * stride + 1, n_C_prev),
+                (1, stride, stride, 1),
+            )
+            for a, b in offsets[first : first + group]
+        ]
+        columns = slices[0] if len(slices) == 1 else jnp.concatenate(slices, axis=3)
+        products.append(columns.reshape(m * n_H * n_W, -1).T @ rows)
+    return jnp.concatenate(products).reshape(f, f, n_C_prev, n_C)
+
+
 def conv_backward(dZ, cache: ConvCache):
     """Hand-derived gradients of :func:`conv_forward` (see the module docstring for the sums).
-
 
     Args:
       dZ: ``(m, n_H, n_W, n_C)``, each example's ``d loss_i / d Z_i``.
@@ -205,34 +347,8 @@ def conv_backward(dZ, cache: ConvCache):
       >>> dA_prev.shape, dW.shape, db.tolist() == [25.0] * 8  # db: 5 * 5 positions per example
       ((2, 5, 5, 3), (3, 3, 3, 8), True)
     """
-    A_prev, W, s = cache.A_prev, cache.W, cache.stride
-    (top, bottom), (left, right) = cache.padding
-    m, n_H_prev, n_W_prev, _ = A_prev.shape
-    f = W.shape[0]
-    r_H = _unreached(n_H_prev, f, s, top, bottom)
-    r_W = _unreached(n_W_prev, f, s, left, right)
-    # dA_prev: a full convolution of the stride-dilated dZ with the flipped kernel; the
-    # (negative where the forward padded) edges crop A_pad back to A_prev.
-    # Both convolutions take their operands transposed to the forward's NHWC/HWIO layout:
-    # XLA:CPU runs other layouts far slower inside a loop (fit's lax.scan; jax issue 12868).
-    dA_prev = lax.conv_general_dilated(
-        dZ,
-        jnp.swapaxes(W[::-1, ::-1], 2, 3),
-        (1, 1),
-        ((f - 1 - top, f - 1 - bottom + r_H), (f - 1 - left, f - 1 - right + r_W)),
-        lhs_dilation=(s, s),
-        dimension_numbers=("NHWC", "HWIO", "NHWC"),
-    )
-    # dW: the examples are the contracted "channels" (A_prev as (n_C_prev, H, W, m)), dZ is
-    # the kernel ((n_H, n_W, m, n_C)), and the output (n_C_prev, f, f, n_C) is moved to (f, f, n_C_prev, n_C).
-    dW = lax.conv_general_dilated(
-        A_prev.transpose(3, 1, 2, 0),
-        dZ.transpose(1, 2, 0, 3),
-        (1, 1),
-        ((top, bottom - r_H), (left, right - r_W)),
-        rhs_dilation=(s, s),
-        dimension_numbers=("NHWC", "HWIO", "NHWC"),
-    ).transpose(1, 2, 0, 3)
+    m = cache.A_prev.shape[0]
+    dA_prev, dW = _conv_grads(dZ, cache.A_prev, cache.W, cache.stride, cache.padding)
     return dA_prev, dW / m, dZ.sum(axis=(0, 1, 2)) / m
 
 
@@ -247,14 +363,16 @@ def check_padding(value, name: str = "padding") -> str | int:
     if isinstance(value, str):
         return check_choice(value.lower(), name, ("valid", "same"))
     if isinstance(value, numbers.Integral) and not isinstance(value, bool | np.bool_):
-        return check_int(value, name, 0)
+        return check_int(value, name, 0, limits.MAXIMA["padding"])
     raise TypeError(
         f"{name} must be 'valid', 'same' or an int >= 0, got {name}={value!r:.80} of type "
         f"{type(value).__name__}"
     )
 
 
-_positive_int = functools.partial(check_int, minimum=1)
+def _size(name: str):
+    """The check of a size field: an int in ``1..jaxnet.limits.MAXIMA[name]``."""
+    return functools.partial(check_int, minimum=1, maximum=limits.MAXIMA[name])
 
 
 class Conv2D(Layer):
@@ -277,9 +395,9 @@ class Conv2D(Layer):
     """
 
     kind = "conv2d"
-    filters: int = field(check=_positive_int)
-    kernel_size: int = field(check=_positive_int)
-    strides: int = field(default=1, check=_positive_int)
+    filters: int = field(check=_size("filters"))
+    kernel_size: int = field(check=_size("kernel_size"))
+    strides: int = field(default=1, check=_size("strides"))
     padding: str | int = field(default="valid", check=check_padding)
     activation: str | None = field(
         default=None, check=functools.partial(check_activation, optional=True)

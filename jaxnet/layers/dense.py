@@ -20,7 +20,7 @@ import numbers
 import jax
 import jax.numpy as jnp
 
-from jaxnet import activations, initializers
+from jaxnet import activations, initializers, limits
 from jaxnet.layers._matmul import is_small, matmul
 from jaxnet.layers.base import Layer, field
 from jaxnet.validation import check_activation, check_int, check_l2
@@ -140,7 +140,8 @@ class Dense(Layer):
     """A fully connected layer of ``units`` neurons: the course's ``linear -> activation`` block.
 
     Params ``{"W": (units, n[l-1]), "b": (units,)}``; input ``(m, n[l-1])``, output
-    ``(m, units)``. ``activation`` is any name of :mod:`jaxnet.activations` (kept in its
+    ``(m, units)``; on a sequence ``(m, T, n[l-1])`` it acts at every step (Keras's
+    ``TimeDistributed(Dense)``), output ``(m, T, units)``. ``activation`` is any name of :mod:`jaxnet.activations` (kept in its
     canonical form, so equal layers compare and hash equal). ``l2`` is the course's λ:
     the network adds ``(λ / 2m) ||W||^2`` to the cost and ``(λ / m) W`` to ``dW``
     (``b`` is never decayed); see ``jaxnet.network.penalty``.
@@ -160,23 +161,26 @@ class Dense(Layer):
     """
 
     kind = "dense"
-    units: int = field(check=functools.partial(check_int, minimum=1))
+    units: int = field(
+        check=functools.partial(check_int, minimum=1, maximum=limits.MAXIMA["units"])
+    )
     activation: str = field(default="relu", check=check_activation)
     l2: float = field(default=0.0, check=check_l2, omit_default=True)
 
-    def output_shape(self, input_shape) -> tuple[int]:
-        """``(units,)`` for a vector of ``n[l-1]`` features per example."""
+    def output_shape(self, input_shape) -> tuple[int, ...]:
+        """``(units,)`` for a vector of ``n[l-1]`` features per example; ``(T, units)`` for a
+        sequence ``(T, n[l-1])`` (the same weights at every step)."""
         input_shape = _vector_shape(input_shape)
-        if len(input_shape) != 1:
+        if len(input_shape) not in (1, 2):
             raise ValueError(
-                f"Dense expects a vector of features per example, got input shape "
-                f"{input_shape}: put a Flatten() before it"
+                f"Dense expects a vector of features (n,) or a sequence (T, n) per example, "
+                f"got input shape {input_shape}: put a Flatten() before it"
             )
-        return (self.units,)
+        return (*input_shape[:-1], self.units)
 
     def param_shapes(self, input_shape) -> dict[str, tuple[int, ...]]:
         """``{"W": (units, n[l-1]), "b": (units,)}``."""
-        (n_prev,) = _vector_shape(input_shape)
+        n_prev = _vector_shape(input_shape)[-1]
         return {"W": (self.units, n_prev), "b": (self.units,)}
 
     def init(self, key, input_shape, scheme="he", *, scale=0.01, dtype=jnp.float32) -> dict:
@@ -190,13 +194,26 @@ class Dense(Layer):
     def forward(
         self, params: dict, A_prev, *, key=None, train=False, weights=None
     ) -> tuple[jax.Array, DenseCache]:
-        """``(A (m, units), cache)`` for ``A_prev (m, n[l-1])``; ``key``, ``train``, ``weights`` unused."""
+        """``(A (m, units), cache)`` for ``A_prev (m, n[l-1])``, ``(A (m, T, units), cache)`` for a
+        sequence ``A_prev (m, T, n[l-1])`` (its ``m T`` steps as rows); ``key``, ``train``,
+        ``weights`` unused."""
         del key, train, weights
+        if A_prev.ndim == 3:
+            m, T, n_prev = A_prev.shape
+            rows = A_prev.reshape(m * T, n_prev)
+            A, cache = dense_forward(rows, params["W"], params["b"], self.activation)
+            return A.reshape(m, T, -1), cache
         return dense_forward(A_prev, params["W"], params["b"], self.activation)
 
     def backward(self, params: dict, cache: DenseCache, dA) -> tuple[jax.Array, dict]:
-        """``(dA_prev, {"W": dW, "b": db})`` given ``dA (m, units)``."""
+        """``(dA_prev, {"W": dW, "b": db})`` given ``dA (m, units)`` or ``(m, T, units)``; for a
+        sequence the gradient of the mean over the ``m`` examples sums over the steps:
+        ``dW = (1/m) sum_{i,t} dZ_it^T A_prev_it``."""
         del params  # the cache holds W
+        if dA.ndim == 3:
+            m, T, units = dA.shape
+            dA_prev, dW, db = dense_backward(dA.reshape(m * T, units), cache, self.activation)
+            return dA_prev.reshape(m, T, -1), {"W": dW * T, "b": db * T}
         dA_prev, dW, db = dense_backward(dA, cache, self.activation)
         return dA_prev, {"W": dW, "b": db}
 

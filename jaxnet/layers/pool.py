@@ -14,7 +14,9 @@ and every window adds its share):
   position equal to the maximum and so sends a tied window's gradient to each of them.
 - average: each ``dA[i, h, w, c]`` is spread evenly, ``dA / f^2``, over its window.
 
-``dA`` and ``dA_prev`` are per example; pooling has no parameters.
+``dA`` and ``dA_prev`` are per example; pooling has no parameters. ``pool_forward`` carries a
+``jax.custom_vjp`` whose backward is ``pool_backward``, so ``jax.grad`` through it runs this
+backward (``jaxnet.layers._autodiff``).
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
+from jaxnet import limits
+from jaxnet.layers._autodiff import custom_vjp_enabled
 from jaxnet.layers.base import Layer, field
 from jaxnet.validation import check_int
 
@@ -67,6 +71,9 @@ jax.tree_util.register_dataclass(
 def pool_forward(A_prev, f: int, stride: int | None = None, mode: str = "max"):
     """Max or average pooling of ``f x f`` windows moved by ``stride`` (default ``f``).
 
+    ``jax.grad`` through ``A`` runs :func:`pool_backward` (a ``jax.custom_vjp``, so no forward
+    mode: ``jax.jvp`` raises).
+
     Args:
       A_prev: ``(m, n_H_prev, n_W_prev, n_C)`` (NHWC).
       f: the window size.
@@ -91,15 +98,37 @@ def pool_forward(A_prev, f: int, stride: int | None = None, mode: str = "max"):
       [[2.5, 4.5], [10.5, 12.5]]
     """
     stride = f if stride is None else stride
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {MODES}; got {mode!r}")
+    pool = _pool if custom_vjp_enabled() else _reduce
+    return pool(A_prev, f, stride, mode), PoolCache(A_prev, f, stride, mode)
+
+
+def _reduce(A_prev, f: int, stride: int, mode: str):
+    """``A``: one ``lax.reduce_window`` (max, or sum / f^2)."""
     window, strides = (1, f, f, 1), (1, stride, stride, 1)
     # Python scalars as init values: lax recognises the max/sum window and can differentiate it.
     if mode == "max":
-        A = lax.reduce_window(A_prev, -jnp.inf, lax.max, window, strides, "VALID")
-    elif mode == "average":
-        A = lax.reduce_window(A_prev, 0.0, lax.add, window, strides, "VALID") / (f * f)
-    else:
-        raise ValueError(f"mode must be one of {MODES}; got {mode!r}")
-    return A, PoolCache(A_prev, f, stride, mode)
+        return lax.reduce_window(A_prev, -jnp.inf, lax.max, window, strides, "VALID")
+    return lax.reduce_window(A_prev, 0.0, lax.add, window, strides, "VALID") / (f * f)
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(1, 2, 3))
+def _pool(A_prev, f: int, stride: int, mode: str):
+    """:func:`_reduce` whose VJP is :func:`pool_backward` (``jax.grad`` through pooling runs it;
+    XLA:CPU runs JAX's own ``select_and_scatter`` for max pooling many times slower)."""
+    return _reduce(A_prev, f, stride, mode)
+
+
+def _pool_forward(A_prev, f, stride, mode):
+    return _reduce(A_prev, f, stride, mode), A_prev
+
+
+def _pool_backward(f, stride, mode, A_prev, dA):
+    return (pool_backward(dA, PoolCache(A_prev, f, stride, mode)).astype(A_prev.dtype),)
+
+
+_pool.defvjp(_pool_forward, _pool_backward)
 
 
 def _pad(x, config):
@@ -199,14 +228,16 @@ def pool_backward(dA, cache: PoolCache):
 
 def _stride(value, name: str) -> int | None:
     """A pool's ``strides``: None (the pool size) or an int >= 1."""
-    return None if value is None else check_int(value, name, 1)
+    return None if value is None else check_int(value, name, 1, limits.MAXIMA["strides"])
 
 
 class _Pool2D(Layer):
     """Shared by :class:`MaxPool2D` and :class:`AvgPool2D` (equal only to a layer of the same class)."""
 
     mode = "max"
-    pool_size: int = field(default=2, check=functools.partial(check_int, minimum=1))
+    pool_size: int = field(
+        default=2, check=functools.partial(check_int, minimum=1, maximum=limits.MAXIMA["pool_size"])
+    )
     strides: int | None = field(default=None, check=_stride)
 
     @property

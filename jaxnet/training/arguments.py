@@ -9,6 +9,7 @@ evaluated on the host for every step the run will train and checked before train
 from __future__ import annotations
 
 import contextlib
+import warnings
 from collections.abc import Callable
 from typing import NamedTuple
 
@@ -16,16 +17,17 @@ import jax
 import numpy as np
 import optax
 
-from jaxnet import network
+from jaxnet.model import Model
 from jaxnet.network import Network
 from jaxnet.training import engine, optimizers
 from jaxnet.validation import (
-    as_inputs,
     as_labels,
+    bind,
+    check_backprop,
     check_bool,
     check_choice,
     check_int,
-    check_network,
+    check_model,
     check_params,
 )
 
@@ -58,7 +60,7 @@ def refuse_tracers(entry: str, **arrays) -> None:
 
 
 def check_arguments(
-    net: Network,
+    net: Network | Model,
     params,
     X,
     Y,
@@ -77,17 +79,18 @@ def check_arguments(
     model allowed, no schedule).
 
     ``params`` is one model's params (``fit_ensemble`` checks its stacked params itself).
+    The config holds the model bound to the data (:func:`jaxnet.validation.bind`).
     """
-    check_network(net)
+    check_model(net)
     dtype = check_params(net, params)
-    train, val = _datasets(net, X, Y, validation_data, dtype)
+    net, train, val = _datasets(net, params, X, Y, validation_data, dtype)
     check_int(epochs, "epochs", 1)
     m = train.X.shape[0]
     if batch_size is not None and not 1 <= check_int(batch_size, "batch_size") <= m:
         raise ValueError(
             f"batch_size must be None (full batch) or an int in 1..{m} (the number of examples), got {batch_size!r}"
         )
-    check_choice(backprop, "backprop", network.BACKPROP)
+    backprop = check_backprop(net, backprop)
     check_bool(shuffle, "shuffle")
     check_choice(check_int(verbose, "verbose"), "verbose", (0, 1, 2))
     tx, rate = _optimizer(optimizer, learning_rate, dtype, models)
@@ -96,12 +99,13 @@ def check_arguments(
     return Setup(config, rate, train, val)
 
 
-def _datasets(net: Network, X, Y, validation_data, dtype):
-    """Validated ``(train, val)`` datasets in ``dtype`` (``val`` None without validation)."""
-    X = as_inputs(net, X, dtype)
+def _datasets(net: Network | Model, params, X, Y, validation_data, dtype):
+    """``(net, train, val)``: the model bound to ``X`` and the validated datasets in ``dtype``
+    (``val`` None without validation)."""
+    net, X = bind(net, params, X, dtype)
     train = engine.Dataset(X, as_labels(net, Y, X.shape[0], dtype))
     if validation_data is None:
-        return train, None
+        return net, train, None
     if not isinstance(validation_data, tuple | list):
         raise TypeError(
             f"validation_data must be a pair (X_val, Y_val), got {type(validation_data).__name__}"
@@ -110,11 +114,11 @@ def _datasets(net: Network, X, Y, validation_data, dtype):
         raise ValueError(
             f"validation_data must be a pair (X_val, Y_val), got {len(validation_data)} items"
         )
-    X_val = as_inputs(net, validation_data[0], dtype, name="validation_data[0] (X_val)")
+    _, X_val = bind(net, params, validation_data[0], dtype, name="validation_data[0] (X_val)")
     Y_val = as_labels(
         net, validation_data[1], X_val.shape[0], dtype, name="validation_data[1] (Y_val)"
     )
-    return train, engine.Dataset(X_val, Y_val)
+    return net, train, engine.Dataset(X_val, Y_val)
 
 
 def _optimizer(optimizer, learning_rate, dtype, models):
@@ -228,3 +232,26 @@ def _as_rates(value, shape, schedule) -> np.ndarray:
             f"learning_rate (a schedule, {schedule!r}) must return one real number per step, "
             f"got {value!r:.80}"
         ) from None
+
+
+def warn_if_padded_state(config: engine.TrainConfig, train: engine.Dataset) -> None:
+    """Warn when a stateful :class:`jaxnet.Model`'s batches hold padding rows.
+
+    A partial last minibatch, or a mesh whose device count does not divide the batch, is
+    padded with masked rows (weight 0): they count nothing in the loss and the gradients,
+    but a model's own batch statistics (its ``apply`` sees no weights) include them.
+    jaxnet's :class:`~jaxnet.layers.BatchNorm` weighs them out; a jn.Model cannot.
+    """
+    if not getattr(config.net, "stateful", False):
+        return
+    B, m = config.batch_size, config.num_examples or train.X.shape[0]
+    padded = train.weights is not None if B is None else m % B or (config.batch_slots or B) != B
+    if padded:
+        warnings.warn(
+            f"model {config.net.name!r} is stateful and its batches are padded with masked rows "
+            f"({m} examples, batch_size={B}, {1 if config.mesh is None else config.mesh.size} "
+            "device(s)): the padding enters the statistics its apply computes over a batch; "
+            "choose a batch size that divides the examples and is a multiple of the devices",
+            RuntimeWarning,
+            stacklevel=3,
+        )

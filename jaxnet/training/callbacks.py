@@ -27,9 +27,16 @@ iteration and a chunk runs up to a thousand of them, so ``every=1`` costs one di
 per iteration: for the course's long full-batch runs use e.g. ``every=100`` (its
 "print the cost every 100 iterations"); ``patience`` stays in epochs (iterations).
 
-A callback that raises stops training at once: the exception propagates with
-``.params``, ``.opt_state``, ``.history`` and ``.epoch`` (the state reached) attached,
-like :class:`jaxnet.TrainingDiverged`.
+A callback that raises, at any hook, stops training at once: the exception propagates
+with ``.params``, ``.opt_state``, ``.history`` and ``.epoch`` (the state of the last
+completed chunk) attached, like :class:`jaxnet.TrainingDiverged`; so does Ctrl-C's
+``KeyboardInterrupt``. A hook that leaves the params it was given broken (a leaf set to
+None, another shape or dtype), or an ``on_train_end`` that returns such params, is a
+``TypeError`` naming the callback.
+
+The callbacks that write files check their paths when they are made and again before
+training: a path under a file, a folder in place of a file, and an existing file that
+jaxnet did not write (unless ``overwrite=True``) are refused, naming the argument.
 
 >>> import jax, numpy as np, jaxnet as jn
 >>> net = jn.Network((2, 3, 1), hidden_activation="tanh", output_activation="sigmoid")
@@ -50,6 +57,8 @@ from __future__ import annotations
 import csv
 import io
 import math
+import os
+import string
 import time
 import warnings
 from pathlib import Path
@@ -97,10 +106,57 @@ class Callback:
         return None
 
 
-def _check_path(path, name: str) -> Path:
-    if not isinstance(path, str | Path):
-        raise TypeError(f"{name} must be a path (str or pathlib.Path), got {path!r}")
-    return Path(path)
+_OVERWRITE_HINT = "pass overwrite=True to replace it, or choose another path"
+
+
+def _check_template(path: str, name: str) -> tuple[str, ...]:
+    """The fields of the path template ``path`` (``"best-{epoch:02d}-{val_loss:.3f}"``).
+
+    Each field is a name (``epoch`` or a logged quantity), optionally with a format spec:
+    no positional fields (``{}``, ``{0}``), no attribute or index lookups
+    (``{epoch.real}``, ``{logs[0]}``), no conversions (``{epoch!r}``), no nested fields in
+    a spec. Each spec is tried on a sample value (``epoch`` an int, the others floats), so
+    a bad one (``{epoch:s}``) is refused here, before training.
+    """
+    try:
+        parts = list(string.Formatter().parse(path))
+    except ValueError as e:
+        raise ValueError(f"{name} {path!r} is not a valid path template: {e}") from None
+    fields = []
+    for _, field, spec, conversion in parts:
+        if field is None:
+            continue
+        shown = f"{{{field}{'!' + conversion if conversion else ''}{':' + spec if spec else ''}}}"
+        if not field.isidentifier():
+            why = (
+                "a positional field"
+                if field == "" or field.isdigit()
+                else "an attribute or index lookup"
+            )
+            raise ValueError(
+                f"{name} {path!r}: {shown} is {why}; fields are names only: {{epoch}} or a "
+                "logged quantity such as {val_loss:.3f}"
+            )
+        if conversion or "{" in (spec or ""):
+            raise ValueError(
+                f"{name} {path!r}: {shown} has a conversion or a nested field; write "
+                "{name} or {name:spec}"
+            )
+        sample = 1 if field == "epoch" else 0.5
+        try:
+            format(sample, spec)
+        except (ValueError, TypeError) as e:
+            raise ValueError(
+                f"{name} {path!r}: {shown} cannot format the {type(sample).__name__} that "
+                f"{field} is ({e})"
+            ) from None
+        fields.append(field)
+    return tuple(fields)
+
+
+def _render(path: str, epoch, logs) -> str:
+    """The template ``path`` with its fields filled in (``epoch`` and the logs)."""
+    return path.format(epoch=epoch, **logs)
 
 
 def _check_monitor(monitor) -> str:
@@ -296,9 +352,12 @@ class CSVLogger(Callback):
     from its history, so its file is the straight run's.
 
     Args:
-      path: the ``.csv`` file (its folder is created).
+      path: the ``.csv`` file (its folder is created). Checked here and again before
+        training: a path under a file, a folder, or an existing file that jaxnet did not
+        write (unless ``overwrite``) is refused, naming ``path``.
       every: one row after every ``every``-th epoch.
       min_interval: seconds between two rewrites during training, ``>= 0`` (0: every row).
+      overwrite: replace an existing file at ``path`` that jaxnet did not write.
 
     >>> import jax, numpy as np, jaxnet as jn, tempfile, pathlib
     >>> net = jn.Network((2, 1), output_activation="sigmoid")
@@ -310,8 +369,11 @@ class CSVLogger(Callback):
     'epoch,loss,accuracy,learning_rate'
     """
 
-    def __init__(self, path, *, every: int = 1, min_interval: float = 1.0):
-        self.path = _check_path(path, "path")
+    def __init__(self, path, *, every: int = 1, min_interval: float = 1.0, overwrite: bool = False):
+        self.overwrite = check_bool(overwrite, "overwrite")
+        self.path = atomic.check_target(
+            path, "CSVLogger path", overwrite=self.overwrite, hint=_OVERWRITE_HINT
+        )
         self.every = check_int(every, "every", 1)
         self.min_interval = check_real(min_interval, "min_interval", 0.0)
         self.rows: list[dict] = []
@@ -320,6 +382,9 @@ class CSVLogger(Callback):
     def on_train_begin(self, history: dict, params) -> None:
         """Start the rows from a resumed run's history; write the file (its header at least)."""
         self.stop_training = False
+        atomic.check_target(
+            self.path, "CSVLogger path", overwrite=self.overwrite, hint=_OVERWRITE_HINT
+        )
         keys = [k for k in history if k not in ("epoch", "time", STOPPED)]
         self.columns = ["epoch", *keys]
         self.rows = [{"epoch": e, **epoch_logs(history, i)} for i, e in _calls(history, self.every)]
@@ -341,7 +406,7 @@ class CSVLogger(Callback):
         writer.writeheader()
         writer.writerows({k: repr(v) if isinstance(v, float) else v for k, v in row.items()}
                          for row in self.rows)  # fmt: skip
-        atomic.write_text(self.path, text.getvalue())
+        atomic.write_text(self.path, text.getvalue(), overwrite=self.overwrite)
         self._written = time.monotonic()
 
 
@@ -353,11 +418,13 @@ class TensorBoard(Callback):
     extra: ``pip install "jaxnet[tensorboard]"``; view with ``tensorboard --logdir log_dir``.
 
     Args:
-      log_dir: the folder of the event files (created; a resumed run adds a new file).
+      log_dir: the folder of the event files (created; a resumed run adds a new file; a
+        file there or above it is refused, naming ``log_dir``).
       every: write after every ``every``-th epoch.
 
     Raises:
       ImportError: ``tensorboardX`` is not installed (the message names the extra).
+      ValueError: ``log_dir`` is, or lies under, a file.
 
     >>> import tempfile, jaxnet as jn
     >>> board = jn.callbacks.TensorBoard(tempfile.mkdtemp(), every=10)
@@ -366,7 +433,7 @@ class TensorBoard(Callback):
     """
 
     def __init__(self, log_dir, *, every: int = 1):
-        self.log_dir = _check_path(log_dir, "log_dir")
+        self.log_dir = atomic.check_folder(log_dir, "TensorBoard log_dir")
         self.every = check_int(every, "every", 1)
         try:
             import tensorboardX
@@ -381,7 +448,14 @@ class TensorBoard(Callback):
     def on_train_begin(self, history: dict, params) -> None:
         """Open a new event file in ``log_dir``."""
         self.stop_training = False
-        self.writer = self._summary_writer(str(self.log_dir))
+        atomic.check_folder(self.log_dir, "TensorBoard log_dir")
+        try:
+            self.writer = self._summary_writer(str(self.log_dir))
+        except OSError as e:
+            raise ValueError(
+                f"TensorBoard log_dir {self.log_dir}: cannot write event files there "
+                f"({e.strerror or e})"
+            ) from None
 
     def on_epoch_end(self, epoch: int, logs: dict, params) -> None:
         """One scalar per logged quantity at step ``epoch``."""
@@ -401,14 +475,21 @@ class ModelCheckpoint(Callback):
     The file is a jaxnet checkpoint (:func:`jaxnet.checkpoint.save`, atomic): the params,
     ``step`` = the epoch, and ``config = {"monitor", "value", "logs"}``; read it back with
     ``jn.checkpoint.restore(path, like=params)``. ``path`` may hold ``{epoch}`` and log
-    names, as Keras's ``filepath`` (``"best-{epoch}-{val_loss:.3f}.safetensors"``).
+    names, as Keras's ``filepath`` (``"best-{epoch}-{val_loss:.3f}.safetensors"``): names
+    only, each with an optional format spec, checked here (no positional fields, attribute
+    or index lookups, conversions; each spec tried on a sample value) and, before training,
+    against what the run logs (``{val_loss}`` needs ``validation_data``).
 
     Args:
-      path: a ``.safetensors`` file (or a folder, which then holds ``checkpoint.safetensors``).
+      path: a ``.safetensors`` file (or a folder, which then holds ``checkpoint.safetensors``),
+        or a template of one. A path under a file is refused here, and so is an existing
+        file that jaxnet did not write (unless ``overwrite``; a template's files are
+        checked when they are written).
       monitor: the logged quantity to compare (``"val_loss"`` needs ``validation_data``).
       mode: ``"min"``, ``"max"`` or ``"auto"`` (max for accuracies, min otherwise).
       save_best_only: save only improvements (else after every call).
       every: check after every ``every``-th epoch.
+      overwrite: replace existing files at ``path`` that jaxnet did not write.
 
     Attributes:
       best: the best value saved (``inf``, or ``-inf`` in mode max, before any).
@@ -429,8 +510,16 @@ class ModelCheckpoint(Callback):
         save_best_only: bool = True,
         *,
         every: int = 1,
+        overwrite: bool = False,
     ):
-        self.path = path if isinstance(path, str) else _check_path(path, "path")
+        self.overwrite = check_bool(overwrite, "overwrite")
+        if not isinstance(path, str | os.PathLike):
+            raise TypeError(
+                f"ModelCheckpoint path must be a path (str or pathlib.Path), got {path!r:.80}"
+            )
+        self.path = path if isinstance(path, str) else Path(path)
+        self._fields = _check_template(str(path), "ModelCheckpoint path")
+        self._check_file(1, {f: 0.5 for f in self._fields if f != "epoch"})
         self.monitor = _check_monitor(monitor)
         self.mode = _resolve_mode(check_choice(mode, "mode", ("auto", "min", "max")), monitor)
         self.save_best_only = check_bool(save_best_only, "save_best_only")
@@ -438,10 +527,32 @@ class ModelCheckpoint(Callback):
         self.best = math.inf if self.mode == "min" else -math.inf
         self.best_epoch: int | None = None
 
+    def _check_file(self, epoch, logs) -> Path:
+        """The file to write for ``epoch`` and ``logs`` (``checkpoint.safetensors`` in a folder),
+        checked: a template's sample file is checked only for the folders above it."""
+        file = checkpoint.file_of(_render(str(self.path), epoch, logs))
+        if self._fields:
+            atomic.check_folder(file.parent, "ModelCheckpoint path")
+            if file.is_dir():
+                raise ValueError(f"ModelCheckpoint path {self.path}: {file} is a folder")
+            return file
+        return checkpoint.check_target(
+            file, "ModelCheckpoint path", overwrite=self.overwrite, hint=_OVERWRITE_HINT
+        )
+
     def on_train_begin(self, history: dict, params) -> None:
         """The best value of a resumed run's checks (so a worse epoch does not overwrite it)."""
         self.stop_training = False
         _monitored(history, self.monitor, "ModelCheckpoint")
+        logged = [k for k in history if k not in ("epoch", "time", STOPPED)]
+        unknown = [f for f in self._fields if f != "epoch" and f not in logged]
+        if unknown:
+            hint = " (pass validation_data to log val_*)" if unknown[0].startswith("val_") else ""
+            raise ValueError(
+                f"ModelCheckpoint path {str(self.path)!r} uses {{{unknown[0]}}}, which this run "
+                f"does not log{hint}; it can use {{epoch}} and {logged}"
+            )
+        self._check_file(1, {k: 0.5 for k in logged})
         self.best = math.inf if self.mode == "min" else -math.inf
         self.best_epoch = None
         for i, epoch in _calls(history, self.every):
@@ -459,16 +570,70 @@ class ModelCheckpoint(Callback):
         if improved:
             self.best, self.best_epoch = value, epoch
         if improved or not self.save_best_only:
-            path = str(self.path).format(epoch=epoch, **logs)
+            path = _render(str(self.path), epoch, logs)
             config = {"monitor": self.monitor, "value": value, "logs": dict(logs)}
-            checkpoint.save(path, params, step=epoch, config=config)
+            checkpoint.save(path, params, step=epoch, config=config, overwrite=self.overwrite)
+
+
+def _leaves(params) -> list:
+    """``[(path, leaf)]`` of ``params``, None leaves included (a callback may put one in)."""
+    return jax.tree_util.tree_flatten_with_path(params, is_leaf=lambda x: x is None)[0]
+
+
+def _describe(leaf) -> str:
+    if hasattr(leaf, "shape") and hasattr(leaf, "dtype"):
+        return f"an array {tuple(leaf.shape)} {leaf.dtype}"
+    return f"{type(leaf).__name__} {leaf!r:.40}"
+
+
+def _broken(before: list, params) -> str | None:
+    """What is no longer a params tree of ``before``'s paths, shapes and dtypes (None: fine)."""
+    after = _leaves(params)
+    paths = [jax.tree_util.keystr(p) for p, _ in after]
+    wanted = [jax.tree_util.keystr(p) for p, _ in before]
+    if paths != wanted:
+        lost = [p for p in wanted if p not in paths] or [p for p in paths if p not in wanted]
+        return f"its structure changed (params{lost[0] if lost else ''})"
+    for (path, old), (_, new) in zip(before, after, strict=True):
+        same = (
+            hasattr(new, "shape")
+            and hasattr(new, "dtype")
+            and tuple(new.shape) == tuple(old.shape)
+            and new.dtype == old.dtype
+        )
+        if not same:
+            where = jax.tree_util.keystr(path)
+            return f"params{where} is {_describe(new)}, not {_describe(old)}"
+    return None
 
 
 class CallbackList:
-    """The callbacks of one ``jn.fit`` run, dispatched in order (internal)."""
+    """The callbacks of one ``jn.fit`` run, dispatched in order (internal).
+
+    A hook that leaves the params it was given broken (a leaf set to None, another shape)
+    raises ``TypeError`` naming the callback and the hook; so does ``on_train_end``
+    returning replacement params of another structure.
+    """
 
     def __init__(self, callbacks):
         self.callbacks = list(callbacks)
+
+    def _name(self, cb) -> str:
+        i = next(i for i, c in enumerate(self.callbacks) if c is cb)
+        return f"callbacks[{i}] ({type(cb).__name__})"
+
+    def _call(self, cb, hook: str, params, *args):
+        """``cb.hook(*args, params)``, refusing a hook that breaks ``params`` in place."""
+        before = _leaves(params)
+        result = getattr(cb, hook)(*args, params)
+        problem = _broken(before, params)
+        if problem is not None:
+            raise TypeError(
+                f"{self._name(cb)}.{hook} changed the params it was given: {problem}; a "
+                "callback must not modify params in place (copy them first, e.g. "
+                "jax.tree.map(jnp.copy, params))"
+            )
+        return result
 
     @property
     def periods(self) -> tuple[int, ...]:
@@ -482,7 +647,7 @@ class CallbackList:
     def train_begin(self, history: dict, params) -> bool:
         for cb in self.callbacks:
             if _has(cb, "on_train_begin"):
-                cb.on_train_begin(history, params)
+                self._call(cb, "on_train_begin", params, history)
         return self.stop_training
 
     def epoch_end(self, epoch: int, history: dict, params) -> bool:
@@ -491,15 +656,24 @@ class CallbackList:
         if due:
             logs = epoch_logs(history)
             for cb in due:
-                cb.on_epoch_end(epoch, logs, params)
+                self._call(cb, "on_epoch_end", params, epoch, logs)
         return self.stop_training
 
     def train_end(self, history: dict, params):
         """Every ``on_train_end``; the last replacement params returned, else ``params``."""
         for cb in self.callbacks:
             if _has(cb, "on_train_end"):
-                replaced = cb.on_train_end(history, params)
-                params = params if replaced is None else replaced
+                replaced = self._call(cb, "on_train_end", params, history)
+                if replaced is None:
+                    continue
+                problem = _broken(_leaves(params), replaced)
+                if problem is not None:
+                    raise TypeError(
+                        f"{self._name(cb)}.on_train_end returned replacement params that do "
+                        f"not fit the trained ones: {problem}; return params of the same "
+                        "structure, shapes and dtypes, or None to keep them"
+                    )
+                params = replaced
         return params
 
     def train_end_after_error(self, error: BaseException, history: dict, params) -> None:

@@ -26,12 +26,16 @@ from jaxnet.io import checkpoint
 from jaxnet.training import history as history_
 from jaxnet.training import optimizers
 from jaxnet.training.engine import TrainConfig, TrainState
+from jaxnet.validation import check_state
+
+STEP_LIMIT = 2**31 - 1  # the optimiser's step count is an int32
 
 
 def writable_directory(path) -> Path:
     """``checkpoint_dir`` as a ``Path``: created if missing and probed for writing, before training.
 
-    A path that exists and is not a directory is refused (never replaced).
+    A path that exists and is not a directory is refused (never replaced), and so is a
+    ``checkpoint.safetensors`` in it that jaxnet did not write.
     """
     try:
         path = Path(path)
@@ -42,12 +46,20 @@ def writable_directory(path) -> Path:
             f"checkpoint_dir {path} exists and is not a directory (it is left as it is); "
             "pass a directory, new or existing"
         )
+    above = next((p for p in path.parents if p.exists() and not p.is_dir()), None)
+    if above is not None:
+        raise ValueError(
+            f"checkpoint_dir {path} cannot be written: {above} is a file, not a folder"
+        )
     try:
         path.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryFile(dir=path):
             pass
     except OSError as e:
         raise ValueError(f"checkpoint_dir {path} cannot be written: {e.strerror or e}") from None
+    checkpoint.check_target(
+        path, "checkpoint_dir", hint="move it away, or choose another checkpoint_dir"
+    )
     return path
 
 
@@ -126,6 +138,7 @@ def resume(path, state: TrainState, config: TrainConfig, *, epochs, key, learnin
         ckpt = checkpoint.restore(path, state.params, like_opt_state=state.opt_state)
     except ValueError as e:
         raise ValueError(f"{where} does not fit this run: {e}") from e
+    check_state(config.net, ckpt.params, f"{where}: params")
     restored = TrainState(ckpt.params, ckpt.opt_state, jnp.int32(saved["steps"]), jnp.int32(-1))
     return restored, _run_key(where, ckpt.key, key), ckpt.history, done
 
@@ -135,6 +148,12 @@ def _same_settings(where: str, saved: dict, config: TrainConfig) -> None:
     missing = [k for k in required if k not in saved]
     if missing:
         raise ValueError(f"{where} was not written by jn.fit: its config lacks {missing}")
+    steps = saved["steps"]
+    if isinstance(steps, bool) or not isinstance(steps, int) or not 0 <= steps <= STEP_LIMIT:
+        raise ValueError(
+            f"{where} is corrupt: config field 'steps' must be an int in 0..{STEP_LIMIT} "
+            f"(optimiser steps taken), got {steps!r:.40}"
+        )
     if saved["network"] != json.loads(json.dumps(config.net.to_dict())):  # tuples as lists
         raise ValueError(
             f"{where} was written for a different network ({saved['network']}), not {config.net}"
@@ -177,6 +196,16 @@ def _same_history(where: str, saved: dict, config: TrainConfig, done: int, valid
             f"{where} has no jn.fit history of its {done} epochs: expected the lists "
             f"{sorted(expected)}, got {sorted(saved)}"
         )
+    if saved["epoch"] != list(range(1, done + 1)):
+        raise ValueError(f"{where} has a corrupt history: 'epoch' is not 1..{done}")
+    for key, values in saved.items():
+        bad = next(
+            (v for v in values if isinstance(v, bool) or not isinstance(v, int | float)), None
+        )
+        if bad is not None:
+            raise ValueError(
+                f"{where} has a corrupt history: {key!r} holds {bad!r:.40}, not a number"
+            )
 
 
 def _run_key(where: str, saved, given):

@@ -20,7 +20,8 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from jaxnet import metrics, network, parallel
+from jaxnet import metrics, parallel
+from jaxnet.model import Model
 from jaxnet.network import Network
 from jaxnet.training import _cpu, optimizers
 
@@ -42,7 +43,7 @@ class TrainState(NamedTuple):
 class TrainConfig:
     """The static part of a run (hashable: a static argument of ``jax.jit``)."""
 
-    net: Network
+    net: Network | Model  # anything with the training contract of jaxnet.model
     optimizer: optax.GradientTransformation
     backprop: str = "manual"
     batch_size: int | None = None  # None: full batch
@@ -116,11 +117,11 @@ def train_step(config: TrainConfig, params, opt_state, X, Y, weights=None, key=N
     (batch norm's moving statistics) take the forward pass's ``stats``, not the update.
     """
     net = config.net
-    loss, A_L, grads, stats = network.loss_and_grads(
-        net, params, X, Y, weights, config.backprop, key=key, train=True
+    loss, A_L, grads, stats = net.loss_and_grads(
+        params, X, Y, weights, config.backprop, key=key, train=True
     )
     updates, opt_state = config.optimizer.update(grads, opt_state, params)
-    params = network.with_stats(net, optax.apply_updates(params, updates), stats)
+    params = net.with_stats(optax.apply_updates(params, updates), stats)
     return params, opt_state, loss, metrics.metric(A_L, Y, net.task, weights)
 
 
@@ -218,7 +219,7 @@ def run_chunk(
     with another number of epochs) does not recompile. Returns the new state and, per
     epoch, ``(loss, metric)`` plus ``(val_loss, val_metric)`` when validation data is
     given (arrays ``(chunk,)``, NaN past ``n_epochs``). Validation runs in inference mode
-    through ``network.evaluate``.
+    through the model's ``evaluate``.
 
     Keys: epoch ``e`` shuffles with ``fold_in(key, e)``; a network that draws randomness
     (dropout) gets ``fold_in(fold_in(key, _STEP_KEYS), step)`` at global step ``step``.
@@ -240,7 +241,7 @@ def run_chunk(
         state, loss, metric = epoch_fn(config, state, data, epoch_key, step_keys, guarded, rates)
         epoch_logs = (loss, metric)
         if val is not None:
-            result = network.evaluate(config.net, state.params, *val)
+            result = config.net.evaluate(state.params, *val)
             epoch_logs += (result["loss"], result[metrics.metric_name(config.net.task)])
         return state, tuple(buf.at[e].set(v) for buf, v in zip(logs, epoch_logs))
 

@@ -23,12 +23,13 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxnet import api, network, parallel
+from jaxnet.model import Model
 from jaxnet.network import Network
 from jaxnet.training import _cpu, engine, loop
 from jaxnet.training import history as history_
-from jaxnet.training.arguments import check_arguments, refuse_tracers
+from jaxnet.training.arguments import check_arguments, refuse_tracers, warn_if_padded_state
 from jaxnet.training.progress import Progress
-from jaxnet.validation import check_choice, check_network, check_params
+from jaxnet.validation import check_choice, check_model, check_network, check_params
 
 __all__ = ["fit_ensemble", "init_ensemble"]
 
@@ -191,7 +192,7 @@ def ensemble_runner(config: engine.TrainConfig):
 
 
 def fit_ensemble(
-    net: Network,
+    net: Network | Model,
     stacked_params,
     X,
     Y,
@@ -202,7 +203,7 @@ def fit_ensemble(
     batch_size: int | None = None,
     keys=None,
     validation_data=None,
-    backprop: str = "manual",
+    backprop: str | None = None,
     shuffle: bool = True,
     verbose: int = 1,
     mesh=None,
@@ -215,20 +216,24 @@ def fit_ensemble(
     Args:
       net, X, Y, optimizer, epochs, batch_size, validation_data, backprop, shuffle, verbose:
         as for ``jn.fit`` (checked by the same code).
-      stacked_params: params with a leading axis K (see :func:`init_ensemble`); every
-        model's values must be finite.
+      stacked_params: params with a leading axis K (see :func:`init_ensemble`; for a
+        :class:`jaxnet.Model`, ``jax.vmap(model.init)(keys)``); every model's values must
+        be finite.
       learning_rate: a scalar, or one rate per model ``(K,)``.
       keys: K keys (required for shuffled minibatches or dropout), one per model.
       mesh: a ``jax.sharding.Mesh`` with axis ``"data"`` to run on several devices.
       shard: with a mesh, ``"data"`` splits every batch over the devices (models
         replicated), ``"models"`` splits the K models over the devices (data replicated;
-        K is padded to a multiple of the device count with copies that are dropped after).
+        K is padded to a multiple of the device count with copies that are dropped after);
+        ``"models"`` without a mesh is a ``ValueError`` (it would be ignored).
 
     Returns:
       The trained stacked params and a list of K histories (as ``jn.fit``'s). A model
       whose loss becomes non-finite stops updating (its history ends there, with a
       warning); the others carry on. Stacked params have the shapes of
-      :func:`init_ensemble`'s, ``(K, ...)`` per leaf.
+      :func:`init_ensemble`'s, ``(K, ...)`` per leaf. A ``KeyboardInterrupt`` (Ctrl-C)
+      carries the stacked params and histories of the last completed chunk (before a
+      model stopped, if one did): ``.params``, ``.histories``, ``.epoch``.
 
     Example:
       Three learning rates in one compiled run:
@@ -256,6 +261,11 @@ def fit_ensemble(
         shuffle=shuffle, verbose=verbose, models=K,
     )  # fmt: skip
     check_choice(shard, "shard", ("data", "models"))
+    if shard == "models" and mesh is None:
+        raise ValueError(
+            "shard='models' splits the models over a mesh's devices, but mesh is None: pass "
+            "mesh=jn.parallel.data_mesh() (or drop shard)"
+        )
     config, rate = setup.config, setup.learning_rate
     if keys is None:
         if (batch_size is not None and shuffle) or net.needs_key:
@@ -275,13 +285,35 @@ def fit_ensemble(
         train, val = parallel.replicate(mesh, (train, val))
     else:
         config, states, train, val = engine.on_mesh(mesh, config, states, train, val)
-    if _cpu.applies(net, mesh):  # the one switch of the CPU machinery
+    warn_if_padded_state(config, train)
+    if _cpu.applies(config.net, mesh):  # the one switch of the CPU machinery
         config = dataclasses.replace(config, cpu=True)
-    histories = [history_.new(net, val is not None, rates is not None) for _ in range(K)]
+    histories = [history_.new(config.net, val is not None, rates is not None) for _ in range(K)]
     plan = loop.schedule(epochs, setup.train.X.shape[0], config.batch_size)
     progress = Progress(verbose, epochs, print_every=1 if config.batch_size else 100)
     runner = functools.partial(ensemble_runner(config), config)
-    states, failed = loop.run(runner, states, (train, val), keys, plan, histories, progress)
+    reached = {"params": states.params, "done": 0}
+
+    def after_chunk(state, done):  # what a Ctrl-C carries
+        reached.update(params=state.params, done=done)
+        return False
+
+    try:
+        states, failed = loop.run(
+            runner, states, (train, val), keys, plan, histories, progress, after_chunk
+        )
+    except KeyboardInterrupt as e:
+        e.params = jax.tree.map(lambda a: a[:K], reached["params"])
+        e.histories = [
+            {k: v[: reached["done"]] if isinstance(v, list) else v for k, v in h.items()}
+            for h in histories
+        ]
+        e.epoch = reached["done"]
+        e.add_note(
+            f"jn.fit_ensemble stopped after epoch {reached['done']}: the stacked params and "
+            "the histories so far are on this exception (.params, .histories, .epoch)"
+        )
+        raise
     for h, r in zip(histories, () if rates is None else rates):  # each model's constant rate
         h[history_.LEARNING_RATE] = [float(r)] * len(h["epoch"])
     diverged = [k for k in range(K) if failed[k] >= 0]
@@ -294,9 +326,9 @@ def fit_ensemble(
     return jax.tree.map(lambda a: a[:K], states.params), histories
 
 
-def _check_stacked(net: Network, stacked_params):
+def _check_stacked(net: Network | Model, stacked_params):
     """``(K, model 0's params as NumPy)``: one leading axis K on every leaf, every model finite."""
-    check_network(net)
+    check_model(net)
     leaves = jax.tree.leaves(stacked_params)
     K = leaves[0].shape[0] if leaves and getattr(leaves[0], "ndim", 0) else 0
     if K < 1 or any(np.shape(leaf)[:1] != (K,) for leaf in leaves):

@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import warnings
 
 import jax
 import numpy as np
 
+from jaxnet.io import lock
+from jaxnet.model import Model
 from jaxnet.network import Network
 from jaxnet.training import checkpoints, engine, loop, optimizers
 from jaxnet.training import history as history_
-from jaxnet.training.arguments import check_arguments, learning_rates, refuse_tracers
+from jaxnet.training.arguments import (
+    check_arguments,
+    learning_rates,
+    refuse_tracers,
+    warn_if_padded_state,
+)
 from jaxnet.training.callbacks import CallbackList, attach_state, check_callbacks
 from jaxnet.training.errors import CheckpointWriteError, TrainingDiverged
 from jaxnet.training.progress import Progress
@@ -19,7 +27,7 @@ from jaxnet.validation import check_choice, check_int
 
 
 def fit(
-    net: Network,
+    net: Network | Model,
     params,
     X,
     Y,
@@ -30,7 +38,7 @@ def fit(
     batch_size: int | None = None,
     key=None,
     validation_data=None,
-    backprop: str = "manual",
+    backprop: str | None = None,
     shuffle: bool = True,
     verbose: int = 1,
     on_nonfinite: str = "raise",
@@ -48,8 +56,10 @@ def fit(
     models at once, use ``jn.fit_ensemble``.
 
     Args:
-      net: the :class:`Network`.
-      params: initial params (from ``jn.init`` or made by hand, e.g. from NumPy).
+      net: the :class:`Network`, or your own :class:`jaxnet.Model` (its ``init`` and
+        ``apply``).
+      params: initial params (from ``jn.init`` or made by hand, e.g. from NumPy; a
+        model's: ``model.init(key)``, a pytree of arrays).
       X, Y: training inputs ``(m, n[0])`` (``(m, n_H, n_W, n_C)`` for images) and labels:
         ``(m,)`` class indices or ``(m, 1)`` for binary, ``(m,)`` or one-hot ``(m, K)``
         for multiclass, ``(m, n[L])`` targets for regression (see ``jn.cost``).
@@ -71,15 +81,20 @@ def fit(
         ``fold_in(key, e)``, and a network with dropout draws step s's masks from a key
         derived from ``key`` and s (never a shuffle key).
       validation_data: ``(X_val, Y_val)``, evaluated (in inference mode) after every epoch.
-      backprop: ``"manual"`` (hand-derived backprop, the course's) or ``"autodiff"`` (``jax.grad``).
+      backprop: ``"manual"`` (hand-derived backprop, the course's) or ``"autodiff"``
+        (``jax.grad``); None, the default, is the model's own: ``"manual"`` for a network,
+        ``"autodiff"`` for a :class:`jaxnet.Model` (which has no hand-derived backward).
       shuffle: reshuffle the minibatches every epoch.
       verbose: 0 silent, 1 progress bar, 2 one line per epoch (per 100 full-batch iterations).
       on_nonfinite: ``"raise"`` :class:`TrainingDiverged`, or ``"stop"``: warn and return
         the last finite params and the history so far.
       checkpoint_dir, checkpoint_every: save a checkpoint in the directory ``checkpoint_dir``
-        every ``checkpoint_every`` epochs and at the end. The directory is created and
-        checked for writing before training; a save that fails later raises
-        :class:`CheckpointWriteError`, which carries the trained params.
+        every ``checkpoint_every`` epochs and at the end (``checkpoint_every`` without
+        ``checkpoint_dir`` is a ``ValueError``). The directory is created and checked for
+        writing before training (a ``checkpoint.safetensors`` there that jaxnet did not
+        write is refused), and locked for the run: another process training into it gets
+        :class:`jaxnet.io.lock.FolderLocked` naming this one's pid. A save that fails later
+        raises :class:`CheckpointWriteError`, which carries the trained params.
       resume_from: a checkpoint (file or directory) of this same run to continue: its
         params, optimiser state, epoch count, key and history replace the arguments'. The
         network, optimizer, batch size, shuffling and validation must be the run's
@@ -93,8 +108,15 @@ def fit(
         ``on_epoch_end(epoch, logs, params)``, ``on_train_end``, ``stop_training``), called
         on the host between compiled chunks, which end at the multiples of each
         callback's ``every`` (the params it sees are exactly that epoch's). A callback
-        that raises ends training: the exception propagates with ``.params``,
-        ``.opt_state``, ``.history`` and ``.epoch`` of the state reached.
+        that raises, at any hook (``on_train_end`` too), ends training: the exception
+        propagates with ``.params``, ``.opt_state``, ``.history`` and ``.epoch`` of the
+        last completed chunk. So does a ``KeyboardInterrupt`` (Ctrl-C), which with
+        ``checkpoint_dir`` also saves that state there first (resume it with
+        ``resume_from``): with minibatches the last completed epoch, with full batch the
+        last chunk handed over (up to 1000 iterations; a compiled chunk is not stopped
+        midway, and one that ends as Ctrl-C lands may be lost). A callback that breaks
+        the params it is given in place (a leaf set to None, another shape) is a
+        ``TypeError`` naming it.
       early_stopping: a :class:`jaxnet.callbacks.EarlyStopping` or a dict of its
         arguments (``{"monitor": "val_loss", "patience": 5, "restore_best_params": True}``):
         appended to ``callbacks``. Resuming rebuilds its counters from the history (a run
@@ -141,6 +163,11 @@ def fit(
     check_choice(on_nonfinite, "on_nonfinite", ("raise", "stop"))
     if checkpoint_every is not None:
         checkpoint_every = check_int(checkpoint_every, "checkpoint_every", 1)
+        if checkpoint_dir is None:
+            raise ValueError(
+                f"checkpoint_every={checkpoint_every} saves into checkpoint_dir, which is None: "
+                "pass checkpoint_dir= (a folder), or drop checkpoint_every"
+            )
     cbs = check_callbacks(callbacks, early_stopping)
     if key is None and resume_from is None and _needs_key(setup.config):
         raise ValueError(
@@ -148,7 +175,22 @@ def fit(
         )
     if checkpoint_dir is not None:
         checkpoint_dir = checkpoints.writable_directory(checkpoint_dir)
+    owner = (
+        contextlib.nullcontext()
+        if checkpoint_dir is None
+        else lock.hold(checkpoint_dir, "checkpoint_dir")
+    )
+    with owner:
+        return _fit(
+            net, setup, params, learning_rate=learning_rate, epochs=epochs, key=key,
+            verbose=verbose, on_nonfinite=on_nonfinite, checkpoint_dir=checkpoint_dir,
+            checkpoint_every=checkpoint_every, resume_from=resume_from, mesh=mesh, cbs=cbs,
+        )  # fmt: skip
 
+
+def _fit(net, setup, params, *, learning_rate, epochs, key, verbose, on_nonfinite,
+         checkpoint_dir, checkpoint_every, resume_from, mesh, cbs):  # fmt: skip
+    """``fit`` once its arguments are checked (and its ``checkpoint_dir`` locked)."""
     config, validation = setup.config, setup.val is not None
     rate = setup.learning_rate  # a number, a schedule, or None (an optax transformation)
     named = rate is not None
@@ -156,7 +198,7 @@ def fit(
     nb = engine.num_batches(m, config.batch_size)
     first_rate = None if rate is None else learning_rates(rate, setup.train.X.dtype, 0, 1)[0]
     state = engine.start_state(config, params, first_rate)
-    history, start = history_.new(net, validation, learning_rate=named), 0
+    history, start = history_.new(config.net, validation, learning_rate=named), 0
     if resume_from is not None:
         state, key, history, start = checkpoints.resume(
             resume_from, state, config, epochs=epochs, key=key, learning_rate=learning_rate,
@@ -170,45 +212,80 @@ def fit(
     if rate is not None:  # checked before anything trains
         rates = learning_rates(rate, setup.train.X.dtype, start * nb, epochs * nb)
     key = jax.random.key(0) if key is None else key
-    stop = cbs.train_begin(history, state.params)
-    config, state, train, val = engine.on_mesh(mesh, config, state, setup.train, setup.val)
-    align = (checkpoint_every, *cbs.periods)
-    plan = loop.schedule(epochs if not stop else start, m, config.batch_size, start, align)
+    # the state after the last completed chunk (its params' containers copied: a callback
+    # that breaks them in place cannot reach these), for an exception to carry
+    reached: dict = {"state": _snapshot(state), "done": start, "saved": start}
     save = None
-    if checkpoint_dir is not None:
-        save = functools.partial(
-            _save, checkpoint_dir, config, key, history, checkpoint_every or epochs, epochs,
-            callable(rate), cbs,
-        )  # fmt: skip
-    reached: dict = {}  # the state after the last chunk, for an exception to carry
-    after_chunk = functools.partial(_after_chunk, cbs, history, save, reached)
-    progress = Progress(verbose, epochs, start, print_every=100 if config.batch_size is None else 1)
-    runner = functools.partial(engine.run_chunk, config)
     try:
+        stop = cbs.train_begin(history, state.params)
+        config, state, train, val = engine.on_mesh(mesh, config, state, setup.train, setup.val)
+        warn_if_padded_state(config, train)
+        align = (checkpoint_every, *cbs.periods)
+        plan = loop.schedule(epochs if not stop else start, m, config.batch_size, start, align)
+        if checkpoint_dir is not None:
+            save = functools.partial(
+                _save, checkpoint_dir, config, key, history, checkpoint_every or epochs, epochs,
+                callable(rate), cbs,
+            )  # fmt: skip
+        after_chunk = functools.partial(_after_chunk, cbs, history, save, reached)
+        every = 100 if config.batch_size is None else 1
+        progress = Progress(verbose, epochs, start, print_every=every)
+        runner = functools.partial(engine.run_chunk, config)
         state, failed = loop.run(
             runner, state, (train, val), key, plan, [history], progress, after_chunk, rates
         )  # fmt: skip
-    except Exception as e:  # a callback's (or a checkpoint's): nothing trained is lost
-        at = reached.get("state", state)
-        attach_state(e, params=at.params, opt_state=at.opt_state, history=history,
-                     epoch=reached.get("done", start))  # fmt: skip
-        cbs.train_end_after_error(e, history, at.params)
+        if stop:  # a resumed run that its callbacks stop at once (early stopping did already)
+            history[history_.STOPPED] = start
+        reached["ended"] = True  # on_train_end runs below, once
+        if failed[0] >= 0:
+            _diverged(plan, int(failed[0]), state, history, on_nonfinite, cbs)
+        reached.update(state=_snapshot(state), done=len(history["epoch"]))
+        return cbs.train_end(history, state.params), history
+    except BaseException as e:  # a callback's, a checkpoint's, Ctrl-C: nothing trained is lost
+        _keep_what_was_reached(e, reached, history, save, checkpoint_dir, cbs)
         raise
-    if stop:  # a resumed run that its callbacks stop at once (early stopping did already)
-        history[history_.STOPPED] = start
-    if failed[0] >= 0:
-        _diverged(plan, int(failed[0]), state, history, on_nonfinite, cbs)
-    return cbs.train_end(history, state.params), history
+
+
+def _snapshot(state):
+    """``state`` with new containers around the same arrays (a callback's edits stay its own)."""
+    return state._replace(params=jax.tree.map(lambda x: x, state.params))
+
+
+def _until(history: dict, epoch: int) -> dict:
+    """The history of the epochs up to ``epoch`` (a chunk logged but not handed over is cut)."""
+    n = sum(1 for e in history["epoch"] if e <= epoch)
+    return {k: v[:n] if isinstance(v, list) else v for k, v in history.items()}
+
+
+def _keep_what_was_reached(error, reached, history, save, checkpoint_dir, cbs) -> None:
+    """Attach the state of the last completed chunk to ``error``; on Ctrl-C (``KeyboardInterrupt``)
+    also save it into ``checkpoint_dir`` (if epochs were trained since the last save); then
+    the callbacks' ``on_train_end`` unless it ran already."""
+    at, done = reached["state"], reached["done"]
+    kept = _until(history, done)
+    attach_state(error, params=at.params, opt_state=at.opt_state, history=kept, epoch=done)
+    if isinstance(error, KeyboardInterrupt) and save is not None and done > reached["saved"]:
+        try:
+            save(at, done, True, history_until=kept)
+        except BaseException as e:  # the interrupt is the error to see (a second one too)
+            error.add_note(f"its checkpoint of epoch {done} could not be saved: {e!r}")
+        else:
+            error.add_note(
+                f"the checkpoint of epoch {done} is saved in {checkpoint_dir}: continue with "
+                f"jn.fit(..., resume_from={str(checkpoint_dir)!r})"
+            )
+    if not reached.get("ended"):
+        cbs.train_end_after_error(error, kept, at.params)
 
 
 def _after_chunk(cbs: CallbackList, history, save, reached: dict, state, done: int) -> bool:
     """Between chunks: the callbacks due after epoch ``done``, then a checkpoint; True to stop."""
-    reached.update(state=state, done=done)
+    reached.update(state=_snapshot(state), done=done)
     stop = cbs.epoch_end(done, history, state.params)
     if stop:
         history[history_.STOPPED] = done
-    if save is not None:
-        save(state, done, stop)
+    if save is not None and save(state, done, stop):
+        reached["saved"] = done
     return stop
 
 
@@ -218,12 +295,13 @@ def _needs_key(config: engine.TrainConfig) -> bool:
 
 def _save(
     directory, config, key, history, every: int, epochs: int, schedule: bool, cbs: CallbackList,
-    state, done: int, stopped: bool,
-) -> None:  # fmt: skip
+    state, done: int, stopped: bool, *, history_until=None,
+) -> bool:  # fmt: skip
     """After a chunk: save every ``every`` epochs, at the end and where a callback stopped
-    training (the callbacks' own state first); a failure keeps the params."""
+    training (the callbacks' own state first); a failure keeps the params. True if saved."""
     if done % every and done != epochs and not stopped:
-        return
+        return False
+    history = history if history_until is None else history_until
     try:
         cbs.save_state(directory)
         checkpoints.save(directory, state, config, key, history, done, schedule=schedule)
@@ -234,6 +312,7 @@ def _save(
             params=state.params, opt_state=state.opt_state, history=history, epoch=done,
             path=directory,
         ) from e  # fmt: skip
+    return True
 
 
 def _diverged(plan: loop.Schedule, failed_step: int, state, history, on_nonfinite: str, cbs):

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from jaxnet import metrics
+from jaxnet.model import Model
 from jaxnet.network import Network
 
 LEARNING_RATE = "learning_rate"
@@ -22,14 +23,14 @@ STOPPED = "stopped_epoch"
 _NOT_LOGGED = ("epoch", "time", LEARNING_RATE, STOPPED)  # not in the compiled chunk's logs
 
 
-def logged_keys(net: Network, validation: bool) -> tuple[str, ...]:
+def logged_keys(net: Network | Model, validation: bool) -> tuple[str, ...]:
     """``("loss", "accuracy", "val_loss", "val_accuracy")`` (``mse`` for regression), in the
     order the compiled chunk returns them."""
     keys = ("loss", metrics.metric_name(net.task))
     return keys + tuple(f"val_{k}" for k in keys) if validation else keys
 
 
-def new(net: Network, validation: bool, learning_rate: bool = False) -> dict[str, Any]:
+def new(net: Network | Model, validation: bool, learning_rate: bool = False) -> dict[str, Any]:
     """An empty history (with a ``learning_rate`` column if ``learning_rate``)."""
     rate = [LEARNING_RATE] if learning_rate else []
     return {"epoch": [], **{k: [] for k in (*logged_keys(net, validation), *rate)}, "time": []}
@@ -40,31 +41,48 @@ def logged(history: dict) -> list[str]:
     return [k for k in history if k not in _NOT_LOGGED]
 
 
-def append(
-    history: dict, logs, first_epoch: int, n: int, seconds: float, rates=None
+def extend(
+    histories: list[dict], logs, first_epoch: int, completed, seconds: float, rates=None
 ) -> dict[str, list]:
-    """Add ``n`` epochs of one model's chunk logs to ``history``; return them as columns.
+    """Add one compiled chunk's epochs to K histories (in place); return model 0's as columns.
+
+    Each logged key's ``(K, n)`` block is converted to Python floats once, and the columns
+    every model shares (``epoch``, ``time``, ``learning_rate``) are built once and extended
+    into each history: K models cost one conversion per key, not K.
 
     Args:
-      history: the history to extend (in place).
-      logs: one array ``(chunk,)`` per key of :func:`logged`, in that order.
+      histories: the K histories to extend.
+      logs: one array ``(K', chunk)`` per key of :func:`logged`, in that order (``K' >= K``:
+        a runner may carry padding models, which are not reported).
       first_epoch: epochs done before the chunk (its epochs are ``first_epoch + 1 ..``).
-      n: the chunk's completed epochs.
-      seconds: the chunk's wall time, shared equally by its epochs.
+      completed: ``(K,)``, the epochs of the chunk each model completed (fewer than the
+        chunk's for a model that failed in it).
+      seconds: the chunk's wall time, shared equally by a model's completed epochs.
       rates: the learning rate of each of the chunk's epochs (``(n,)`` or more), or None.
 
     Returns:
-      ``{key: [n floats]}`` for the logged keys (and ``learning_rate``).
+      ``{key: [floats]}`` of model 0's completed epochs, for the logged keys (and
+      ``learning_rate``).
     """
-    added = {k: np.asarray(v[:n], np.float64).tolist() for k, v in zip(logged(history), logs)}
-    if rates is not None and LEARNING_RATE in history:
-        added[LEARNING_RATE] = np.asarray(rates[:n], np.float64).tolist()
-    if n > 0:
-        for k, values in added.items():
-            history[k].extend(values)
-        history["epoch"].extend(range(first_epoch + 1, first_epoch + n + 1))
-        history["time"].extend([seconds / n] * n)
-    return added
+    K, n = len(histories), max(completed)
+    keys = logged(histories[0])
+    columns = [np.asarray(v[:K, :n], np.float64).tolist() for v in logs]
+    shared = {"epoch": list(range(first_epoch + 1, first_epoch + n + 1))}
+    if rates is not None and LEARNING_RATE in histories[0]:
+        shared[LEARNING_RATE] = np.asarray(rates[:n], np.float64).tolist()
+    for k, (history, c) in enumerate(zip(histories, completed)):
+        if c <= 0:
+            continue
+        for key, column in zip(keys, columns):
+            history[key].extend(column[k][:c] if c < n else column[k])
+        for key, values in shared.items():
+            history[key].extend(values[:c] if c < n else values)
+        history["time"].extend([seconds / c] * c)
+    c0 = max(completed[0], 0)
+    first = {key: column[0][:c0] for key, column in zip(keys, columns)}
+    if LEARNING_RATE in shared:
+        first[LEARNING_RATE] = shared[LEARNING_RATE][:c0]
+    return first
 
 
 def epoch_logs(history: dict, index: int = -1) -> dict[str, float]:

@@ -136,15 +136,11 @@ def _record(histories, progress, plan: Schedule, logs, failed, done, n, seconds,
     """Append each model's completed epochs of the chunk's ``logs`` to its history; report them."""
     K = len(histories)
     logs = [np.reshape(v, (-1, plan.chunk)) for v in logs]  # (K', chunk) with K' >= K
-    added = [
-        history.append(
-            h, [v[k] for v in logs], done, _alive(plan, failed[k], done, n), seconds, rates
-        )
-        for k, h in enumerate(histories)
-    ]
+    completed = [_alive(plan, failed[k], done, n) for k in range(K)]
+    first = history.extend(histories, logs, done, completed, seconds, rates)
     if K == 1:
-        progress.epochs_done(done, added[0], seconds)
-    else:
+        progress.epochs_done(done, first, seconds)
+    elif progress.verbose:
         names = history.logged(histories[0])
         mean = {f"mean_{k}": np.mean(v[:K, :n], axis=0).tolist() for k, v in zip(names, logs)}
         progress.epochs_done(done, mean, seconds)

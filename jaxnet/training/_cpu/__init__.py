@@ -16,7 +16,8 @@ examples-last tests of test_ensemble.py):
 once and records the answer as ``TrainConfig.cpu`` (static: the compiled program
 differs), which the engine reads for the step's layout and the ensemble for its blocks
 and compiler options. It applies on the CPU backend, to a network whose layers hold at
-most :data:`NARROW` values per example, without a mesh. ``jn.fit`` never uses it.
+most :data:`NARROW` values per example, without a mesh. ``jn.fit`` never uses it, nor does a
+:class:`jaxnet.Model` (its layers are not jaxnet's: it runs batch-first).
 
 **JAX internals relied on.** Each is checked against the installed JAX by
 tests/test_cpu_internals.py, so an upgrade that changes one fails there, by name, rather
@@ -58,6 +59,7 @@ import math
 
 import jax
 
+from jaxnet.network import Network
 from jaxnet.training._cpu.blocks import models_per_block, vmap_in_blocks
 from jaxnet.training._cpu.layout import examples_last
 from jaxnet.training._cpu.xla_options import compiler_options
@@ -80,12 +82,14 @@ def applies(net, mesh) -> bool:
     """THE switch: whether ``fit_ensemble`` trains ``net`` with the CPU machinery.
 
     Args:
-      net: the network.
+      net: the network (or a :class:`jaxnet.Model`, which it never applies to).
       mesh: the run's ``jax.sharding.Mesh``, or None.
 
     Returns:
       True on the CPU backend, without a mesh, for a :func:`narrow` network.
     """
+    if not isinstance(net, Network):
+        return False
     return mesh is None and narrow(net) and jax.default_backend() == "cpu"
 
 

@@ -5,6 +5,13 @@ values, is kept within :data:`BLOCK_BYTES` (a power of two): XLA:CPU then stream
 step's arrays through the cache instead of memory. The blocks run one after the other (a
 ``lax.map``); K is padded to whole blocks with copies of model 0 that are dropped from the
 results, so each model trains exactly as it would in one ``vmap`` of all K.
+
+:data:`BLOCK_BYTES` is 1 MiB, not a core's cache: XLA:CPU splits an elementwise kernel
+over two threads only from 512 KiB of memory traffic (its cost model for memory-bound
+kernels), so a block must be that large for a step to use two cores; each thread's half
+then stays within its core's L2 cache (1 MiB or more on current x86 cores). Smaller
+blocks ran on one core (2026-12: 1,024 planar models in blocks of 32 kept every kernel
+whole; in blocks of 128 the step's six largest kernels are split).
 """
 
 from __future__ import annotations
@@ -17,7 +24,7 @@ import numpy as np
 
 __all__ = ["BLOCK_BYTES", "models_per_block", "vmap_in_blocks"]
 
-BLOCK_BYTES = 256 * 1024  # one block of models' widest activation
+BLOCK_BYTES = 1024 * 1024  # one block of models' widest activation (two threads' share)
 
 
 def models_per_block(net, K: int, rows: int, dtype) -> int:
