@@ -119,6 +119,7 @@ def test_the_lock_is_reentrant_in_one_process_and_released_after(tmp_path):
         pass
 
 
+@pytest.mark.integration  # two `python -m jaxnet train` processes
 def test_two_runs_started_together_into_one_folder(tmp_path):
     out = tmp_path / "same"
     env = {**os.environ, "JAX_PLATFORMS": "cpu"}
