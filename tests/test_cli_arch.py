@@ -223,9 +223,13 @@ def test_invalid_arch_strings_name_the_token(text, token, needle):
         ("dense8]-dense10", "--arch: a ']' without its '[' in 'dense8]'"),
         ("dense8-res[dense8|res[dense8]-dense10",
          "--arch: the '[' of 'res[dense8|res[dense8]-dense10' is never closed"),
+        # a block and the tokens in it count against jaxnet.limits.MAX_TOKENS: 1 + 99 + 1
+        ("res[" + "-".join(["dense8"] * 99) + "]-dense10", "--arch has 101 tokens, more than"),
+        ("res[res[res[" + "]" * 3 + "-dense10" * 97, "--arch has 101 tokens, more than"),
+        ("res[dense\u0668]-dense10", "--arch holds the non-ASCII character"),
     ],
 )  # fmt: skip
-def test_unbalanced_blocks_name_the_part(text, needle):
+def test_malformed_blocks_are_refused_naming_the_part(text, needle):
     with pytest.raises(ValueError) as e:
         arch.parse(text)
     assert needle in str(e.value)
