@@ -50,7 +50,7 @@ F64 = {"rtol": 1e-10, "atol": 1e-12}
 # --- the generic proof over drawn blocks -----------------------------------------------------
 
 
-@settings(max_examples=8, deadline=None, derandomize=True)
+@settings(max_examples=6, deadline=None, derandomize=True)
 @given(
     case=residual_blocks(),
     m=st.integers(2, 4),
