@@ -179,6 +179,16 @@ def jaxnet(capsys, *argv):
     return code, out, err
 
 
+def refused(capsys, *argv, code=2):
+    """Run ``jaxnet argv`` in-process, which must fail with exit status ``code`` and one line on
+    stderr (no traceback); return that line."""
+    status, _, err = jaxnet(capsys, *argv)
+    assert status == code, err
+    assert err.startswith("jaxnet: error: ") and err.count("\n") == 1, err
+    assert "Traceback" not in err
+    return err
+
+
 def without_time(history):
     """A history without its wall times (``"time"``), the part two equal runs may differ in."""
     return {k: v for k, v in history.items() if k != "time"}
