@@ -3,6 +3,7 @@ per test run, and the order the tests start in (the longest first)."""
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -21,6 +22,12 @@ TEST_XLA_FLAGS = "--xla_backend_optimization_level=0 --xla_cpu_use_fusion_emitte
 XLA_DEFAULTS_CHILD = "JAXNET_TEST_XLA_DEFAULTS"  # set in the child of an `xla_defaults` test
 if not os.environ.get(XLA_DEFAULTS_CHILD) and TEST_XLA_FLAGS not in os.environ.get("XLA_FLAGS", ""):
     os.environ["XLA_FLAGS"] = f"{os.environ.get('XLA_FLAGS', '')} {TEST_XLA_FLAGS}".strip()
+
+# A test run started in the background of a shell without job control inherits SIGINT ignored,
+# and so would every process it starts: the tests of Ctrl-C (tests/test_interrupts.py) need
+# it delivered, as a terminal does.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 import jax  # noqa: E402
 import pytest  # noqa: E402
@@ -160,3 +167,11 @@ def pytest_pyfunc_call(pyfuncitem):
             f"the child run (XLA's defaults) failed:\n{child.stdout[-6000:]}{child.stderr[-2000:]}"
         )
     return True
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _free_compiled_programs():
+    """Each test module's compiled programs are freed when it ends (jax.clear_caches): a worker
+    runs some 1,400 tests, and their executables, kept by JAX's caches, would fill the memory."""
+    yield
+    jax.clear_caches()
