@@ -152,6 +152,21 @@ def translate(params, X, n_machine: int, *, batch: int = 500):
     )
 
 
+def encode(texts, human):
+    """Human dates as the model's input ids ``(k, TX)`` (cut to ``TX`` characters, padded)."""
+    texts = [t[:TX] for t in texts]
+    X, _ = jn.datasets.encode_dates([(t, "0000-00-00") for t in texts], human, {"0": 0, "-": 1},
+                                    Tx=TX, Ty=TY)  # fmt: skip
+    return X.astype(np.float32)
+
+
+def translate_texts(params, vocabularies, texts) -> list[str]:
+    """The machine dates the model writes for human dates ``texts``."""
+    human, machine, inv = vocabularies
+    out = translate(params, encode(texts, human), len(machine))
+    return ["".join(inv[int(i)] for i in o) for o in out]
+
+
 def attention_maps(params, X, n_machine: int):
     """``(m, TY, TX)``: the decoder's attention weights on the encoder's states."""
     chain = layers(params[0]["E"].shape[0], n_machine)
@@ -161,10 +176,20 @@ def attention_maps(params, X, n_machine: int):
     return np.asarray(jn.layers.attention_weights(chain[-1], params[-1], a))
 
 
-def run(*, n_train=10000, n_test=1000, epochs=20, seed=0, batch_size=100, learning_rate=5e-3,
-        backprop="manual", figure=None) -> dict:  # fmt: skip
-    """Train on ``n_train`` generated dates, measure on ``n_test`` others; returns the summary."""
-    pairs, X, Y, (human, machine, inv) = data(seed, n_train, n_test)
+def plot(params, vocabularies, texts, path=None):
+    """The attention maps of ``texts`` (:func:`jaxnet.plotting.plot_attention`), saved at ``path``."""
+    alphas = attention_maps(params, encode(texts, vocabularies[0]), len(vocabularies[1]))
+    outputs = translate_texts(params, vocabularies, texts)
+    texts = [t[:TX] for t in texts]
+    return jn.plotting.plot_attention(alphas, texts, outputs, path, overwrite=path is not None)
+
+
+def train(*, n_train=10000, n_test=1000, epochs=20, seed=0, batch_size=100, learning_rate=5e-3,
+          backprop="manual"):  # fmt: skip
+    """Train on ``n_train`` generated dates, measure on ``n_test`` others: ``(params,
+    vocabularies, summary)``."""
+    pairs, X, Y, vocabularies = data(seed, n_train, n_test)
+    human, machine, inv = vocabularies
     n_machine = len(machine)
     X_train, Y_train, X_test, Y_test = X[:n_train], Y[:n_train], X[n_train:], Y[n_train:]
     net = model(len(human), n_machine, backprop=backprop)
@@ -186,16 +211,16 @@ def run(*, n_train=10000, n_test=1000, epochs=20, seed=0, batch_size=100, learni
     result["samples"] = {
         h: "".join(inv[int(i)] for i in p) for h, p in zip(human_test[:5], predicted[:5])
     }
+    return params, vocabularies, result
+
+
+def run(*, figure=None, **kwargs) -> dict:
+    """:func:`train`, the examples translated and (with ``figure``) their attention maps saved."""
+    params, vocabularies, result = train(**kwargs)
     examples = [e[:TX] for e in EXAMPLES]
-    X_ex, _ = jn.datasets.encode_dates([(e, "0000-00-00") for e in examples], human, machine,
-                                       Tx=TX, Ty=TY)  # fmt: skip
-    out = translate(params, X_ex.astype(np.float32), n_machine)
-    result["examples"] = {e: "".join(inv[int(i)] for i in o) for e, o in zip(examples, out)}
+    result["examples"] = dict(zip(examples, translate_texts(params, vocabularies, examples)))
     if figure is not None:
-        chosen = X_ex[:4].astype(np.float32)
-        alphas = attention_maps(params, chosen, n_machine)
-        targets = [result["examples"][e] for e in examples[:4]]
-        jn.plotting.plot_attention(alphas, examples[:4], targets, figure, overwrite=True)
+        plot(params, vocabularies, examples[:4], figure)
         result["figure"] = str(figure)
     return result
 
