@@ -106,9 +106,10 @@ def sequence_cross_entropy(Z, Y):
     return (jax.nn.logsumexp(Z, axis=-1) - (Y * Z).sum(axis=-1)).mean(axis=-1)
 
 
-def model(n_human: int, n_machine: int, *, backprop: str = "manual") -> jn.Model:
-    """The date translator as a :class:`jaxnet.Model`: logits ``(m, TY * n_machine)``."""
-    chain = layers(n_human, n_machine)
+def model(n_human: int, n_machine: int, *, backprop: str = "manual", **sizes) -> jn.Model:
+    """The date translator as a :class:`jaxnet.Model`: logits ``(m, TY * n_machine)``
+    (``sizes``: ``n_a``, ``n_s`` of :func:`layers`)."""
+    chain = layers(n_human, n_machine, **sizes)
     run = hand_derived(chain) if backprop == "manual" else None
 
     def init(key):

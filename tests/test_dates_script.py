@@ -42,12 +42,13 @@ def test_the_hand_derived_gradient_is_autodiff_s(dates, x64):
     """The custom_vjp over the layers' backwards (the Bi-LSTM's BPTT, the decoder's) gives
     jax.grad of the forwards, in float64."""
     pairs, X, Y, (human, machine, _) = dates.data(0, 3, 1)
-    manual = dates.model(len(human), len(machine), backprop="manual")
-    autodiff = dates.model(len(human), len(machine), backprop="autodiff")
+    sizes = {"n_a": 3, "n_s": 4}
+    manual = dates.model(len(human), len(machine), backprop="manual", **sizes)
+    autodiff = dates.model(len(human), len(machine), backprop="autodiff", **sizes)
     params = jax.tree.map(lambda p: p.astype(jnp.float64), manual.init(jax.random.key(0)))
     Y1 = jnp.asarray(dates.one_hot_flat(Y[:3], len(machine)), jnp.float64)
     X = jnp.asarray(X[:3], jnp.float64)
-    grads = [jax.grad(lambda p, m=m: m.cost(p, X, Y1))(params) for m in (manual, autodiff)]
+    grads = [jax.jit(jax.grad(lambda p, m=m: m.cost(p, X, Y1)))(params) for m in (manual, autodiff)]
     chex.assert_trees_all_close(grads[0], grads[1], rtol=1e-9, atol=1e-12)
     assert jnp.abs(grads[0][-1]["W1"]).sum() > 0  # the attention's weights get a gradient
 
