@@ -3,12 +3,35 @@ per test run, and the order the tests start in (the longest first)."""
 
 import os
 import shutil
+import signal
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
-import jax
-import pytest
-from helpers import SHARED_DATA
+# The tests compile a few thousand small programs; XLA:CPU's code generation, not the
+# programs' run time, is most of the suite's time. The test processes (and the subprocesses they
+# start, which inherit the variable) compile at LLVM optimisation level 0 and with XLA's classic
+# elemental emitters instead of its newer fusion emitters: the same HLO after the same XLA
+# passes, the same IEEE semantics (no fast math either way), 2.7x less compile time
+# (tests/test_network.py on 2 cores: 38.7 s -> 14.2 s). The code it makes runs slower, so a test
+# that trains for long is marked `xla_defaults` and runs in a child pytest with XLA's defaults,
+# as users, the `jaxnet` command run by hand and the benchmarks compile. Set before JAX starts its
+# CPU backend.
+TEST_XLA_FLAGS = "--xla_backend_optimization_level=0 --xla_cpu_use_fusion_emitters=false"
+XLA_DEFAULTS_CHILD = "JAXNET_TEST_XLA_DEFAULTS"  # set in the child of an `xla_defaults` test
+if not os.environ.get(XLA_DEFAULTS_CHILD) and TEST_XLA_FLAGS not in os.environ.get("XLA_FLAGS", ""):
+    os.environ["XLA_FLAGS"] = f"{os.environ.get('XLA_FLAGS', '')} {TEST_XLA_FLAGS}".strip()
+
+# A test run started in the background of a shell without job control inherits SIGINT ignored,
+# and so would every process it starts: the tests of Ctrl-C (tests/test_interrupts.py) need
+# it delivered, as a terminal does.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+
+import jax  # noqa: E402
+import pytest  # noqa: E402
+from helpers import SHARED_DATA  # noqa: E402
 
 jax.config.update("jax_numpy_rank_promotion", "raise")
 
@@ -44,8 +67,59 @@ def pytest_unconfigure(config):
 # module is moved as a whole (its module-scoped fixtures are set up once).
 LONG_MARKERS = ("slow", "integration")
 
+# The fast tier's budget (2 minutes on 2 cores): tests measured at a second or more of compiling
+# and training, whose property a cheaper test of the fast tier also checks, are marked slow
+# here (a node id, or the start of one: a parametrised subset). tests/test_tiers.py checks
+# that each still names a test. The docstring examples of jaxnet.interop import Flax or
+# Equinox; those of the recurrent layers compile a sequence loop each.
+SLOW_HERE = (
+    "jaxnet/interop/",
+    "jaxnet/layers/bidirectional.py::",
+    "jaxnet/layers/gru.py::",
+    "jaxnet/layers/lstm.py::",
+    "jaxnet/layers/recurrent.py::",
+    "jaxnet/layers/rnn.py::",
+    "tests/test_cli_arch.py::test_regularised_dense_run",
+    "tests/test_cli_hostile.py::test_a_diverging_run_says_where_and_exits_1",
+    "tests/test_cli_hostile.py::test_a_very_wide_network_trains_and_plots",
+    "tests/test_cli_hostile.py::test_regression_runs_end_to_end",
+    "tests/test_ensemble.py::test_a_diverging_model_stops_alone",
+    "tests/test_ensemble.py::test_blocks_of_models_equal_sequential_fits",
+    "tests/test_ensemble.py::test_hidden_size_sweep_trains_exactly_like_the_narrow_networks",
+    "tests/test_ensemble.py::test_layers_without_rules_train_examples_last",
+    "tests/test_gradcheck.py::test_gradcheck_passes_on_any_network",
+    "tests/test_gradcheck.py::test_non_finite_gradients_fail",
+    "tests/test_initializers.py::test_keras_s_initialisers_bit_for_bit",  # imports Keras
+    "tests/test_layers.py::test_backward_equals_vjp_of_forward[Bidirectional",
+    "tests/test_layers.py::test_backward_equals_vjp_of_forward[GRU",
+    "tests/test_layers.py::test_backward_equals_vjp_of_forward[LSTM",
+    "tests/test_layers_recurrent.py::test_an_initial_state_is_used_and_differentiated",
+    "tests/test_layers_recurrent.py::test_masked_bptt_equals_vjp_of_forward[Bidirectional",
+    "tests/test_layers_recurrent.py::test_masked_bptt_equals_vjp_of_forward[GRU",
+    "tests/test_layers_recurrent.py::test_padded_sequences_give_the_loss_and_gradients_of_each_alone",
+    "tests/test_network.py::test_every_hidden_activation_with_every_output[linear-",
+    "tests/test_network.py::test_every_hidden_activation_with_every_output[sigmoid-mse",
+    "tests/test_network.py::test_every_hidden_activation_with_every_output[softmax-mse",
+    "tests/test_network.py::test_every_hidden_activation_with_every_output[tanh-",
+    "tests/test_network.py::test_sequential_backprop_equals_autodiff[False-",
+    "tests/test_network.py::test_sequential_backprop_equals_autodiff[True-lstm",
+    "tests/test_optimizers.py::test_the_course_update_functions_step_by_step",
+    "tests/test_own_model.py::test_a_stateful_ensemble_with_dropout",
+    "tests/test_per_example.py::test_per_example_grads_stack_the_single_example_gradients[tanh",
+    "tests/test_own_model.py::test_fit_ensemble_trains_each_model_as_fit_does",
+    "tests/test_own_model.py::test_resume_is_bitwise_a_straight_run",
+    "tests/test_regularization.py::test_fit_ensemble_of_a_regularised_net_is_k_fits",
+    "tests/test_regularization.py::test_l2_shrinks_the_weights",
+    "tests/test_training.py::test_manual_and_autodiff_trajectories_agree[tanh",
+    "tests/test_training_layers.py::test_fit_ensemble_equals_sequential_fits",
+)
 
+
+@pytest.hookimpl(tryfirst=True)  # before -m deselects by marker
 def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if item.nodeid.startswith(SLOW_HERE):
+            item.add_marker(pytest.mark.slow)
     modules = {}
     for item in items:
         modules.setdefault(item.nodeid.split("::")[0], []).append(item)
@@ -72,3 +146,32 @@ def x64():
     """Run the test body with float64 enabled (gradient tests)."""
     with jax.enable_x64(True):
         yield
+
+
+def pytest_pyfunc_call(pyfuncitem):
+    """An `xla_defaults` test runs in a child pytest whose JAX compiles with XLA's defaults."""
+    if not pyfuncitem.get_closest_marker("xla_defaults") or os.environ.get(XLA_DEFAULTS_CHILD):
+        return None
+    flags = os.environ.get("XLA_FLAGS", "").replace(TEST_XLA_FLAGS, "").strip()
+    env = {**os.environ, XLA_DEFAULTS_CHILD: "1", "XLA_FLAGS": flags}
+    cmd = [sys.executable, "-m", "pytest", "-q", "-n", "0", "-p", "no:cacheprovider"]
+    child = subprocess.run(
+        [*cmd, pyfuncitem.nodeid],
+        cwd=pyfuncitem.config.rootpath,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    if child.returncode != 0 or " passed" not in child.stdout:
+        pytest.fail(
+            f"the child run (XLA's defaults) failed:\n{child.stdout[-6000:]}{child.stderr[-2000:]}"
+        )
+    return True
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _free_compiled_programs():
+    """Each test module's compiled programs are freed when it ends (jax.clear_caches): a worker
+    runs some 1,400 tests, and their executables, kept by JAX's caches, would fill the memory."""
+    yield
+    jax.clear_caches()

@@ -1,13 +1,20 @@
 """Shared helpers for the tests: the checkout's paths, activation lists, random params, data,
 architectures, ``Scale`` (a small layer of the tests' own that exercises the whole layer
-protocol), the in-process ``jaxnet`` command and a compile counter."""
+protocol), the in-process ``jaxnet`` command, a compile counter and fixtures computed once
+per test run."""
 
 import collections
 import contextlib
 import functools
+import json
 import os
 import re
 from pathlib import Path
+
+try:
+    import fcntl
+except ImportError:  # Windows: no lock, so each worker computes once_per_run's values itself
+    fcntl = None
 
 import jax
 import jax.numpy as jnp
@@ -172,6 +179,16 @@ def jaxnet(capsys, *argv):
     return code, out, err
 
 
+def refused(capsys, *argv, code=2):
+    """Run ``jaxnet argv`` in-process, which must fail with exit status ``code`` and one line on
+    stderr (no traceback); return that line."""
+    status, _, err = jaxnet(capsys, *argv)
+    assert status == code, err
+    assert err.startswith("jaxnet: error: ") and err.count("\n") == 1, err
+    assert "Traceback" not in err
+    return err
+
+
 def without_time(history):
     """A history without its wall times (``"time"``), the part two equal runs may differ in."""
     return {k: v for k, v in history.items() if k != "time"}
@@ -185,6 +202,29 @@ def writing_a_layer() -> dict:
     namespace = {"__name__": "writing_a_layer"}
     exec("\n".join(re.findall(r"^```python\n(.*?)^```", page, re.S | re.M)), namespace)  # noqa: S102
     return namespace
+
+
+def once_per_run(tmp_path_factory, name, compute):
+    """``compute(folder)``'s JSON value and its folder, computed once per test run.
+
+    For a module fixture that runs a subprocess or a training (seconds to minutes): under
+    pytest-xdist every worker that runs one of its tests would set it up again, so the first
+    worker to ask computes it in a folder the workers share (pytest-xdist's recipe for
+    fixtures that must run once) and the others wait for it and read its result. A compute
+    that raises leaves no result, and the next worker to ask tries again.
+    """
+    root = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER") and fcntl is not None:
+        root = root.parent  # the run's folder, above each worker's own
+    folder, result = root / f"once-{name}", root / f"once-{name}.json"
+    with open(root / f"once-{name}.lock", "w") as lock:
+        if fcntl is not None:
+            fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        if not result.is_file():
+            folder.mkdir(exist_ok=True)
+            value = compute(folder)
+            result.write_text(json.dumps(value))
+        return json.loads(result.read_text()), folder
 
 
 @contextlib.contextmanager

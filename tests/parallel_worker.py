@@ -41,7 +41,9 @@ def main(process_id: int, num_processes: int, port: int, out: str, crash: bool) 
 
 if __name__ == "__main__":
     # before JAX starts its backends: 2 virtual CPU devices per process, gloo collectives
-    os.environ["XLA_FLAGS"] = "--xla_force_host_platform_device_count=2"
+    os.environ["XLA_FLAGS"] = (
+        f"{os.environ.get('XLA_FLAGS', '')} --xla_force_host_platform_device_count=2".strip()
+    )
     jax.config.update("jax_cpu_collectives_implementation", "gloo")
     pid, nproc, port, out = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
     main(pid, nproc, port, out, crash=len(sys.argv) > 5 and sys.argv[5] == "crash")

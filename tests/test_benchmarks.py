@@ -11,7 +11,7 @@ import subprocess
 import sys
 
 import pytest
-from helpers import REPO, SHARED_DATA
+from helpers import REPO, SHARED_DATA, once_per_run
 
 HIDDEN = ("torch", "keras", "flax")
 DATA = SHARED_DATA / "mnist"
@@ -22,31 +22,35 @@ QUICK_RUN = pytest.mark.xdist_group("benchmarks_quick_run")  # one worker, one r
 
 @pytest.fixture(scope="module")
 def quick_run(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("bench")
+    """The harness's quick run, once per test run (its result, and the folder it wrote)."""
+    result, folder = once_per_run(tmp_path_factory, "benchmarks_quick_run", _quick_run)
+    return result, folder / "results"
+
+
+def _quick_run(tmp):
     for name in HIDDEN:
-        (tmp / "hidden" / name).mkdir(parents=True)
+        (tmp / "hidden" / name).mkdir(parents=True, exist_ok=True)
         (tmp / "hidden" / name / "__init__.py").write_text(
             f'raise ImportError("No module named {name!r} (hidden by test_benchmarks)")\n'
         )
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp / "hidden"), str(REPO)])}
-    out = tmp / "results"
     cmd = [
         sys.executable,
         "benchmarks/run.py",
         "--quick",
         "--out",
-        str(out),
+        str(tmp / "results"),
         "--data-dir",
         str(DATA),
     ]
     proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=360)
-    return proc, out
+    return {"returncode": proc.returncode, "stderr": proc.stderr[-3000:]}
 
 
 @QUICK_RUN
 def test_quick_run_exits_cleanly(quick_run):
     proc, out = quick_run
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc["returncode"] == 0, proc["stderr"]
     assert (out / "results.md").read_text().startswith("# jaxnet benchmark results")
 
 

@@ -8,7 +8,7 @@ import json
 import jax
 import numpy as np
 import pytest
-from helpers import jaxnet
+from helpers import jaxnet, refused
 
 import jaxnet as jn
 from jaxnet import cli, plotting
@@ -30,13 +30,6 @@ from jaxnet.layers import (
 )
 
 PNG = b"\x89PNG\r\n\x1a\n"
-
-
-def refused(capsys, *argv) -> str:
-    """Run ``jaxnet argv``, which must fail with one line on stderr and exit status 2."""
-    code, _, err = jaxnet(capsys, *argv)
-    assert code == 2 and err.startswith("jaxnet: error: ") and err.count("\n") == 1, err
-    return err
 
 
 def restore(run_dir):

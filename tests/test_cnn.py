@@ -17,7 +17,7 @@ import jaxnet as jn
 from jaxnet import datasets as ds
 from jaxnet.layers import Conv2D, Dense, Flatten, MaxPool2D
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.xla_defaults]  # trainings of tens of seconds
 
 
 def report(record_property, name, value):

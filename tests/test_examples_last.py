@@ -50,6 +50,7 @@ def both_steps(net, m, seed, backprop, weighted, optimizer="adam"):
     return got, expected
 
 
+@pytest.mark.slow  # drawn networks, each compiled in both layouts
 @settings(max_examples=5, deadline=None, derandomize=True)
 @given(
     case=st.one_of(architectures(max_depth=3, max_width=5, max_m=9), regularised_nets()),
@@ -63,6 +64,7 @@ def test_a_dense_step_is_the_same_in_either_layout(case, backprop, weighted):
         chex.assert_trees_all_close(got, expected, **F64)
 
 
+@pytest.mark.slow  # drawn CNNs, each compiled in both layouts
 @settings(max_examples=4, deadline=None, derandomize=True)
 @given(case=cnns(max_m=4), backprop=st.sampled_from(["manual", "autodiff"]))
 def test_a_cnn_step_is_the_same_in_either_layout(case, backprop):

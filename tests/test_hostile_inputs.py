@@ -476,6 +476,7 @@ else:
 """
 
 
+@pytest.mark.integration  # two Python processes, the first killed mid-write
 @pytest.mark.parametrize("what", ["checkpoint", "json"])
 def test_a_save_killed_mid_write_leaves_a_temp_the_next_save_removes(tmp_path, what):
     def run(code):

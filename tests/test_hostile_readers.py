@@ -22,6 +22,7 @@ import numpy as np
 import pytest
 import safetensors
 import safetensors.numpy
+from helpers import jaxnet, refused
 
 import jaxnet as jn
 from jaxnet import cli
@@ -30,19 +31,6 @@ from jaxnet.io.named_tensors import to_tensors
 
 SPARSE = 10 * 2**30  # 10 GiB, holes only: no disk, no memory unless read
 MEMORY_CAP = 3 * 2**30  # the worker's address space
-
-
-def jaxnet(capsys, *argv):
-    code = cli.main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def refused(capsys, *argv):
-    code, _, err = jaxnet(capsys, *argv)
-    assert code == 2, err
-    assert err.startswith("jaxnet: error: ") and err.count("\n") == 1, err
-    return err
 
 
 @pytest.fixture(scope="module")
@@ -337,6 +325,8 @@ def image_run(tmp_path_factory, shared_data):
     return run_dir
 
 
+@pytest.mark.integration  # `jaxnet train` on MNIST's pixels, once: one worker
+@pytest.mark.xdist_group("mnist_image_run")
 @pytest.mark.parametrize("pixel", ["1e30", "-1", "256", "255.5", "-1e-9"])
 def test_predict_pixels_outside_0_to_255_are_refused(pixel, image_run, tmp_path, capsys):
     row = ["0"] * 784
@@ -347,6 +337,8 @@ def test_predict_pixels_outside_0_to_255_are_refused(pixel, image_run, tmp_path,
     assert "row 2, column 101" in err and "0..255" in err
 
 
+@pytest.mark.integration  # `jaxnet train` on MNIST's pixels, once: one worker
+@pytest.mark.xdist_group("mnist_image_run")
 def test_predict_pixels_at_the_ends_of_the_range_are_read(image_run, tmp_path, capsys):
     path = tmp_path / "in.csv"
     path.write_text(",".join(["0"] * 784) + "\n" + ",".join(["255"] * 784) + "\n")

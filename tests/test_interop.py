@@ -30,6 +30,9 @@ from jax.example_libraries import stax
 import jaxnet as jn
 from jaxnet.datasets import planar_flower
 
+# Imports Flax and Equinox and trains each library's models (seconds per test): full suite.
+pytestmark = pytest.mark.slow
+
 X, y = (np.asarray(a) for a in planar_flower(jax.random.key(0), m=200))
 Y = y[:, None].astype(np.float32)
 EPOCHS, BATCH = 5, 50
@@ -301,6 +304,7 @@ def test_importing_jaxnet_imports_neither_flax_nor_equinox():
     assert out.stdout.strip() == "[]"
 
 
+@pytest.mark.slow  # trains the page's models, as a notebook run does
 def test_the_models_page_runs():
     """docs/models.md: its Python blocks, in order, as one program (with NumPy's default
     rank promotion, as a user runs them)."""

@@ -114,6 +114,7 @@ def _interrupt_soon(seconds):
     return timer
 
 
+@pytest.mark.integration  # a real SIGINT, twice, into runs that train until it lands
 def test_a_real_sigint_in_fit_and_in_fit_ensemble(tmp_path):
     """Whenever the signal lands, the state carried is a completed chunk's (1000 full-batch
     epochs each) and the history matches it."""
@@ -244,6 +245,7 @@ def _train_until_a_chunk_is_done(out):
     return proc
 
 
+@pytest.mark.integration  # `python -m jaxnet train`, signalled once it has saved an epoch
 @pytest.mark.parametrize(("sig", "status"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
 def test_a_signalled_run_keeps_its_last_epoch_and_says_how_to_resume(sig, status, tmp_path, capsys):
     out = tmp_path / "run"

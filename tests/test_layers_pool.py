@@ -81,7 +81,7 @@ def _manual_and_vjp(A_prev, dA, *, f, stride, mode):
     return manual, reference, jax.vjp(forward, A_prev)[1](dA)[0]
 
 
-@settings(max_examples=40, deadline=None, derandomize=True)
+@settings(max_examples=20, deadline=None, derandomize=True)  # each draw compiles
 @given(
     m=st.integers(1, 3),
     n_H=st.integers(1, 8),

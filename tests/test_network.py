@@ -70,7 +70,7 @@ def _relative_difference(g1, g2) -> float:
     return float(np.linalg.norm(v1 - v2) / denominator) if denominator > 0 else 0.0
 
 
-@pytest.mark.parametrize("dtype", ("float64", "float32"))
+@pytest.mark.parametrize("dtype", ("float64", pytest.param("float32", marks=pytest.mark.slow)))
 @pytest.mark.parametrize("output, loss", OUTPUTS)
 def test_every_hidden_activation_with_every_output(output, loss, dtype):
     """One deep net chains all seven hidden activations in front of each output/loss pair."""
@@ -79,7 +79,8 @@ def test_every_hidden_activation_with_every_output(output, loss, dtype):
     assert_manual_equals_autodiff(net, m=9, seed=0, dtype=dtype)
 
 
-@settings(max_examples=3, deadline=None, derandomize=True)  # each draw compiles twice
+@pytest.mark.slow  # drawn architectures, each compiled in two dtypes
+@settings(max_examples=3, deadline=None, derandomize=True)
 @given(architectures())
 @example((make_net((3, 2), (), "sigmoid"), 1, 0))  # depth 1: logistic regression, one example
 @example((make_net((8, 8, 8, 8, 8, 8), ("relu",) * 4, "softmax"), 16, 1))  # depth 5

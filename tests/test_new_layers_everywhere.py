@@ -35,6 +35,11 @@ from jaxnet.layers import (
 from jaxnet.layers._autodiff import plain_autodiff
 from jaxnet.training import engine
 
+# A sweep of whole networks through every part of the library (seconds per test): the full
+# suite runs it; the fast tier covers each layer alone (test_layers.py) and in networks
+# (test_network.py, test_training_layers.py).
+pytestmark = pytest.mark.slow
+
 HERE = Path(__file__).parent
 F64 = {"rtol": 1e-10, "atol": 1e-12}
 

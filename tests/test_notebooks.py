@@ -63,9 +63,20 @@ def test_notebook_is_stripped(name):
         assert cell.execution_count is None, f"{name}: code cell {i} has an execution count"
 
 
+# 03's deep network reaches 70.0% of the 50 test cats under XLA's default code generation and
+# 68% (one image fewer) under the tests' fast-compile flags: its threshold is checked as users run it.
+RUN_AS_USERS_COMPILE = {"03_deep_network.ipynb"}
+
+
 @pytest.mark.slow
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")
-@pytest.mark.parametrize("name", NOTEBOOKS)
+@pytest.mark.parametrize(
+    "name",
+    [
+        pytest.param(n, marks=[pytest.mark.xla_defaults] if n in RUN_AS_USERS_COMPILE else [])
+        for n in NOTEBOOKS
+    ],
+)
 def test_notebook_runs(name, shared_data, monkeypatch):
     monkeypatch.setenv("JAXNET_SHARED_DATA", str(shared_data))  # the kernel inherits os.environ
     monkeypatch.setenv("JAXNET_QUICK", "1")

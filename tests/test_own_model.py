@@ -180,6 +180,8 @@ def sharded(tmp_path_factory):
     return json.loads(out.read_text())
 
 
+@pytest.mark.integration  # a subprocess on 8 fake devices, run once: one worker
+@pytest.mark.xdist_group("sharded_model_worker")
 @pytest.mark.parametrize(
     "index", range(4), ids=["full-batch", "minibatch", "ensemble", "stateful+dropout"]
 )

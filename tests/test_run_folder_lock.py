@@ -19,6 +19,7 @@ from pathlib import Path
 import jax
 import numpy as np
 import pytest
+from helpers import refused
 
 import jaxnet as jn
 from jaxnet import cli
@@ -49,14 +50,6 @@ def holder(tmp_path):
     proc.kill()
     proc.wait()
     proc.stdout.close()
-
-
-def refused(capsys, *argv):
-    code = cli.main([str(a) for a in argv])
-    _, err = capsys.readouterr()
-    assert code == 2, err
-    assert err.startswith("jaxnet: error: ") and err.count("\n") == 1, err
-    return err
 
 
 @pytest.fixture(scope="module")
@@ -119,6 +112,7 @@ def test_the_lock_is_reentrant_in_one_process_and_released_after(tmp_path):
         pass
 
 
+@pytest.mark.integration  # two `python -m jaxnet train` processes
 def test_two_runs_started_together_into_one_folder(tmp_path):
     out = tmp_path / "same"
     env = {**os.environ, "JAX_PLATFORMS": "cpu"}

@@ -18,6 +18,10 @@ from hypothesis import strategies as st
 from jaxnet import layers
 from tests.layer_checks import assert_finite_differences
 
+# Drawn sizes and masks through each block, three witnesses each (seconds per test): the full
+# suite runs them; the fast tier checks each layer's BPTT in test_layers_recurrent.py.
+pytestmark = pytest.mark.slow
+
 # name -> (params, forward, backward, the output layer's weight name)
 CELLS = {
     "rnn": (layers.rnn_params, layers.rnn_forward, layers.rnn_backward, "Wya"),
