@@ -127,3 +127,11 @@ NETWORKS += [
         None,
     ),
 ]
+
+
+# --- attention (course 5, week 3): the decoder over an encoder's states (m, T_x, n_enc) ---
+from jaxnet.layers import AttentionDecoder  # noqa: E402
+
+CASES += [
+    (AttentionDecoder(2, 3, n_s=2, n_e=2), (3, 2)),  # T_y = 2 steps of attention + LSTM + softmax
+]

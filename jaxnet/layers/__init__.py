@@ -5,6 +5,12 @@ registers it under its ``kind``; ``from_dict`` rebuilds one from its ``to_dict()
 """
 
 from jaxnet.layers.activation import Activation
+from jaxnet.layers.attention import (
+    AttentionCache,
+    one_step_attention_backward,
+    one_step_attention_forward,
+)
+from jaxnet.layers.attention_decoder import AttentionDecoder, attention_weights
 from jaxnet.layers.base import Layer, field, from_dict
 from jaxnet.layers.batchnorm import (
     BatchNorm,
@@ -127,4 +133,10 @@ __all__ = [
     "rnn_forward",
     "rnn_params",
     "rnn_sample",
+    # attention (course 5, week 3)
+    "AttentionCache",
+    "AttentionDecoder",
+    "attention_weights",
+    "one_step_attention_backward",
+    "one_step_attention_forward",
 ]
