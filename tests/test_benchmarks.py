@@ -132,7 +132,8 @@ def test_residual_cost_reports_blocks_against_the_chain():
     ]
     for row in rows[1:]:
         chain, residual = float(row[2]), float(row[3])
-        assert chain > 0 and residual > 0 and row[4].strip() == f"{residual / chain:.2f}x"
+        ratio = float(row[4].strip().removesuffix("x"))  # of the unrounded times
+        assert chain > 0 and residual > 0 and abs(ratio - residual / chain) <= 0.01 * (1 + ratio)
 
 
 def test_conv_grad_in_loop_times_each_backward():

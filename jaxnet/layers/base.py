@@ -258,9 +258,8 @@ def map_sublayers(layer: Layer, fn: Callable[[Layer], Layer]) -> Layer:
     branches = layer.sublayers()
     if not branches:
         return layer
-    return dataclasses.replace(
-        layer, **{name: tuple(fn(s) for s in seq) for name, seq in branches.items()}
-    )
+    fields: dict[str, Any] = {name: tuple(fn(s) for s in seq) for name, seq in branches.items()}
+    return dataclasses.replace(layer, **fields)  # type: ignore[type-var]  # Layer subclasses are dataclasses
 
 
 def _register(cls: type) -> None:
