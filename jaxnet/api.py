@@ -18,6 +18,7 @@ import jax
 import jax.numpy as jnp
 
 from jaxnet import initializers, network
+from jaxnet.layers import param_trees
 from jaxnet.model import Model
 from jaxnet.network import Network
 from jaxnet.validation import (
@@ -339,24 +340,42 @@ def evaluate(net: Network | Model, params, X, Y) -> dict[str, float]:
 
 def _layer_rows(net: Network) -> list[tuple[str, ...]]:
     counts: dict[str, int] = {}
-    rows = []
-    shapes = zip(net.layers, net.output_shapes, net.param_shapes(), net.trainable())
-    for layer, shape, params, trainable in shapes:
-        kind = layer.kind
-        counts[kind] = counts.get(kind, 0) + 1
-        activation = getattr(layer, "activation", None)
-        names = [f"{k} {s}" if trainable[k] else f"[{k} {s}]" for k, s in params.items()]
-        rows.append(
-            (
-                f"{kind}_{counts[kind]} ({type(layer).__name__})",
-                str((None, *shape)),
-                "" if activation is None else str(activation),
-                ", ".join(names),
-                f"{sum(math.prod(s) for s in params.values()):,}",
-                f"{layer.l2:g}" if getattr(layer, "l2", 0) else "",
-            )
-        )
+    rows: list[tuple[str, ...]] = []
+    for layer, shape in zip(net.layers, net.input_shapes):
+        _rows(layer, shape, counts, "", rows)
     return rows
+
+
+def _rows(layer, input_shape, counts: dict[str, int], indent: str, rows: list) -> None:
+    """The summary rows of ``layer`` on ``input_shape``; a layer made of layers (a residual
+    block) is followed by its paths, each indented under its name, every path on the
+    block's input."""
+    kind = layer.kind
+    counts[kind] = counts.get(kind, 0) + 1
+    activation = getattr(layer, "activation", None)
+    shapes, branches = layer.param_shapes(input_shape), layer.sublayers()
+    names = ""
+    if not branches:
+        trainable = layer.trainable(input_shape)
+        names = ", ".join(f"{k} {s}" if trainable[k] else f"[{k} {s}]" for k, s in shapes.items())
+    rows.append(
+        (
+            f"{indent}{kind}_{counts[kind]} ({type(layer).__name__})",
+            str((None, *layer.output_shape(input_shape))),
+            "" if activation is None else str(activation),
+            names,
+            f"{sum(math.prod(s) for s in param_trees.shape_leaves(shapes)):,}",
+            f"{layer.l2:g}" if getattr(layer, "l2", 0) else "",
+        )
+    )
+    for name, sublayers in branches.items():
+        rows.append((f"{indent}  {name}:", *("",) * 5))
+        shape = tuple(input_shape)
+        for sub in sublayers:
+            _rows(sub, shape, counts, indent + "    ", rows)
+            shape = tuple(sub.output_shape(shape))
+    if branches and "shortcut" not in branches and hasattr(layer, "shortcut"):
+        rows.append((f"{indent}  shortcut: the input (identity)", *("",) * 5))
 
 
 def format_summary(net: Network) -> str:

@@ -75,9 +75,22 @@ def at_most(**values) -> None:
 def _sizes(net) -> tuple[int, int]:
     """``(parameters, values per example)`` of ``net``: its params' sizes, and its input's
     plus every layer's output (what a forward pass with caches holds per example)."""
-    params = sum(math.prod(s) for layer in net.param_shapes() for s in layer.values())
-    values = math.prod(net.input_shape) + sum(math.prod(s) for s in net.output_shapes)
-    return params, values
+    values = math.prod(net.input_shape) + sum(
+        _values(layer, shape) for layer, shape in zip(net.layers, net.input_shapes)
+    )
+    return net.num_params, values
+
+
+def _values(layer, input_shape) -> int:
+    """The values per example that ``layer`` outputs on ``input_shape``, and for a layer made
+    of layers (a residual block) every output along its paths too."""
+    total = math.prod(layer.output_shape(input_shape))
+    for path in layer.sublayers().values():
+        shape = tuple(input_shape)
+        for sub in path:
+            total += _values(sub, shape)
+            shape = tuple(sub.output_shape(shape))
+    return total
 
 
 def check_budget(net, batch: int, name: str) -> None:

@@ -55,7 +55,7 @@ import numpy as np
 from jaxnet import activations as _activations
 from jaxnet import initializers, limits, metrics, validation
 from jaxnet import losses as _losses
-from jaxnet.layers import BatchNorm, Dense, Dropout
+from jaxnet.layers import BatchNorm, Dense, Dropout, param_trees
 from jaxnet.layers import base as _base
 
 __all__ = [
@@ -234,8 +234,15 @@ class Network:
 
     @property
     def l2(self) -> tuple[float, ...]:
-        """λ of every layer's L2 penalty (0 for layers without one)."""
-        return tuple(_l2(layer) for layer in self.layers)
+        """λ of every layer's L2 penalty (0 for layers without one; a block: the largest λ
+        of the layers inside it)."""
+        return tuple(max(jax.tree.leaves(c), default=0.0) for c in self.l2_coefficients())
+
+    def l2_coefficients(self) -> tuple:
+        """The params' tree with λ on every leaf that L2 decays (a ``W``) and 0.0 elsewhere."""
+        return tuple(
+            layer.l2_coefficients(shape) for layer, shape in zip(self.layers, self.input_shapes)
+        )
 
     @property
     def sizes(self) -> tuple[int, ...]:
@@ -255,34 +262,29 @@ class Network:
             if hasattr(layer, "activation")
         )
 
-    def param_shapes(self) -> tuple[dict[str, tuple[int, ...]], ...]:
-        """One ``{name: shape}`` per layer: the params' tree, as shapes."""
+    def param_shapes(self) -> tuple[dict, ...]:
+        """One ``{name: shape}`` per layer: the params' tree, as shapes (a block nests its
+        layers': ``{"main": ({...}, ...), "shortcut": (...)}``)."""
         return tuple(
             layer.param_shapes(shape) for layer, shape in zip(self.layers, self.input_shapes)
         )
 
-    def trainable(self) -> tuple[dict[str, bool], ...]:
-        """One ``{name: trainable?}`` per layer (batch norm's moving statistics are not)."""
-        return tuple(
-            {name: name not in _non_trainable(layer) for name in shapes}
-            for layer, shapes in zip(self.layers, self.param_shapes())
-        )
+    def trainable(self) -> tuple[dict, ...]:
+        """The params' tree with ``trainable?`` on every leaf (batch norm's moving statistics
+        are not), each layer's own answer (:meth:`jaxnet.layers.Layer.trainable`)."""
+        return tuple(layer.trainable(shape) for layer, shape in zip(self.layers, self.input_shapes))
 
     @property
     def num_params(self) -> int:
         """All parameters, trainable or not (dense: ``sum_l n[l] (n[l-1] + 1)``)."""
-        return sum(math.prod(s) for p in self.param_shapes() for s in p.values())
+        return sum(math.prod(s) for s in param_trees.shape_leaves(self.param_shapes()))
 
     @property
     def num_trainable_params(self) -> int:
         """The parameters that gradient descent trains."""
-        trainable = self.trainable()
-        return sum(
-            math.prod(s)
-            for p, t in zip(self.param_shapes(), trainable)
-            for k, s in p.items()
-            if t[k]
-        )
+        shapes = param_trees.shape_leaves(self.param_shapes())
+        trainable = jax.tree.leaves(self.trainable())
+        return sum(math.prod(s) for s, t in zip(shapes, trainable, strict=True) if t)
 
     # --- output and loss ---------------------------------------------------------------
 
@@ -475,20 +477,15 @@ def _check_output(n_out: int, output: str, loss: str) -> None:
         raise ValueError(f"categorical_cross_entropy needs a softmax output, got output {output!r}")
 
 
-def _non_trainable(layer) -> tuple[str, ...]:
-    return tuple(getattr(layer, "non_trainable", ()))
-
-
-def _l2(layer) -> float:
-    """The layer's λ (0.0 for a layer without an ``l2`` field)."""
-    return getattr(layer, "l2", 0.0)
-
-
 def _with_l2(layers: tuple, l2: float) -> tuple:
-    """``layers`` with ``l2`` set on every layer that has the field."""
-    return tuple(
-        dataclasses.replace(layer, l2=l2) if _has_field(layer, "l2") else layer for layer in layers
-    )
+    """``layers`` with ``l2`` set on every layer that has the field, inside blocks too."""
+
+    def set_l2(layer):
+        if _has_field(layer, "l2"):
+            return dataclasses.replace(layer, l2=l2)
+        return _base.map_sublayers(layer, set_l2)
+
+    return tuple(set_l2(layer) for layer in layers)
 
 
 def _has_field(layer, name: str) -> bool:
@@ -648,11 +645,9 @@ def penalty(net: Network, params, m):
       >>> round(float(penalty(net, params, 10)), 6)  # 0.5 / (2 * 10) * (6 + 3)
       0.225
     """
-    terms = [
-        _l2(layer) * jnp.sum(jnp.square(p["W"]))
-        for layer, p in zip(net.layers, params, strict=True)
-        if _l2(layer)
-    ]
+    coefficients = jax.tree.leaves(net.l2_coefficients())
+    leaves = jax.tree.leaves(tuple(params))
+    terms = [c * jnp.sum(jnp.square(W)) for c, W in zip(coefficients, leaves, strict=True) if c]
     if not terms:
         return 0.0
     return functools.reduce(jnp.add, terms) / (2 * m)
@@ -686,13 +681,12 @@ def l2_gradients(net: Network, params, grads, m):
     if not any(net.l2):
         return grads
 
-    def decayed(layer, p, g):
-        if not _l2(layer):
+    def decayed(c, W, g):
+        if not c:
             return g
-        W = p["W"].reshape((1,) * (g["W"].ndim - p["W"].ndim) + p["W"].shape)
-        return {**g, "W": g["W"] + (_l2(layer) / m) * W}
+        return g + (c / m) * W.reshape((1,) * (g.ndim - W.ndim) + W.shape)
 
-    return tuple(decayed(*lpg) for lpg in zip(net.layers, params, grads, strict=True))
+    return jax.tree.map(decayed, net.l2_coefficients(), tuple(params), tuple(grads))
 
 
 def cost(net: Network, params, X, Y, weights=None, *, key=None, train=False):
@@ -786,9 +780,8 @@ def _stats(net: Network, caches) -> tuple[dict, ...]:
 
 def _stop_non_trainable(net: Network, params):
     """The non-trainable leaves behind ``stop_gradient``: autodiff gives them zeros, as backward does."""
-    return tuple(
-        {k: v if t[k] else jax.lax.stop_gradient(v) for k, v in p.items()}
-        for p, t in zip(params, net.trainable(), strict=True)
+    return jax.tree.map(
+        lambda t, v: v if t else jax.lax.stop_gradient(v), net.trainable(), tuple(params)
     )
 
 
@@ -881,7 +874,7 @@ def with_stats(net: Network, params, stats):
       (['moving_mean', 'moving_var'], True)
     """
     del net
-    return tuple({**p, **s} for p, s in zip(params, stats, strict=True))
+    return tuple(param_trees.merge_stats(p, s) for p, s in zip(params, stats, strict=True))
 
 
 def predictions(net: Network, A_L):

@@ -36,6 +36,7 @@ from jaxnet.validation import check_int
 __all__ = [
     "decision_grid",
     "plot_activations",
+    "plot_attention",
     "plot_costs",
     "plot_decision_boundary",
     "plot_feature_maps",
@@ -650,7 +651,8 @@ def plot_feature_maps(
       params: its params.
       image: one example ``(n_H, n_W, n_C)`` (or ``(1, n_H, n_W, n_C)``) as the network takes it.
       layers: indices into ``net.layers`` whose outputs are images ``(n_H, n_W, n_C)``
-        (default: every :class:`~jaxnet.layers.Conv2D`).
+        (default: every :class:`~jaxnet.layers.Conv2D` and every
+        :class:`~jaxnet.layers.Residual` block on images).
       max_maps: draw at most this many channels per layer.
       path: save the figure there (optional).
       dpi: resolution of the saved image.
@@ -687,7 +689,12 @@ def plot_feature_maps(
             f"image must have the network's input shape {net.input_shape}, got {image.shape}"
         )
     if layers is None:
-        layers = [l for l, layer in enumerate(net.layers) if getattr(layer, "kind", "") == "conv2d"]
+        layers = [
+            l
+            for l, layer in enumerate(net.layers)
+            if getattr(layer, "kind", "") in ("conv2d", "residual")
+            and len(net.output_shapes[l]) == 3
+        ]
     layers = sorted({int(l) for l in layers})
     if not layers or not all(0 <= l < net.L and len(net.output_shapes[l]) == 3 for l in layers):
         raise ValueError(
@@ -718,4 +725,55 @@ def plot_feature_maps(
             ax.set_title(f"ch {c}", fontsize=8)
             _blank(ax)
         row[0].set_ylabel(f"layer {l + 1} {net.layers[l].kind}\n{n_H}x{n_W}x{n_C}", fontsize=8)
+    return _finish(fig, path, dpi, overwrite)
+
+
+def plot_attention(
+    alphas, sources, targets, path=None, *, dpi: int = 100, overwrite: bool = False
+) -> Figure:
+    """Attention maps (course 5, week 3): for each example, the weight of every input character
+    (columns) in every output character (rows).
+
+    Args:
+      alphas: ``(k, T_y, T_x)`` attention weights, e.g.
+        :func:`jaxnet.layers.attention_weights`'s, or ``(T_y, T_x)`` for one example.
+      sources: ``k`` input strings; character ``j`` labels column ``j`` (columns past the
+        string's end are its padding).
+      targets: ``k`` output strings of ``T_y`` characters, labelling the rows.
+      path: save the figure there (optional).
+      dpi: resolution of the saved image.
+      overwrite: replace an existing file at ``path`` that jaxnet did not write.
+
+    Returns:
+      The Figure: one heat map per example (0 white, 1 dark), titled ``source -> target``.
+
+    Example:
+      >>> import numpy as np
+      >>> from jaxnet import plotting
+      >>> alphas = np.full((1, 3, 4), 0.25)
+      >>> fig = plotting.plot_attention(alphas, ["ab c"], ["xyz"])
+      >>> fig.axes[0].get_title(), len(fig.axes[0].get_yticklabels())
+      ('ab c -> xyz', 3)
+    """
+    alphas = np.asarray(alphas, dtype=float)
+    if alphas.ndim == 2:
+        alphas = alphas[None]
+    if alphas.ndim != 3:
+        raise ValueError(
+            f"alphas must be (k, T_y, T_x) attention weights, got shape {alphas.shape}"
+        )
+    k, T_y, T_x = alphas.shape
+    for name, texts in (("sources", sources), ("targets", targets)):
+        if isinstance(texts, str) or len(texts) != k or not all(isinstance(s, str) for s in texts):
+            raise ValueError(
+                f"{name} must be {k} strings, one per map of alphas, got {texts!r:.80}"
+            )
+    fig = Figure(figsize=(0.28 * T_x + 1.5, (0.3 * T_y + 0.8) * k), layout="constrained")
+    axes = np.atleast_1d(fig.subplots(k, 1))
+    for ax, weights, source, target in zip(axes, alphas, sources, targets):
+        ax.imshow(weights, cmap="Blues", vmin=0.0, vmax=1.0, aspect="auto")
+        ax.set_xticks(range(T_x), [*source[:T_x], *[""] * (T_x - len(source[:T_x]))])
+        ax.set_yticks(range(T_y), [*target[:T_y], *[""] * (T_y - len(target[:T_y]))])
+        ax.tick_params(length=0)
+        ax.set_title(f"{source} -> {target}")
     return _finish(fig, path, dpi, overwrite)

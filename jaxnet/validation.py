@@ -429,6 +429,34 @@ def _keys(names) -> str:
     return quoted[0] if len(quoted) == 1 else f"{', '.join(quoted[:-1])} and {quoted[-1]}"
 
 
+def _param_leaves(p, shapes, where: str):
+    """``(where, leaf, expected shape)`` for every leaf of one layer's params ``p``, walked
+    along its :meth:`param_shapes` tree ``shapes`` (a dict of shapes; a block nests dicts in
+    tuples); a dict with other keys or a sequence of another length is refused, named."""
+    if isinstance(shapes, dict):
+        if not isinstance(p, dict):
+            raise TypeError(
+                f"{where} must be a dict with keys {_keys(shapes)}, got {type(p).__name__}"
+            )
+        if set(p) != set(shapes):
+            raise ValueError(
+                f"{where} must be a dict with keys {_keys(shapes)}, got keys {_keys(p)}"
+            )
+        for key, expected in shapes.items():
+            yield from _param_leaves(p[key], expected, f"{where}['{key}']")
+    elif isinstance(shapes, tuple) and not all(isinstance(n, int) for n in shapes):
+        if not isinstance(p, tuple | list) or len(p) != len(shapes):
+            got = type(p).__name__ + (f" of length {len(p)}" if isinstance(p, tuple | list) else "")
+            raise ValueError(
+                f"{where} must be a tuple of {len(shapes)} layer dicts (one per layer of the "
+                f"block), got {got}"
+            )
+        for i, (q, expected) in enumerate(zip(p, shapes)):
+            yield from _param_leaves(q, expected, f"{where}[{i}]")
+    else:
+        yield where, p, shapes
+
+
 def check_params(net: Network | Model, params, name: str = "params") -> jnp.dtype:
     """Params must be a tuple of one dict per layer with the shapes of ``net.param_shapes()``,
     all in one float dtype that JAX holds now; returns that dtype. A :class:`jaxnet.Model`'s
@@ -449,17 +477,7 @@ def check_params(net: Network | Model, params, name: str = "params") -> jnp.dtyp
         )
     dtypes = set()
     for l, (p, shapes) in enumerate(zip(params, net.param_shapes())):
-        if not isinstance(p, dict):
-            raise TypeError(
-                f"{name}[{l}] must be a dict with keys {_keys(shapes)}, got {type(p).__name__}"
-            )
-        if set(p) != set(shapes):
-            raise ValueError(
-                f"{name}[{l}] must be a dict with keys {_keys(shapes)}, got keys {_keys(p)}"
-            )
-        for key, expected in shapes.items():
-            where = f"{name}[{l}]['{key}']"
-            leaf = p[key]
+        for where, leaf, expected in _param_leaves(p, shapes, f"{name}[{l}]"):
             if not isinstance(
                 leaf, jax.Array | np.ndarray | np.generic
             ):  # a list: a tree of scalars
@@ -661,18 +679,39 @@ def check_state(net: Network, params, name: str = "params") -> None:
 
     A ``jaxnet.Model`` has no layers whose state jaxnet knows: its params pass as they are.
     """
-    for l, (layer, p) in enumerate(zip(getattr(net, "layers", ()), params, strict=False)):
-        for key in getattr(layer, "non_trainable", ()):
-            if not isinstance(p, dict) or key not in p or is_traced(p[key]):
+    layers = getattr(net, "layers", ())
+    shapes = getattr(net, "input_shapes", ())
+    for l, (layer, shape, p) in enumerate(zip(layers, shapes, params, strict=False)):
+        kind = getattr(layer, "kind", type(layer).__name__)
+        for path, key, leaf in _state_leaves(layer.trainable(shape), p):
+            if is_traced(leaf):
                 continue
-            value = np.asarray(p[key])
-            kind = getattr(layer, "kind", type(layer).__name__)
-            where = f"{name}[{l}][{key!r}] (layer {l + 1}, {kind})"
+            value = np.asarray(leaf)
+            where = f"{name}[{l}]{path} (layer {l + 1}, {kind})"
             if not np.isfinite(value).all():
                 bad = float(value[~np.isfinite(value)].ravel()[0])
                 raise ValueError(f"{where} must be finite, got {bad!r}")
             if key.endswith("_var") and (value < 0).any():
                 raise ValueError(f"{where} must be >= 0 (a variance), got {float(value.min())!r}")
+
+
+def _state_leaves(trainable, p, path: str = ""):
+    """``(path, key, leaf)`` of every non-trainable leaf of one layer's params ``p``, walked
+    along its :meth:`trainable` tree (a block's nest its layers'); a part that does not match
+    the tree is skipped (:func:`check_params` names it)."""
+    if isinstance(trainable, dict):
+        if not isinstance(p, dict):
+            return
+        for key, t in trainable.items():
+            if key not in p:
+                continue
+            if t is False:
+                yield f"{path}[{key!r}]", key, p[key]
+            elif t is not True:
+                yield from _state_leaves(t, p[key], f"{path}[{key!r}]")
+    elif isinstance(trainable, tuple) and isinstance(p, tuple | list):
+        for i, (t, q) in enumerate(zip(trainable, p)):
+            yield from _state_leaves(t, q, f"{path}[{i}]")
 
 
 # --- a jn.Model's arguments --------------------------------------------------------------

@@ -74,6 +74,8 @@ LONG_MARKERS = ("slow", "integration")
 # Equinox; those of the recurrent layers compile a sequence loop each.
 SLOW_HERE = (
     "jaxnet/interop/",
+    "jaxnet/layers/attention.py::",
+    "jaxnet/layers/attention_decoder.py::",
     "jaxnet/layers/bidirectional.py::",
     "jaxnet/layers/gru.py::",
     "jaxnet/layers/lstm.py::",

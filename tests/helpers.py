@@ -23,6 +23,7 @@ from hypothesis import strategies as st
 
 import jaxnet as jn
 from jaxnet import initializers
+from jaxnet.layers.param_trees import is_shape
 
 REPO = Path(__file__).resolve().parents[1]  # the checkout
 SHARED_DATA = Path(os.environ.get("JAXNET_SHARED_DATA", REPO.parent / "shared" / "data"))
@@ -64,10 +65,14 @@ def random_params(seed, net, dtype=jnp.float32, bias_scale=0.5):
             values = np.abs(rng.normal(size=shape)) + 0.5
         return jax.device_put(np.asarray(values, dtype))  # NumPy casts: no compile per shape
 
-    return tuple(
-        {name: leaf(name, shape, trainable[name]) for name, shape in shapes.items()}
-        for shapes, trainable in zip(net.param_shapes(), net.trainable())
-    )
+    def draw(shapes, trainable, name=None):  # in the layers' key order; a block nests its layers'
+        if isinstance(shapes, dict):
+            return {k: draw(v, trainable[k], k) for k, v in shapes.items()}
+        if is_shape(shapes):
+            return leaf(name, shapes, trainable)
+        return tuple(draw(s, t) for s, t in zip(shapes, trainable, strict=True))
+
+    return tuple(draw(s, t) for s, t in zip(net.param_shapes(), net.trainable()))
 
 
 def random_inputs(layer, input_shape, m, rng):
@@ -177,6 +182,16 @@ def jaxnet(capsys, *argv):
     code = cli.main([str(a) for a in argv])
     out, err = capsys.readouterr()
     return code, out, err
+
+
+def refused(capsys, *argv, code=2):
+    """Run ``jaxnet argv`` in-process, which must fail with exit status ``code`` and one line on
+    stderr (no traceback); return that line."""
+    status, _, err = jaxnet(capsys, *argv)
+    assert status == code, err
+    assert err.startswith("jaxnet: error: ") and err.count("\n") == 1, err
+    assert "Traceback" not in err
+    return err
 
 
 def without_time(history):
@@ -311,6 +326,59 @@ def cnns(draw, max_m=5):
         assume(False)
     m = draw(st.integers(2, max_m))
     return net, m, draw(st.integers(0, 2**31 - 1))
+
+
+# --- residual blocks (course 4, week 2) -------------------------------------------------------
+
+
+@st.composite
+def residual_blocks(draw):
+    """``(block, input_shape)``: a Residual on NHWC images, its main path one or two units of
+    Conv2D (the first possibly strided) with optional BatchNorm, Activation and Dropout; the
+    shortcut the identity where the shapes allow it and a drawn choice says so, else a 1x1
+    projection (with the main path's stride) with optional BatchNorm; any final activation.
+    One draw in three nests the block in another block (the same kind of shortcut)."""
+    from hypothesis import assume
+
+    from jaxnet.layers import Activation, BatchNorm, Conv2D, Dropout, Residual
+
+    shape = (draw(st.integers(3, 6)), draw(st.integers(3, 6)), draw(st.integers(1, 3)))
+    stride = draw(st.sampled_from((1, 1, 2)))
+    main = []
+    for unit in range(draw(st.integers(1, 2))):
+        main.append(
+            Conv2D(
+                draw(st.integers(1, 3)),
+                draw(st.integers(1, 3)),
+                strides=stride if unit == 0 else 1,
+                padding="same",
+                activation=draw(st.sampled_from((None, None, "tanh"))),
+            )
+        )
+        if draw(st.booleans()):
+            main.append(BatchNorm(momentum=draw(st.sampled_from((0.9, 0.99)))))
+        if draw(st.booleans()):
+            main.append(Activation(draw(st.sampled_from(("relu", "sigmoid", "leaky_relu")))))
+        if draw(st.booleans()):
+            main.append(Dropout(draw(st.sampled_from((0.2, 0.5)))))
+    main_shape = shape
+    for layer in main:
+        main_shape = layer.output_shape(main_shape)
+    shortcut = None
+    if main_shape != shape or draw(st.booleans()):
+        shortcut = [Conv2D(main_shape[-1], 1, strides=stride)]
+        if draw(st.booleans()):
+            shortcut.append(BatchNorm())
+    block = Residual(main, shortcut, draw(st.sampled_from(("relu", "tanh", None))))
+    try:
+        block.output_shape(shape)
+    except ValueError:  # "same" padding with a stride: a shortcut of another size
+        assume(False)
+    if draw(st.integers(0, 2)) == 0:  # the block inside another, with a shortcut like its own
+        block = Residual(
+            (block, BatchNorm()), block.shortcut, draw(st.sampled_from(("relu", None)))
+        )
+    return block, shape
 
 
 def small_sequence_net(rate=0.2, l2=0.01):

@@ -80,6 +80,28 @@ NETWORKS += [
     ),
 ]
 
+# --- residual blocks (course 4, week 2): layers made of layers, params nested ---------------
+from jaxnet.layers import Activation, Residual, convolutional_block  # noqa: E402
+
+CASES += [
+    (Activation("tanh"), (3, 2)),
+    (Residual((Dense(4, "relu"), Dense(4, "linear"))), (4,)),  # a dense identity block
+    (convolutional_block(2, (2, 2, 3), s=2), (5, 4, 2)),  # the course's, batch norm inside
+]
+
+NETWORKS += [
+    (  # a dense block between dense layers, dropout inside, L2 on its layers
+        (
+            Dense(4, "tanh"),
+            Residual(
+                (Dense(4, "relu", l2=0.3), Dropout(0.2), Dense(4, "linear")), activation="tanh"
+            ),
+            Dense(2, "softmax"),
+        ),
+        (3,),
+        None,
+    ),
+]
 
 # --- the sequence layers of course 5 (inputs (m, T, n); the Embedding's are token ids) ---
 from jaxnet.layers import GRU, LSTM, Bidirectional, Embedding, SimpleRNN  # noqa: E402
@@ -104,4 +126,12 @@ NETWORKS += [
         (4,),
         None,
     ),
+]
+
+
+# --- attention (course 5, week 3): the decoder over an encoder's states (m, T_x, n_enc) ---
+from jaxnet.layers import AttentionDecoder  # noqa: E402
+
+CASES += [
+    (AttentionDecoder(2, 3, n_s=2, n_e=2), (3, 2)),  # T_y = 2 steps of attention + LSTM + softmax
 ]

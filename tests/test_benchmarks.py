@@ -143,6 +143,22 @@ def test_layer_cost_reports_every_variant_against_plain():
     assert [c.strip() for c in rows[1][2::2]] == ["1.00x", "1.00x"]
 
 
+def test_residual_cost_reports_blocks_against_the_chain():
+    """benchmarks/residual_cost.py: ms per step of the chain and of the blocks, per backprop."""
+    cmd = [sys.executable, "benchmarks/residual_cost.py", "--quick", "--kinds", "dense"]
+    proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    rows = [line.split("|")[1:-1] for line in proc.stdout.splitlines() if line.startswith("| ")]
+    assert [(r[0].strip(), r[1].strip()) for r in rows[1:]] == [
+        ("dense", "manual"),
+        ("dense", "autodiff"),
+    ]
+    for row in rows[1:]:
+        chain, residual = float(row[2]), float(row[3])
+        ratio = float(row[4].strip().removesuffix("x"))  # of the unrounded times
+        assert chain > 0 and residual > 0 and abs(ratio - residual / chain) <= 0.01 * (1 + ratio)
+
+
 def test_conv_grad_in_loop_times_each_backward():
     """benchmarks/conv_grad_in_loop.py --quick: the layer's three backwards, each timed unrolled
     and in lax.scan, the hand-derived row the 1.00x reference."""

@@ -8,7 +8,7 @@ import json
 import jax
 import numpy as np
 import pytest
-from helpers import jaxnet
+from helpers import jaxnet, refused
 
 import jaxnet as jn
 from jaxnet import cli, plotting
@@ -17,6 +17,7 @@ from jaxnet.io import checkpoint
 from jaxnet.layers import (
     GRU,
     LSTM,
+    Activation,
     AvgPool2D,
     BatchNorm,
     Bidirectional,
@@ -26,17 +27,11 @@ from jaxnet.layers import (
     Embedding,
     Flatten,
     MaxPool2D,
+    Residual,
     SimpleRNN,
 )
 
 PNG = b"\x89PNG\r\n\x1a\n"
-
-
-def refused(capsys, *argv) -> str:
-    """Run ``jaxnet argv``, which must fail with one line on stderr and exit status 2."""
-    code, _, err = jaxnet(capsys, *argv)
-    assert code == 2 and err.startswith("jaxnet: error: ") and err.count("\n") == 1, err
-    return err
 
 
 def restore(run_dir):
@@ -101,6 +96,49 @@ def restore(run_dir):
             ],
         ),  # fmt: skip
         ("dropout.25-dense10", [Dropout(0.25), Dense(10, "softmax")]),
+        (  # the course's identity block: inside a block, convs pad "same" and are linear
+            "conv8k3same-res[conv8k3-bn-relu-conv8k3-bn]-flatten-dense10",
+            [
+                Conv2D(8, 3, padding="same", activation="relu"),
+                Residual(
+                    (
+                        Conv2D(8, 3, padding="same"),
+                        BatchNorm(),
+                        Activation("relu"),
+                        Conv2D(8, 3, padding="same"),
+                        BatchNorm(),
+                    )
+                ),
+                Flatten(),
+                Dense(10, "softmax"),
+            ],
+        ),  # fmt: skip
+        (  # a convolutional block (projection shortcut), its own activation, valid padding
+            "res[conv8k3s2-bn-relu-conv8k3valid|conv8k1s2valid-bn]tanh-avgpool2-flatten-dense10",
+            [
+                Residual(
+                    (Conv2D(8, 3, 2, "same"), BatchNorm(), Activation("relu"), Conv2D(8, 3)),
+                    (Conv2D(8, 1, 2), BatchNorm()),
+                    "tanh",
+                ),
+                AvgPool2D(2),
+                Flatten(),
+                Dense(10, "softmax"),
+            ],
+        ),  # fmt: skip
+        (  # dense blocks, nested: inner tokens linear, a nested block gets the hidden activation
+            "dense16-res[res[dense16tanh-dense16]-bn|dense16]linear-dense10",
+            [
+                Dense(16, "relu"),
+                Residual(
+                    (Residual((Dense(16, "tanh"), Dense(16, "linear")), None, "relu"), BatchNorm()),
+                    (Dense(16, "linear"),),
+                    "linear",
+                ),
+                Dense(10, "softmax"),
+            ],
+        ),  # fmt: skip
+        ("dense8-tanh-dense10", [Dense(8), Activation("tanh"), Dense(10, "softmax")]),
         (  # a character model: the vocabulary defaults to the outputs
             "emb16-lstm64seq-rnn8seq-dense4tanh-gru32-dense10",
             [
@@ -153,12 +191,58 @@ def test_valid_arch_strings_give_these_layers(text, expected):
         ("dense8swish-dense10", "'dense8swish' (1st)", "is not a dense layer"),
         ("dense8--dense10", "'' (2nd)", "is empty"),
         ("-".join(["dense8"] * 10 + ["dense8x"]), "'dense8x' (11th)", "is not a dense layer"),
+        ("res[conv8k-bn]-dense10", "'conv8k' (1st in the main path of 'res[conv8k-bn]')",
+         "is not a conv layer"),
+        ("dense8-res[dense8|dense8-bn-x]-dense10",
+         "'x' (3rd in the shortcut of 'res[dense8|dense8-bn-x]')", "is not a layer"),
+        ("res[res[dense8-dense0]]-dense10",
+         "'dense0' (2nd in the main path of 'res[dense8-dense0]' in the main path of", "units must"),
+        ("res[dense8|]-dense10", "'res[dense8|]' (1st)", "its shortcut is empty; for the identity"),
+        ("res[]-dense10", "'res[]' (1st)", "its main path is empty"),
+        ("res[dense8|dense8|dense8]-dense10", "'res[dense8|dense8|dense8]' (1st)", "has 3 paths"),
+        ("res[dense8]x-dense10", "'res[dense8]x' (1st)", "is not a res layer: write res[<main>]"),
     ],
-)
+)  # fmt: skip
 def test_invalid_arch_strings_name_the_token(text, token, needle):
     with pytest.raises(ValueError) as e:
         arch.parse(text)
     assert f"--arch token {token}" in str(e.value) and needle in str(e.value)
+
+
+@pytest.mark.parametrize(
+    ("text", "needle"),
+    [
+        ("res[conv8k3-bn-dense10", "--arch: the '[' of 'res[conv8k3-bn-dense10' is never closed"),
+        ("dense8]-dense10", "--arch: a ']' without its '[' in 'dense8]'"),
+        ("dense8-res[dense8|res[dense8]-dense10",
+         "--arch: the '[' of 'res[dense8|res[dense8]-dense10' is never closed"),
+        # a block and the tokens in it count against jaxnet.limits.MAX_TOKENS: 1 + 99 + 1
+        ("res[" + "-".join(["dense8"] * 99) + "]-dense10", "--arch has 101 tokens, more than"),
+        ("res[res[res[" + "]" * 3 + "-dense10" * 97, "--arch has 101 tokens, more than"),
+        ("res[dense\u0668]-dense10", "--arch holds the non-ASCII character"),
+    ],
+)  # fmt: skip
+def test_malformed_blocks_are_refused_naming_the_part(text, needle):
+    with pytest.raises(ValueError) as e:
+        arch.parse(text)
+    assert needle in str(e.value)
+
+
+def test_a_block_whose_paths_differ_names_its_token():
+    dataset = _images(shape=(8, 8, 1))
+    with pytest.raises(ValueError) as e:
+        _build(dataset, "conv4k3-res[conv8k3-bn]-flatten-dense10")
+    assert (
+        "--arch token 'res[conv8k3-bn]' (2nd) on input shape (6, 6, 4): the main path's output "
+        "shape (6, 6, 8) differs from the identity shortcut (the input)'s (6, 6, 4)"
+    ) in str(e.value)
+    net = _build(dataset, "conv4k3-res[conv8k3s2-bn|conv8k1s2]-flatten-dense10")
+    assert net.output_shapes[1] == (3, 3, 8) and arch.takes_images("res[bn-conv4k3]-dense1")
+    assert not arch.takes_images("res[bn-dense4]-dense1")
+    assert (
+        arch.canonical(net.layers)
+        == "conv4k3relu-res[conv8k3s2-bn|conv8k1s2]relu-flatten-dense10softmax"
+    )
 
 
 def test_ordinals_and_an_empty_arch():
@@ -307,7 +391,9 @@ def test_train_help_documents_arch(capsys):
     out = capsys.readouterr().out
     for needle in ("--arch ARCH", "--arch dense64-bn-dropout0.5-dense1", "conv32k3s2same", "lenet",
                    "emb16v27", "lstm64seq", "bilstm32seq",
-                   "--l2 LAMBDA", "--dropout RATE", "--batch-norm", "cat --arch"):  # fmt: skip
+                   "--l2 LAMBDA", "--dropout RATE", "--batch-norm", "cat --arch",
+                   "res[MAIN|SHORTCUT]", "res[conv16k3-bn-relu-conv16k3-bn]",
+                   "res[conv32k3s2-bn-relu-conv32k3-bn|conv32k1s2-bn]"):  # fmt: skip
         assert needle in out, needle
 
 
@@ -411,6 +497,27 @@ def test_regularised_dense_run(tmp_path, capsys):
     assert code == 0 and "Non-trainable params: 48" in out  # 2 x (16 + 8) moving statistics
     code, out, _ = jaxnet(capsys, "evaluate", run_dir)
     assert code == 0 and "validation" in out
+
+
+def test_residual_dense_run_resumes_and_summarises(tmp_path, capsys):
+    """``--arch`` with a block: trained, saved as nested JSON, rebuilt, summarised, resumed."""
+    run = ["train", "--dataset", "moons", "--arch", "dense8-res[dense8-bn-relu-dropout0.1-dense8]-dense1",
+           "--batch-size", "32", "--learning-rate", "0.01", "--optimizer", "adam", "--quiet"]  # fmt: skip
+    code, _, err = jaxnet(capsys, *run, "--epochs", 4, "--out", tmp_path / "straight")
+    assert code == 0, err
+    net, ckpt = restore(tmp_path / "straight")
+    assert net.layers[1] == Residual(
+        (Dense(8, "linear"), BatchNorm(), Activation("relu"), Dropout(0.1), Dense(8, "linear")), None, "relu"
+    )  # fmt: skip
+    assert ckpt.params[1]["main"][1]["moving_var"].shape == (8,)
+    code, _, err = jaxnet(capsys, *run, "--epochs", 2, "--out", tmp_path / "half")
+    assert code == 0, err
+    code, _, err = jaxnet(capsys, "train", "--resume", tmp_path / "half", "--epochs", 4, "--quiet")
+    assert code == 0, err
+    _, resumed = restore(tmp_path / "half")
+    assert all(jax.tree.leaves(jax.tree.map(np.array_equal, resumed.params, ckpt.params)))
+    code, out, _ = jaxnet(capsys, "summary", tmp_path / "straight")
+    assert code == 0 and "residual_1 (Residual)" in out and "    dense_2 (Dense)" in out
 
 
 # The plots (jaxnet.plotting.plot_filters, plot_feature_maps) --------------------------------

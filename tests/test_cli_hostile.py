@@ -13,20 +13,11 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from helpers import jaxnet
+from helpers import jaxnet, refused
 
 import jaxnet as jn
 from jaxnet import cli
 from jaxnet.cli import plots
-
-
-def refused(capsys, *argv, code=2):
-    """Run a command that must fail; return its one-line message."""
-    status, _, err = jaxnet(capsys, *argv)
-    assert status == code, err
-    assert err.startswith("jaxnet: error: ") and err.count("\n") == 1, err
-    assert "Traceback" not in err
-    return err
 
 
 @pytest.fixture(scope="module")

@@ -31,6 +31,7 @@ PAGES = (
     "benchmarks",
     "scaling",
     "writing_a_layer",
+    "residual",
     "changelog",
 )
 SUBCOMMANDS = ("train", "evaluate", "predict", "summary", "gradcheck")
@@ -129,7 +130,7 @@ def test_every_test_the_course_page_names_exists():
     file has that test."""
     named = [
         found
-        for page in ("course.md", "writing_a_layer.md")
+        for page in ("course.md", "writing_a_layer.md", "residual.md")
         for found in re.findall(
             r"`(tests/test_\w+\.py)::(?:(\w+)::)?(test_\w+)`", (DOCS / page).read_text()
         )

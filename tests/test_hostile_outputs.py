@@ -13,6 +13,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from helpers import jaxnet, refused
 
 import jaxnet as jn
 from jaxnet import cli, plotting
@@ -28,19 +29,6 @@ USER = "the user's own words\n"
 def fit(**kw):
     kw = {"epochs": 1, "learning_rate": 0.5, "verbose": 0, **kw}
     return jn.fit(NET, PARAMS, X, Y, **kw)
-
-
-def jaxnet(capsys, *argv):
-    code = cli.main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def refused(capsys, *argv):
-    code, _, err = jaxnet(capsys, *argv)
-    assert code == 2, err
-    assert err.startswith("jaxnet: error: ") and err.count("\n") == 1, err
-    return err
 
 
 # Every writer of a file, as (name, write(path, overwrite) -> None). ------------------------

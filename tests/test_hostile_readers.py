@@ -22,6 +22,7 @@ import numpy as np
 import pytest
 import safetensors
 import safetensors.numpy
+from helpers import jaxnet, refused
 
 import jaxnet as jn
 from jaxnet import cli
@@ -30,19 +31,6 @@ from jaxnet.io.named_tensors import to_tensors
 
 SPARSE = 10 * 2**30  # 10 GiB, holes only: no disk, no memory unless read
 MEMORY_CAP = 3 * 2**30  # the worker's address space
-
-
-def jaxnet(capsys, *argv):
-    code = cli.main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def refused(capsys, *argv):
-    code, _, err = jaxnet(capsys, *argv)
-    assert code == 2, err
-    assert err.startswith("jaxnet: error: ") and err.count("\n") == 1, err
-    return err
 
 
 @pytest.fixture(scope="module")

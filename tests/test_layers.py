@@ -2,7 +2,6 @@
 tests/layer_cases.py); the course's building blocks; the layer protocol and registry; initialisers."""
 
 import dataclasses
-import functools
 
 import chex
 import jax
@@ -14,6 +13,7 @@ from helpers import ACTIVATIONS, random_inputs, writing_a_layer
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from layer_cases import CASES, case_id
+from layer_checks import assert_layer_gradients, manual_and_vjp, random_layer_params
 
 import jaxnet as jn
 from jaxnet.layers import (
@@ -24,7 +24,6 @@ from jaxnet.layers import (
     linear_backward,
     linear_forward,
 )
-from jaxnet.layers._autodiff import plain_autodiff
 from jaxnet.validation import check_real
 
 M, N_IN, N_OUT = 5, 4, 3
@@ -40,32 +39,6 @@ def _inputs(dtype=jnp.float64):
 # --- the generic test: every layer's backward is the vjp of its forward -------------------
 
 
-@functools.partial(jax.jit, static_argnames=("layer", "train"))
-def _manual_and_vjp(layer, params, A_prev, dA, key, weights, *, train):
-    """The layer's forward, backward and stats, and ``jax.vjp`` of its forward: one compile."""
-
-    def forward(p, a):
-        return layer.forward(p, a, key=key, train=train, weights=weights)
-
-    A, cache = forward(params, A_prev)
-    with plain_autodiff():  # JAX's own derivative, not the custom VJPs of conv and pooling
-        vjp = jax.vjp(lambda p, a: forward(p, a)[0], params, A_prev)[1](dA)
-    return A, layer.backward(params, cache, dA), layer.stats(cache), vjp
-
-
-def _random_layer_params(layer, input_shape, rng):
-    """Random values for every leaf (positive for the non-trainable ones: e.g. variances)."""
-    non_trainable = getattr(layer, "non_trainable", ())
-    return {
-        name: jnp.asarray(
-            np.abs(rng.normal(size=shape)) + 0.5
-            if name in non_trainable
-            else rng.normal(size=shape)
-        )
-        for name, shape in layer.param_shapes(input_shape).items()
-    }
-
-
 @pytest.mark.parametrize("layer, input_shape", CASES, ids=map(case_id, CASES))
 @settings(max_examples=5, deadline=None, derandomize=True)
 @given(
@@ -79,7 +52,7 @@ def test_backward_equals_vjp_of_forward(layer, input_shape, m, seed, train, padd
     zeros for the non-trainable leaves; in float64, training and inference, with padding."""
     with jax.enable_x64(True):
         rng = np.random.default_rng(seed)
-        params = _random_layer_params(layer, input_shape, rng)
+        params = random_layer_params(layer, input_shape, rng)
         A_prev = jnp.asarray(random_inputs(layer, input_shape, m, rng))
         output_shape = layer.output_shape(input_shape)
         dA = jnp.asarray(rng.normal(size=(m, *output_shape)))
@@ -87,20 +60,14 @@ def test_backward_equals_vjp_of_forward(layer, input_shape, m, seed, train, padd
         if padded:  # padding rows (weight 0), at least one real row
             weights = jnp.asarray(np.r_[1.0, rng.integers(0, 2, size=m - 1)])
         key = jax.random.key(seed)
-        A, (dA_prev, dparams), stats, (vjp_params, vjp_A_prev) = _manual_and_vjp(
+        A, (dA_prev, dparams), stats, (vjp_params, vjp_A_prev) = manual_and_vjp(
             layer, params, A_prev, dA, key, weights, train=train
         )
 
         chex.assert_shape(A, (m, *output_shape))
         chex.assert_type(A, jnp.float64)
-        assert set(dparams) == set(params)
-        assert set(stats) <= set(getattr(layer, "non_trainable", ()))
         chex.assert_trees_all_close(dA_prev, vjp_A_prev, rtol=1e-10, atol=1e-12)
-        for name, g in dparams.items():
-            if name in getattr(layer, "non_trainable", ()):
-                chex.assert_trees_all_equal(g, jnp.zeros_like(params[name]))
-            else:
-                chex.assert_trees_all_close(g, vjp_params[name] / m, rtol=1e-10, atol=1e-12)
+        assert_layer_gradients(layer, input_shape, params, dparams, stats, vjp_params, m)
 
 
 def test_every_case_is_a_registered_layer():

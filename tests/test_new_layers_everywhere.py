@@ -1,6 +1,7 @@
-"""Batch norm, dropout, L2, convolutions and the sequence layers work with every part of the library: hand backprop
-== autodiff over hypothesis-drawn networks, gradcheck (passing, and rejecting planted bugs),
-per-example gradients, fit, fit_ensemble, sharding on 8 fake devices, checkpoints and resume."""
+"""Batch norm, dropout, L2, convolutions, residual blocks and the sequence layers work with every
+part of the library: hand backprop == autodiff over hypothesis-drawn networks, gradcheck
+(passing, and rejecting planted bugs), per-example gradients, fit, fit_ensemble, sharding on 8
+fake devices, checkpoints and resume, the feature-map plot."""
 
 import dataclasses
 import functools
@@ -29,6 +30,7 @@ import jaxnet as jn
 from jaxnet import network
 from jaxnet.gradcheck import COURSE_THRESHOLD
 from jaxnet.layers import (
+    Activation,
     AvgPool2D,
     BatchNorm,
     Conv2D,
@@ -36,6 +38,7 @@ from jaxnet.layers import (
     Dropout,
     Flatten,
     MaxPool2D,
+    Residual,
 )
 from jaxnet.layers._autodiff import plain_autodiff
 from jaxnet.training import engine
@@ -55,6 +58,32 @@ def small_cnn(rate=0.25, l2=0.01):
          Conv2D(4, 2, activation="tanh", l2=l2), AvgPool2D(2, strides=1), Flatten(),
          Dropout(rate), Dense(3, "softmax", l2=l2)],
         input_shape=(6, 6, 2),
+    )  # fmt: skip
+
+
+def small_resnet(rate=0.25, l2=0.01):
+    """A conv stem, an identity block with dropout inside, a convolutional block (stride 2,
+    projection shortcut), average pooling and a dense softmax; L2 on every kernel."""
+    return jn.Sequential(
+        [Conv2D(3, 3, padding="same", activation="relu"),
+         Residual((Conv2D(3, 3, padding="same"), BatchNorm(), Activation("relu"), Dropout(rate),
+                   Conv2D(3, 3, padding="same"), BatchNorm())),
+         Residual((Conv2D(4, 3, strides=2, padding="same"), BatchNorm(), Activation("relu"),
+                   Conv2D(4, 3, padding="same"), BatchNorm()),
+                  shortcut=(Conv2D(4, 1, strides=2), BatchNorm())),
+         AvgPool2D(3), Flatten(), Dense(3, "softmax")],
+        input_shape=(6, 6, 2), l2=l2,
+    )  # fmt: skip
+
+
+def dense_resnet():
+    """A narrow dense network of two blocks (fit_ensemble's examples-last CPU path takes it)."""
+    return jn.Sequential(
+        [Dense(6, "relu"),
+         Residual((Dense(6, "relu", l2=0.1), BatchNorm(), Dropout(0.2), Dense(6, "linear"))),
+         Residual((Dense(4, "tanh"),), shortcut=(Dense(4, "linear"),), activation="tanh"),
+         Dense(1, "sigmoid")],
+        input_shape=(3,),
     )  # fmt: skip
 
 
@@ -102,9 +131,8 @@ def assert_manual_equals_autodiff(net, m, seed):
             manual, autodiff, reference = _three_gradients(
                 net, params, X, Y, weights, key, train=train
             )
-            reference = tuple(  # jax.grad also differentiates the state inference reads
-                {k: g if t[k] else jnp.zeros_like(g) for k, g in r.items()}
-                for r, t in zip(reference, net.trainable())
+            reference = jax.tree.map(  # jax.grad also differentiates the state inference reads
+                lambda t, g: g if t else jnp.zeros_like(g), net.trainable(), tuple(reference)
             )
             chex.assert_trees_all_equal_structs(manual[2], params)
             chex.assert_trees_all_close(manual[2], reference, **F64)
@@ -152,6 +180,8 @@ REGRESSION_CNN = jn.Sequential(
 @given(cnns())
 @example((small_cnn(), 4, 2))
 @example((REGRESSION_CNN, 2, 0))
+@example((small_resnet(), 4, 3))
+@example((dense_resnet(), 5, 1))
 def test_cnns_manual_equals_autodiff(case):
     with jax.enable_x64(True):
         assert_manual_equals_autodiff(*case)
@@ -205,7 +235,9 @@ def _good_report(make, train):
 
 @pytest.mark.parametrize("train", (False, True))
 @pytest.mark.parametrize(
-    "make", (regularised_dense, small_cnn, small_sequence_net), ids=("dense", "cnn", "sequence")
+    "make",
+    (regularised_dense, small_cnn, small_sequence_net, small_resnet),
+    ids=("dense", "cnn", "sequence", "resnet"),
 )
 def test_gradcheck_passes_on_regularised_nets_and_cnns(make, train):
     report = _good_report(make, train)
@@ -253,6 +285,32 @@ def test_gradcheck_rejects_a_planted_bug(make, layer_l, cls):
     assert _good_report(make, True).passed  # the same case, the right layer
 
 
+def _planted_in_block(net, layer_l, branch, i, cls):
+    """``net`` with sub-layer ``i`` of block ``layer_l``'s ``branch`` swapped for ``cls``."""
+    layers = list(net.layers)
+    block = layers[layer_l]
+    path = list(getattr(block, branch))
+    path[i] = cls(**dataclasses.asdict(path[i]))
+    layers[layer_l] = dataclasses.replace(block, **{branch: tuple(path)})
+    return jn.Sequential(layers, input_shape=net.input_shape, loss=net.loss)
+
+
+@pytest.mark.parametrize(
+    "layer_l, branch, i, cls",
+    [(1, "main", 0, OffConv2D), (2, "shortcut", 1, BatchNormWithoutBatchTerms)],
+    ids=["main-conv", "shortcut-batch-norm"],
+)  # fmt: skip
+def test_gradcheck_rejects_a_planted_bug_inside_a_block(layer_l, branch, i, cls):
+    """A block's backward is its sub-layers': a wrong one inside a block fails gradcheck."""
+    good = small_resnet()
+    net = _planted_in_block(good, layer_l, branch, i, cls)
+    params, X, Y = _gradcheck_case(good)
+    report = jn.gradcheck(net, params, X, Y, key=jax.random.key(1), train=True)
+    assert not report.passed and report.manual_vs_autodiff > 100 * COURSE_THRESHOLD, str(report)
+    assert report.autodiff_vs_numeric < COURSE_THRESHOLD
+    assert _good_report(small_resnet, True).passed  # the same case, the right layers
+
+
 def test_gradcheck_rejects_a_backward_that_forgets_l2():
     net = regularised_dense()
     params, X, Y = _gradcheck_case(net)
@@ -269,7 +327,9 @@ def test_gradcheck_rejects_a_backward_that_forgets_l2():
 
 
 @pytest.mark.parametrize(
-    "make", (regularised_dense, small_cnn, small_sequence_net), ids=("dense", "cnn", "sequence")
+    "make",
+    (regularised_dense, small_cnn, small_sequence_net, small_resnet),
+    ids=("dense", "cnn", "sequence", "resnet"),
 )
 def test_per_example_grads(make, x64):
     """Row i is the gradient of example i's inference-mode loss plus (λ/m) W; the mean over i
@@ -306,10 +366,11 @@ def _gd_step(net, params, X, Y, key):
     return network.with_stats(net, stepped, stats), J
 
 
-def test_full_batch_fit_of_a_cnn_is_the_hand_loop(x64):
+@pytest.mark.parametrize("make", (small_cnn, small_resnet), ids=("cnn", "resnet"))
+def test_full_batch_fit_of_a_cnn_is_the_hand_loop(make, x64):
     """Gradient descent on the training cost (dropout mask from each step's key, batch
     statistics, moving averages from ``stats``, L2), by the network core, step by step."""
-    net = small_cnn()
+    net = make()
     X, y = images(12, dtype=np.float64)
     params = jn.init(jax.random.key(1), net, dtype=jnp.float64)
     key = jax.random.key(2)
@@ -325,17 +386,22 @@ def test_full_batch_fit_of_a_cnn_is_the_hand_loop(x64):
         np.testing.assert_allclose(history["loss"], losses, rtol=1e-10)
 
 
+# A conv's bias just before batch norm has a zero gradient (the mean is taken out): manual
+# and autodiff give it rounding noise of 1e-10, which Adam's normalised steps would amplify
+# into different biases; the ResNet case runs momentum, whose steps keep the noise small.
 @pytest.mark.parametrize(
-    "make, data",
-    [(small_cnn, images), (regularised_dense, tabular), (small_sequence_net, token_sequences)],
-    ids=["cnn", "dense", "sequence"],
-)
-def test_minibatch_fit_learns_and_manual_equals_autodiff(make, data, x64):
+    "make, data, optimizer",
+    [(small_cnn, images, ("adam", 0.02)), (regularised_dense, tabular, ("adam", 0.02)),
+     (small_sequence_net, token_sequences, ("adam", 0.02)),
+     (small_resnet, images, ("momentum", 0.1))],
+    ids=["cnn", "dense", "sequence", "resnet"],
+)  # fmt: skip
+def test_minibatch_fit_learns_and_manual_equals_autodiff(make, data, optimizer, x64):
     net = make()
     X, y = data(40, dtype=np.float64)
     params = jn.init(jax.random.key(3), net, dtype=jnp.float64)
-    kw = dict(optimizer="adam", learning_rate=0.02, epochs=12, batch_size=16, key=jax.random.key(4),
-              validation_data=(X, y), verbose=0)  # fmt: skip
+    kw = dict(optimizer=optimizer[0], learning_rate=optimizer[1], epochs=12, batch_size=16,
+              key=jax.random.key(4), validation_data=(X, y), verbose=0)  # fmt: skip
     manual, h_manual = jn.fit(net, params, X, y, **kw)
     autodiff, h_autodiff = jn.fit(net, params, X, y, backprop="autodiff", **kw)
     chex.assert_trees_all_close(manual, autodiff, rtol=1e-8, atol=1e-10)
@@ -386,6 +452,33 @@ def test_three_lstm_networks_in_one_vmapped_run():
     assert len({h["loss"][-1] for h in histories}) == K
 
 
+def test_residual_ensemble_equals_single_runs():
+    """4 narrow dense residual networks (batch norm, dropout, L2 inside the blocks) in one
+    vmapped run, on the CPU's examples-last path: each model is jn.fit's alone."""
+    net = dense_resnet()
+    X, y = tabular(24)
+    K = 4
+    stacked = jn.init_ensemble(jax.random.split(jax.random.key(9), K), net)
+    keys = jax.random.split(jax.random.key(10), K)
+    kw = dict(optimizer="adam", learning_rate=0.02, epochs=3, batch_size=8, verbose=0)
+    trained, histories = jn.fit_ensemble(net, stacked, X, y, keys=keys, **kw)
+    for k in (0, 3):
+        single, history = jn.fit(net, jax.tree.map(lambda a, k=k: a[k], stacked), X, y,
+                                 key=keys[k], **kw)  # fmt: skip
+        chex.assert_trees_all_close(
+            jax.tree.map(lambda a, k=k: a[k], trained), single, rtol=2e-5, atol=2e-6
+        )
+        np.testing.assert_allclose(histories[k]["loss"], history["loss"], rtol=2e-5)
+
+
+def test_feature_maps_of_a_resnet_show_its_blocks():
+    net = jn.Sequential(small_resnet().layers, input_shape=(6, 6, 1))  # a grey image to show
+    params = jn.init(jax.random.key(0), net)
+    fig = jn.plotting.plot_feature_maps(net, params, images(1)[0][0, :, :, :1], max_maps=2)
+    labels = [ax.get_ylabel() for ax in fig.axes if ax.get_ylabel()]
+    assert labels == ["layer 1 conv2d\n6x6x3", "layer 2 residual\n6x6x3", "layer 3 residual\n3x3x4"]
+
+
 # --- sharded data parallel on 8 fake devices -------------------------------------------------
 
 
@@ -404,11 +497,12 @@ def sharded(tmp_path_factory):
 
 @pytest.mark.integration  # a subprocess on 8 fake devices, run once: one worker
 @pytest.mark.xdist_group("sharded_layers_worker")
-@pytest.mark.parametrize("index", range(4))
+@pytest.mark.parametrize("index", range(5))
 def test_sharded_fit_equals_single_device(sharded, index):
     """Batch norm's statistics, dropout's masks and the L2 term over the global batch of real
-    rows (402 padded to 408 with weight-0 rows), and a masked sequence network (embedding,
-    LSTM, dense per step, GRU): the same training on 8 devices as on one."""
+    rows (402 padded to 408 with weight-0 rows), in dense nets, a CNN, a ResNet and a masked
+    sequence network (embedding, LSTM, dense per step, GRU, clip_norm): the same training on
+    8 devices as on one."""
     assert sharded["devices"] == 8
     run = sharded["runs"][index]
     assert run["params_diff"] < 1e-4, run
@@ -418,7 +512,7 @@ def test_sharded_fit_equals_single_device(sharded, index):
 
 @pytest.mark.integration  # a subprocess on 8 fake devices, run once: one worker
 @pytest.mark.xdist_group("sharded_layers_worker")
-@pytest.mark.parametrize("index", range(2))
+@pytest.mark.parametrize("index", range(3))
 def test_batch_norm_statistics_are_global_under_sharding(sharded, index):
     """Under jit, jnp's reductions over a sharded axis are global (XLA inserts the
     all-reduce): the moving statistics and gradients equal one device's."""
@@ -433,9 +527,10 @@ def test_batch_norm_statistics_are_global_under_sharding(sharded, index):
 
 @pytest.mark.parametrize(
     "make, data",
-    [(small_cnn, images), (regularised_dense, tabular), (small_sequence_net, token_sequences)],
-    ids=["cnn", "dense", "sequence"],
-)
+    [(small_cnn, images), (regularised_dense, tabular), (small_sequence_net, token_sequences),
+     (small_resnet, images)],
+    ids=["cnn", "dense", "sequence", "resnet"],
+)  # fmt: skip
 def test_resume_is_bitwise(make, data, tmp_path):
     """2 epochs, then resume to 4 == 4 epochs straight, bit for bit: the moving statistics
     ride in params, the dropout keys follow the global step."""
@@ -451,5 +546,6 @@ def test_resume_is_bitwise(make, data, tmp_path):
     restored = jn.checkpoint.restore(tmp_path, like=params)
     assert restored.step > 0
     if make is not small_sequence_net:  # the sequence network has no state
-        assert not np.allclose(restored.params[1]["moving_var"], 1)  # the state was saved
+        state = restored.params[1]["main"][1] if make is small_resnet else restored.params[1]
+        assert not np.allclose(state["moving_var"], 1)  # the state was saved (in a block too)
     assert jn.Network.from_dict(json.loads(json.dumps(net.to_dict()))) == net

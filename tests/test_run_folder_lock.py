@@ -19,6 +19,7 @@ from pathlib import Path
 import jax
 import numpy as np
 import pytest
+from helpers import refused
 
 import jaxnet as jn
 from jaxnet import cli
@@ -49,14 +50,6 @@ def holder(tmp_path):
     proc.kill()
     proc.wait()
     proc.stdout.close()
-
-
-def refused(capsys, *argv):
-    code = cli.main([str(a) for a in argv])
-    _, err = capsys.readouterr()
-    assert code == 2, err
-    assert err.startswith("jaxnet: error: ") and err.count("\n") == 1, err
-    return err
 
 
 @pytest.fixture(scope="module")

@@ -10,10 +10,20 @@
     emb16  emb16v27                          Embedding(vocab v (default: the outputs), dim 16)
     rnn64  lstm64  gru64  lstm64seq          SimpleRNN / LSTM / GRU(units[, return_sequences])
     bilstm32seq  bigru16                     Bidirectional(LSTM(32, return_sequences=True)), ...
+    relu  tanh  leaky_relu                   Activation(name): an activation as a layer
+    res[MAIN]  res[MAIN|SHORTCUT]tanh        Residual(main, shortcut (none: the identity),
+                                                      [activation])
+
+A block's MAIN and SHORTCUT are tokens joined by ``-`` (blocks nest); inside a block, a conv
+token's padding defaults to ``same`` (the sum needs equal shapes) and a dense or conv token
+without an activation is linear (the course's blocks put batch norm, then the activation):
+``res[conv16k3-bn-relu-conv16k3-bn]`` is the identity block,
+``res[conv32k3s2-bn-relu-conv32k3-bn|conv32k1s2-bn]`` a convolutional block.
 
 Numbers are written with the ASCII digits 0-9 (``dense٨`` is refused, not read as 8), within
 the bounds of :mod:`jaxnet.limits` (units, filters, kernel, stride, padding, pool size), and
-an architecture has at most ``jaxnet.limits.MAX_TOKENS`` tokens; ``jaxnet train`` also
+an architecture has at most ``jaxnet.limits.MAX_TOKENS`` tokens (a block and the tokens in it
+count each); ``jaxnet train`` also
 bounds the parameters and activations they imply (:func:`jaxnet.limits.check_budget`).
 
 A ``dense`` or ``conv`` token that names no activation gets the run's hidden activation
@@ -30,6 +40,10 @@ Dropout(rate=0.5)
 'emb16v27-lstm64seq-gru32-dense27softmax'
 >>> canonical(layers("lenet", hidden_activation="relu", output_activation="softmax", outputs=10))
 'conv6k5samerelu-pool2-conv16k5relu-pool2-flatten-dense120relu-dense84relu-dense10softmax'
+>>> block = layers("res[conv8k3s2-bn-relu-conv8k3|conv8k1s2]-flatten-dense10", hidden_activation="relu",
+...                output_activation="softmax", outputs=10)[0]
+>>> block.shortcut, block.activation
+((Conv2D(filters=8, kernel_size=1, strides=2, padding='same', activation=None),), 'relu')
 """
 
 from __future__ import annotations
@@ -76,28 +90,39 @@ GRAMMAR = {
         f"bi{word}": (rf"bi{word}(\d+)(seq)?", f"bi{word}<units>[seq], e.g. bi{word}32seq")
         for word in ("rnn", "lstm", "gru")
     },
+    "activation": (rf"({_ACT})", "an activation's name, e.g. relu or tanh"),
+    "res": (
+        rf"res\[(.*)\]({_ACT})?",
+        "res[<main>] or res[<main>|<shortcut>] with an optional activation after the ']', "
+        "each path tokens joined by '-', e.g. res[conv16k3-bn-relu-conv16k3-bn]",
+    ),
 }
 RECURRENT = {"rnn": "SimpleRNN", "lstm": "LSTM", "gru": "GRU"}
 EXAMPLES = (
-    "dense64, dense10softmax, bn, dropout0.5, conv8k3, conv32k3s2same, pool2, avgpool2, flatten, "
-    "emb16, lstm64seq"
+    "dense64, dense10softmax, bn, dropout0.5, conv8k3, conv32k3s2same, pool2, avgpool2, "
+    "flatten, relu, res[conv16k3-bn-relu-conv16k3-bn], emb16, lstm64seq"
 )
 TAKES_IMAGES = ("conv", "pool", "avgpool", "flatten")
+SHAPELESS = ("bn", "dropout", "activation")  # tokens that take vectors and images alike
 
 
 class Token(NamedTuple):
     """One ``--arch`` token: its text, 1-based position, word and numbers, and the activation
-    it names (None: the run's default)."""
+    it names (None: the run's default); a ``res`` block's tokens are in ``main`` and
+    ``shortcut`` (None: the identity), and ``context`` says where a token inside a block is."""
 
     text: str
     position: int
     word: str
     numbers: tuple
     activation: str | None
+    main: tuple = ()
+    shortcut: tuple | None = None
+    context: str = ""
 
     @property
     def where(self) -> str:
-        return f"--arch token {self.text!r} ({ordinal(self.position)})"
+        return f"--arch token {self.text!r} ({ordinal(self.position)}{self.context})"
 
 
 def ordinal(n: int) -> str:
@@ -119,15 +144,15 @@ def parse(text: str) -> tuple[Token, ...]:
             f"--arch holds the non-ASCII character {odd!r} (U+{ord(odd):04X}); write tokens "
             "in ASCII, numbers with the digits 0-9"
         )
-    parts = body.split("-")
-    if len(parts) > limits.MAX_TOKENS:
+    count = 1 + sum(body.count(c) for c in "-|[")  # every token, inside blocks too
+    if count > limits.MAX_TOKENS:
         raise ValueError(
-            f"--arch has {len(parts)} tokens, more than the {limits.MAX_TOKENS} it accepts "
-            "(jaxnet.limits.MAX_TOKENS)"
+            f"--arch has {count} tokens, more than the {limits.MAX_TOKENS} it accepts "
+            "(jaxnet.limits.MAX_TOKENS; a res[...] block counts as one, its tokens as theirs)"
         )
-    tokens = tuple(_token(part.strip(), i) for i, part in enumerate(parts, 1))
-    for token in tokens:
-        _layer(token, token.activation or "relu", vocab_size=1)  # the library checks the numbers
+    tokens = tuple(_token(part, i) for i, part in enumerate(split(body, "-", "--arch"), 1))
+    for token in tokens:  # the library checks the numbers
+        _layer(token, token.activation or "relu", "relu", vocab_size=1)
     return tokens
 
 
@@ -135,7 +160,31 @@ def normalize(text: str) -> str:
     """``text`` checked and written canonically: lower case, no spaces (``--arch``'s parser)."""
     parse(text)
     text = text.strip().lower()
-    return text if text in NAMED else "-".join(part.strip() for part in text.split("-"))
+    return text if text in NAMED else re.sub(r"\s+", "", text)
+
+
+def split(text: str, sep: str, where: str) -> list[str]:
+    """``text`` split at ``sep`` outside brackets, each part stripped (a ``res[...]`` block
+    stays whole); an unclosed ``[`` or a stray ``]`` is a ``ValueError`` naming ``where``.
+
+    >>> split("conv8k3-res[conv8k3-bn|conv8k1]-flatten", "-", "--arch")
+    ['conv8k3', 'res[conv8k3-bn|conv8k1]', 'flatten']
+    """
+    parts, opened, start = [], [], 0  # opened: the positions of the '[' not closed yet
+    for i, c in enumerate(text):
+        if c == "[":
+            opened.append(i)
+        elif c == "]" and not opened:
+            raise ValueError(f"{where}: a ']' without its '[' in {text[: i + 1]!r}")
+        elif c == "]":
+            opened.pop()
+        elif c == sep and not opened:
+            parts.append(text[start:i].strip())
+            start = i + 1
+    if opened:
+        begin = text.rfind(sep, 0, opened[0]) + 1
+        raise ValueError(f"{where}: the '[' of {text[begin:].strip()!r} is never closed")
+    return [*parts, text[start:].strip()]
 
 
 def _look_like() -> str:
@@ -145,12 +194,13 @@ def _look_like() -> str:
     )
 
 
-def _token(part: str, position: int) -> Token:
-    where = f"--arch token {part!r} ({ordinal(position)})"
+def _token(part: str, position: int, context: str = "") -> Token:
+    where = f"--arch token {part!r} ({ordinal(position)}{context})"
     if not part:
         raise ValueError(f"{where} is empty; {_look_like()}")
     word = re.match(r"[a-z_]*", part).group()
     word = {"maxpool": "pool", "batchnorm": "bn"}.get(word, word)
+    word = "activation" if word in jn.activations.NAMES else word
     if word not in GRAMMAR:
         raise ValueError(f"{where} is not a layer; {_look_like()}")
     pattern, how = GRAMMAR[word]
@@ -158,16 +208,49 @@ def _token(part: str, position: int) -> Token:
     if match is None:
         raise ValueError(f"{where} is not a {word} layer: write {how}")
     groups = match.groups()
-    activation = groups[-1] if word in ("dense", "conv") else None
-    numbers = groups[:-1] if word in ("dense", "conv") else groups
-    return Token(part, position, word, numbers, activation)
+    if word == "res":
+        return _block(part, position, context, where, *groups)
+    activation = groups[-1] if word in ("dense", "conv", "activation") else None
+    numbers = groups[:-1] if word in ("dense", "conv", "activation") else groups
+    return Token(part, position, word, numbers, activation, context=context)
 
 
-def _layer(token: Token, activation: str, vocab_size: int):
-    """The layer of ``token`` (``activation`` where it has one; ``vocab_size`` for an ``emb``
-    token that names none); errors name the token."""
+def _block(part, position, context, where, inside, activation) -> Token:
+    """A ``res[MAIN|SHORTCUT]`` token: its paths parsed, each token named within its path."""
+    paths = split(inside, "|", where)
+    if len(paths) > 2:
+        raise ValueError(
+            f"{where} has {len(paths)} paths; a block is res[<main>] (identity shortcut) or "
+            "res[<main>|<shortcut>]"
+        )
+    tokens = []
+    for name, path in zip(("main path", "shortcut"), paths):
+        if not path:
+            hint = "; for the identity shortcut write res[<main>]" if name == "shortcut" else ""
+            raise ValueError(f"{where}: its {name} is empty{hint}")
+        inner = f" in the {name} of {part!r}{context}"
+        parts = split(path, "-", f"{where}, its {name}")
+        tokens.append(tuple(_token(p, i, inner) for i, p in enumerate(parts, 1)))
+    shortcut = tokens[1] if len(tokens) == 2 else None
+    return Token(part, position, "res", (), activation, tokens[0], shortcut, context)
+
+
+def _layer(token: Token, activation: str | None, hidden: str, vocab_size: int):
+    """The layer of ``token`` (``activation`` where it has one; ``hidden``, the run's hidden
+    activation, for a block inside it that names none; ``vocab_size`` for an ``emb`` token
+    that names none); errors name the token."""
     n = token.numbers
     try:
+        if token.word == "res":
+            main, shortcut = (
+                None
+                if path is None
+                else tuple(_layer(t, _in_block(t, hidden), hidden, vocab_size) for t in path)
+                for path in (token.main, token.shortcut)
+            )
+            return jn.layers.Residual(main, shortcut, activation)
+        if token.word == "activation":
+            return jn.layers.Activation(activation)
         if token.word == "emb":
             vocab = vocab_size if n[1] is None else int(n[1])
             return jn.layers.Embedding(vocab, int(n[0]))
@@ -182,7 +265,7 @@ def _layer(token: Token, activation: str, vocab_size: int):
         if token.word == "dropout":
             return jn.layers.Dropout(float(n[0]))
         if token.word == "conv":
-            pad = n[3] or "valid"
+            pad = n[3] or ("same" if token.context else "valid")  # in a block: same
             pad = int(pad[1:]) if pad.startswith("p") else pad
             strides = 1 if n[2] is None else int(n[2])
             return jn.layers.Conv2D(int(n[0]), int(n[1]), strides, pad, activation)
@@ -191,14 +274,35 @@ def _layer(token: Token, activation: str, vocab_size: int):
             return cls(int(n[0]), None if n[1] is None else int(n[1]))
         return jn.layers.Flatten()
     except ValueError as e:
+        if str(e).startswith("--arch"):  # a token inside a block, named already
+            raise
         raise ValueError(f"{token.where}: {e}") from None
+
+
+def _in_block(token: Token, hidden: str) -> str | None:
+    """A token's activation inside a block: its own, else linear (dense, conv; the course's
+    blocks put batch norm and then the activation), else ``hidden`` (a nested block)."""
+    if token.activation is not None:
+        return token.activation
+    return {"dense": "linear", "res": hidden}.get(token.word)
 
 
 def takes_images(text: str) -> bool:
     """Whether the network's first shape-changing token (conv, pool, flatten; not dense)
     wants images ``(n_H, n_W, n_C)`` rather than vectors (bn and dropout take either)."""
-    word = next((t.word for t in parse(text) if t.word not in ("bn", "dropout")), "dense")
-    return word in TAKES_IMAGES
+    return _first_word(parse(text)) in TAKES_IMAGES
+
+
+def _first_word(tokens) -> str:
+    """The first shape-changing token's word (a block's: its main path's), or ``dense``."""
+    for t in tokens:
+        if t.word == "res":
+            word = _first_word(t.main)
+            if word != "dense" or any(s.word == "dense" for s in t.main):
+                return word
+        elif t.word not in SHAPELESS:
+            return t.word
+    return "dense"
 
 
 def output_token(text: str) -> Token | None:
@@ -225,8 +329,11 @@ def layers(text: str, *, hidden_activation: str, output_activation: str, outputs
             f"{last.where} is the output layer: a {last.activation or output_activation} output here has "
             f"{outputs} unit(s); write dense{outputs}"
         )
-    body = [_layer(t, t.activation or hidden_activation, outputs) for t in tokens[:-1]]
-    return (*body, _layer(last, last.activation or output_activation, outputs))
+    body = [
+        _layer(t, t.activation or hidden_activation, hidden_activation, outputs)
+        for t in tokens[:-1]
+    ]
+    return (*body, _layer(last, last.activation or output_activation, hidden_activation, outputs))
 
 
 def check_shapes(text: str, layers: tuple, input_shape: tuple[int, ...]) -> None:
@@ -246,16 +353,22 @@ def check_shapes(text: str, layers: tuple, input_shape: tuple[int, ...]) -> None
             raise ValueError(f"{name} on input shape {shape}: {e}") from None
 
 
-def token_of(layer) -> str:
-    """The token that writes ``layer`` (activations spelled out; BatchNorm's momentum and
-    epsilon are not part of the grammar)."""
+def token_of(layer, in_block: bool = False) -> str:
+    """The token that writes ``layer`` (activations spelled out, but for a conv inside a
+    block; BatchNorm's momentum and epsilon are not part of the grammar)."""
+    if isinstance(layer, jn.layers.Residual):
+        paths = ["-".join(token_of(s, True) for s in path) for path in layer.sublayers().values()]
+        return f"res[{'|'.join(paths)}]{layer.activation or 'linear'}"
+    if isinstance(layer, jn.layers.Activation):
+        return layer.activation
     if isinstance(layer, jn.layers.Dense):
         return f"dense{layer.units}{layer.activation}"
     if isinstance(layer, jn.layers.Conv2D):
         s = "" if layer.strides == 1 else f"s{layer.strides}"
         pad = layer.padding if isinstance(layer.padding, str) else f"p{layer.padding}"
-        pad = "" if pad == "valid" else pad
-        return f"conv{layer.filters}k{layer.kernel_size}{s}{pad}{layer.activation or 'linear'}"
+        pad = "" if pad == ("same" if in_block else "valid") else pad
+        activation = layer.activation or ("" if in_block else "linear")
+        return f"conv{layer.filters}k{layer.kernel_size}{s}{pad}{activation}"
     if isinstance(layer, jn.layers.MaxPool2D | jn.layers.AvgPool2D):
         word = "pool" if isinstance(layer, jn.layers.MaxPool2D) else "avgpool"
         return f"{word}{layer.pool_size}" + ("" if layer.strides is None else f"s{layer.strides}")
@@ -293,6 +406,15 @@ def help_text() -> str:
             "                            [same|valid|p<pad>] padding (default valid), [activation]",
             "  pool2  pool3s2  avgpool2  max / average pooling: size, [s stride (default size)]",
             "  flatten                   images (n_H, n_W, n_C) -> vectors",
+            "  relu  tanh  leaky_relu    an activation as a layer of its own (after bn)",
+            "  res[MAIN]  res[MAIN|SHORTCUT]  res[...]tanh",
+            "                            residual block: MAIN's tokens joined by '-', added to the",
+            "                            input (identity) or to SHORTCUT's, then the activation",
+            "                            (default --hidden-activation); inside a block, conv tokens",
+            "                            pad 'same' unless they say valid/p<pad>, and dense and conv",
+            "                            tokens without an activation are linear. The course's",
+            "                            identity block:  res[conv16k3-bn-relu-conv16k3-bn]",
+            "                            convolutional:   res[conv32k3s2-bn-relu-conv32k3-bn|conv32k1s2-bn]",
             "  emb16  emb16v27           embedding of token ids (m, T): dim, [v vocabulary size",
             "                            (default: the outputs, as in a character model)]",
             "  rnn64  lstm64  gru64      recurrent layer on sequences (m, T, n): units; the last",

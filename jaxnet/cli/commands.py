@@ -94,7 +94,7 @@ def build_network(config: RunConfig, data: cli_data.Data) -> jn.Network:
 
 
 def _arch_network(config: RunConfig, data: cli_data.Data, output: str, n_out: int):
-    first = next(t for t in arch.parse(config.arch) if t.word not in ("bn", "dropout"))
+    first = next(t for t in arch.parse(config.arch) if t.word not in arch.SHAPELESS)
     if arch.takes_images(config.arch) and data.image_shape is None:
         raise ValueError(
             f"{first.where} takes images (n_H, n_W, n_C), but {data.name} gives vectors of "
@@ -438,7 +438,7 @@ def gradcheck(config: GradcheckConfig) -> int:
         output_activation=config.output_activation,
     )
     limits.check_budget(net, config.examples, "jaxnet gradcheck's network")
-    count = sum(math.prod(s) for layer in net.param_shapes() for s in layer.values())
+    count = net.num_params
     if count > GRADCHECK_MAX or config.examples > GRADCHECK_MAX:
         raise ValueError(
             f"jaxnet gradcheck differentiates numerically, two passes per parameter: it takes "

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import jax
 
-from jaxnet.interop._optional import require
+from jaxnet.interop._optional import module_or_factory, require
 from jaxnet.model import Model
 
 __all__ = ["from_equinox"]
@@ -47,18 +47,7 @@ def from_equinox(
       (3, 1)
     """
     eqx = require("equinox", "from_equinox")
-    make = None
-    if not isinstance(module, eqx.Module):
-        if not callable(module):
-            raise TypeError(
-                f"module must be an equinox.Module or a function key -> module, got "
-                f"{type(module).__name__}"
-            )
-        make, module = module, module(jax.random.key(0))
-        if not isinstance(module, eqx.Module):
-            raise TypeError(
-                f"module(key) must return an equinox.Module, got {type(module).__name__}"
-            )
+    module, make = module_or_factory(module, eqx.Module, "equinox.Module")
     arrays, static = eqx.partition(module, eqx.is_inexact_array)
 
     def init(key):

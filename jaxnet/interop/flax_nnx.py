@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import jax
 
-from jaxnet.interop._optional import require
+from jaxnet.interop._optional import module_or_factory, require
 from jaxnet.model import Model
 
 __all__ = ["from_flax_nnx"]
@@ -50,16 +50,7 @@ def from_flax_nnx(module, *, loss, output: str | None = None, name: str | None =
       (3,)
     """
     nnx = require("flax.nnx", "from_flax_nnx")
-    make = None
-    if not isinstance(module, nnx.Module):
-        if not callable(module):
-            raise TypeError(
-                f"module must be an nnx.Module or a function key -> module, got "
-                f"{type(module).__name__}"
-            )
-        make, module = module, module(jax.random.key(0))
-        if not isinstance(module, nnx.Module):
-            raise TypeError(f"module(key) must return an nnx.Module, got {type(module).__name__}")
+    module, make = module_or_factory(module, nnx.Module, "nnx.Module")
     graphs = {train: _graph(nnx, module, train) for train in (True, False)}
     _, params0, state0, rest = nnx.split(module, nnx.Param, nnx.BatchStat, ...)
     stateful = bool(jax.tree.leaves(state0))

@@ -4,6 +4,13 @@ Every layer derives from :class:`jaxnet.layers.Layer` (:mod:`jaxnet.layers.base`
 registers it under its ``kind``; ``from_dict`` rebuilds one from its ``to_dict()``.
 """
 
+from jaxnet.layers.activation import Activation
+from jaxnet.layers.attention import (
+    AttentionCache,
+    one_step_attention_backward,
+    one_step_attention_forward,
+)
+from jaxnet.layers.attention_decoder import AttentionDecoder, attention_weights
 from jaxnet.layers.base import Layer, field, from_dict
 from jaxnet.layers.batchnorm import (
     BatchNorm,
@@ -43,6 +50,15 @@ from jaxnet.layers.lstm import (
 )
 from jaxnet.layers.pool import AvgPool2D, MaxPool2D, pool_backward, pool_forward
 from jaxnet.layers.recurrent import GRU, LSTM, SimpleRNN
+from jaxnet.layers.residual import Residual
+from jaxnet.layers.resnet_blocks import (
+    convolutional_block,
+    convolutional_block_backward,
+    convolutional_block_forward,
+    identity_block,
+    identity_block_backward,
+    identity_block_forward,
+)
 from jaxnet.layers.rnn import (
     RNNCaches,
     RNNCellCache,
@@ -55,6 +71,7 @@ from jaxnet.layers.rnn import (
 from jaxnet.layers.sampling import rnn_sample
 
 __all__ = [
+    "Activation",
     "AvgPool2D",
     "BatchNorm",
     "Conv2D",
@@ -72,6 +89,14 @@ __all__ = [
     "flatten_forward",
     "pool_backward",
     "pool_forward",
+    # residual networks (course 4, week 2)
+    "Residual",
+    "convolutional_block",
+    "convolutional_block_backward",
+    "convolutional_block_forward",
+    "identity_block",
+    "identity_block_backward",
+    "identity_block_forward",
     "Dense",
     "Layer",
     "dense_backward",
@@ -108,4 +133,10 @@ __all__ = [
     "rnn_forward",
     "rnn_params",
     "rnn_sample",
+    # attention (course 5, week 3)
+    "AttentionCache",
+    "AttentionDecoder",
+    "attention_weights",
+    "one_step_attention_backward",
+    "one_step_attention_forward",
 ]

@@ -20,6 +20,9 @@ __all__ = [
     "check_array",
     "check_params",
     "concat_rows",
+    "fuse_gates",
+    "gate_sizes",
+    "gated_params",
     "input_grad",
     "input_part",
     "output_logits",
@@ -28,6 +31,7 @@ __all__ = [
     "softmax",
     "split_columns",
     "sum_outer",
+    "unfuse_gates",
     "zero_masked",
 ]
 
@@ -150,3 +154,49 @@ def softmax(z):
 def zero_masked(y, mask):
     """``y (T_x, m, n)`` with the masked steps set to 0 (``mask`` time-major or None)."""
     return y if mask is None else jnp.where(mask, y, jnp.zeros((), y.dtype))
+
+
+def gate_sizes(params, gates: tuple[str, ...]):
+    """``(n_x, n_a, n_y)`` of a gated cell's params (``W<g> (n_a, n_a + n_x)``, ``b<g> (n_a,)``
+    per gate ``g``, ``Wy (n_y, n_a)``, ``by (n_y,)``), after checking that their shapes agree."""
+    first = f"W{gates[0]}"
+    check_params(params, {first: (None, None), "Wy": (None, None)})
+    n_a, n_ax = params[first].shape
+    n_y = params["Wy"].shape[0]
+    shapes = {f"W{g}": (n_a, n_ax) for g in gates} | {f"b{g}": (n_a,) for g in gates}
+    check_params(params, shapes | {"Wy": (n_y, n_a), "by": (n_y,)})
+    if n_ax <= n_a:
+        raise ValueError(
+            f"params[{first!r}] must be (n_a, n_a + n_x) with n_x >= 1, got {(n_a, n_ax)}"
+        )
+    return n_ax - n_a, n_a, n_y
+
+
+def fuse_gates(params, gates: tuple[str, ...], n_a: int):
+    """``(W_a (G n_a, n_a), W_x (G n_a, n_x), b (G n_a,))``: the G gates' weights stacked in order."""
+    W = concat_rows(*(params[f"W{g}"] for g in gates))
+    b = jnp.concatenate([params[f"b{g}"] for g in gates])
+    return (*split_columns(W, n_a), b)
+
+
+def unfuse_gates(dW_a, dW_x, db, gates: tuple[str, ...], n_a: int) -> dict:
+    """The fused gradients back under the course's names ``dW<g>, db<g>`` per gate."""
+    grads = {}
+    for k, g in enumerate(gates):
+        block = slice(k * n_a, (k + 1) * n_a)
+        grads[f"dW{g}"] = jnp.concatenate([dW_a[block], dW_x[block]], axis=1)
+        grads[f"db{g}"] = db[block]
+    return grads
+
+
+def gated_params(key, gates: tuple[str, ...], n_x: int, n_a: int, n_y: int, scale: float, dtype):
+    """A gated cell's params: weights ``scale * N(0, 1)`` (one key per gate, the last for
+    ``Wy``), biases zero."""
+    keys = jax.random.split(key, len(gates) + 1)
+    params = {}
+    for k, g in zip(keys, gates):
+        params[f"W{g}"] = scale * jax.random.normal(k, (n_a, n_a + n_x), dtype)
+        params[f"b{g}"] = jnp.zeros((n_a,), dtype)
+    params["Wy"] = scale * jax.random.normal(keys[-1], (n_y, n_a), dtype)
+    params["by"] = jnp.zeros((n_y,), dtype)
+    return params

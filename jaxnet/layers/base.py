@@ -56,6 +56,7 @@ __all__ = [
     "field",
     "from_dict",
     "kinds",
+    "map_sublayers",
 ]
 
 _KINDS: dict[str, type] = {}
@@ -222,6 +223,43 @@ class Layer(abc.ABC):
         """The new non-trainable values after a training forward; default ``{}`` (no state)."""
         del cache
         return {}
+
+    # --- the params' tree, leaf by leaf: what the network asks of every layer ----------
+
+    def trainable(self, input_shape: tuple[int, ...]) -> dict:
+        """The tree of :meth:`param_shapes` with a bool per leaf: False for a state leaf
+        (``non_trainable``), True for the rest. A layer made of layers answers for its own."""
+        return {name: name not in self.non_trainable for name in self.param_shapes(input_shape)}
+
+    def l2_coefficients(self, input_shape: tuple[int, ...]) -> dict:
+        """The tree of :meth:`param_shapes` with λ per leaf: the field ``l2`` on ``W``, 0.0
+        on every other leaf (and everywhere in a layer without ``l2``)."""
+        l2 = float(getattr(self, "l2", 0.0))
+        return {name: l2 if name == "W" else 0.0 for name in self.param_shapes(input_shape)}
+
+    def sublayers(self) -> dict[str, tuple[Layer, ...]]:
+        """The layers this one is made of, by the field that holds each sequence of them
+        (:class:`jaxnet.layers.Residual`: ``main`` and ``shortcut``); ``{}`` for a plain layer.
+        Each sequence is a path that runs on this layer's input (the summary shows it so)."""
+        return {}
+
+
+def map_sublayers(layer: Layer, fn: Callable[[Layer], Layer]) -> Layer:
+    """``layer`` with ``fn`` applied to each of its :meth:`Layer.sublayers` (``layer`` itself
+    when it has none): how the network sets ``l2`` on every weighted layer, blocks included.
+
+    Example:
+      >>> import dataclasses
+      >>> from jaxnet.layers import Dense, Residual
+      >>> block = Residual((Dense(3, "relu"), Dense(3, "linear")))
+      >>> map_sublayers(block, lambda s: dataclasses.replace(s, l2=0.1)).main[1]
+      Dense(units=3, activation='linear', l2=0.1)
+    """
+    branches = layer.sublayers()
+    if not branches:
+        return layer
+    fields: dict[str, Any] = {name: tuple(fn(s) for s in seq) for name, seq in branches.items()}
+    return dataclasses.replace(layer, **fields)  # type: ignore[type-var]  # Layer subclasses are dataclasses
 
 
 def _register(cls: type) -> None:

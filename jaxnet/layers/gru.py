@@ -44,15 +44,16 @@ from jaxnet.layers._sequence import (
     as_carry,
     as_mask,
     check_array,
-    check_params,
-    concat_rows,
+    fuse_gates,
+    gate_sizes,
+    gated_params,
     input_grad,
     input_part,
     output_logits,
     previous,
     softmax,
-    split_columns,
     sum_outer,
+    unfuse_gates,
     zero_masked,
 )
 
@@ -101,35 +102,6 @@ class GRUCaches(NamedTuple):
     params: dict
 
 
-def _sizes(params):
-    """``(n_x, n_a, n_y)`` from the params, after checking their eight shapes agree."""
-    check_params(params, {"Wu": (None, None), "Wy": (None, None)})
-    n_a, n_ax = params["Wu"].shape
-    n_y = params["Wy"].shape[0]
-    shapes = {f"W{g}": (n_a, n_ax) for g in GATES} | {f"b{g}": (n_a,) for g in GATES}
-    check_params(params, shapes | {"Wy": (n_y, n_a), "by": (n_y,)})
-    if n_ax <= n_a:
-        raise ValueError(f"params['Wu'] must be (n_a, n_a + n_x) with n_x >= 1, got {(n_a, n_ax)}")
-    return n_ax - n_a, n_a, n_y
-
-
-def _fused(params, n_a: int):
-    """``(W_a (3 n_a, n_a), W_x (3 n_a, n_x), b (3 n_a,))``: the gates u, r, c stacked."""
-    W = concat_rows(*(params[f"W{g}"] for g in GATES))
-    b = jnp.concatenate([params[f"b{g}"] for g in GATES])
-    return (*split_columns(W, n_a), b)
-
-
-def _unfused(dW_a, dW_x, db, n_a: int):
-    """The fused gradients back under the names ``dWu, dbu, dWr, dbr, dWc, dbc``."""
-    grads = {}
-    for k, g in enumerate(GATES):
-        rows = slice(k * n_a, (k + 1) * n_a)
-        grads[f"dW{g}"] = jnp.concatenate([dW_a[rows], dW_x[rows]], axis=1)
-        grads[f"db{g}"] = db[rows]
-    return grads
-
-
 def gru_params(key, n_x: int, n_a: int, n_y: int, *, scale: float = 0.01, dtype=jnp.float32):
     """Params for the GRU blocks: weights ``scale * N(0, 1)``, biases zero (as the course's RNN).
 
@@ -149,14 +121,7 @@ def gru_params(key, n_x: int, n_a: int, n_y: int, *, scale: float = 0.01, dtype=
       >>> params["Wu"].shape, params["br"].shape, params["Wy"].shape
       ((5, 8), (5,), (2, 5))
     """
-    keys = jax.random.split(key, 4)
-    params = {}
-    for k, g in zip(keys, GATES):
-        params[f"W{g}"] = scale * jax.random.normal(k, (n_a, n_a + n_x), dtype)
-        params[f"b{g}"] = jnp.zeros((n_a,), dtype)
-    params["Wy"] = scale * jax.random.normal(keys[3], (n_y, n_a), dtype)
-    params["by"] = jnp.zeros((n_y,), dtype)
-    return params
+    return gated_params(key, GATES, n_x, n_a, n_y, scale, dtype)
 
 
 def _step(z_x, a_prev, W_a):
@@ -209,10 +174,10 @@ def gru_cell_forward(xt, a_prev, params):
       >>> a_next.shape, yt_pred.shape, len(cache)
       ((10, 5), (10, 2), 7)
     """
-    n_x, n_a, _ = _sizes(params)
+    n_x, n_a, _ = gate_sizes(params, GATES)
     m = check_array(xt, "xt", (None, n_x), "(m, n_x)").shape[0]
     check_array(a_prev, "a_prev", (m, n_a), "(m, n_a)")
-    W_a, W_x, b = _fused(params, n_a)
+    W_a, W_x, b = fuse_gates(params, GATES, n_a)
     z_x = xt @ W_x.T
     a_next, gates = _step(z_x + jnp.broadcast_to(b, z_x.shape), a_prev, W_a)
     yt_pred = softmax(output_logits(a_next, params["Wy"], params["by"]))
@@ -243,12 +208,12 @@ def gru_cell_backward(da_next, cache: GRUCellCache):
     a_next, a_prev, ut, rt, cct, xt, params = cache
     n_a = a_next.shape[-1]
     check_array(da_next, "da_next", a_next.shape, "(m, n_a)")
-    W_a, W_x, _ = _fused(params, n_a)
+    W_a, W_x, _ = fuse_gates(params, GATES, n_a)
     gates = jnp.concatenate([ut, rt, cct], axis=1)
     da_prev, dz = _step_backward(da_next, a_prev, gates, W_a)
     dW_a = _recurrent_grads(dz, a_prev, rt, n_a)
     grads = {"dxt": dz @ W_x, "da_prev": da_prev}
-    return grads | _unfused(dW_a, dz.T @ xt, dz.sum(axis=0), n_a)
+    return grads | unfuse_gates(dW_a, dz.T @ xt, dz.sum(axis=0), GATES, n_a)
 
 
 def gru_forward(x, a0, params, mask=None):
@@ -273,11 +238,11 @@ def gru_forward(x, a0, params, mask=None):
       >>> a.shape, y_pred.shape
       ((10, 4, 5), (10, 4, 2))
     """
-    n_x, n_a, _ = _sizes(params)
+    n_x, n_a, _ = gate_sizes(params, GATES)
     m, T_x, _ = check_array(x, "x", (None, None, n_x), "(m, T_x, n_x)").shape
     check_array(a0, "a0", (m, n_a), "(m, n_a)")
     tmask = as_mask(mask, m, T_x)
-    W_a, W_x, b = _fused(params, n_a)
+    W_a, W_x, b = fuse_gates(params, GATES, n_a)
     a0 = as_carry(a0, x, W_a, W_x, b)
     z_x, x_tm = input_part(x, W_x, b)
 
@@ -322,7 +287,7 @@ def gru_backward(da, caches: GRUCaches, *, dy=None):
       True
     """
     a_tm, gates, a0, x_tm, tmask, params = caches
-    n_x, n_a, n_y = _sizes(params)
+    n_x, n_a, n_y = gate_sizes(params, GATES)
     T_x, m, _ = x_tm.shape
     check_array(da, "da", (m, T_x, n_a), "(m, T_x, n_a)")
     g_tm = da.transpose(1, 0, 2)
@@ -334,7 +299,7 @@ def gru_backward(da, caches: GRUCaches, *, dy=None):
         g_tm = g_tm + dy_tm @ params["Wy"]
         dWy = sum_outer(dy_tm, a_tm)
         dby = dy_tm.sum(axis=(0, 1))
-    W_a, W_x, _ = _fused(params, n_a)
+    W_a, W_x, _ = fuse_gates(params, GATES, n_a)
     a_prev_tm = previous(a0, a_tm)
 
     def step(da_next, inputs):
@@ -352,4 +317,6 @@ def gru_backward(da, caches: GRUCaches, *, dy=None):
     dW_a = _recurrent_grads(dz, a_prev_tm, rt, n_a)
     dW_x = sum_outer(dz, x_tm)
     grads = {"dx": input_grad(dz, W_x), "da0": da0}
-    return grads | _unfused(dW_a, dW_x, dz.sum(axis=(0, 1)), n_a) | {"dWy": dWy, "dby": dby}
+    return (
+        grads | unfuse_gates(dW_a, dW_x, dz.sum(axis=(0, 1)), GATES, n_a) | {"dWy": dWy, "dby": dby}
+    )

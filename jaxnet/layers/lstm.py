@@ -44,15 +44,16 @@ from jaxnet.layers._sequence import (
     as_carry,
     as_mask,
     check_array,
-    check_params,
-    concat_rows,
+    fuse_gates,
+    gate_sizes,
+    gated_params,
     input_grad,
     input_part,
     output_logits,
     previous,
     softmax,
-    split_columns,
     sum_outer,
+    unfuse_gates,
     zero_masked,
 )
 
@@ -111,35 +112,6 @@ class LSTMCaches(NamedTuple):
     params: dict
 
 
-def _sizes(params):
-    """``(n_x, n_a, n_y)`` from the params, after checking their ten shapes agree."""
-    check_params(params, {"Wf": (None, None), "Wy": (None, None)})
-    n_a, n_ax = params["Wf"].shape
-    n_y = params["Wy"].shape[0]
-    shapes = {f"W{g}": (n_a, n_ax) for g in GATES} | {f"b{g}": (n_a,) for g in GATES}
-    check_params(params, shapes | {"Wy": (n_y, n_a), "by": (n_y,)})
-    if n_ax <= n_a:
-        raise ValueError(f"params['Wf'] must be (n_a, n_a + n_x) with n_x >= 1, got {(n_a, n_ax)}")
-    return n_ax - n_a, n_a, n_y
-
-
-def _fused(params, n_a: int):
-    """``(W_a (4 n_a, n_a), W_x (4 n_a, n_x), b (4 n_a,))``: the gates f, i, c, o stacked."""
-    W = concat_rows(*(params[f"W{g}"] for g in GATES))
-    b = jnp.concatenate([params[f"b{g}"] for g in GATES])
-    return (*split_columns(W, n_a), b)
-
-
-def _unfused(dW_a, dW_x, db, n_a: int):
-    """The fused gradients back under the course's names ``dWf, dbf, ..., dWo, dbo``."""
-    grads = {}
-    for k, g in enumerate(GATES):
-        rows = slice(k * n_a, (k + 1) * n_a)
-        grads[f"dW{g}"] = jnp.concatenate([dW_a[rows], dW_x[rows]], axis=1)
-        grads[f"db{g}"] = db[rows]
-    return grads
-
-
 def lstm_params(key, n_x: int, n_a: int, n_y: int, *, scale: float = 0.01, dtype=jnp.float32):
     """Params for the LSTM blocks: weights ``scale * N(0, 1)``, biases zero (as the course's RNN).
 
@@ -159,14 +131,7 @@ def lstm_params(key, n_x: int, n_a: int, n_y: int, *, scale: float = 0.01, dtype
       >>> params["Wf"].shape, params["bo"].shape, params["Wy"].shape
       ((5, 8), (5,), (2, 5))
     """
-    keys = jax.random.split(key, 5)
-    params = {}
-    for k, g in zip(keys, GATES):
-        params[f"W{g}"] = scale * jax.random.normal(k, (n_a, n_a + n_x), dtype)
-        params[f"b{g}"] = jnp.zeros((n_a,), dtype)
-    params["Wy"] = scale * jax.random.normal(keys[4], (n_y, n_a), dtype)
-    params["by"] = jnp.zeros((n_y,), dtype)
-    return params
+    return gated_params(key, GATES, n_x, n_a, n_y, scale, dtype)
 
 
 def _step(z_x, a_prev, c_prev, W_a):
@@ -227,11 +192,11 @@ def lstm_cell_forward(xt, a_prev, c_prev, params):
       >>> a_next.shape, c_next.shape, yt_pred.shape, len(cache)
       ((10, 5), (10, 5), (10, 2), 10)
     """
-    n_x, n_a, _ = _sizes(params)
+    n_x, n_a, _ = gate_sizes(params, GATES)
     m = check_array(xt, "xt", (None, n_x), "(m, n_x)").shape[0]
     _check_state(a_prev, "a_prev", m, n_a)
     _check_state(c_prev, "c_prev", m, n_a)
-    W_a, W_x, b = _fused(params, n_a)
+    W_a, W_x, b = fuse_gates(params, GATES, n_a)
     z_x = xt @ W_x.T
     a_next, c_next, gates = _step(z_x + jnp.broadcast_to(b, z_x.shape), a_prev, c_prev, W_a)
     yt_pred = softmax(output_logits(a_next, params["Wy"], params["by"]))
@@ -266,11 +231,11 @@ def lstm_cell_backward(da_next, dc_next, cache: LSTMCellCache):
     n_a = a_next.shape[-1]
     check_array(da_next, "da_next", a_next.shape, "(m, n_a)")
     check_array(dc_next, "dc_next", a_next.shape, "(m, n_a)")
-    W_a, W_x, _ = _fused(params, n_a)
+    W_a, W_x, _ = fuse_gates(params, GATES, n_a)
     gates = jnp.concatenate([ft, it, cct, ot], axis=1)
     da_prev, dc_prev, dz = _step_backward(da_next, dc_next, c_next, c_prev, gates, W_a)
     grads = {"dxt": dz @ W_x, "da_prev": da_prev, "dc_prev": dc_prev}
-    return grads | _unfused(dz.T @ a_prev, dz.T @ xt, dz.sum(axis=0), n_a)
+    return grads | unfuse_gates(dz.T @ a_prev, dz.T @ xt, dz.sum(axis=0), GATES, n_a)
 
 
 def lstm_forward(x, a0, params, mask=None, *, c0=None):
@@ -296,12 +261,12 @@ def lstm_forward(x, a0, params, mask=None, *, c0=None):
       >>> a.shape, y.shape, c.shape
       ((10, 7, 5), (10, 7, 2), (10, 7, 5))
     """
-    n_x, n_a, _ = _sizes(params)
+    n_x, n_a, _ = gate_sizes(params, GATES)
     m, T_x, _ = check_array(x, "x", (None, None, n_x), "(m, T_x, n_x)").shape
     _check_state(a0, "a0", m, n_a)
     c0 = jnp.zeros_like(a0) if c0 is None else _check_state(c0, "c0", m, n_a)
     tmask = as_mask(mask, m, T_x)
-    W_a, W_x, b = _fused(params, n_a)
+    W_a, W_x, b = fuse_gates(params, GATES, n_a)
     a0, c0 = (as_carry(s, x, W_a, W_x, b, a0, c0) for s in (a0, c0))
     z_x, x_tm = input_part(x, W_x, b)
 
@@ -353,7 +318,7 @@ def lstm_backward(da, caches: LSTMCaches, *, dc=None, dy=None):
       True
     """
     a_tm, c_tm, gates, a0, c0, x_tm, tmask, params = caches
-    n_x, n_a, n_y = _sizes(params)
+    n_x, n_a, n_y = gate_sizes(params, GATES)
     T_x, m, _ = x_tm.shape
     check_array(da, "da", (m, T_x, n_a), "(m, T_x, n_a)")
     ga_tm = da.transpose(1, 0, 2)
@@ -369,7 +334,7 @@ def lstm_backward(da, caches: LSTMCaches, *, dc=None, dy=None):
         ga_tm = ga_tm + dy_tm @ params["Wy"]
         dWy = sum_outer(dy_tm, a_tm)
         dby = dy_tm.sum(axis=(0, 1))
-    W_a, W_x, _ = _fused(params, n_a)
+    W_a, W_x, _ = fuse_gates(params, GATES, n_a)
     c_prev_tm = previous(c0, c_tm)
 
     def step(carry, inputs):
@@ -390,4 +355,6 @@ def lstm_backward(da, caches: LSTMCaches, *, dc=None, dy=None):
     dW_a = sum_outer(dz, previous(a0, a_tm))
     dW_x = sum_outer(dz, x_tm)
     grads = {"dx": input_grad(dz, W_x), "da0": da0, "dc0": dc0}
-    return grads | _unfused(dW_a, dW_x, dz.sum(axis=(0, 1)), n_a) | {"dWy": dWy, "dby": dby}
+    return (
+        grads | unfuse_gates(dW_a, dW_x, dz.sum(axis=(0, 1)), GATES, n_a) | {"dWy": dWy, "dby": dby}
+    )
