@@ -216,9 +216,9 @@ def fit_ensemble(
     Like ``jn.fit``, a Python loop over compiled chunks: not for ``jax.jit``/``vmap``/``grad``.
 
     Args:
-      net, X, Y, optimizer, clip_value, clip_norm, epochs, batch_size, validation_data,
-        backprop, shuffle, verbose:
+      net, X, Y, optimizer, epochs, batch_size, validation_data, backprop, shuffle, verbose:
         as for ``jn.fit`` (checked by the same code).
+      clip_value, clip_norm: gradient clipping, as for ``jn.fit``.
       stacked_params: params with a leading axis K (see :func:`init_ensemble`; for a
         :class:`jaxnet.Model`, ``jax.vmap(model.init)(keys)``); every model's values must
         be finite.

@@ -23,11 +23,11 @@ clip_value=5.0)`` passes them here. With an optax transformation, chain optax's 
 from __future__ import annotations
 
 import functools
-import math
-import numbers
 
 import jax.numpy as jnp
 import optax
+
+from jaxnet.validation import check_real
 
 __all__ = [
     "DEFAULT_LEARNING_RATES",
@@ -166,16 +166,8 @@ def _get(name: str, clip_value, clip_norm) -> optax.GradientTransformation:
 
 
 def _bound(value, name: str) -> float | None:
-    """A clipping bound: None, or a positive finite real number (as a float)."""
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a positive real number or None, got {value!r}")
-    if not (math.isfinite(value) and value > 0):
-        raise ValueError(
-            f"{name} must be positive and finite (or None: no clipping), got {value!r}"
-        )
-    return float(value)
+    """A clipping bound: None (no clipping), or a positive finite real number (as a float)."""
+    return None if value is None else check_real(value, name, 0.0, strict=True)
 
 
 def clipping(clip_value=None, clip_norm=None) -> optax.GradientTransformation:
