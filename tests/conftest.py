@@ -110,6 +110,7 @@ SLOW_HERE = (
     "tests/test_per_example.py::test_per_example_grads_stack_the_single_example_gradients[tanh",
     "tests/test_own_model.py::test_fit_ensemble_trains_each_model_as_fit_does",
     "tests/test_own_model.py::test_resume_is_bitwise_a_straight_run",
+    "tests/test_residual.py::test_the_residual_page_runs",  # as the models page: its blocks are unit-tested
     "tests/test_regularization.py::test_fit_ensemble_of_a_regularised_net_is_k_fits",
     "tests/test_regularization.py::test_l2_shrinks_the_weights",
     "tests/test_training.py::test_manual_and_autodiff_trajectories_agree[tanh",
