@@ -12,17 +12,13 @@ from pathlib import Path
 # The tests compile a few thousand small programs; XLA:CPU's code generation, not the
 # programs' run time, is most of the suite's time. The test processes (and the subprocesses they
 # start, which inherit the variable) compile at LLVM optimisation level 0 and with XLA's classic
-# elemental emitters instead of its newer fusion emitters, in one LLVM module (no parallel
-# code generation: the two workers keep both cores busy): the same HLO after the same XLA
+# elemental emitters instead of its newer fusion emitters: the same HLO after the same XLA
 # passes, the same IEEE semantics (no fast math either way), 2.7x less compile time
 # (tests/test_network.py on 2 cores: 38.7 s -> 14.2 s). The code it makes runs slower, so a test
 # that trains for long is marked `xla_defaults` and runs in a child pytest with XLA's defaults,
 # as users, the `jaxnet` command run by hand and the benchmarks compile. Set before JAX starts its
 # CPU backend.
-TEST_XLA_FLAGS = (
-    "--xla_backend_optimization_level=0 --xla_cpu_use_fusion_emitters=false"
-    " --xla_cpu_parallel_codegen_split_count=1"
-)
+TEST_XLA_FLAGS = "--xla_backend_optimization_level=0 --xla_cpu_use_fusion_emitters=false"
 XLA_DEFAULTS_CHILD = "JAXNET_TEST_XLA_DEFAULTS"  # set in the child of an `xla_defaults` test
 if not os.environ.get(XLA_DEFAULTS_CHILD) and TEST_XLA_FLAGS not in os.environ.get("XLA_FLAGS", ""):
     os.environ["XLA_FLAGS"] = f"{os.environ.get('XLA_FLAGS', '')} {TEST_XLA_FLAGS}".strip()
