@@ -6,6 +6,7 @@ per test run."""
 import collections
 import contextlib
 import functools
+import importlib.util
 import json
 import os
 import re
@@ -182,6 +183,14 @@ def jaxnet(capsys, *argv):
     code = cli.main([str(a) for a in argv])
     out, err = capsys.readouterr()
     return code, out, err
+
+
+def script(name: str):
+    """``scripts/<name>.py`` imported as a module (the tests call what the command line runs)."""
+    spec = importlib.util.spec_from_file_location(name, REPO / "scripts" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def refused(capsys, *argv, code=2):

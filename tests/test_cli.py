@@ -6,7 +6,6 @@ the installed ``jaxnet`` script as subprocesses. Issue 16's rows: test_cli_hosti
 """
 
 import csv
-import importlib.util
 import json
 import os
 import shutil
@@ -17,7 +16,7 @@ from pathlib import Path
 import jax
 import numpy as np
 import pytest
-from helpers import REPO, jaxnet
+from helpers import jaxnet, script
 
 import jaxnet as jn
 from jaxnet import cli
@@ -81,7 +80,7 @@ def test_train_writes_the_run_directory(planar_run):
 
 
 @pytest.mark.integration
-def test_python_m_jaxnet_and_the_jaxnet_script(tmp_path):
+def test_python_m_jaxnet_and_the_jaxnetscript(tmp_path):
     """The README's ``jaxnet train``: no arguments, offline, seconds, a progress bar, the
     compilation cache on; then the installed script reads the run (cache off), and reports an
     error in one line without a traceback."""
@@ -283,26 +282,19 @@ def test_csv_run(tmp_path, capsys):
     assert code == 0 and len(out.split()) == 60
 
 
-def _script(name):
-    spec = importlib.util.spec_from_file_location(name, REPO / "scripts" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.mark.integration
-def test_train_mnist_script(shared_data, capsys):
+def test_train_mnistscript(shared_data, capsys):
     argv = ["--epochs", "1", "--limit", "1000", "--data-dir", str(shared_data / "mnist")]
-    assert _script("train_mnist").main(argv) == 0
+    assert script("train_mnist").main(argv) == 0
     out = capsys.readouterr().out
     assert "Total params: 407,050" in out and "Epoch 1/1" in out and "Test accuracy:" in out
 
 
-def test_reproduce_course_script(capsys, monkeypatch):
-    script = _script("reproduce_course")
-    quick = [e for e in script.EXPERIMENTS if e[0].startswith(("logistic", "MNIST"))]
-    monkeypatch.setattr(script, "EXPERIMENTS", quick)
-    assert script.main(["--quick"]) == 0
+def test_reproduce_coursescript(capsys, monkeypatch):
+    course = script("reproduce_course")
+    quick = [e for e in course.EXPERIMENTS if e[0].startswith(("logistic", "MNIST"))]
+    monkeypatch.setattr(course, "EXPERIMENTS", quick)
+    assert course.main(["--quick"]) == 0
     out = capsys.readouterr().out
     (row,) = [line for line in out.splitlines() if line.startswith("logistic regression")]
     assert "47.0%" in row and float(row.split()[-2].rstrip("%")) < 60

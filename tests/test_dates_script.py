@@ -1,7 +1,6 @@
 """scripts/dates.py: its loss, its hand-derived gradient (== autodiff in float64), the attention
 map figure, and a shortened training run that must translate dates (slow)."""
 
-import importlib.util
 import json
 from pathlib import Path
 
@@ -10,6 +9,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from helpers import script
 
 import jaxnet as jn
 
@@ -18,10 +18,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 @pytest.fixture(scope="module")
 def dates():
-    spec = importlib.util.spec_from_file_location("dates", REPO / "scripts" / "dates.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return script("dates")
 
 
 def test_the_loss_is_the_mean_of_the_steps_cross_entropies(dates):

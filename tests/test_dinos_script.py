@@ -1,13 +1,13 @@
 """scripts/dinos.py: the next-character examples and the n-gram baselines on toy names, and a
 shortened run on the dinosaur names (slow)."""
 
-import importlib.util
 import json
 import math
 from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import script
 
 import jaxnet as jn
 
@@ -16,10 +16,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 @pytest.fixture(scope="module")
 def dinos():
-    spec = importlib.util.spec_from_file_location("dinos", REPO / "scripts" / "dinos.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return script("dinos")
 
 
 def test_examples_are_the_characters_before_each_step(dinos):

@@ -3,7 +3,6 @@ sub-layers') equals jax.vjp in float64 over drawn blocks and finite differences;
 identity and convolutional blocks against their layer-by-layer definition; params as trees
 (init, L2, state, validation), JSON, the summary, and the errors a bad block gets."""
 
-import importlib.util
 import json
 import re
 
@@ -12,7 +11,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from helpers import REPO, random_data, random_params, residual_blocks
+from helpers import REPO, random_data, random_params, residual_blocks, script
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from layer_checks import (
@@ -401,16 +400,12 @@ def test_the_residual_page_runs():
 @pytest.mark.slow
 def test_residual_experiments_script_runs_shortened(shared_data, capsys):
     """scripts/residual_experiments.py --quick: every experiment, a few hundred examples."""
-    spec = importlib.util.spec_from_file_location(
-        "residual_experiments", REPO / "scripts" / "residual_experiments.py"
-    )
-    script = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(script)
-    results = script.main(["all", "--quick", "--data-dir", str(shared_data)])
+    experiments = script("residual_experiments")
+    results = experiments.main(["all", "--quick", "--data-dir", str(shared_data)])
     out = capsys.readouterr().out
     assert "plain (6 hidden layers)" in out and "residual (6 hidden layers)" in out
     for name in ("plain", "residual"):
         assert len(results["plain-vs-residual"][name]["loss"]) == 1
     assert 0 <= results["resnet-mnist"]["val_accuracy"][-1] <= 1
     assert set(results["resnet-cat"]) == {"course dense 12288-20-7-5-1", "resnet"}
-    assert script.small_resnet((28, 28, 1), 10).output_shapes[-1] == (10,)
+    assert experiments.small_resnet((28, 28, 1), 10).output_shapes[-1] == (10,)

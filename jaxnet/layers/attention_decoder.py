@@ -36,7 +36,7 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
-from jaxnet import activations, initializers, limits
+from jaxnet import activations, limits
 from jaxnet.layers._sequence import output_logits, sum_outer
 from jaxnet.layers.attention import (
     AttentionCache,
@@ -46,7 +46,7 @@ from jaxnet.layers.attention import (
 )
 from jaxnet.layers.base import Layer, field
 from jaxnet.layers.lstm import LSTMCellCache, lstm_cell_backward, lstm_cell_forward
-from jaxnet.layers.recurrent import check_sequence, sequence_shape
+from jaxnet.layers.recurrent import check_sequence, sequence_shape, weights_drawn_biases_zero
 from jaxnet.validation import check_activation, check_int
 
 __all__ = ["AttentionDecoder", "attention_weights"]
@@ -117,15 +117,7 @@ class AttentionDecoder(Layer):
 
     def init(self, key, input_shape, scheme="he", *, scale=0.01, dtype=jnp.float32) -> dict:
         """Every weight drawn by ``scheme`` (fans of its own shape), the biases zero."""
-        draw = initializers.get(scheme, scale=scale)
-        params = {}
-        for i, (name, shape) in enumerate(self.param_shapes(input_shape).items()):
-            if len(shape) == 1:
-                params[name] = jnp.zeros(shape, dtype)
-            else:
-                subkey = key if isinstance(key, initializers.Draws) else jax.random.fold_in(key, i)
-                params[name] = draw(subkey, shape, dtype)
-        return params
+        return weights_drawn_biases_zero(self.param_shapes(input_shape), key, scheme, scale, dtype)
 
     def _check_input(self, params, A_prev) -> None:
         _, _, n_enc = check_sequence(A_prev)

@@ -66,6 +66,20 @@ def check_sequence(A_prev, name: str = "A_prev") -> tuple[int, int, int]:
     return A_prev.shape
 
 
+def weights_drawn_biases_zero(shapes: dict, key, scheme, scale, dtype) -> dict:
+    """Params of ``shapes``: each weight (2-D or more) drawn by ``scheme`` with the fans of its own
+    shape from ``fold_in(key, i)`` (``i`` its place in ``shapes``), each bias (1-D) zero."""
+    draw = initializers.get(scheme, scale=scale)
+    params = {}
+    for i, (name, shape) in enumerate(shapes.items()):
+        if len(shape) == 1:
+            params[name] = jnp.zeros(shape, dtype)
+        else:
+            subkey = key if isinstance(key, initializers.Draws) else jax.random.fold_in(key, i)
+            params[name] = draw(subkey, shape, dtype)
+    return params
+
+
 class _Recurrent(Layer):
     """What SimpleRNN, LSTM and GRU share: the shapes, init, masking and the layer convention.
 
@@ -96,15 +110,7 @@ class _Recurrent(Layer):
     def init(self, key, input_shape, scheme="he", *, scale=0.01, dtype=jnp.float32) -> dict:
         """Every weight drawn by ``scheme`` (fans of its own shape), in the order of
         :meth:`param_shapes`; the biases zero (the course's)."""
-        draw = initializers.get(scheme, scale=scale)
-        params = {}
-        for i, (name, shape) in enumerate(self.param_shapes(input_shape).items()):
-            if len(shape) == 1:
-                params[name] = jnp.zeros(shape, dtype)
-            else:
-                subkey = key if isinstance(key, initializers.Draws) else jax.random.fold_in(key, i)
-                params[name] = draw(subkey, shape, dtype)
-        return params
+        return weights_drawn_biases_zero(self.param_shapes(input_shape), key, scheme, scale, dtype)
 
     def _initial(self, initial_state, m: int, dtype) -> tuple[jax.Array, ...]:
         """The initial states ``(m, units)`` each: zeros, or ``initial_state`` checked."""
