@@ -53,7 +53,7 @@ def main():
         layer.bias[...] = jnp.asarray(start[f"{name}_b"])
     a = cnn.ADAM
     tx = optax.adam(a["learning_rate"], b1=a["b1"], b2=a["b2"], eps=a["eps"])
-    epoch_times = train_epochs(jax, nnx, optax, model, tx, X, y, cnn.EPOCHS[args.size], rng)
+    epoch_times, _ = train_epochs(jax, nnx, optax, model, tx, X, y, cnn.EPOCHS[args.size], rng)
     total, compile_s = common.now() - t0, clock.seconds - c0
     acc = accuracy(nnx, model, X_test, y_test)
     common.emit(common.epoch_result(total, epoch_times, compile_s, acc))

@@ -6,9 +6,11 @@ import numpy as np
 from benchmarks import common
 
 
-def train_epochs(jax, nnx, optax, model, tx, X, y, epochs: int, rng) -> list[float]:
+def train_epochs(jax, nnx, optax, model, tx, X, y, epochs: int, rng) -> tuple[list[float], float]:
     """An ``nnx.jit`` step (cross-entropy on the logits, ``tx``) bound with ``nnx.cached_partial``,
-    over minibatches of ``common.BATCH`` from ``rng``'s permutations; each epoch's seconds."""
+    over minibatches of ``common.BATCH`` from ``rng``'s permutations: each epoch's seconds and the
+    last step's loss. Integer labels ``y`` of any shape that fits the logits' leading axes (one
+    per example, or one per step of a sequence)."""
 
     @nnx.jit
     def train_step(model, optimizer, x, y):
@@ -27,7 +29,7 @@ def train_epochs(jax, nnx, optax, model, tx, X, y, epochs: int, rng) -> list[flo
             loss = step(X[idx], y[idx])
         jax.block_until_ready(loss)
         epoch_times.append(common.now() - te)
-    return epoch_times
+    return epoch_times, float(loss)
 
 
 def accuracy(nnx, model, X, y) -> float:
@@ -51,7 +53,7 @@ def workload_a(args, jax, nnx, optax, clock):
     model = MLP(nnx.Rngs(args.seed))
     r = common.RMSPROP
     tx = optax.rmsprop(r["learning_rate"], decay=r["rho"], eps=r["eps"])
-    epoch_times = train_epochs(
+    epoch_times, _ = train_epochs(
         jax, nnx, optax, model, tx, X, y, common.MNIST_EPOCHS[args.size], rng
     )
     total, compile_s = common.now() - t0, clock.seconds - c0

@@ -9,6 +9,7 @@ the recurrent product)."""
 import numpy as np
 
 from benchmarks import common, lstm_lm
+from benchmarks.contenders.flax import train_epochs
 
 
 def model_class(nnx):
@@ -51,29 +52,15 @@ def main():
     a = lstm_lm.ADAM
     tx = optax.adam(a["learning_rate"], b1=a["b1"], b2=a["b2"], eps=a["eps"])
 
-    @nnx.jit
-    def train_step(model, optimizer, x, y):
-        def loss_fn(model):
-            return optax.softmax_cross_entropy_with_integer_labels(model(x), y).mean()
-
-        loss, grads = nnx.value_and_grad(loss_fn)(model)
-        optimizer.update(model, grads)
-        return loss
-
-    step = nnx.cached_partial(train_step, model, nnx.Optimizer(model, tx, wrt=nnx.Param))
-    epoch_times = []
-    for _ in range(lstm_lm.EPOCHS[args.size]):
-        te = common.now()
-        for idx in common.batches(rng.permutation(len(X))):
-            loss = step(X[idx], Y[idx])
-        jax.block_until_ready(loss)
-        epoch_times.append(common.now() - te)
+    epoch_times, loss = train_epochs(
+        jax, nnx, optax, model, tx, X, Y, lstm_lm.EPOCHS[args.size], rng
+    )
     total, compile_s = common.now() - t0, clock.seconds - c0
     logits = np.asarray(nnx.jit(lambda m, x: m(x))(model, X_test))
     test_loss, acc = lstm_lm.cross_entropy_and_accuracy(logits, Y_test)
     common.emit(
         common.epoch_result(
-            total, epoch_times, compile_s, acc, test_loss=test_loss, train_loss=float(loss)
+            total, epoch_times, compile_s, acc, test_loss=test_loss, train_loss=loss
         )
     )
 
