@@ -408,4 +408,20 @@ def test_residual_experiments_script_runs_shortened(shared_data, capsys):
         assert len(results["plain-vs-residual"][name]["loss"]) == 1
     assert 0 <= results["resnet-mnist"]["val_accuracy"][-1] <= 1
     assert set(results["resnet-cat"]) == {"course dense 12288-20-7-5-1", "resnet"}
+    assert "warmup 0.2 + cosine decay, batch-norm momentum 0.9" in out
     assert experiments.small_resnet((28, 28, 1), 10).output_shapes[-1] == (10,)
+
+
+def test_resnet_mnist_schedule_warms_up_then_decays_to_about_zero():
+    """The script's one-cycle schedule: peak / 25 at step 0, the peak at the end of the
+    warmup, a falling half cosine after it, ~0 at the last step; a warmup of 1 refused."""
+    experiments = script("residual_experiments")
+    rate = experiments.warmup_cosine(0.01, steps=100, warmup=0.2)
+    rates = np.array([float(rate(s)) for s in range(100)])
+    assert rates[0] == pytest.approx(0.01 / 25, rel=1e-5) and rates[20] == pytest.approx(
+        0.01, rel=1e-5
+    )
+    assert np.all(np.diff(rates[:21]) > 0) and np.all(np.diff(rates[20:]) < 0)
+    assert 0 < rates[-1] < 1e-5
+    with pytest.raises(ValueError, match="warmup"):
+        experiments.warmup_cosine(0.01, steps=100, warmup=1.0)
