@@ -95,8 +95,8 @@ def small_resnet(
     convolutional block and an identity block (``width``, ``2 width``, ``4 width`` channels;
     strides 1, 2, 2), global average pooling and a dense output (softmax, or one sigmoid).
     Every batch norm's moving averages use ``momentum`` (0.9, PyTorch's 0.1 in its
-    convention; Keras's 0.99 averages over ~460 steps, about an MNIST epoch, and lags behind
-    the weights of a run this short)."""
+    convention; with Keras's 0.99 an old value fades to 1 % only after 460 steps, about an
+    MNIST epoch, and the inference statistics lag behind the weights of a run this short)."""
     w = width
     layers = [Conv2D(w, 3, strides=stem, padding="same"), BatchNorm(), Activation("relu")]
     for channels, stride in ((w, 1), (2 * w, 2), (4 * w, 2)):
