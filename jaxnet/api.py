@@ -241,6 +241,12 @@ def backward(net: Network, params, caches, Y):
       [((4, 2), (4,)), ((1, 4), (1,))]
     """
     check_network(net)
+    if net.masks_steps:
+        raise ValueError(
+            "jn.backward needs the mask of the padded steps, which comes from X "
+            "(Embedding(mask_zero=True)); the caches do not hold it: use jn.grads(net, params, "
+            "X, Y) (the same hand-derived backward)"
+        )
     dtype = check_params(net, params)
     m = check_caches(net, caches)
     return _backward(net, params, caches, as_labels(net, Y, m, dtype))
