@@ -189,6 +189,7 @@ class Network:
         object.__setattr__(self, "loss", loss_name)
         object.__setattr__(self, "_output_shapes", tuple(shapes))
         object.__setattr__(self, "_hash", hash(self._identity()))  # jit hashes it on every call
+        _masks(self, np.ones((1, *input_shape), np.float32))  # a layer that cannot make its mask
 
     # --- identity: frozen, hashable, a static argument of jit ----------------------------
 

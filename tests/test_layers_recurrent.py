@@ -130,10 +130,10 @@ def test_fields_are_checked_and_round_trip():
             r"layers\[1\].*GRU expects a sequence \(T, n_x\).*give that recurrent layer "
             r"return_sequences=True",
         ),
-        (  # a sequence left at the output
-            [SimpleRNN(4, return_sequences=True), Dense(2, "softmax")],
-            (5, 2),
-            "a sequence per example; give the last recurrent layer return_sequences=False",
+        (  # an Embedding that masks must read the ids: the first layer
+            [Dense(3), Embedding(5, 2, mask_zero=True), LSTM(2), Dense(2, "softmax")],
+            (4,),
+            r"Embedding\(mask_zero=True\) must be the network's first layer",
         ),
         ([SimpleRNN(4), Dense(2, "softmax")], (5,), r"SimpleRNN expects a sequence \(T, n_x\)"),
         ([Embedding(5, 2), Dense(2, "softmax")], (3, 2), r"Embedding expects a sequence of T"),
