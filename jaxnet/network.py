@@ -165,6 +165,12 @@ class Network:
     def _build(self, layers: tuple, input_shape: tuple[int, ...], loss) -> None:
         shapes, shape = [], input_shape
         for l, layer in enumerate(layers):
+            if getattr(layer, "return_state", False):
+                raise ValueError(
+                    f"layers[{l}] ({layer!r}) returns several outputs (its final states too), and "
+                    "a Sequential chains one output to the next layer: leave return_state out, or "
+                    "call the layer's forward and backward yourself (e.g. in a jn.Model's apply)"
+                )
             try:
                 shape = tuple(int(n) for n in layer.output_shape(shape))
             except ValueError as e:

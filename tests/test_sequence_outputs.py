@@ -22,7 +22,11 @@ V, T = 4, 5
 
 def _lm(T=T, mask_zero=False, cell=LSTM, output="softmax"):
     """Ids (m, T) -> a distribution over V at every step (the dinosaur LM's shape)."""
-    layers = [Embedding(V, 3, mask_zero=mask_zero), cell(4, return_sequences=True), Dense(V, output)]
+    layers = [
+        Embedding(V, 3, mask_zero=mask_zero),
+        cell(4, return_sequences=True),
+        Dense(V, output),
+    ]
     return jn.Sequential(layers, input_shape=(T,))
 
 
@@ -44,8 +48,12 @@ def _delay_task(m=256, seed=0):
         _lm(cell=GRU, output="sigmoid"),  # binary cross-entropy per step, several units
         _lm(cell=SimpleRNN, output="tanh"),  # unfused: squared error through tanh
         jn.Sequential(  # the date translator's shape: encoder T_x = 5, decoder T_y = 3
-            [Embedding(V, 3), Bidirectional(LSTM(2, return_sequences=True)),
-             AttentionDecoder(3, V, n_s=4, n_e=3)], input_shape=(T,),
+            [
+                Embedding(V, 3),
+                Bidirectional(LSTM(2, return_sequences=True)),
+                AttentionDecoder(3, V, n_s=4, n_e=3),
+            ],
+            input_shape=(T,),
         ),  # fmt: skip
     ],
     ids=["lstm-masked-softmax", "gru-sigmoid", "rnn-tanh-mse", "attention-decoder"],
