@@ -444,7 +444,9 @@ def Sequential(layers, input_shape, *, loss: str | None = None, l2: float | None
         their own ``l2``; None keeps each layer's.
 
     Returns:
-      The :class:`Network`; ``X`` of shape ``(m, *input_shape)`` gives ``A[L] (m, n[L])``.
+      The :class:`Network`; ``X`` of shape ``(m, *input_shape)`` gives ``A[L] (m, n[L])``, or
+      ``(m, T, n[L])`` when the output layer runs at every step of a sequence (a ``Dense``
+      after ``return_sequences=True``: labels one per step, module docstring).
 
     Raises:
       ValueError: a layer that does not fit its input (``layers[l]`` named: a kernel or pool
