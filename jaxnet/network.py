@@ -9,8 +9,8 @@ course's dense shorthand;
 
 The functions in this module are the pure core that training compiles: they do no
 validation and expect ``X (m, *input_shape)`` and ``Y (m, n[L])`` already in the params'
-dtype (``(m, T, n[L])`` for a network that outputs a sequence, below). The public, validated entry points (``jn.forward``, ``jn.cost``, ...) live in
-:mod:`jaxnet.api`.
+dtype (``(m, T, n[L])`` for a network that outputs a sequence, below). The public,
+validated entry points (``jn.forward``, ``jn.cost``, ...) live in :mod:`jaxnet.api`.
 
 The output layer runs linear and the network applies its activation, so the cost can be
 computed from the logits ``Z[L]`` (stable) and the fused gradient ``dZ[L] = A[L] - Y``
@@ -236,11 +236,6 @@ class Network:
     def output_shape(self) -> tuple[int, ...]:
         """``(n[L],)``, or ``(T, n[L])`` for a network that outputs a sequence (one output per step)."""
         return self._output_shapes[-1]
-
-    @property
-    def steps(self) -> int | None:
-        """``T`` for a network that outputs a sequence ``(T, n[L])`` per example, else None."""
-        return self.output_shape[0] if len(self.output_shape) == 2 else None
 
     @property
     def is_dense(self) -> bool:
