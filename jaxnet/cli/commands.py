@@ -144,7 +144,7 @@ def train(config: RunConfig, options: TrainOptions) -> int:
     run_dir = out or rundir.check_out(rundir.new_run_dir(data.name))
     with _owned(run_dir, "--out") as created:
         rundir.check_out(run_dir, force=options.force, inputs=inputs)  # again, now it is ours
-        init_key, _ = jax.random.split(jax.random.key(config.seed))
+        init_key, _ = cli_data.run_keys(config.seed)
         params = jn.init(init_key, net, config.scheme)
         if options.force:
             rundir.clear(run_dir)
@@ -220,7 +220,7 @@ def _fit(config, net, params, data, run_dir, options, mesh, *, done, created) ->
     X, y = data.splits["train"]
     held_out = data.splits.get(data.held_out) if data.held_out else None
     batch = None if config.batch_size is None else min(config.batch_size, X.shape[0])
-    _, shuffle_key = jax.random.split(jax.random.key(config.seed))
+    _, shuffle_key = cli_data.run_keys(config.seed)
     tic, diverged = time.perf_counter(), None
     try:
         params, history = jn.fit(
