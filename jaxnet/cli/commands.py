@@ -21,7 +21,7 @@ import jax
 import numpy as np
 
 import jaxnet as jn
-from jaxnet import limits, parallel
+from jaxnet import api, limits, parallel
 from jaxnet.cli import arch, plots, rundir
 from jaxnet.cli import data as cli_data
 from jaxnet.cli.config import GradcheckConfig, RunConfig, TrainOptions, command_line, show
@@ -326,18 +326,28 @@ EVALUATE_BUDGET = 2**25
 
 
 def evaluate_splits(net, params, data: cli_data.Data) -> dict[str, dict]:
-    """``{split: {"loss", "accuracy" or "mse", "examples"}}`` for every split of ``data``."""
+    """``{split: {"loss", "accuracy" or "mse", "examples"}}`` for every split of ``data``: in
+    one compiled program when every split fits :data:`EVALUATE_BUDGET`, else split by split."""
+    splits = data.splits
+    if all(_evaluation_rows(net) >= X.shape[0] for X, _ in splits.values()):
+        results = api.evaluate_sets(net, params, splits)
+    else:
+        results = {split: evaluate_in_chunks(net, params, X, y) for split, (X, y) in splits.items()}
     return {
-        split: {**evaluate_in_chunks(net, params, X, y), "examples": int(X.shape[0])}
-        for split, (X, y) in data.splits.items()
+        split: {**results[split], "examples": int(X.shape[0])} for split, (X, _) in splits.items()
     }
+
+
+def _evaluation_rows(net) -> int:
+    """Rows evaluated at once within :data:`EVALUATE_BUDGET` activations."""
+    per_example = sum(math.prod(s) for s in (net.input_shape, *net.output_shapes))
+    return max(1, EVALUATE_BUDGET // per_example)
 
 
 def evaluate_in_chunks(net, params, X, y) -> dict[str, float]:
     """``jn.evaluate`` over slices of at most :data:`EVALUATE_BUDGET` activations, combined
     as the mean over examples (one slice, the plain call, when the split fits)."""
-    per_example = sum(math.prod(s) for s in (net.input_shape, *net.output_shapes))
-    rows = max(1, EVALUATE_BUDGET // per_example)
+    rows = _evaluation_rows(net)
     if X.shape[0] <= rows:
         return jn.evaluate(net, params, X, y)
     parts = [
