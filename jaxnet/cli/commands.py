@@ -133,6 +133,7 @@ def load_data(
 
 def train(config: RunConfig, options: TrainOptions) -> int:
     """``jaxnet train``: a new run into ``--out`` (default ``runs/<dataset>-<time>``)."""
+    plots.preload()  # matplotlib imported while JAX compiles and trains
     inputs = (config.dataset,) if cli_data.kind(config.dataset) == "csv" else ()
     out = options.out
     if out is not None:
@@ -170,6 +171,7 @@ def _owned(run_dir: Path, name: str):
 def resume(options: TrainOptions, epochs: int | None, data_dir: str | None) -> int:
     """``jaxnet train --resume DIR``: continue to ``epochs`` in total (default: the run's
     own), or, when the run has done them (killed before its results), complete its files."""
+    plots.preload()
     mesh = make_mesh(options.devices)
     run_dir = Path(options.resume)
     saved = rundir.read_config(run_dir)
