@@ -106,16 +106,18 @@ def scaling_configs(quick: bool) -> list[tuple[int, int, int]]:
     return list(dict.fromkeys(configs))
 
 
-def ensemble_entries(n: int) -> list[Entry]:
+def ensemble_entries(n: int, checks: bool = True) -> list[Entry]:
     """C's programs that train ``n`` models at once: jaxnet's, and raw JAX's ``vmap(step)`` in a
-    ``fori_loop`` (the reference) and in two independent forms (``lax.scan``; batch-first)."""
+    ``fori_loop`` (the reference) and (``checks``) in two independent forms (``lax.scan``;
+    batch-first) that check the reference's time."""
     models = ("--models", str(n))
     return [
         contender("jaxnet", f"jaxnet fit_ensemble ({n} models)", "--variant", "ensemble", *models),
         contender("jax_scan", f"raw JAX vmap, course layout ({n} models)", "--variant", "course", *models),
+    ] + ([
         contender("jax_scan", f"raw JAX vmap, course layout, lax.scan ({n} models)", "--variant", "course-scan", *models),
         contender("jax_scan", f"raw JAX vmap, batch-first ({n} models)", "--variant", "batch-first", *models),
-    ]  # fmt: skip
+    ] if checks else [])  # fmt: skip
 
 
 def entries(workload: str, quick: bool) -> list[Entry]:
@@ -144,7 +146,7 @@ def entries(workload: str, quick: bool) -> list[Entry]:
             contender("jaxnet", "jaxnet fit (1 model)", "--variant", "single"),
             contender("numpy", f"numpy ({n} sequential runs)"),
             contender("torch", f"torch ({n} sequential runs)"),
-            *(e for k in common.ENSEMBLE_SCALE[size] for e in ensemble_entries(k)),
+            *(e for k in common.ENSEMBLE_SCALE[size] for e in ensemble_entries(k, checks=not quick)),
         ],
         "D": [
             contender("jaxnet", "manual", "--backprop", "manual"),

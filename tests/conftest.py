@@ -11,14 +11,19 @@ from pathlib import Path
 
 # The tests compile a few thousand small programs; XLA:CPU's code generation, not the
 # programs' run time, is most of the suite's time. The test processes (and the subprocesses they
-# start, which inherit the variable) compile at LLVM optimisation level 0 and with XLA's classic
-# elemental emitters instead of its newer fusion emitters: the same HLO after the same XLA
-# passes, the same IEEE semantics (no fast math either way), 2.7x less compile time
-# (tests/test_network.py on 2 cores: 38.7 s -> 14.2 s). The code it makes runs slower, so a test
+# start, which inherit the variable) compile at LLVM optimisation level 0, with XLA's classic
+# elemental emitters instead of its newer fusion emitters, and each program as one LLVM module
+# (not split for parallel code generation, which costs more than it saves on two busy cores):
+# the same HLO after the same XLA passes, the same IEEE semantics (no fast math either way),
+# 2.7x less compile time (tests/test_network.py on 2 cores: 38.7 s -> 14.2 s; the one module
+# 12-14% less again on compile-heavy files). The code it makes runs slower, so a test
 # that trains for long is marked `xla_defaults` and runs in a child pytest with XLA's defaults,
 # as users, the `jaxnet` command run by hand and the benchmarks compile. Set before JAX starts its
 # CPU backend.
-TEST_XLA_FLAGS = "--xla_backend_optimization_level=0 --xla_cpu_use_fusion_emitters=false"
+TEST_XLA_FLAGS = (
+    "--xla_backend_optimization_level=0 --xla_cpu_use_fusion_emitters=false"
+    " --xla_cpu_parallel_codegen_split_count=1"
+)
 XLA_DEFAULTS_CHILD = "JAXNET_TEST_XLA_DEFAULTS"  # set in the child of an `xla_defaults` test
 if not os.environ.get(XLA_DEFAULTS_CHILD) and TEST_XLA_FLAGS not in os.environ.get("XLA_FLAGS", ""):
     os.environ["XLA_FLAGS"] = f"{os.environ.get('XLA_FLAGS', '')} {TEST_XLA_FLAGS}".strip()
@@ -172,9 +177,26 @@ def pytest_pyfunc_call(pyfuncitem):
     return True
 
 
+FREE_PROGRAMS_ABOVE_BYTES = 2 << 30  # a worker's resident memory
+
+
+def _holds_much_memory() -> bool:
+    """Whether this process's resident memory exceeds the bound (``/proc/self/statm``; where
+    there is no such file, always)."""
+    try:
+        with open("/proc/self/statm") as f:
+            pages = int(f.read().split()[1])
+    except OSError:
+        return True
+    return pages * os.sysconf("SC_PAGE_SIZE") > FREE_PROGRAMS_ABOVE_BYTES
+
+
 @pytest.fixture(scope="module", autouse=True)
 def _free_compiled_programs():
-    """Each test module's compiled programs are freed when it ends (jax.clear_caches): a worker
-    runs some 1,400 tests, and their executables, kept by JAX's caches, would fill the memory."""
+    """A test module's compiled programs are freed when it ends (jax.clear_caches) if the worker
+    holds more than 2 GiB: a worker runs some 1,400 tests, and their executables, kept by JAX's
+    caches, would fill the memory (a worker reached 16 GB); below it, the next modules reuse
+    the programs they share (fit's epoch for the same network and data shapes)."""
     yield
-    jax.clear_caches()
+    if _holds_much_memory():
+        jax.clear_caches()

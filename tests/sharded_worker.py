@@ -91,7 +91,11 @@ def main(mnist_dir, checkpoint_dir, out):
     results["ensembles"] = ensembles(mesh, planar, X, y)
     (Xm, ym), _ = load_mnist(mnist_dir)
     Xm, ym = scale(flatten_images(Xm[:1000])), ym[:1000]
-    mnist = jn.Network((784, 64, 10), hidden_activation="relu", output_activation="softmax")
+    # tanh, not relu: with relu, RMSprop turns a last-bit difference in the pre-activation of a
+    # nearly dead unit into learning-rate-sized steps (g / sqrt(v) ~ +-1), so two equal but
+    # differently rounded programs part by 6e-3 (measured under another code generation, where
+    # SGD, Adam and tanh stay within 2e-7). The comparison tests the sharding, not that chaos.
+    mnist = jn.Network((784, 64, 10), hidden_activation="tanh", output_activation="softmax")
     pm = jn.init(jax.random.key(3), mnist)
     for batch_size in (100, 60):  # 60: batches do not divide by 8 either
         runs.append(
