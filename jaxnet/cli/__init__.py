@@ -50,8 +50,9 @@ examples:
 # classic elemental emitters compile them in about a third less time than its fusion
 # emitters (`jaxnet train`: 1.19 -> 0.78 s of XLA compilation), the same IEEE arithmetic
 # without fast math; the default run's numbers, checkpoint and plots are bit for bit those
-# of XLA's defaults (benchmarks/startup.py --check), while a long run elsewhere (MNIST) may
-# differ in its last bits. A flag the user sets in XLA_FLAGS wins.
+# of XLA's defaults (benchmarks/startup.py --check), while a longer run elsewhere (MNIST,
+# 2 epochs) may differ in its last bits, as with any change of compiler. A flag the user
+# sets in XLA_FLAGS wins.
 COMMAND_XLA_FLAGS = ("--xla_cpu_use_fusion_emitters=false",)
 
 
