@@ -156,12 +156,22 @@ def x64():
         yield
 
 
+def _xla_default_flags() -> str:
+    """XLA_FLAGS without the test processes' fast-compile flags (what a user's process has)."""
+    return os.environ.get("XLA_FLAGS", "").replace(TEST_XLA_FLAGS, "").strip()
+
+
+@pytest.fixture
+def subprocesses_compile_as_users_do(monkeypatch):
+    """The processes the test starts (a notebook's kernel) compile with XLA's defaults."""
+    monkeypatch.setenv("XLA_FLAGS", _xla_default_flags())
+
+
 def pytest_pyfunc_call(pyfuncitem):
     """An `xla_defaults` test runs in a child pytest whose JAX compiles with XLA's defaults."""
     if not pyfuncitem.get_closest_marker("xla_defaults") or os.environ.get(XLA_DEFAULTS_CHILD):
         return None
-    flags = os.environ.get("XLA_FLAGS", "").replace(TEST_XLA_FLAGS, "").strip()
-    env = {**os.environ, XLA_DEFAULTS_CHILD: "1", "XLA_FLAGS": flags}
+    env = {**os.environ, XLA_DEFAULTS_CHILD: "1", "XLA_FLAGS": _xla_default_flags()}
     cmd = [sys.executable, "-m", "pytest", "-q", "-n", "0", "-p", "no:cacheprovider"]
     child = subprocess.run(
         [*cmd, pyfuncitem.nodeid],
