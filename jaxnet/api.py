@@ -196,14 +196,16 @@ def cost(net: Network | Model, params, X, Y, *, key=None, train: bool = False):
       params: its params (:func:`init`), one dict per layer: dense ``{"W": (n[l], n[l-1]), "b": (n[l],)}``.
       X: the inputs ``(m, *net.input_shape)``: ``(m, n[0])`` vectors or ``(m, n_H, n_W, n_C)`` images.
       Y: labels ``(m, n[L])``, or ``(m,)`` (0/1 for one sigmoid unit, class indices for
-        softmax; one-hot ``(m, K)`` also taken).
+        softmax; one-hot ``(m, K)`` also taken); for a sequence output ``(m, T, n[L])``, one
+        label per step (ids ``(m, T)``, or ``(m, T, n[L])``).
       key: a ``jax.random`` key for the layers that draw in training (dropout's mask); None
         in inference.
       train: training behaviour (dropout on, batch norm on batch statistics); the default
         is inference (dropout the identity, batch norm on its moving averages).
 
     Returns:
-      The scalar J, shape ``()``: binary cross-entropy for a sigmoid output, categorical
+      The scalar J, shape ``()`` (a sequence output: each example's loss the mean over its
+      real steps): binary cross-entropy for a sigmoid output, categorical
       cross-entropy for softmax, mean squared error otherwise (or ``net.loss``).
 
     Example:
@@ -249,6 +251,12 @@ def backward(net: Network, params, caches, Y):
       [((4, 2), (4,)), ((1, 4), (1,))]
     """
     check_network(net)
+    if net.masks_steps:
+        raise ValueError(
+            "jn.backward needs the mask of the padded steps, which comes from X "
+            "(Embedding(mask_zero=True)); the caches do not hold it: use jn.grads(net, params, "
+            "X, Y) (the same hand-derived backward)"
+        )
     dtype = check_params(net, params)
     m = check_caches(net, caches)
     return _backward(net, params, caches, as_labels(net, Y, m, dtype))
@@ -296,6 +304,8 @@ def predict(net: Network | Model, params, X):
     """Class labels ``(m,)`` (binary or multiclass), 0/1 ``(m, n[L])`` (multilabel) or values (regression).
 
     Binary and multilabel: ``A[L] > 0.5``; multiclass: ``argmax A[L]``. In inference mode.
+    A network whose output is a sequence predicts at every step: ``(m, T)`` labels (or
+    ``(m, T, n[L])``).
 
     Args:
       net: the :class:`~jaxnet.Network` (or a :class:`~jaxnet.Model`).
@@ -321,7 +331,8 @@ def predict(net: Network | Model, params, X):
 def evaluate(net: Network | Model, params, X, Y) -> dict[str, float]:
     """``{"loss": J, "accuracy": ...}`` (``"mse"`` instead of accuracy for regression), as floats.
 
-    In inference mode; J is :func:`cost`'s, the L2 term included.
+    In inference mode; J is :func:`cost`'s, the L2 term included. For a sequence output the
+    accuracy is per step (each example's over its real steps, then the mean).
 
     Args:
       net: the :class:`~jaxnet.Network` (or a :class:`~jaxnet.Model`).

@@ -4,6 +4,15 @@ Every cost is the course's J: the mean over the m examples of a per-example loss
 ``J = (1/m) sum_i loss(a_i, y_i)`` (a weighted mean when example weights are given,
 which the training loop uses to mask padded examples). ``A`` and ``Y`` are ``(m, n_L)``.
 
+A network that outputs a sequence (``(m, T, n_L)``: a softmax at every step, a language
+model's next character, a translator's output characters) has one loss per step,
+``(m, T)``; each example's loss is the mean over its real steps,
+``loss_i = sum_t s_it loss_it`` with the step weights ``s_it = mask_it / sum_t mask_it``
+(:func:`step_weights`; ``1 / T`` without a mask), so padded steps count zero and a padded
+sequence has the loss of the sequence alone (:func:`mean_over_steps`). Keras's masked loss
+is instead the mean over all the batch's real steps; the two agree when every sequence has
+the same number of real steps.
+
 * binary cross-entropy, ``loss = -sum_k [y_k log a_k + (1 - y_k) log(1 - a_k)]``
   (for one output unit this is exactly the course's logistic-regression cost);
 * categorical cross-entropy, ``loss = -sum_k y_k log a_k`` with one-hot ``y``;
@@ -41,9 +50,11 @@ __all__ = [
     "for_output",
     "get",
     "mean_squared_error",
+    "mean_over_steps",
     "mean_squared_error_gradient",
     "reduce_mean",
     "softplus",
+    "step_weights",
 ]
 
 
@@ -95,6 +106,56 @@ def reduce_mean(losses: jax.Array, weights: jax.Array | None = None) -> jax.Arra
     if weights is None:
         return losses.mean()
     return (weights * losses).sum() / weights.sum()
+
+
+def step_weights(mask, shape, dtype):
+    """``s (m, T)``: each step's weight in its example's mean, ``mask / (real steps)`` or ``1 / T``.
+
+    Args:
+      mask: ``(m, T)`` booleans (True = a real step), or None (every step real).
+      shape: ``(m, T)``, the losses' shape (used when ``mask`` is None).
+      dtype: the float dtype of the weights.
+
+    Returns:
+      ``(m, T)`` weights, each row summing to 1 (to 0 for a row without a real step).
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> from jaxnet.losses import step_weights
+      >>> step_weights(jnp.array([[True, True, False, False]]), (1, 4), jnp.float32).tolist()
+      [[0.5, 0.5, 0.0, 0.0]]
+      >>> step_weights(None, (1, 4), jnp.float32).tolist()
+      [[0.25, 0.25, 0.25, 0.25]]
+    """
+    if mask is None:
+        return jnp.full(shape, 1 / shape[-1], dtype)
+    mask = mask.astype(dtype)
+    return mask / jnp.maximum(mask.sum(axis=-1, keepdims=True), 1)
+
+
+def mean_over_steps(losses, mask=None):
+    """Each example's loss from its per-step losses: ``sum_t s_it losses_it`` (:func:`step_weights`).
+
+    Args:
+      losses: ``(m, T)``, the loss at every step; or ``(m,)``, one per example (returned as is).
+      mask: ``(m, T)`` booleans (True = a real step), or None.
+
+    Returns:
+      ``(m,)``: each example's mean over its real steps.
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> from jaxnet.losses import mean_over_steps
+      >>> losses = jnp.array([[1.0, 3.0, 9.0]])
+      >>> mean_over_steps(losses).tolist(), mean_over_steps(losses, jnp.array([[True, True, False]])).tolist()
+      ([4.333333492279053], [2.0])
+    """
+    if losses.ndim == 1:
+        return losses
+    if mask is None:
+        return losses.mean(axis=-1)
+    mask = mask.astype(losses.dtype)  # the weights of step_weights, the division last (exact 1s)
+    return (mask * losses).sum(axis=-1) / jnp.maximum(mask.sum(axis=-1), 1)
 
 
 def _clip(A):

@@ -35,6 +35,7 @@ implements too (with a hand-derived backward) and :class:`Model` implements with
     forward(params, X, *, key, train)            -> A (m, n_out)      # after the output activation
     cost(params, X, Y, weights, *, key, train)   -> J
     predictions(A)                               -> labels or values
+    step_mask(X)                                 -> (m, T) real steps of a sequence output, or None
     task, needs_key, backprops, input_shape, output_shape, to_dict()
 
 The checks at the public boundary (``jaxnet.validation.bind``) trace ``apply`` on the
@@ -274,6 +275,10 @@ class Model:
     def predictions(self, A):
         """Labels from ``A``, as ``jaxnet.network.predictions``."""
         return network.predictions(self, A)
+
+    def step_mask(self, X):
+        """None: a model's outputs have no masked steps (the contract's, as a network's)."""
+        del X
 
 
 def _qualname(f) -> str:

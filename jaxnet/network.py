@@ -9,12 +9,23 @@ course's dense shorthand;
 
 The functions in this module are the pure core that training compiles: they do no
 validation and expect ``X (m, *input_shape)`` and ``Y (m, n[L])`` already in the params'
-dtype. The public, validated entry points (``jn.forward``, ``jn.cost``, ...) live in
-:mod:`jaxnet.api`.
+dtype (``(m, T, n[L])`` for a network that outputs a sequence, below). The public,
+validated entry points (``jn.forward``, ``jn.cost``, ...) live in :mod:`jaxnet.api`.
 
 The output layer runs linear and the network applies its activation, so the cost can be
 computed from the logits ``Z[L]`` (stable) and the fused gradient ``dZ[L] = A[L] - Y``
 enters the output layer's backward directly.
+
+Sequence outputs: a network whose output layer runs at every step (a ``Dense`` after a
+recurrent layer with ``return_sequences=True``, an ``AttentionDecoder``) outputs
+``A[L] (m, T, n[L])``, a softmax (or sigmoid, or linear output) per step, and takes labels
+``(m, T, n[L])`` (integer ids ``(m, T)`` at the public boundary). Each example's loss is
+the mean over its steps of the per-step loss, J the mean over the examples
+(:func:`jaxnet.losses.mean_over_steps`); where the network masks padded steps
+(``Embedding(mask_zero=True)``, the mask carried to the output, :meth:`Network.step_mask`)
+the mean is over each example's real steps. The fused gradient is then
+``dZ[L]_it = s_it (A[L]_it - Y_it)`` with the step weights ``s_it`` (``1 / T``, or
+``mask_it / (real steps of i)``), and every layer's backward runs unchanged.
 
 ``weights`` (optional, ``(m,)``) turns every mean over examples into a weighted mean;
 training uses it to mask padded examples, so their loss and gradients count zero.
@@ -154,6 +165,12 @@ class Network:
     def _build(self, layers: tuple, input_shape: tuple[int, ...], loss) -> None:
         shapes, shape = [], input_shape
         for l, layer in enumerate(layers):
+            if getattr(layer, "return_state", False):
+                raise ValueError(
+                    f"layers[{l}] ({layer!r}) returns several outputs (its final states too), and "
+                    "a Sequential chains one output to the next layer: leave return_state out, or "
+                    "call the layer's forward and backward yourself (e.g. in a jn.Model's apply)"
+                )
             try:
                 shape = tuple(int(n) for n in layer.output_shape(shape))
             except ValueError as e:
@@ -165,22 +182,20 @@ class Network:
                 f"the last layer must be the output layer, one with an activation (e.g. "
                 f"Dense(10, 'softmax')), got {layers[-1]!r}"
             )
-        if len(shapes[-1]) != 1:
-            fix = "put a Flatten() and a Dense layer last"
-            if len(shapes[-1]) == 2:  # a sequence (T, n)
-                fix = "a sequence per example; give the last recurrent layer return_sequences=False"
+        if len(shapes[-1]) not in (1, 2):
             raise ValueError(
-                f"the output layer must give a vector (n[L],) per example, got shape "
-                f"{shapes[-1]}: {fix}"
+                f"the output layer must give a vector (n[L],) or a sequence (T, n[L]) per "
+                f"example, got shape {shapes[-1]}: put a Flatten() and a Dense layer last"
             )
         output = _activations.get(output or "linear").name
         loss_name = (_losses.for_output(output) if loss is None else _losses.get(loss)).name
-        _check_output(shapes[-1][0], output, loss_name)
+        _check_output(shapes[-1][-1], output, loss_name)
         object.__setattr__(self, "layers", layers)
         object.__setattr__(self, "input_shape", input_shape)
         object.__setattr__(self, "loss", loss_name)
         object.__setattr__(self, "_output_shapes", tuple(shapes))
         object.__setattr__(self, "_hash", hash(self._identity()))  # jit hashes it on every call
+        _masks(self, np.ones((1, *input_shape), np.float32))  # a layer that cannot make its mask
 
     # --- identity: frozen, hashable, a static argument of jit ----------------------------
 
@@ -218,8 +233,8 @@ class Network:
         return (self.input_shape, *self._output_shapes[:-1])
 
     @property
-    def output_shape(self) -> tuple[int]:
-        """``(n[L],)``."""
+    def output_shape(self) -> tuple[int, ...]:
+        """``(n[L],)``, or ``(T, n[L])`` for a network that outputs a sequence (one output per step)."""
         return self._output_shapes[-1]
 
     @property
@@ -314,7 +329,7 @@ class Network:
         if self.loss == "categorical_cross_entropy":
             return "multiclass"
         if self.loss == "binary_cross_entropy":
-            return "binary" if self.output_shape[0] == 1 else "multilabel"
+            return "binary" if self.output_shape[-1] == 1 else "multilabel"
         return "regression"
 
     # --- the training contract (jaxnet.model): what fit, the engine and the API call ---------
@@ -345,6 +360,30 @@ class Network:
     def predictions(self, A_L):
         """``jaxnet.network.predictions`` of this network."""
         return predictions(self, A_L)
+
+    def step_mask(self, X):
+        """``(m, T)`` booleans, the output's real steps (True) for inputs ``X``, or None when
+        the output is not a sequence or no layer masks steps (``Embedding(mask_zero=True)``).
+
+        The mask is made from the inputs alone (an Embedding's ids), so it costs no forward
+        pass: the training loop's per-step accuracy reads it (a :class:`jaxnet.Model` has
+        none).
+
+        Example:
+          >>> import jax.numpy as jnp
+          >>> from jaxnet.layers import LSTM, Dense, Embedding
+          >>> net = Sequential([Embedding(5, 3, mask_zero=True), LSTM(4, return_sequences=True),
+          ...                   Dense(5, "softmax")], input_shape=(3,))
+          >>> net.output_shape, net.step_mask(jnp.array([[2.0, 1.0, 0.0]])).tolist()
+          ((3, 5), [[True, True, False]])
+        """
+        return _masks(self, X)[-1]
+
+    @property
+    def masks_steps(self) -> bool:
+        """Whether the output is a sequence with masked steps (:meth:`step_mask` gives a mask)."""
+        X = jax.ShapeDtypeStruct((1, *self.input_shape), jnp.float32)
+        return jax.eval_shape(self.step_mask, X) is not None
 
     # --- JSON ----------------------------------------------------------------------------
 
@@ -400,7 +439,9 @@ def Sequential(layers, input_shape, *, loss: str | None = None, l2: float | None
         their own ``l2``; None keeps each layer's.
 
     Returns:
-      The :class:`Network`; ``X`` of shape ``(m, *input_shape)`` gives ``A[L] (m, n[L])``.
+      The :class:`Network`; ``X`` of shape ``(m, *input_shape)`` gives ``A[L] (m, n[L])``, or
+      ``(m, T, n[L])`` when the output layer runs at every step of a sequence (a ``Dense``
+      after ``return_sequences=True``: labels one per step, module docstring).
 
     Raises:
       ValueError: a layer that does not fit its input (``layers[l]`` named: a kernel or pool
@@ -589,37 +630,53 @@ def _check_key(net: Network, key, train: bool) -> None:
         )
 
 
+def _masks(net: Network, X) -> tuple:
+    """The mask ``(m, T)`` (or None) of every layer's input, then of the output: the one rule.
+
+    A layer's :meth:`~jaxnet.layers.Layer.output_mask` gives its output's mask from its
+    input's; only a sequence output ``(T, n)`` carries one. The mask is made from the ids
+    (``Embedding(mask_zero=True)``, the first layer, reads ``X``): a later layer's
+    ``output_mask`` receives ``A_prev=None`` and keeps, replaces or ends the mask it gets.
+    """
+    masks, mask = [None], None
+    for l, (layer, shape) in enumerate(zip(net.layers, net.output_shapes)):
+        mask = layer.output_mask(X if l == 0 else None, mask) if len(shape) == 2 else None
+        masks.append(mask)
+    return tuple(masks)
+
+
 def _forward(net: Network, params, X, key, train: bool, weights):
-    """``(A[L], Z[L], caches)``: the layers chained, the output activation applied to ``Z[L]``."""
+    """``(A[L], Z[L], caches, mask)``: the layers chained, the output activation applied to
+    ``Z[L]``, and the mask ``(m, T)`` of the output's real steps (None: no masked steps)."""
     _check_key(net, key, train)
-    A, caches, mask = X, [], None
+    A, caches, masks = X, [], _masks(net, X)
     for l, (layer, p) in enumerate(zip(_running_layers(net), params, strict=True)):
-        masked = {"mask": mask} if getattr(layer, "takes_mask", False) else {}
-        A_prev, layer_key = A, _layer_key(key, l, layer)
+        masked = {"mask": masks[l]} if getattr(layer, "takes_mask", False) else {}
+        layer_key = _layer_key(key, l, layer)
         A, cache = layer.forward(p, A, key=layer_key, train=train, weights=weights, **masked)
-        mask = layer.output_mask(A_prev, mask) if A.ndim == 3 else None  # (m, T, n) only
         caches.append(cache)
-    return net.output_activation.fn(A), A, tuple(caches)
+    return net.output_activation.fn(A), A, tuple(caches), masks[-1]
 
 
 def forward_with_caches(net: Network, params, X, *, key=None, train=False, weights=None):
     """``A[L] (m, n[L])`` and one cache per layer; the output layer's is ``(inner, Z[L])``
     (dense: ``((A_prev, W, b), Z)``, the course's ``linear_activation_forward`` cache)."""
-    A_L, _, caches = _forward(net, params, X, key, train, weights)
+    A_L, _, caches, _ = _forward(net, params, X, key, train, weights)
     return A_L, caches
 
 
 def forward(net: Network, params, X, *, key=None, train=False):
-    """The output activations ``A[L] (m, n[L])``."""
+    """The output activations ``A[L] (m, n[L])`` (``(m, T, n[L])`` for a sequence output)."""
     return _forward(net, params, X, key, train, None)[0]
 
 
-def cost_from_output(net: Network, A_L, Z_L, Y, weights=None):
+def cost_from_output(net: Network, A_L, Z_L, Y, weights=None, mask=None):
     """The data cost from the output layer (no L2 term): from the logits ``Z_L`` when the
-    loss fuses with the output."""
+    loss fuses with the output; a sequence output's per-step losses averaged over each
+    example's real steps (``mask (m, T)``, or None: all)."""
     loss = net.loss_function
-    per_example = loss.per_example_from_logits(Z_L, Y) if net.fused else loss.per_example(A_L, Y)
-    return _losses.reduce_mean(per_example, weights)
+    per_step = loss.per_example_from_logits(Z_L, Y) if net.fused else loss.per_example(A_L, Y)
+    return _losses.reduce_mean(_losses.mean_over_steps(per_step, mask), weights)
 
 
 def example_count(X, weights=None):
@@ -692,8 +749,8 @@ def l2_gradients(net: Network, params, grads, m):
 def cost(net: Network, params, X, Y, weights=None, *, key=None, train=False):
     """The cost J (a scalar): the (weighted) mean over examples of the loss, plus the L2
     term ``(λ / 2m) sum ||W||^2`` of the layers that have one."""
-    A_L, Z_L, _ = _forward(net, params, X, key, train, weights)
-    data = cost_from_output(net, A_L, Z_L, Y, weights)
+    A_L, Z_L, _, mask = _forward(net, params, X, key, train, weights)
+    data = cost_from_output(net, A_L, Z_L, Y, weights, mask)
     return _regularised(net, params, data, example_count(X, weights))
 
 
@@ -733,27 +790,32 @@ def evaluate(net: Network, params, X, Y, weights=None) -> dict:
       >>> float(result["accuracy"])  # equal inputs: one prediction, right on half the labels
       0.5
     """
-    A_L, Z_L, _ = _forward(net, params, X, None, False, weights)
-    J = _regularised(
-        net, params, cost_from_output(net, A_L, Z_L, Y, weights), example_count(X, weights)
-    )
-    return {"loss": J, metrics.metric_name(net.task): metrics.metric(A_L, Y, net.task, weights)}
+    A_L, Z_L, _, mask = _forward(net, params, X, None, False, weights)
+    data = cost_from_output(net, A_L, Z_L, Y, weights, mask)
+    J = _regularised(net, params, data, example_count(X, weights))
+    metric = metrics.metric(A_L, Y, net.task, weights, mask)
+    return {"loss": J, metrics.metric_name(net.task): metric}
 
 
 # --- backprop ----------------------------------------------------------------------------
 
 
-def output_delta(net: Network, Z_L, Y, weights=None):
+def output_delta(net: Network, Z_L, Y, weights=None, mask=None):
     """``dZ[L] (m, n[L])``: ``A[L] - Y`` when fused, else ``g'(Z[L])`` applied to the loss's ``dA[L]``.
 
     With ``weights``, row i is scaled by ``m w_i / sum(w)``, so that each layer's ``1/m``
-    (``dW = dZ^T A_prev / m``) gives the weighted mean.
+    (``dW = dZ^T A_prev / m``) gives the weighted mean. A sequence output ``(m, T, n[L])``
+    scales step t of example i by its weight in the example's mean, ``s_it``
+    (:func:`jaxnet.losses.step_weights` of ``mask``).
     """
     act = net.output_activation
     A_L = act.fn(Z_L)
     dZ = A_L - Y if net.fused else act.vjp(Z_L, net.loss_function.gradient(A_L, Y))
+    if dZ.ndim == 3:
+        dZ = dZ * _losses.step_weights(mask, dZ.shape[:2], dZ.dtype)[..., None]
     if weights is not None:
-        dZ = dZ * (weights * (weights.shape[0] / weights.sum()))[:, None]
+        scale = weights * (weights.shape[0] / weights.sum())
+        dZ = dZ * scale.reshape((-1,) + (1,) * (dZ.ndim - 1))
     return dZ
 
 
@@ -765,9 +827,15 @@ def _backward(net: Network, params, caches, dZ_L) -> tuple[dict, ...]:
     return tuple(reversed(grads))
 
 
-def backward(net: Network, params, caches, Y, weights=None) -> tuple[dict, ...]:
-    """Hand-derived backprop: the gradients of J (L2 terms included), with the params' tree."""
-    grads = _backward(net, params, caches, output_delta(net, caches[-1][1], Y, weights))
+def backward(net: Network, params, caches, Y, weights=None, mask=None) -> tuple[dict, ...]:
+    """Hand-derived backprop: the gradients of J (L2 terms included), with the params' tree.
+
+    ``mask``: a sequence output's real steps ``(m, T)`` (:meth:`Network.step_mask`), or None.
+    The output layer's cached ``Z[L]`` is read as ``(m, *net.output_shape)`` (a Dense per
+    step caches its ``m T`` rows).
+    """
+    Z_L = caches[-1][1].reshape((-1, *net.output_shape))
+    grads = _backward(net, params, caches, output_delta(net, Z_L, Y, weights, mask))
     return l2_gradients(net, params, grads, example_count(Y, weights))
 
 
@@ -822,17 +890,17 @@ def loss_and_grads(
     """
     m = example_count(X, weights)
     if backprop == "manual":
-        A_L, Z_L, caches = _forward(net, params, X, key, train, weights)
-        dZ_L = output_delta(net, Z_L, Y, weights)
-        J = _regularised(net, params, cost_from_output(net, A_L, Z_L, Y, weights), m)
+        A_L, Z_L, caches, mask = _forward(net, params, X, key, train, weights)
+        dZ_L = output_delta(net, Z_L, Y, weights, mask)
+        J = _regularised(net, params, cost_from_output(net, A_L, Z_L, Y, weights, mask), m)
         grads = l2_gradients(net, params, _backward(net, params, caches, dZ_L), m)
         return J, A_L, grads, _stats(net, caches)
     if backprop != "autodiff":
         raise ValueError(f"backprop must be one of {BACKPROP}, got {backprop!r}")
 
     def J(p):
-        A_L, Z_L, caches = _forward(net, _stop_non_trainable(net, p), X, key, train, weights)
-        data = cost_from_output(net, A_L, Z_L, Y, weights)
+        A_L, Z_L, caches, mask = _forward(net, _stop_non_trainable(net, p), X, key, train, weights)
+        data = cost_from_output(net, A_L, Z_L, Y, weights, mask)
         return _regularised(net, p, data, m), (A_L, _stats(net, caches))
 
     (loss, (A_L, stats)), grads = jax.value_and_grad(J, has_aux=True)(params)
@@ -879,11 +947,12 @@ def with_stats(net: Network, params, stats):
 
 def predictions(net: Network, A_L):
     """Labels from outputs: ``A > 0.5`` (binary (m,), multilabel (m, n_L)), argmax (multiclass (m,)),
-    or the values themselves (regression (m, n_L))."""
+    or the values themselves (regression (m, n_L)); a sequence output gives them per step
+    (``(m, T)`` labels, ``(m, T, n_L)`` otherwise)."""
     if net.task == "multiclass":
         return A_L.argmax(axis=-1).astype(jnp.int32)
     if net.task == "binary":
-        return (A_L[:, 0] > 0.5).astype(jnp.int32)
+        return (A_L[..., 0] > 0.5).astype(jnp.int32)
     if net.task == "multilabel":
         return (A_L > 0.5).astype(jnp.int32)
     return A_L

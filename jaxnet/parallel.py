@@ -229,7 +229,7 @@ def shard_rows(mesh: Mesh, X, Y):
     weights = None
     if m_pad != m:
         X = jnp.concatenate([X, jnp.zeros((m_pad - m, *X.shape[1:]), X.dtype)])
-        Y = jnp.concatenate([Y, jnp.broadcast_to(Y[:1], (m_pad - m, Y.shape[1]))])
+        Y = jnp.concatenate([Y, jnp.broadcast_to(Y[:1], (m_pad - m, *Y.shape[1:]))])
         weights = place(mesh, (jnp.arange(m_pad) < m).astype(X.dtype), P(DATA_AXIS))
     return place(mesh, X, P(DATA_AXIS)), place(mesh, Y, P(DATA_AXIS)), weights
 

@@ -555,32 +555,28 @@ def _check_token_ids(net: Network, X, name: str) -> None:
 
 
 def as_labels(net: Network | Model, Y, m: int, dtype, name: str = "Y"):
-    """Labels as ``(m, n[L])`` of ``dtype``: one-hot for softmax, 0/1 columns for sigmoid."""
-    from jaxnet.model import Model
-
+    """Labels as ``(m, n[L])`` of ``dtype``: one-hot for softmax, 0/1 columns for sigmoid; for
+    a network that outputs a sequence ``(T, n[L])``, ``(m, T, n[L])``: integer ids ``(m, T)``
+    or one-hot ``(m, T, n[L])`` for a softmax per step, ``(m, T)`` or ``(m, T, 1)`` for one
+    sigmoid or linear unit."""
     Y = as_array(Y, name)
     _check_real_numbers(Y, name)
-    n_out, task = net.output_shape[0], net.task
-    if Y.ndim not in (1, 2) or Y.shape[0] != m:
+    *steps, n_out = net.output_shape
+    task, lead = net.task, (m, *steps)  # the labels' shape without the units axis
+    got = Y.shape  # the caller's shape, for the message
+    if not steps and (Y.ndim not in (1, 2) or Y.shape[0] != m):
         raise ValueError(
-            f"{name} must have one row per example of X: shape ({m},) or ({m}, {n_out}), got {Y.shape}"
+            f"{name} must have one row per example of X: shape ({m},) or ({m}, {n_out}), got {got}"
         )
-    if task == "multiclass" and (Y.ndim == 1 or Y.shape[1] == 1):
+    if task == "multiclass" and got in (lead, (*lead, 1)):  # integer class ids
         _check_values(Y, name, integers_below=n_out)
         if isinstance(Y, np.ndarray):
-            return _on_device(Y.reshape(m, 1) == np.arange(n_out), dtype)
-        return jax.nn.one_hot(jnp.asarray(Y).reshape(m), n_out, dtype=dtype)
-    got = Y.shape  # the caller's shape, for the message
-    if Y.ndim == 1:
-        Y = Y.reshape(m, 1)
-    if Y.shape[1] != n_out:
-        what = {"multiclass": f"integer labels ({m},) or one-hot ({m}, {n_out})"}.get(
-            task, f"({m}, {n_out})"
-        )
-        units = f"{n_out} output units"
-        if isinstance(net, Model):
-            units = f"model {net.name!r}'s apply returns outputs ({m}, {n_out})"
-        raise ValueError(f"{name} has shape {got}, expected {what} for {units}")
+            return _on_device(Y.reshape(*lead, 1) == np.arange(n_out), dtype)
+        return jax.nn.one_hot(jnp.asarray(Y).reshape(lead), n_out, dtype=dtype)
+    if got == lead:
+        Y = Y.reshape(*lead, 1)
+    if Y.shape != (*lead, n_out):
+        raise ValueError(f"{name} has shape {got}, expected {_labels_expected(net, lead, n_out)}")
     if task == "multiclass":
         _check_one_hot(Y, name)
     elif task in ("binary", "multilabel"):
@@ -588,6 +584,26 @@ def as_labels(net: Network | Model, Y, m: int, dtype, name: str = "Y"):
     else:
         _check_finite(Y, name)
     return _on_device(Y, dtype)
+
+
+def _labels_expected(net, lead: tuple, n_out: int) -> str:
+    """What :func:`as_labels` takes, in words, for its message (both shapes named)."""
+    from jaxnet.model import Model
+
+    full = (*lead, n_out)
+    if len(lead) == 1:  # one vector per example
+        what = f"integer labels {lead} or one-hot {full}" if net.task == "multiclass" else str(full)
+        if isinstance(net, Model):
+            return f"{what} for model {net.name!r}'s apply returns outputs {full}"
+        return f"{what} for {n_out} output units"
+    if net.task == "multiclass":
+        what = f"integer ids {lead} or one-hot {full}"
+    else:
+        what = f"{lead} or {full}" if n_out == 1 else str(full)
+    return (
+        f"{what}: the network outputs a sequence, {lead[1]} steps of {n_out} units per "
+        f"example (output shape {net.output_shape}), one label per step"
+    )
 
 
 def check_mode(net: Network, key, train) -> None:
@@ -604,7 +620,7 @@ def check_mode(net: Network, key, train) -> None:
 
 def check_caches(net: Network, caches, name: str = "caches") -> int:
     """``caches`` from ``jn.forward_with_caches(net, ...)``: one per layer, the last ending in
-    ``Z[L] (m, n[L])``; returns ``m``."""
+    ``Z[L] (m, n[L])`` (a sequence output's ``(m, T, n[L])``, or its ``m T`` rows); returns ``m``."""
     if not isinstance(caches, tuple | list):
         raise TypeError(
             f"{name} must be the caches of jn.forward_with_caches (a tuple of {net.L}), got "
@@ -614,12 +630,16 @@ def check_caches(net: Network, caches, name: str = "caches") -> int:
         raise ValueError(f"{name} must hold one cache per layer ({net.L}), got {len(caches)}")
     last = caches[-1]
     Z_L = last[1] if isinstance(last, tuple | list) and len(last) == 2 else None
-    if getattr(Z_L, "ndim", None) != 2 or Z_L.shape[1:] != net.output_shape:
+    shape, per_example = getattr(Z_L, "shape", None), math.prod(net.output_shape)
+    ok = shape is not None and len(shape) >= 2 and shape[-1] == net.output_shape[-1]
+    if ok and len(net.output_shape) == 1:
+        ok = len(shape) == 2
+    if not ok or math.prod(shape) % per_example:
         raise TypeError(
             f"{name}[-1] must be the output layer's cache (inner_cache, Z[L] (m, "
-            f"{net.output_shape[0]})) from jn.forward_with_caches, got {last!r:.80}"
+            f"{', '.join(map(str, net.output_shape))})) from jn.forward_with_caches, got {last!r:.80}"
         )
-    return Z_L.shape[0]
+    return math.prod(shape) // per_example
 
 
 def _check_values(Y, name: str, integers_below: int) -> None:
@@ -649,7 +669,7 @@ def _check_one_hot(Y, name: str) -> None:
     if not (
         np.isfinite(values).all()
         and (values >= 0).all()
-        and np.allclose(values.sum(axis=1), 1, atol=1e-4)
+        and np.allclose(values.sum(axis=-1), 1, atol=1e-4)
     ):
         raise ValueError(
             f"{name} must be one-hot rows (non-negative, summing to 1) for a softmax output"

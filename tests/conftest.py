@@ -118,6 +118,7 @@ SLOW_HERE = (
     "tests/test_residual.py::test_the_residual_page_runs",  # as the models page: its blocks are unit-tested
     "tests/test_regularization.py::test_fit_ensemble_of_a_regularised_net_is_k_fits",
     "tests/test_regularization.py::test_l2_shrinks_the_weights",
+    "tests/test_sequence_outputs.py::test_hand_derived_equals_autodiff_in_float64[attention-decoder]",
     "tests/test_training.py::test_manual_and_autodiff_trajectories_agree[tanh",
     "tests/test_training_layers.py::test_fit_ensemble_equals_sequential_fits",
 )

@@ -113,6 +113,10 @@ CASES += [
     (Embedding(6, 3), (4,)),  # the backward is a scatter-add
     (Dense(3, "softmax"), (4, 2)),  # the same Dense at every step of a sequence
     (Bidirectional(LSTM(2, return_sequences=True)), (3, 2)),  # both ways, concatenated
+    # the final states returned too: a cotangent per output (LSTM: a<T> and c<T>)
+    (SimpleRNN(2, return_state=True), (3, 2)),
+    (LSTM(3, return_sequences=True, return_state=True), (4, 2)),
+    (GRU(2, return_sequences=True, return_state=True), (3, 3)),
 ]
 
 NETWORKS += [

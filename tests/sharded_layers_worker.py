@@ -110,6 +110,11 @@ def main(out):
     sequences, classes = token_sequences(M)
     rnn = small_sequence_net()
     p_rnn = jn.init(jax.random.key(5), rnn)
+    per_step = jn.Sequential(  # a softmax at every step, padded steps masked out of the loss
+        [rnn.layers[0], rnn.layers[1], Dense(3, "softmax")], input_shape=rnn.input_shape
+    )
+    p_per_step = jn.init(jax.random.key(6), per_step)
+    step_labels = (sequences.astype(np.int32) * 2 + 1) % 3  # each step's class, from its id
     key = jax.random.key(0)
     results = {
         "devices": mesh.size,
@@ -177,6 +182,19 @@ def main(out):
                 optimizer="adam",
                 learning_rate=0.01,
                 clip_norm=1.0,
+                epochs=2,
+                batch_size=50,
+                key=key,
+            ),
+            compare(
+                "emb-lstm-softmax per step, masked steps, batch 50",
+                per_step,
+                p_per_step,
+                sequences,
+                step_labels,
+                mesh,
+                optimizer="adam",
+                learning_rate=0.01,
                 epochs=2,
                 batch_size=50,
                 key=key,

@@ -132,6 +132,25 @@ def test_resume_equals_a_straight_run(tmp_path, capsys):
     assert len(list(csv.reader((tmp_path / "a" / "history.csv").read_text().splitlines()))) == 7
 
 
+def test_gradient_clipping_flags_are_kept_by_the_run(tmp_path, capsys):
+    """--clip-value and --clip-norm reach jn.fit, config.json and the rerun command keep them,
+    a resume trains with them, and a config.json edited to other bounds is refused as
+    jn.fit refuses a resume with other clipping."""
+    run = tmp_path / "clipped"
+    argv = ["--dataset", "moons", "--epochs", 2, "--clip-value", "0.05", "--clip-norm", "0.5"]
+    code, out, _ = jaxnet(capsys, "train", *argv, "--out", run)
+    assert code == 0 and "adam lr 0.01, clip value 0.05, clip norm 0.5," in out
+    config = json.loads((run / "config.json").read_text())
+    assert (config["clip_value"], config["clip_norm"]) == (0.05, 0.5)
+    assert "--clip-value 0.05 --clip-norm 0.5" in config["command"]
+    assert checkpoint.read_metadata(run)["config"]["clip_value"] == 0.05
+    assert jaxnet(capsys, "train", "--resume", run, "--epochs", 3, "--quiet")[0] == 0
+    config["clip_norm"] = 1.0
+    (run / "config.json").write_text(json.dumps(config))
+    code, _, err = jaxnet(capsys, "train", "--resume", run, "--epochs", 4, "--quiet")
+    assert code == 2 and "clip_norm=0.5, not clip_norm=1.0" in err
+
+
 def test_evaluate_summary_and_predict(planar_run, tmp_path, capsys):
     metrics = json.loads((planar_run / "metrics.json").read_text())
     code, out, _ = jaxnet(capsys, "evaluate", planar_run)
@@ -181,6 +200,7 @@ def test_version_and_help(capsys):
     assert (
         "--backprop" in out and "--scheme" in out and "--grads" not in out and "--init" not in out
     )
+    assert "--clip-value BOUND" in out and "--clip-norm BOUND" in out
 
 
 @pytest.mark.parametrize(
@@ -191,6 +211,10 @@ def test_version_and_help(capsys):
         (["train", "--learning-rate", "-0.1", "--out", "{tmp}/r"], "learning_rate"),
         (["train", "--learning-rate", "fast"], "--learning-rate"),
         (["train", "--hidden-sizes", "5,x"], "--hidden-sizes"),
+        (["train", "--clip-value", "0"], "argument --clip-value: expected a finite number > 0"),
+        (["train", "--clip-norm", "-1"], "argument --clip-norm: expected a finite number > 0"),
+        (["train", "--clip-norm", "inf"], "argument --clip-norm: expected a finite number > 0"),
+        (["train", "--resume", "{tmp}", "--clip-value", "5"], "drop --clip-value"),
         (["train", "--hidden-sizes", "0", "--out", "{tmp}/r"], "sizes"),
         (["train", "--epochs", "0", "--out", "{tmp}/r"], "epochs"),
         (["train", "--hidden-activation", "swish", "--out", "{tmp}/r"], "unknown activation"),

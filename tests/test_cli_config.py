@@ -123,11 +123,22 @@ def test_a_saved_config_missing_a_key_names_it(key):
 
 
 def test_a_config_from_before_the_regularisation_options_loads_with_them_off():
-    assert set(OFF) == {"arch", "l2", "dropout", "batch_norm"}
+    assert set(OFF) == {"arch", "l2", "dropout", "batch_norm", "clip_value", "clip_norm"}
     cfg = config.resolve("planar")
     saved = {k: v for k, v in cfg.to_json().items() if k not in OFF}
     assert RunConfig.from_json(saved, "config.json") == cfg
+    assert cfg.clip_value is None and cfg.clip_norm is None
     assert "--arch" not in config.command_line(cfg) and "--l2" not in config.command_line(cfg)
+    assert "--clip" not in config.command_line(cfg)
+
+
+@pytest.mark.parametrize("key", ["clip_value", "clip_norm"])
+def test_a_saved_clipping_bound_is_checked_as_the_flag_is(key):
+    saved = config.resolve("planar", **{key: 5.0}).to_json()
+    assert RunConfig.from_json(saved, "config.json") == config.resolve("planar", **{key: 5.0})
+    saved[key] = -1
+    with pytest.raises(ValueError, match=f"key '{key}': expected a finite number > 0, got -1"):
+        RunConfig.from_json(saved, "run/config.json")
 
 
 @pytest.mark.parametrize(

@@ -22,32 +22,26 @@ def dates():
 
 
 def test_the_loss_is_the_mean_of_the_steps_cross_entropies(dates):
-    rng = np.random.default_rng(0)
-    Z = rng.normal(size=(3, dates.TY * 4))
-    labels = rng.integers(0, 4, size=(3, dates.TY))
-    per_step = [
-        jn.losses.categorical_cross_entropy(
-            jax.nn.softmax(Z.reshape(3, dates.TY, 4)[i], axis=-1), np.eye(4)[labels[i]]
-        )
-        for i in range(3)
-    ]  # each: the mean over the TY steps of one example
-    loss = dates.sequence_cross_entropy(jnp.asarray(Z), jnp.asarray(dates.one_hot_flat(labels, 4)))
-    np.testing.assert_allclose(loss, per_step, rtol=1e-5)
+    """jn.cost of the network on output ids (m, TY): the mean over examples and the TY steps of
+    each step's categorical cross-entropy."""
+    pairs, X, Y, (human, machine, _) = dates.data(0, 3, 0)
+    net = dates.network(len(human), len(machine), n_a=3, n_s=4)
+    params = jn.init(jax.random.key(0), net, "xavier")
+    A = np.asarray(jn.forward(net, params, X), np.float64)  # (3, TY, n_machine)
+    assert A.shape == (3, dates.TY, len(machine))
+    expected = -np.log(np.take_along_axis(A, Y[..., None], axis=-1)).mean()
+    np.testing.assert_allclose(jn.cost(net, params, X, Y), expected, rtol=1e-5)
 
 
 def test_the_hand_derived_gradient_is_autodiff_s(dates, x64):
-    """The custom_vjp over the layers' backwards (the Bi-LSTM's BPTT, the decoder's) gives
-    jax.grad of the forwards, in float64."""
-    pairs, X, Y, (human, machine, _) = dates.data(0, 3, 1)
-    sizes = {"n_a": 3, "n_s": 4}
-    manual = dates.model(len(human), len(machine), backprop="manual", **sizes)
-    autodiff = dates.model(len(human), len(machine), backprop="autodiff", **sizes)
-    params = jax.tree.map(lambda p: p.astype(jnp.float64), manual.init(jax.random.key(0)))
-    Y1 = jnp.asarray(dates.one_hot_flat(Y[:3], len(machine)), jnp.float64)
-    X = jnp.asarray(X[:3], jnp.float64)
-    grads = [jax.jit(jax.grad(lambda p, m=m: m.cost(p, X, Y1)))(params) for m in (manual, autodiff)]
-    chex.assert_trees_all_close(grads[0], grads[1], rtol=1e-9, atol=1e-12)
-    assert jnp.abs(grads[0][-1]["W1"]).sum() > 0  # the attention's weights get a gradient
+    """The layers' backwards (the Bi-LSTM's BPTT, the decoder's) give jax.grad of the
+    forwards, in float64."""
+    pairs, X, Y, (human, machine, _) = dates.data(0, 3, 0)
+    net = dates.network(len(human), len(machine), n_a=3, n_s=4)
+    params = jn.init(jax.random.key(0), net, "xavier", dtype=jnp.float64)
+    manual, autodiff = (jn.grads(net, params, X, Y, backprop=b) for b in ("manual", "autodiff"))
+    chex.assert_trees_all_close(manual, autodiff, rtol=1e-9, atol=1e-12)
+    assert jnp.abs(manual[-1]["W1"]).sum() > 0  # the attention's weights get a gradient
 
 
 def test_plot_attention_labels_rows_and_columns(tmp_path):

@@ -55,7 +55,10 @@ def test_backward_equals_vjp_of_forward(layer, input_shape, m, seed, train, padd
         params = random_layer_params(layer, input_shape, rng)
         A_prev = jnp.asarray(random_inputs(layer, input_shape, m, rng))
         output_shape = layer.output_shape(input_shape)
-        dA = jnp.asarray(rng.normal(size=(m, *output_shape)))
+        several = isinstance(output_shape[0], tuple)  # a layer of several outputs: return_state
+        shapes = output_shape if several else (output_shape,)
+        dA = tuple(jnp.asarray(rng.normal(size=(m, *s))) for s in shapes)  # one per output
+        dA = dA if several else dA[0]
         weights = None
         if padded:  # padding rows (weight 0), at least one real row
             weights = jnp.asarray(np.r_[1.0, rng.integers(0, 2, size=m - 1)])
@@ -64,7 +67,7 @@ def test_backward_equals_vjp_of_forward(layer, input_shape, m, seed, train, padd
             layer, params, A_prev, dA, key, weights, train=train
         )
 
-        chex.assert_shape(A, (m, *output_shape))
+        chex.assert_shape(A if several else (A,), tuple((m, *s) for s in shapes))
         chex.assert_type(A, jnp.float64)
         chex.assert_trees_all_close(dA_prev, vjp_A_prev, rtol=1e-10, atol=1e-12)
         assert_layer_gradients(layer, input_shape, params, dparams, stats, vjp_params, m)

@@ -73,6 +73,43 @@ def test_an_initial_state_is_used_and_differentiated(cls, x64):
     assert not np.allclose(A, A_zero)  # the state reached the outputs
 
 
+@pytest.mark.parametrize("cls", (LSTM, GRU), ids=lambda c: c.__name__)
+def test_returned_states_are_the_last_real_steps_and_take_cotangents(cls, x64):
+    """return_state: the states after each sequence's last real step (padding after it, as an
+    Embedding(mask_zero) makes); backward takes a cotangent per output, == jax.vjp, masked."""
+    layer = cls(3, return_sequences=True, return_state=True)
+    rng, params, A_prev, _ = _draw(cls(3), 4, 5, 2, seed=11)
+    lengths = np.array([5, 3, 1, 4])
+    mask = jnp.asarray(np.arange(5) < lengths[:, None])
+    dA = tuple(jnp.asarray(rng.normal(size=(4, *s))) for s in layer.output_shape((5, 2)))
+    (A, *states), (dA_prev, dparams), vjp = _manual_and_vjp(layer, params, A_prev, dA, mask, None)
+    chex.assert_trees_all_close((dA_prev, dparams), vjp, **F64)
+    assert len(states) == len(layer._states)
+    for i, n in enumerate(lengths):
+        alone = layer.forward(params, A_prev[i : i + 1, :n])[0]
+        chex.assert_trees_all_close(
+            tuple(s[i] for s in states), tuple(s[0] for s in alone[1:]), **F64
+        )
+        chex.assert_trees_all_close(states[0][i], alone[0][0, -1], **F64)  # a<T> is the last a
+    only_A = layer.backward(
+        params, layer.forward(params, A_prev)[1], (dA[0], None, None)[: len(dA)]
+    )
+    plain = cls(3, return_sequences=True)
+    chex.assert_trees_all_close(
+        only_A, plain.backward(params, plain.forward(params, A_prev)[1], dA[0]), **F64
+    )
+
+
+def test_a_layer_of_several_outputs_is_refused_where_one_is_chained():
+    layer = LSTM(3, return_state=True)
+    assert layer.output_shape((5, 2)) == ((3,), (3,), (3,))
+    assert jn.layers.from_dict(layer.to_dict()) == layer and "return_state" in repr(layer)
+    with pytest.raises(ValueError, match=r"layers\[0\] \(LSTM\(.*returns several outputs"):
+        jn.Sequential([layer, Dense(2, "softmax")], input_shape=(5, 2))
+    with pytest.raises(ValueError, match="Bidirectional concatenates one output per direction"):
+        Bidirectional(GRU(2, return_state=True))
+
+
 def _stacked(T):
     """Token ids -> every recurrent layer in turn (one bidirectional, a Dense per step) -> softmax."""
     return jn.Sequential(
@@ -130,10 +167,10 @@ def test_fields_are_checked_and_round_trip():
             r"layers\[1\].*GRU expects a sequence \(T, n_x\).*give that recurrent layer "
             r"return_sequences=True",
         ),
-        (  # a sequence left at the output
-            [SimpleRNN(4, return_sequences=True), Dense(2, "softmax")],
-            (5, 2),
-            "a sequence per example; give the last recurrent layer return_sequences=False",
+        (  # an Embedding that masks must read the ids: the first layer
+            [Dense(3), Embedding(5, 2, mask_zero=True), LSTM(2), Dense(2, "softmax")],
+            (4,),
+            r"Embedding\(mask_zero=True\) must be the network's first layer",
         ),
         ([SimpleRNN(4), Dense(2, "softmax")], (5,), r"SimpleRNN expects a sequence \(T, n_x\)"),
         ([Embedding(5, 2), Dense(2, "softmax")], (3, 2), r"Embedding expects a sequence of T"),

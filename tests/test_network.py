@@ -552,12 +552,12 @@ def test_crafted_network_dicts_are_refused(d, match):
             ValueError,
             r"layers\[0\].*put a Flatten\(\) before it",
         ),
-        (  # a Dense on a sequence (T, n) acts at every step: a sequence is no output
-            [jn.layers.Dense(2, "softmax")],
-            (2, 3),
+        (  # images are no output (a vector or a sequence (T, n[L]) is)
+            [jn.layers.Conv2D(2, 1, activation="sigmoid")],
+            (3, 3, 1),
             ValueError,
-            r"got shape \(2, 2\): a sequence per example; give the last recurrent layer "
-            "return_sequences=False",
+            r"a vector \(n\[L\],\) or a sequence \(T, n\[L\]\) per example, got shape "
+            r"\(3, 3, 2\): put a Flatten\(\) and a Dense layer last",
         ),
         (
             [jn.layers.Dense(2), Scale()],

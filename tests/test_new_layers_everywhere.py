@@ -497,12 +497,13 @@ def sharded(tmp_path_factory):
 
 @pytest.mark.integration  # a subprocess on 8 fake devices, run once: one worker
 @pytest.mark.xdist_group("sharded_layers_worker")
-@pytest.mark.parametrize("index", range(5))
+@pytest.mark.parametrize("index", range(6))
 def test_sharded_fit_equals_single_device(sharded, index):
     """Batch norm's statistics, dropout's masks and the L2 term over the global batch of real
-    rows (402 padded to 408 with weight-0 rows), in dense nets, a CNN, a ResNet and a masked
-    sequence network (embedding, LSTM, dense per step, GRU, clip_norm): the same training on
-    8 devices as on one."""
+    rows (402 padded to 408 with weight-0 rows), in dense nets, a CNN, a ResNet, a masked
+    sequence network (embedding, LSTM, dense per step, GRU, clip_norm) and a network with a
+    softmax at every step (labels (m, T), padded steps masked): the same training on 8
+    devices as on one."""
     assert sharded["devices"] == 8
     run = sharded["runs"][index]
     assert run["params_diff"] < 1e-4, run

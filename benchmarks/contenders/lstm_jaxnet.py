@@ -1,14 +1,14 @@
-"""Workload F in jaxnet: ``Embedding -> LSTM(return_sequences) -> Dense per step`` with Adam.
+"""Workload F in jaxnet: ``Embedding -> LSTM(return_sequences) -> Dense per step`` with Adam, by ``jn.fit``.
 
-A network's output is one vector per example (``jn.fit`` takes labels ``(m, n[L])``), so a
-language model that predicts at every step is trained here as jaxnet's layers compose: the
-layers' ``forward`` in turn, the per-step softmax cross-entropy on the dense layer's logits,
-and either the layers' hand-derived ``backward`` in reverse (``--backprop manual``: the
-LSTM's BPTT is the reverse ``lax.scan`` of its cell backward) with the fused output gradient
-``dZ = (softmax(Z) - Y) / T`` (the layer convention's row ``m dJ/dZ_i``), or ``jax.grad`` of
-the same cost (``autodiff``). One epoch is one compiled ``lax.scan`` over its batches, as in
-``jn.fit``. After training, the process times one jitted Adam step (median of many calls on
-one batch) for the hand-derived vs autodiff target.
+The network outputs a softmax at every step, ``(m, 40, V)``, and ``jn.fit`` takes the next
+ids ``(m, 40)`` as its labels: the per-character cross-entropy averaged over the steps and
+the examples, the fused output gradient ``dZ = (softmax(Z) - Y) / T`` and the layers'
+hand-derived backward (``--backprop manual``: the LSTM's BPTT is the reverse ``lax.scan`` of
+its cell backward) or ``jax.grad`` of the same cost (``autodiff``). One epoch is one
+compiled ``lax.scan`` over its batches (jn.fit's engine), shuffled from
+``jax.random.key(seed)``. After training, the process times one jitted step of that engine
+(``jaxnet.training.engine.train_step``, the step jn.fit runs; median of many calls on one
+batch) for the hand-derived vs autodiff target.
 """
 
 import numpy as np
@@ -37,35 +37,10 @@ def params_from(start: dict, jnp) -> tuple:
     return ({"E": jnp.asarray(start["embedding"])}, lstm, dense)
 
 
-def loss_and_grads_fn(jax, jnp, stack, backprop: str):
-    """``(params, X, Y) -> (loss, grads)`` for ids ``X (m, T)`` and next ids ``Y (m, T)``."""
-
-    def forward(params, X):
-        A, caches = X, []
-        for layer, p in zip(stack, params, strict=True):
-            A, cache = layer.forward(p, A)
-            caches.append(cache)
-        return A, caches
-
-    def cost(params, X, Y):
-        logp = jax.nn.log_softmax(forward(params, X)[0])
-        return -jnp.take_along_axis(logp, Y[..., None], axis=-1).mean()
-
-    if backprop == "autodiff":
-        return jax.value_and_grad(cost)
-
-    def manual(params, X, Y):
-        Z, caches = forward(params, X)
-        logp = jax.nn.log_softmax(Z)
-        onehot = jax.nn.one_hot(Y, Z.shape[-1], dtype=Z.dtype)
-        loss = -(onehot * logp).sum(-1).mean()
-        dA = (jnp.exp(logp) - onehot) / Z.shape[1]  # row i: m dJ/dZ_i (J: mean over m and T)
-        grads = [None] * len(stack)
-        for l in reversed(range(len(stack))):
-            dA, grads[l] = stack[l].backward(params[l], caches[l], dA)
-        return loss, tuple(grads)
-
-    return manual
+def network(jn, vocab_size: int):
+    """The layers as one network: a softmax over the vocabulary at every one of the T steps."""
+    *body, _ = layers(jn, vocab_size)
+    return jn.Sequential([*body, jn.layers.Dense(vocab_size, "softmax")], input_shape=(lstm_lm.T,))
 
 
 def adam(optax):
@@ -74,45 +49,35 @@ def adam(optax):
 
 
 def train(backprop: str, X, Y, V: int, epochs: int, seed: int, batch: int = common.BATCH):
-    """``(params, epoch_times, total_s, last_losses, step)``: Adam from the shared start, one
-    compiled ``lax.scan`` per epoch over NumPy ``default_rng(seed)`` permutations (whole
-    batches); ``step(params, opt_state, X, Y) -> (params, opt_state)`` is the jitted step."""
+    """``(params, epoch_times, total_s, epoch_losses, step)``: ``jn.fit`` with Adam from the
+    shared start (whole batches, shuffled from ``jax.random.key(seed)``); ``step(params,
+    opt_state, X, Y) -> (params, opt_state)`` is jn.fit's jitted step, ``Y`` the one-hot
+    labels ``(m, T, V)`` that jn.fit makes of the ids (:func:`step_labels`)."""
     import jax
     import jax.numpy as jnp
     import optax
 
     import jaxnet as jn
+    from jaxnet.training import engine
 
-    stack = layers(jn, V)
-    tx = adam(optax)
-    grads_of = loss_and_grads_fn(jax, jnp, stack, backprop)
-
-    def step(carry, batch):
-        params, opt_state = carry
-        loss, g = grads_of(params, *batch)
-        updates, opt_state = tx.update(g, opt_state, params)
-        return (optax.apply_updates(params, updates), opt_state), loss
-
-    @jax.jit
-    def epoch(params, opt_state, X, Y, perm):
-        order = perm.reshape(-1, batch)
-        (params, opt_state), losses = jax.lax.scan(step, (params, opt_state), (X[order], Y[order]))
-        return params, opt_state, losses
-
-    rng = np.random.default_rng(seed)
+    net, tx = network(jn, V), adam(optax)
     t0 = common.now()
     params = params_from(lstm_lm.start(seed, V), jnp)
-    opt_state = tx.init(params)
-    Xd, Yd = jax.device_put(X), jax.device_put(Y)
-    epoch_times = []
-    for _ in range(epochs):
-        te = common.now()
-        perm = jax.device_put(rng.permutation(len(X)).astype(np.int32))
-        params, opt_state, losses = jax.block_until_ready(epoch(params, opt_state, Xd, Yd, perm))
-        epoch_times.append(common.now() - te)
+    params, history = jn.fit(net, params, X, Y, optimizer=tx, epochs=epochs, batch_size=batch,
+                             key=jax.random.key(seed), backprop=backprop, verbose=0)  # fmt: skip
     total = common.now() - t0
-    jstep = jax.jit(lambda p, s, x, y: step((p, s), (x, y))[0])
-    return params, epoch_times, total, np.asarray(losses), jstep
+    config = engine.TrainConfig(net, tx, backprop, batch)
+    jstep = jax.jit(lambda p, s, x, y: engine.train_step(config, p, s, x, y)[:2])
+    return params, history["time"], total, np.asarray(history["loss"]), jstep
+
+
+def step_labels(Y, V: int):
+    """The ids ``Y (m, T)`` as jn.fit's step takes them: one-hot ``(m, T, V)`` float32."""
+    import jax.numpy as jnp
+
+    import jaxnet as jn
+
+    return jn.validation.as_labels(network(jn, V), Y, len(Y), jnp.float32)
 
 
 def logits(params, X, V: int):
@@ -141,7 +106,7 @@ def main():
 
     start = params_from(lstm_lm.start(args.seed, V), jnp)
     state = [start, adam(optax).init(start)]
-    batch = (jax.device_put(X[: common.BATCH]), jax.device_put(Y[: common.BATCH]))
+    batch = (jax.device_put(X[: common.BATCH]), step_labels(Y[: common.BATCH], V))
 
     def call():
         state[:] = jax.block_until_ready(jstep(*state, *batch))

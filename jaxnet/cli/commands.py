@@ -228,6 +228,7 @@ def _fit(config, net, params, data, run_dir, options, mesh, *, done, created) ->
         params, history = jn.fit(
             net, params, X, y,
             optimizer=config.optimizer, learning_rate=config.learning_rate,
+            clip_value=config.clip_value, clip_norm=config.clip_norm,
             epochs=config.epochs, batch_size=batch, key=shuffle_key,
             validation_data=held_out, backprop=config.backprop, verbose=0 if options.quiet else 1,
             checkpoint_dir=run_dir, checkpoint_every=options.checkpoint_every,
@@ -501,8 +502,10 @@ def describe(config: RunConfig, net, data: cli_data.Data, run_dir) -> str:
         else f"{config.epochs} epochs of batch {config.batch_size}"
     )
     m = ", ".join(f"{k} {X.shape[0]}" for k, (X, _) in data.splits.items())
+    bounds = (("clip value", config.clip_value), ("clip norm", config.clip_norm))
+    clipping = "".join(f", {k} {v:g}" for k, v in bounds if v is not None)
     return (
         f"{data.name} ({m}): {rundir.describe_network(net)}{regular_text} ({config.scheme} init), "
-        f"{config.optimizer} lr {config.learning_rate:g}, {steps}, seed {config.seed}, "
+        f"{config.optimizer} lr {config.learning_rate:g}{clipping}, {steps}, seed {config.seed}, "
         f"{config.backprop} backprop -> {run_dir}"
     )

@@ -101,6 +101,14 @@ def nonnegative(text: str) -> float:
     return value
 
 
+def positive(text: str) -> float:
+    """A finite number > 0 (``--clip-value``, ``--clip-norm``: a bound)."""
+    value = real(text)
+    if not (math.isfinite(value) and value > 0):
+        raise ValueError(f"expected a finite number > 0, got {text}")
+    return value
+
+
 def rate(text: str) -> float:
     """A fraction in [0, 1) (``--dropout``: the fraction of units dropped)."""
     value = real(text)
@@ -234,6 +242,20 @@ class RunConfig:
     )
     optimizer: str = option(name, ", ".join(jn.optimizers.NAMES), metavar="NAME", course=True)
     learning_rate: float = option(real, "the optimizer's step size", metavar="LR", course=True)
+    clip_value: float | None = option(
+        positive,
+        "clip every gradient entry to [-BOUND, BOUND] before the update (course 5's clip; "
+        "jn.fit's clip_value)",
+        metavar="BOUND",
+        off=True,
+    )
+    clip_norm: float | None = option(
+        positive,
+        "rescale the gradients to global L2 norm at most BOUND before the update (after "
+        "--clip-value; jn.fit's clip_norm)",
+        metavar="BOUND",
+        off=True,
+    )
     epochs: int = option(
         integer, "total epochs (iterations if full batch)", metavar="N", course=True, resume=True
     )

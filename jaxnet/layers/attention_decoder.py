@@ -106,6 +106,10 @@ class AttentionDecoder(Layer):
         sequence_shape(self, input_shape)
         return (self.steps, self.units)
 
+    def output_mask(self, A_prev, mask):
+        """None: the ``steps`` output steps are all real (the encoder's mask is of its ``T_x``)."""
+        del A_prev, mask
+
     def param_shapes(self, input_shape) -> dict[str, tuple[int, ...]]:
         """The attention's ``W1, b1, W2, b2``, the LSTM's gates, the output's ``Wy, by``."""
         _, n_enc = sequence_shape(self, input_shape)

@@ -33,7 +33,8 @@ takes integer ids ``(m, T)``, held as floats). A network threads a mask ``(m, T)
 (True = a real step, False = padding) along the chain while the activations are sequences
 ``(m, T, n)``: a layer's :meth:`Layer.output_mask` says what mask its output carries (by
 default the one it received, so Dense per step and Dropout keep it;
-``Embedding(mask_zero=True)`` makes one from its ids), an output of another rank (a
+``Embedding(mask_zero=True)``, the first layer, makes one from its ids; a decoder whose
+output steps are not its input's ends it), an output of another rank (a
 recurrent layer's one vector per example, a Flatten) ends it, and a layer whose class sets
 ``takes_mask = True`` (the recurrent layers) receives it as ``forward(..., mask=mask)``
 and keeps it in its cache, so its ``backward`` needs nothing more.
@@ -215,7 +216,9 @@ class Layer(abc.ABC):
 
     def output_mask(self, A_prev, mask):
         """The mask ``(m, T)`` of the output's padded steps, given the input's ``mask`` (or None);
-        default: ``mask`` unchanged (a layer that keeps the time axis)."""
+        default: ``mask`` unchanged (a layer that keeps the time axis). ``A_prev`` is the
+        network's inputs ``X`` for its first layer and None for the others: a mask is made
+        from the inputs alone (the network reads it without a forward pass)."""
         del A_prev
         return mask
 

@@ -39,6 +39,11 @@ def _check_recurrent(value, name: str):
         raise TypeError(
             f"{name} must be a recurrent layer (SimpleRNN, LSTM or GRU), got {value!r:.80}"
         )
+    if value.return_state:
+        raise ValueError(
+            f"{name} must return its outputs only, got {value!r:.80}: Bidirectional concatenates "
+            "one output per direction (leave return_state out)"
+        )
     return value
 
 

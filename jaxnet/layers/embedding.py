@@ -96,8 +96,16 @@ class Embedding(Layer):
         return jnp.zeros(ids.shape, dA.dtype), {"E": dE}
 
     def output_mask(self, A_prev, mask):
-        """``ids != 0`` with ``mask_zero`` (id 0 is padding), else ``mask``."""
-        return A_prev != 0 if self.mask_zero else mask
+        """``ids != 0`` with ``mask_zero`` (id 0 is padding), else ``mask``; the ids are the
+        network's inputs (``A_prev`` None: an Embedding that is not the first layer)."""
+        if not self.mask_zero:
+            return mask
+        if A_prev is None:
+            raise ValueError(
+                "Embedding(mask_zero=True) must be the network's first layer: its mask is made "
+                "from the ids, the network's inputs"
+            )
+        return A_prev != 0
 
 
 def check_ids(X, vocab_size: int, name: str = "X") -> None:

@@ -16,6 +16,17 @@ layer convention (:mod:`jaxnet.layers.base`) wants the gradient of the mean cost
 ``return_sequences=False`` the upstream gradient enters at the last step only:
 ``da<T> = dA``, ``da<t> = 0`` before.
 
+``return_state=True`` (Keras's meaning) makes the layer return its final state(s) as well:
+``forward`` gives ``((A, a<T>), cache)`` (an LSTM: ``((A, a<T>, c<T>), cache)``, each state
+``(m, units)``, the state after the last real step), ``output_shape`` one shape per output,
+and ``backward`` takes one cotangent per output, ``(dA, da<T>)`` (``(dA, da<T>, dc<T>)``;
+None for an output that is unused): ``da<T>`` joins the gradient of the last step's
+``a<T>``, ``dc<T>`` enters the LSTM's cell-state path at the last step (the building
+blocks' ``dc``). A layer of several outputs is for code that calls its ``forward`` and
+``backward`` (an encoder whose final state starts a decoder, in a :class:`jaxnet.Model`'s
+``apply`` or your own loop); a ``Sequential``, which chains one output to the next layer's
+input, and ``Bidirectional`` refuse it.
+
 Masking: with ``mask (m, T)`` (True = a real step; the network passes the one an
 ``Embedding(mask_zero=True)`` makes) a padded step keeps the state, so the last state is
 that of the real steps, wherever the padding lies; with ``return_sequences=True`` the
@@ -94,11 +105,17 @@ class _Recurrent(Layer):
         check=functools.partial(check_int, minimum=1, maximum=limits.MAXIMA["units"])
     )
     return_sequences: bool = field(default=False, check=check_bool, omit_default=True)
+    return_state: bool = field(default=False, check=check_bool, omit_default=True)
 
-    def output_shape(self, input_shape) -> tuple[int, ...]:
-        """``(units,)``, or ``(T, units)`` with ``return_sequences``, for ``(T, n_x)`` per example."""
+    def output_shape(self, input_shape) -> tuple:
+        """``(units,)``, or ``(T, units)`` with ``return_sequences``, for ``(T, n_x)`` per example;
+        with ``return_state``, a tuple of the shapes of every output: that one, then
+        ``(units,)`` per state (module docstring)."""
         T, _ = sequence_shape(self, input_shape)
-        return (T, self.units) if self.return_sequences else (self.units,)
+        shape = (T, self.units) if self.return_sequences else (self.units,)
+        if not self.return_state:
+            return shape
+        return (shape, *((self.units,),) * len(self._states))
 
     def param_shapes(self, input_shape) -> dict[str, tuple[int, ...]]:
         """The gate weights ``(n_a, n_a + n_x)`` and biases ``(n_a,)``."""
@@ -146,7 +163,8 @@ class _Recurrent(Layer):
         initial_state=None,
     ):  # fmt: skip
         """``(A, cache)``: ``A (m, units)``, the last state, or ``(m, T, units)`` with
-        ``return_sequences`` (zeros at padded steps).
+        ``return_sequences`` (zeros at padded steps); with ``return_state``, ``((A, *states),
+        cache)``, the final states ``a<T>`` (an LSTM: ``a<T>, c<T>``), each ``(m, units)``.
 
         Args:
           params: the gate weights and biases (:meth:`param_shapes`).
@@ -159,18 +177,28 @@ class _Recurrent(Layer):
         m, _, _ = check_sequence(A_prev)
         states = self._initial(initial_state, m, A_prev.dtype)
         a, caches = self._run(self._with_head(params), A_prev, states, mask)
-        if not self.return_sequences:
-            return a[:, -1], caches
-        return _zero_padded(a, caches.mask), caches
+        A = _zero_padded(a, caches.mask) if self.return_sequences else a[:, -1]
+        if self.return_state:
+            return (A, *self._final_states(a, caches)), caches
+        return A, caches
+
+    def _final_states(self, a, caches) -> tuple[jax.Array, ...]:
+        """The states after the last real step: ``(a<T>,)`` (a padded step keeps the state)."""
+        del caches
+        return (a[:, -1],)
 
     def backward(self, params: dict, cache, dA):
-        """``(dA_prev (m, T, n_x), dparams)``: BPTT of the blocks, their sums divided by ``m``."""
+        """``(dA_prev (m, T, n_x), dparams)``: BPTT of the blocks, their sums divided by ``m``;
+        with ``return_state``, ``dA`` is one cotangent per output (None: zeros)."""
         T, m = cache.x.shape[:2]
-        if self.return_sequences:
-            da = _zero_padded(dA, cache.mask)
-        else:
-            da = jnp.zeros((m, T, self.units), dA.dtype).at[:, -1].set(dA)
-        grads = self._bptt(da, cache)
+        dA, *d_states = dA if self.return_state else (dA,)
+        dtype = next(g.dtype for g in (dA, *d_states) if g is not None)
+        da = jnp.zeros((m, T, self.units), dtype)
+        if dA is not None:
+            da = _zero_padded(dA, cache.mask) if self.return_sequences else da.at[:, -1].set(dA)
+        if d_states and d_states[0] is not None:  # a<T> is the last step's a
+            da = da.at[:, -1].add(d_states[0])
+        grads = self._bptt(da, cache, *d_states[1:])
         return grads["dx"], {name: grads[f"d{name}"] / m for name in params}
 
 
@@ -236,6 +264,19 @@ class LSTM(_Recurrent):
       >>> A, cache = layer.forward(params, jnp.ones((2, 6, 3)))
       >>> A.shape, layer.backward(params, cache, jnp.ones_like(A))[0].shape
       ((2, 4), (2, 6, 3))
+
+    With ``return_state=True`` it also returns its final states ``(a<T>, c<T>)`` (e.g. to
+    start a decoder), and its backward takes a cotangent per output (None: unused); a
+    layer of several outputs is called directly (or in a :class:`jaxnet.Model`'s
+    ``apply``), not chained in a ``Sequential``:
+
+      >>> encoder = LSTM(4, return_sequences=True, return_state=True)
+      >>> encoder.output_shape((6, 3))
+      ((6, 4), (4,), (4,))
+      >>> (A, a_T, c_T), cache = encoder.forward(params, jnp.ones((2, 6, 3)))
+      >>> dA_prev, grads = encoder.backward(params, cache, (None, jnp.ones_like(a_T), jnp.ones_like(c_T)))
+      >>> A.shape, c_T.shape, dA_prev.shape
+      ((2, 6, 4), (2, 4), (2, 6, 3))
     """
 
     kind = "lstm"
@@ -246,8 +287,16 @@ class LSTM(_Recurrent):
         a, _, _, caches = lstm_forward(x, states[0], params, mask, c0=states[1])
         return a, caches
 
-    def _bptt(self, da, caches):
-        return lstm_backward(da, caches)
+    def _final_states(self, a, caches) -> tuple[jax.Array, ...]:
+        """``(a<T>, c<T>)``: the cell state from the caches (time-major ``c``)."""
+        return a[:, -1], caches.c[-1]
+
+    def _bptt(self, da, caches, dc_T=None):
+        """BPTT; ``dc_T (m, units)``, the final cell state's cotangent, enters at the last step."""
+        dc = None
+        if dc_T is not None:
+            dc = jnp.zeros_like(da).at[:, -1].set(dc_T)
+        return lstm_backward(da, caches, dc=dc)
 
 
 class GRU(_Recurrent):

@@ -122,7 +122,8 @@ def train_step(config: TrainConfig, params, opt_state, X, Y, weights=None, key=N
     )
     updates, opt_state = config.optimizer.update(grads, opt_state, params)
     params = net.with_stats(optax.apply_updates(params, updates), stats)
-    return params, opt_state, loss, metrics.metric(A_L, Y, net.task, weights)
+    metric = metrics.metric(A_L, Y, net.task, weights, net.step_mask(X))
+    return params, opt_state, loss, metric
 
 
 def _step(config: TrainConfig, state: TrainState, X, Y, weights, step_keys, guarded: bool,

@@ -64,7 +64,10 @@ def fit(
         model's: ``model.init(key)``, a pytree of arrays).
       X, Y: training inputs ``(m, n[0])`` (``(m, n_H, n_W, n_C)`` for images) and labels:
         ``(m,)`` class indices or ``(m, 1)`` for binary, ``(m,)`` or one-hot ``(m, K)``
-        for multiclass, ``(m, n[L])`` targets for regression (see ``jn.cost``).
+        for multiclass, ``(m, n[L])`` targets for regression (see ``jn.cost``); for a
+        network whose output is a sequence ``(m, T, n[L])`` (a softmax at every step), one
+        label per step: ids ``(m, T)`` or one-hot ``(m, T, n[L])`` (the loss averaged over
+        each example's real steps, :mod:`jaxnet.losses`).
       optimizer: ``"sgd"``, ``"momentum"`` (the course's), ``"rmsprop"`` (Keras's
         defaults), ``"adam"`` (see :mod:`jaxnet.optimizers`) or an optax ``GradientTransformation``.
       learning_rate: for a named optimiser (default: Keras's default for it): a positive
