@@ -1,5 +1,5 @@
 """What makes ``jaxnet train`` start fast: keys on the host, few programs, matplotlib imported
-while JAX works, the command's XLA options and its exit. Each shortcut is checked against
+while JAX works, and its exit. Each shortcut is checked against
 the slow path it replaces."""
 
 import json
@@ -15,7 +15,6 @@ import pytest
 
 import jaxnet as jn
 from jaxnet import api
-from jaxnet import cli as cli_module
 from jaxnet.cli import data as cli_data
 from jaxnet.datasets import _random
 
@@ -84,26 +83,11 @@ def test_predict_in_one_program_equals_the_labels_of_the_outputs():
     np.testing.assert_array_equal(jn.predict(net, params, X), expected)
 
 
-def test_the_command_adds_its_xla_flags_and_keeps_the_users(monkeypatch):
-    monkeypatch.setenv("XLA_FLAGS", "--xla_dump_to=/nowhere")
-    cli_module._command_xla_flags()
-    assert os.environ["XLA_FLAGS"].split() == [
-        "--xla_dump_to=/nowhere",
-        *cli_module.COMMAND_XLA_FLAGS,
-    ]
-    monkeypatch.setenv("XLA_FLAGS", "--xla_cpu_use_fusion_emitters=true")
-    cli_module._command_xla_flags()
-    assert os.environ["XLA_FLAGS"] == "--xla_cpu_use_fusion_emitters=true"
-    monkeypatch.delenv("XLA_FLAGS")
-    cli_module._command_xla_flags()
-    assert os.environ["XLA_FLAGS"] == " ".join(cli_module.COMMAND_XLA_FLAGS)
-
-
 @pytest.mark.integration  # a subprocess
 def test_the_command_compiles_five_programs_and_imports_matplotlib_while_training(tmp_path):
     """``jaxnet train`` as the command (argv None): init, the fit's two programs, one
     evaluation of both splits, one prediction for the decision boundary; matplotlib was
-    imported by the preload thread before the figures; both PNGs; the XLA flags added."""
+    imported by the preload thread before the figures; both PNGs; no XLA option added."""
     code = (
         "import sys, os, json, jax, jaxnet.cli as cli\n"
         "from jaxnet.cli import plots\n"
@@ -124,8 +108,7 @@ def test_the_command_compiles_five_programs_and_imports_matplotlib_while_trainin
     out = python(code, JAXNET_COMPILATION_CACHE="off", XLA_FLAGS="")
     assert out.returncode == 0, out.stderr[-2000:]
     result = json.loads(out.stdout.strip().splitlines()[-1])
-    flags = " ".join(cli_module.COMMAND_XLA_FLAGS)
-    assert result == {"status": 0, "programs": 5, "preloaded": [True], "flags": flags}
+    assert result == {"status": 0, "programs": 5, "preloaded": [True], "flags": ""}
     for name in ("learning_curves.png", "decision_boundary.png", "metrics.json"):
         assert (tmp_path / "run" / name).stat().st_size > 0, name
 

@@ -45,17 +45,6 @@ examples:
 """
 
 
-# XLA:CPU options of the command's own process (not of jaxnet used from Python): its
-# programs are small and its runs seconds long, so compiling is most of a first run. XLA's
-# classic elemental emitters compile them in about a third less time than its fusion
-# emitters (`jaxnet train`: 1.19 -> 0.78 s of XLA compilation), the same IEEE arithmetic
-# without fast math; the default run's numbers, checkpoint and plots are bit for bit those
-# of XLA's defaults (benchmarks/startup.py --check), while a longer run elsewhere (MNIST,
-# 2 epochs) may differ in its last bits, as with any change of compiler. A flag the user
-# sets in XLA_FLAGS wins.
-COMMAND_XLA_FLAGS = ("--xla_cpu_use_fusion_emitters=false",)
-
-
 class UsageError(Exception):
     """A bad command line: reported in one line, exit status 2."""
 
@@ -186,15 +175,6 @@ def _predict(args) -> int:
     )
 
 
-def _command_xla_flags() -> None:
-    """Add :data:`COMMAND_XLA_FLAGS` to ``XLA_FLAGS`` (each unless the variable names its
-    option already); read when JAX starts its CPU backend, after this."""
-    flags = os.environ.get("XLA_FLAGS", "")
-    extra = [f for f in COMMAND_XLA_FLAGS if f.split("=")[0] not in flags]
-    if extra:
-        os.environ["XLA_FLAGS"] = " ".join([flags, *extra]).strip()
-
-
 def _one_line(e: BaseException) -> str:
     if isinstance(e, OSError) and e.strerror and e.filename is not None:
         return f"{e.filename}: {e.strerror}"
@@ -214,8 +194,6 @@ def main(argv=None) -> int:
             raise UsageError(
                 "choose a command: train, evaluate, predict, summary or gradcheck (see: jaxnet --help)"
             )
-        if argv is None:
-            _command_xla_flags()
         if argv is None and not args.no_compilation_cache:
             jn.enable_compilation_cache()
         return args.handler(args)
