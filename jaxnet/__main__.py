@@ -1,5 +1,5 @@
 """``python -m jaxnet``: the ``jaxnet`` command."""
 
-from jaxnet.cli import main
+from jaxnet.cli import run
 
-raise SystemExit(main())
+run()

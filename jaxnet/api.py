@@ -72,6 +72,14 @@ _forward_with_caches = jax.jit(network.forward_with_caches, static_argnames=("ne
 _cost = jax.jit(_cost_core, static_argnames=("net", "train"))
 _backward = jax.jit(network.backward, static_argnames="net")
 _evaluate = jax.jit(_evaluate_core, static_argnames="net")
+_evaluate_sets = jax.jit(
+    lambda net, params, sets: {k: net.evaluate(params, *XY) for k, XY in sets.items()},
+    static_argnames="net",
+)  # several sets, one program
+_predict = jax.jit(
+    lambda net, params, X: net.predictions(net.forward(params, X, key=None, train=False)),
+    static_argnames="net",
+)  # one program: the labels from the outputs are not separate eager ops
 #: The one jitted gradient: ``jn.grads`` and ``jn.gradcheck`` call it.
 compiled_grads = jax.jit(_grads_core, static_argnames=("net", "backprop", "train"))
 
@@ -317,7 +325,7 @@ def predict(net: Network | Model, params, X):
       ((5,), dtype('int32'), True)
     """
     net, X, _ = _checked(net, params, X)
-    return net.predictions(_forward(net, params, X, key=None, train=False))
+    return _predict(net, params, X)
 
 
 def evaluate(net: Network | Model, params, X, Y) -> dict[str, float]:
@@ -347,6 +355,39 @@ def evaluate(net: Network | Model, params, X, Y) -> dict[str, float]:
     """
     net, X, Y = _checked(net, params, X, Y)
     return {k: float(v) for k, v in _evaluate(net, params, X, Y).items()}
+
+
+def evaluate_sets(net: Network | Model, params, sets) -> dict[str, dict[str, float]]:
+    """:func:`evaluate` of several sets in one compiled program: ``{name: {"loss", ...}}``.
+
+    Each set's numbers are :func:`evaluate`'s on it (the same computation; one XLA program
+    for all of them instead of one per set's shape, as the ``jaxnet`` command's splits).
+
+    Args:
+      net, params: as for :func:`evaluate`.
+      sets: ``{name: (X, Y)}``, each as :func:`evaluate` takes it.
+
+    Example:
+      >>> import jax, jax.numpy as jnp
+      >>> import jaxnet as jn
+      >>> from jaxnet import api
+      >>> net = jn.Network((2, 3, 1), hidden_activation="tanh", output_activation="sigmoid")
+      >>> params = jn.init(jax.random.key(0), net)
+      >>> X = jnp.ones((4, 2))
+      >>> out = api.evaluate_sets(net, params, {"a": (X, jnp.zeros(4)), "b": (X[:2], jnp.ones(2))})
+      >>> out["b"] == jn.evaluate(net, params, X[:2], jnp.ones(2))
+      True
+    """
+    bound = {k: _checked(net, params, X, Y) for k, (X, Y) in sets.items()}
+    nets = {b[0] for b in bound.values()}  # a jn.Model binds to the data's example shape
+    if len(nets) > 1:
+        raise ValueError(
+            f"sets: every set's X must have the same example shape, got "
+            f"{ {k: tuple(b[1].shape[1:]) for k, b in bound.items()} }"
+        )
+    net = nets.pop() if nets else net
+    results = _evaluate_sets(net, params, {k: (X, Y) for k, (_, X, Y) in bound.items()})
+    return {k: {m: float(v) for m, v in r.items()} for k, r in results.items()}
 
 
 def _layer_rows(net: Network) -> list[tuple[str, ...]]:

@@ -19,12 +19,13 @@ import argparse
 import os
 import re
 import sys
+from typing import NoReturn
 
 import jaxnet as jn
 from jaxnet.cli import commands, config
 from jaxnet.cli.config import CommonOptions, GradcheckConfig, RunConfig, TrainOptions
 
-__all__ = ["build_parser", "main"]
+__all__ = ["build_parser", "main", "run"]
 
 TRAIN_EXAMPLES = """
 
@@ -207,3 +208,18 @@ def main(argv=None) -> int:
     except KeyboardInterrupt as e:
         print("jaxnet: interrupted", file=sys.stderr)
         return 143 if isinstance(e, commands._Terminated) else 130
+
+
+def run() -> NoReturn:
+    """The ``jaxnet`` command (the console script and ``python -m jaxnet``): :func:`main` on
+    the process's arguments, then the process ends with its exit status.
+
+    It ends without the interpreter's teardown (``os._exit`` once stdout and stderr are
+    flushed): freeing JAX's and matplotlib's modules object by object took a tenth of the
+    command's seconds, and every file the command writes is complete before (written
+    atomically). ``--help`` and ``--version`` exit the ordinary way.
+    """
+    status = main()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(status)

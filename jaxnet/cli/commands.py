@@ -21,7 +21,7 @@ import jax
 import numpy as np
 
 import jaxnet as jn
-from jaxnet import limits, parallel
+from jaxnet import api, limits, parallel
 from jaxnet.cli import arch, plots, rundir
 from jaxnet.cli import data as cli_data
 from jaxnet.cli.config import GradcheckConfig, RunConfig, TrainOptions, command_line, show
@@ -133,6 +133,7 @@ def load_data(
 
 def train(config: RunConfig, options: TrainOptions) -> int:
     """``jaxnet train``: a new run into ``--out`` (default ``runs/<dataset>-<time>``)."""
+    plots.preload()  # matplotlib imported while JAX compiles and trains
     inputs = (config.dataset,) if cli_data.kind(config.dataset) == "csv" else ()
     out = options.out
     if out is not None:
@@ -144,7 +145,7 @@ def train(config: RunConfig, options: TrainOptions) -> int:
     run_dir = out or rundir.check_out(rundir.new_run_dir(data.name))
     with _owned(run_dir, "--out") as created:
         rundir.check_out(run_dir, force=options.force, inputs=inputs)  # again, now it is ours
-        init_key, _ = jax.random.split(jax.random.key(config.seed))
+        init_key, _ = cli_data.run_keys(config.seed)
         params = jn.init(init_key, net, config.scheme)
         if options.force:
             rundir.clear(run_dir)
@@ -170,6 +171,7 @@ def _owned(run_dir: Path, name: str):
 def resume(options: TrainOptions, epochs: int | None, data_dir: str | None) -> int:
     """``jaxnet train --resume DIR``: continue to ``epochs`` in total (default: the run's
     own), or, when the run has done them (killed before its results), complete its files."""
+    plots.preload()
     mesh = make_mesh(options.devices)
     run_dir = Path(options.resume)
     saved = rundir.read_config(run_dir)
@@ -220,7 +222,7 @@ def _fit(config, net, params, data, run_dir, options, mesh, *, done, created) ->
     X, y = data.splits["train"]
     held_out = data.splits.get(data.held_out) if data.held_out else None
     batch = None if config.batch_size is None else min(config.batch_size, X.shape[0])
-    _, shuffle_key = jax.random.split(jax.random.key(config.seed))
+    _, shuffle_key = cli_data.run_keys(config.seed)
     tic, diverged = time.perf_counter(), None
     try:
         params, history = jn.fit(
@@ -327,18 +329,28 @@ EVALUATE_BUDGET = 2**25
 
 
 def evaluate_splits(net, params, data: cli_data.Data) -> dict[str, dict]:
-    """``{split: {"loss", "accuracy" or "mse", "examples"}}`` for every split of ``data``."""
+    """``{split: {"loss", "accuracy" or "mse", "examples"}}`` for every split of ``data``: in
+    one compiled program when every split fits :data:`EVALUATE_BUDGET`, else split by split."""
+    splits = data.splits
+    if all(_evaluation_rows(net) >= X.shape[0] for X, _ in splits.values()):
+        results = api.evaluate_sets(net, params, splits)
+    else:
+        results = {split: evaluate_in_chunks(net, params, X, y) for split, (X, y) in splits.items()}
     return {
-        split: {**evaluate_in_chunks(net, params, X, y), "examples": int(X.shape[0])}
-        for split, (X, y) in data.splits.items()
+        split: {**results[split], "examples": int(X.shape[0])} for split, (X, _) in splits.items()
     }
+
+
+def _evaluation_rows(net) -> int:
+    """Rows evaluated at once within :data:`EVALUATE_BUDGET` activations."""
+    per_example = sum(math.prod(s) for s in (net.input_shape, *net.output_shapes))
+    return max(1, EVALUATE_BUDGET // per_example)
 
 
 def evaluate_in_chunks(net, params, X, y) -> dict[str, float]:
     """``jn.evaluate`` over slices of at most :data:`EVALUATE_BUDGET` activations, combined
     as the mean over examples (one slice, the plain call, when the split fits)."""
-    per_example = sum(math.prod(s) for s in (net.input_shape, *net.output_shapes))
-    rows = max(1, EVALUATE_BUDGET // per_example)
+    rows = _evaluation_rows(net)
     if X.shape[0] <= rows:
         return jn.evaluate(net, params, X, y)
     parts = [

@@ -5,6 +5,8 @@ filters and one image's feature maps."""
 from __future__ import annotations
 
 import math
+import sys
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +20,30 @@ GRID_BUDGET = 2**25
 MAX_RESOLUTION = 200
 
 
+_preloading: threading.Thread | None = None
+
+
+def preload() -> None:
+    """Import matplotlib (its Agg backend, its font list) in a background thread while the
+    run trains: XLA compiles and runs programs without the GIL, so on a second core most of
+    the import's 0.3-0.4 s overlaps the training instead of following it. No-op when
+    :mod:`jaxnet.plotting` is imported already."""
+    global _preloading
+    if "jaxnet.plotting" in sys.modules or _preloading is not None:
+        return
+    _preloading = threading.Thread(target=_import_plotting, name="jaxnet-preload", daemon=True)
+    _preloading.start()
+
+
+def _import_plotting() -> None:
+    try:
+        import matplotlib.backends.backend_agg  # noqa: F401  (savefig's PNG writer)
+
+        import jaxnet.plotting  # noqa: F401
+    except Exception:  # noqa: BLE001  write_plots imports it again and reports the error
+        pass
+
+
 def grid_resolution(net: jn.Network) -> int:
     """Points per side of the decision boundary's grid for ``net`` (2..200)."""
     widest = max(math.prod(shape) for shape in (net.input_shape, *net.output_shapes))
@@ -26,6 +52,8 @@ def grid_resolution(net: jn.Network) -> int:
 
 def write_plots(run_dir, config, net, params, data, history, metrics) -> list[Path]:
     """Write the run's figures as PNGs; return their paths."""
+    if _preloading is not None:
+        _preloading.join()
     from jaxnet import plotting
 
     figures = {}

@@ -63,6 +63,24 @@ def threefry2x32(xp, key, counter):
     return x0, x1
 
 
+def seed_key(seed: int) -> np.ndarray:
+    """The key data of ``jax.random.key(seed)`` for ``0 <= seed < 2**32``: ``[0, seed]``
+    (Threefry's seeding keeps the high and low 32 bits), as a NumPy uint32 ``(2,)`` array."""
+    return np.array([seed >> 32, seed & 0xFFFFFFFF], np.uint32)
+
+
+def split_seed(seed: int, num: int = 2) -> np.ndarray | None:
+    """``jax.random.key_data(jax.random.split(jax.random.key(seed), num))`` computed with NumPy:
+    JAX's (partitionable) split encrypts the counters ``(0, i)`` under the key. ``(num, 2)``
+    uint32, or None where JAX splits another way (``jax_threefry_partitionable`` off)."""
+    if not jax.config.jax_threefry_partitionable:
+        return None
+    words = seed_key(seed)
+    counters = (np.zeros(num, np.uint32), np.arange(num, dtype=np.uint32))
+    b0, b1 = threefry2x32(np, (words[0:1], words[1:2]), counters)
+    return np.stack([b0, b1], axis=1)
+
+
 def bits(xp, key, stream: int, n: int):
     """Two arrays of n uint32 random words: Threefry of the counters `(stream, 0..n-1)`."""
     c0 = xp.full((n,), stream, xp.uint32)
