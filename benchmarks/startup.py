@@ -65,6 +65,16 @@ def fresh_env(home: Path) -> dict[str, str]:
     return env
 
 
+def fresh_homes(rounds: int):
+    """Yield ``(env, cwd)`` ``rounds`` times: a fresh home's environment and working folder,
+    removed when the caller moves on."""
+    for _ in range(rounds):
+        with tempfile.TemporaryDirectory(prefix="jaxnet-startup-") as tmp:
+            home, cwd = Path(tmp) / "home", Path(tmp) / "work"
+            home.mkdir(), cwd.mkdir()
+            yield fresh_env(home), cwd
+
+
 def run(argv: list[str], env: dict, cwd: Path) -> tuple[float, float, subprocess.CompletedProcess]:
     """Run ``python *argv``: (wall s, CPU s of the child, the completed process)."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -92,19 +102,12 @@ def check_outputs(cwd: Path) -> None:
 def measure(rounds: int) -> dict[str, list[tuple[float, float]]]:
     """``{"first": [(wall, cpu), ...], "second": [...]}`` over ``rounds`` fresh homes."""
     out = {"first": [], "second": []}
-    for r in range(rounds):
-        with tempfile.TemporaryDirectory(prefix="jaxnet-startup-") as tmp:
-            home, cwd = Path(tmp) / "home", Path(tmp) / "work"
-            home.mkdir(), cwd.mkdir()
-            env = fresh_env(home)
-            for which in ("first", "second"):
-                wall, cpu, _ = run(COMMAND, env, cwd)
-                out[which].append((wall, cpu))
-                print(
-                    f"round {r + 1} {which:6s} run: wall {wall:6.2f} s, CPU {cpu:5.2f} s",
-                    flush=True,
-                )
-            check_outputs(cwd)
+    for r, (env, cwd) in enumerate(fresh_homes(rounds)):
+        for which in ("first", "second"):
+            wall, cpu, _ = run(COMMAND, env, cwd)
+            out[which].append((wall, cpu))
+            print(f"round {r + 1} {which:6s} run: wall {wall:6.2f} s, CPU {cpu:5.2f} s", flush=True)
+        check_outputs(cwd)
     return out
 
 
@@ -188,24 +191,17 @@ def profile(rounds: int) -> dict:
     """Per phase and per import, the first and second run's medians over ``rounds`` homes."""
     runs = {"first": [], "second": []}
     imports = {"first": [], "second": []}
-    for _ in range(rounds):
-        with tempfile.TemporaryDirectory(prefix="jaxnet-startup-") as tmp:
-            home, cwd = Path(tmp) / "home", Path(tmp) / "work"
-            home.mkdir(), cwd.mkdir()
-            env = fresh_env(home)
-            for which in ("first", "second"):
-                wall, cpu, p = run([str(Path(__file__).resolve()), "--child"], env, cwd)
-                line = next(ln for ln in p.stdout.splitlines() if ln.startswith("STARTUP-PROFILE "))
-                phases = json.loads(line.split(" ", 1)[1])
-                phases.append({"phase": "process", "wall": wall, "cpu": cpu, "compile": 0.0})
-                runs[which].append(phases)
-        with tempfile.TemporaryDirectory(prefix="jaxnet-startup-") as tmp:
-            home, cwd = Path(tmp) / "home", Path(tmp) / "work"
-            home.mkdir(), cwd.mkdir()
-            env = fresh_env(home)
-            for which in ("first", "second"):
-                _, _, p = run(["-X", "importtime", *COMMAND], env, cwd)
-                imports[which].append(import_times(p.stderr))
+    for env, cwd in fresh_homes(rounds):
+        for which in ("first", "second"):
+            wall, cpu, p = run([str(Path(__file__).resolve()), "--child"], env, cwd)
+            line = next(ln for ln in p.stdout.splitlines() if ln.startswith("STARTUP-PROFILE "))
+            phases = json.loads(line.split(" ", 1)[1])
+            phases.append({"phase": "process", "wall": wall, "cpu": cpu, "compile": 0.0})
+            runs[which].append(phases)
+    for env, cwd in fresh_homes(rounds):
+        for which in ("first", "second"):
+            _, _, p = run(["-X", "importtime", *COMMAND], env, cwd)
+            imports[which].append(import_times(p.stderr))
     return {"phases": runs, "imports": imports}
 
 

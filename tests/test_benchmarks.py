@@ -186,3 +186,17 @@ def test_cnn_products_times_every_form():
         assert f"conv2 dW, {form}" in names
     assert "relu + pool1 backward, hand-derived" in names and "conv2 dA_prev" in names
     assert all(float(r[1]) > 0 for r in rows[1:] if not r[0].startswith(" PyTorch"))
+
+
+def test_startup_times_the_first_and_second_run(tmp_path):
+    """benchmarks/startup.py --rounds 1: ``jaxnet train`` twice in one fresh home, both timed
+    (wall and CPU), the run folder checked; the JSON holds one (wall, CPU) pair per run."""
+    out = tmp_path / "startup.json"
+    cmd = [sys.executable, "benchmarks/startup.py", "--rounds", "1", "--json", str(out)]
+    proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    measured = json.loads(out.read_text())["measure"]
+    for which in ("first", "second"):
+        ((wall, cpu),) = measured[which]
+        assert wall > 0 and cpu > 0, (which, wall, cpu)
+    assert "| second run |" in proc.stdout
