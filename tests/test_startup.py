@@ -41,7 +41,7 @@ def test_keys_made_on_the_host_are_jax_keys(seed):
 
 
 def test_generated_data_from_a_host_key_equals_from_a_jax_key():
-    X_host, y_host = jn.datasets.planar_flower(cli_data.host_key(1), m=40)
+    X_host, y_host = jn.datasets.planar_flower(_random.seed_key(1), m=40)
     X_jax, y_jax = jn.datasets.planar_flower(jax.random.key(1), m=40)
     np.testing.assert_array_equal(X_host, X_jax)
     np.testing.assert_array_equal(y_host, y_jax)

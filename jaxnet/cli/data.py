@@ -205,13 +205,6 @@ _GENERATED = {
 }
 
 
-def host_key(seed: int):
-    """``jax.random.key(seed)`` as a legacy uint32 key on the host: the same key data
-    (``[0, seed]``), which the generators and the split read with NumPy, so making the data
-    compiles nothing (``jax.random.key`` compiles a seeding program)."""
-    return _random.seed_key(seed)
-
-
 def run_keys(seed: int):
     """``jax.random.split(jax.random.key(seed))``: the keys of a run's init and shuffling,
     the same keys, split on the host (:func:`jaxnet.datasets._random.split_seed`: three
@@ -224,7 +217,7 @@ def run_keys(seed: int):
 
 def _generated(name: str) -> Data:
     make, classes, held_out = _GENERATED[name]
-    X, y = make(host_key(DATA_SEED))
+    X, y = make(_random.seed_key(DATA_SEED))  # jax.random.key(DATA_SEED), no program
     return _split(name, X, y, classes, held_out)
 
 
@@ -232,7 +225,7 @@ def _split(name, X, y, num_classes, held_out="validation") -> Data:
     """Data with ``held_out`` (20%) split off ``(X, y)`` at random (``None``: no split)."""
     if held_out is None:
         return Data(name, {"train": _np(X, y)}, num_classes, {})
-    train, rest = datasets.train_test_split(host_key(DATA_SEED + 1), X, y, 0.2)
+    train, rest = datasets.train_test_split(_random.seed_key(DATA_SEED + 1), X, y, 0.2)
     return Data(name, {"train": _np(*train), held_out: _np(*rest)}, num_classes, {})
 
 
