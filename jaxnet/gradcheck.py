@@ -110,11 +110,16 @@ def relative_difference(g1, g2) -> float:
       >>> jn.relative_difference(g, g), jn.relative_difference(g, {"W": jnp.zeros(2)})
       (0.0, 1.0)
     """
+    return float(_relative_difference(g1, g2))
+
+
+@jax.jit  # one program per pair of trees, not a compiled program for each of its operations
+def _relative_difference(g1, g2):
     v1, v2 = ravel_pytree(g1)[0], ravel_pytree(g2)[0]
-    if not (jnp.isfinite(v1).all() and jnp.isfinite(v2).all()):
-        return math.nan
+    finite = jnp.isfinite(v1).all() & jnp.isfinite(v2).all()
     denominator = jnp.linalg.norm(v1) + jnp.linalg.norm(v2)
-    return float(jnp.where(denominator > 0, jnp.linalg.norm(v1 - v2) / denominator, 0.0))
+    ratio = jnp.where(denominator > 0, jnp.linalg.norm(v1 - v2) / denominator, 0.0)
+    return jnp.where(finite, ratio, jnp.nan)
 
 
 def numeric_grads(
@@ -158,13 +163,18 @@ def numeric_grads(
       >>> jn.relative_difference(numeric, jn.grads(net, params, X, y)) < 1e-3
       True
     """
+    return _numeric_grads(net, params, X, Y, epsilon, key, train=train, chunk_size=chunk_size)
+
+
+@functools.partial(jax.jit, static_argnames=("net", "train", "chunk_size"))
+def _numeric_grads(net: Network, params, X, Y, epsilon, key, *, train: bool, chunk_size: int):
+    """:func:`numeric_grads` as one program (its flattening and unflattening included)."""
     theta, unravel = ravel_pytree(params)
-    mask, _ = ravel_pytree(jax.tree.map(lambda p, t: np.full(p.shape, t), params, net.trainable()))
-    indices = np.flatnonzero(np.asarray(mask))
+    trainable = jax.tree.map(lambda p, t: np.full(p.size, t), params, net.trainable())
+    indices = np.flatnonzero(np.concatenate([np.zeros(0, bool), *jax.tree.leaves(trainable)]))
     if indices.size == 0:
         return unravel(jnp.zeros_like(theta))
 
-    @jax.jit
     def two_sided(i):
         e = jnp.zeros_like(theta).at[i].set(epsilon)
         plus = network.cost(net, unravel(theta + e), X, Y, key=key, train=train)
