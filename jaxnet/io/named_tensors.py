@@ -161,7 +161,7 @@ def _leaf(t: np.ndarray, saved: str, leaf: Any, name: str, source: str, arg: str
         return type(leaf)(t.item())
     if _x64_hint(dtype):
         raise ValueError(f"{source}: {name} is {dtype}{_x64_hint(dtype)}")
-    return jnp.asarray(t)
+    return jax.device_put(t)  # jnp.asarray would compile a copy per shape
 
 
 def from_tensors(
