@@ -96,10 +96,12 @@ SLOW_HERE = (
     "jaxnet/layers/gru.py::",
     "jaxnet/layers/lstm.py::",
     "jaxnet/layers/recurrent.py::",
+    "jaxnet/layers/residual.py::",
     "jaxnet/layers/resnet_blocks.py::",
     "jaxnet/layers/rnn.py::",
     "tests/test_attention.py::test_decoder_backward_equals_finite_differences",
     "tests/test_cli_arch.py::test_regularised_dense_run",
+    "tests/test_cli_arch.py::test_residual_dense_run_resumes_and_summarises",  # test_cli's resume, test_residual's summary
     "tests/test_cli_hostile.py::test_a_diverging_run_says_where_and_exits_1",
     "tests/test_cli_hostile.py::test_a_very_wide_network_trains_and_plots",
     "tests/test_cli_hostile.py::test_regression_runs_end_to_end",
