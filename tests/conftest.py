@@ -1,6 +1,7 @@
 """Shared test configuration: strict JAX numerics, the real data files, one compilation cache
 per test run, and the order the tests start in (the longest first)."""
 
+import contextlib
 import ctypes
 import ctypes.util
 import os
@@ -228,10 +229,8 @@ def _return_freed_memory() -> None:
     """glibc's ``malloc_trim(0)``: the memory the freed programs held goes back to the system
     (glibc keeps it otherwise, and the resident size would stay above the bound); elsewhere
     nothing."""
-    try:
+    with contextlib.suppress(OSError, AttributeError):
         ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):
-        pass
 
 
 @pytest.fixture(scope="module", autouse=True)
