@@ -146,7 +146,11 @@ def entries(workload: str, quick: bool) -> list[Entry]:
             contender("jaxnet", "jaxnet fit (1 model)", "--variant", "single"),
             contender("numpy", f"numpy ({n} sequential runs)"),
             contender("torch", f"torch ({n} sequential runs)"),
-            *(e for k in common.ENSEMBLE_SCALE[size] for e in ensemble_entries(k, checks=not quick)),
+            *(
+                e
+                for k in common.ENSEMBLE_SCALE[size]
+                for e in ensemble_entries(k, checks=not quick)
+            ),
         ],
         "D": [
             contender("jaxnet", "manual", "--backprop", "manual"),

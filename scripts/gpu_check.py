@@ -404,9 +404,10 @@ def lstm_workload(args, peak, torch_device) -> dict:
     """Workload F: jaxnet (hand-derived and autodiff) and PyTorch's ``nn.LSTM``."""
     from benchmarks import lstm_lm
 
-    folder = args.data_dir or Path(
-        os.environ.get("JAXNET_SHARED_DATA", REPO.parent / "shared" / "data")
-    ) / "mnist"
+    folder = (
+        args.data_dir
+        or Path(os.environ.get("JAXNET_SHARED_DATA", REPO.parent / "shared" / "data")) / "mnist"
+    )
     *data, source = gpu_workloads.lstm_data(folder, args.smoke, args.seed)
     epochs = SMOKE_LSTM_EPOCHS if args.smoke else lstm_lm.EPOCHS["full"]
     shape = (epochs, tuple(data), args.seed)
