@@ -827,8 +827,23 @@ def bind(net: Network | Model, params, X, dtype, name: str = "X"):
     return net.bound(tuple(X.shape[1:]), (n_out,)), X
 
 
-@functools.lru_cache(maxsize=64)
+_CHECKED_WIDTHS: dict = {}  # (model, tree, avals, example shape, dtype) -> n_out, the 64 latest
+
+
 def _outputs_width(model: Model, tree, avals, x_shape, dtype) -> int:
+    """``n_out`` of ``apply`` on ``X (x_shape)``, checked once per example shape ``x_shape[1:]``:
+    on the first number of examples met, as the checks do not depend on it (a model's ``predict``
+    on the test set then does not trace ``apply`` four times again)."""
+    key = (model, tree, avals, tuple(x_shape[1:]), dtype)
+    if key not in _CHECKED_WIDTHS:
+        n_out = _checked_outputs_width(model, tree, avals, x_shape, dtype)
+        if len(_CHECKED_WIDTHS) >= 64:
+            del _CHECKED_WIDTHS[next(iter(_CHECKED_WIDTHS))]
+        _CHECKED_WIDTHS[key] = n_out
+    return _CHECKED_WIDTHS[key]
+
+
+def _checked_outputs_width(model: Model, tree, avals, x_shape, dtype) -> int:
     """``n_out`` of ``apply`` on ``X (x_shape)``: traced twice in each mode, refused if impure."""
     from jaxnet.model import check_units
 

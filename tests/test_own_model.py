@@ -260,6 +260,25 @@ def test_fit_does_not_recompile_for_a_second_run():
 # --- bad models and arguments, refused at the boundary ------------------------------------
 
 
+def test_a_model_is_checked_once_per_example_shape():
+    """The checks of a model (apply traced twice in each mode) run on the first number of examples
+    met; a predict on another number traces only its program, the checks do not run again."""
+    batch_sizes = []
+
+    def apply(params, X, *, key, train):
+        batch_sizes.append(X.shape[0])
+        return X @ params["W"]
+
+    model = jn.Model(lambda key: {"W": jax.random.normal(key, (2, 1))}, apply, loss="bce")
+    params, X = model.init(jax.random.key(0)), np.ones((10, 2), np.float32)
+    jn.predict(model, params, X)
+    assert batch_sizes == [10] * 5  # 4 checks, 1 program
+    jn.predict(model, params, X[:7])
+    assert batch_sizes == [10] * 5 + [7]
+    jn.predict(model, params, X[3:])  # the same shape again
+    assert batch_sizes == [10] * 5 + [7]
+
+
 def test_backprop_manual_is_refused_naming_the_model():
     with pytest.raises(ValueError, match=r"backprop='manual' needs a hand-derived backward.*'mlp'"):
         jn.fit(MLP, P0, X, y, backprop="manual", verbose=0)
