@@ -1,11 +1,10 @@
 """The JAX internals that the CPU machinery (``jaxnet.training._cpu``) relies on, against the installed JAX.
 
 One test per entry of the list in ``jaxnet.training._cpu``'s docstring (numbered alike): a
-JAX upgrade that renames a primitive or a param, moves a class or drops the XLA option
-fails here, naming what changed, instead of silently slowing ``fit_ensemble`` (a
-primitive without a rule runs batch-first, with transposes) or breaking it. The
-equality tests (test_examples_last.py, test_compiler_options.py, test_ensemble.py) prove
-the results; these prove the assumptions.
+JAX upgrade that renames a primitive or a param or moves a class fails here, naming what
+changed, instead of silently slowing ``fit_ensemble`` (a primitive without a rule runs
+batch-first, with transposes) or breaking it. The equality tests (test_examples_last.py,
+test_ensemble.py) prove the results; these prove the assumptions.
 """
 
 import contextlib
@@ -21,7 +20,7 @@ from jax import lax
 
 import jaxnet as jn
 from jaxnet.training import engine, optimizers
-from jaxnet.training._cpu import layout, xla_options
+from jaxnet.training._cpu import layout
 
 KNOWN = layout._ELEMENTWISE | layout._REDUCTIONS | set(layout._CALLS) | set(layout._RULES)
 
@@ -203,24 +202,3 @@ def test_6_a_trace_without_a_mesh_has_no_sharding_params():
         if e.params.get(k) is not None
     ]
     assert not set_, set_
-
-
-# 7. the XLA:CPU option ----------------------------------------------------------------------
-
-
-def _compiled_text(fun, *args, options):
-    return jax.jit(fun, compiler_options=options).lower(*args).compile().as_text()
-
-
-def test_7_the_option_gives_reductions_back_to_xla_and_keeps_the_library_for_products():
-    options = xla_options.COMPILER_OPTIONS
-    assert xla_options.compiler_options() == options  # accepted by the installed XLA
-
-    def loss(A):  # the reduction over the examples of many models: (K, m, 1) -> (K,)
-        return jnp.tanh(A).sum(axis=(1, 2))
-
-    A = jnp.ones((64, 400, 1))
-    assert "__ynn_fusion" in _compiled_text(loss, A, options={}), "no YNN reduce fusion to avoid"
-    assert "__ynn_fusion" not in _compiled_text(loss, A, options=options)
-    a, b = jnp.ones((256, 128)), jnp.ones((128, 64))
-    assert "__ynn_fusion" in _compiled_text(jnp.matmul, a, b, options=options)

@@ -1,21 +1,19 @@
 """The CPU-only speed machinery of ``jn.fit_ensemble``, behind one switch: :func:`applies`.
 
 K vmapped copies of a narrow network (the course's 2-4-1) are many tiny arrays, and
-XLA:CPU runs them slowly as written. Three parts make them fast, each exact (a run equals
-the plain vmapped run: tests/test_examples_last.py, test_compiler_options.py and the
-examples-last tests of test_ensemble.py):
+XLA:CPU runs them slowly as written. Two parts make them fast, each exact (a run equals
+the plain vmapped run: tests/test_examples_last.py and the examples-last tests of
+test_ensemble.py):
 
 - :mod:`.layout`: the step evaluated with the examples axis stored last, the
   course's layout ``A (n[l], m)``, so XLA:CPU vectorises the long examples axis rather
   than an axis of a few units;
 - :mod:`.blocks`: the K models trained a block at a time, one block's activations within
-  the CPU's cache;
-- :mod:`.xla_options`: the runner compiled without XLA:CPU's YNNPACK reduce fusions.
+  the CPU's cache.
 
 **The switch.** :func:`applies` is the one place that decides: ``fit_ensemble`` asks it
 once and records the answer as ``TrainConfig.cpu`` (static: the compiled program
-differs), which the engine reads for the step's layout and the ensemble for its blocks
-and compiler options. It applies on the CPU backend, to a network whose layers hold at
+differs), which the engine reads for the step's layout and the ensemble for its blocks. It applies on the CPU backend, to a network whose layers hold at
 most :data:`NARROW` values per example, without a mesh. ``jn.fit`` never uses it, nor does a
 :class:`jaxnet.Model` (its layers are not jaxnet's: it runs batch-first).
 
@@ -46,15 +44,10 @@ transposes) or breaking it:
    reductions (``axes``).
 6. In a trace without a mesh, the ``sharding`` / ``out_sharding`` params are None (a
    value there marks a sharded operand, which keeps its layout).
-7. The XLA:CPU option ``xla_cpu_experimental_ynn_fusion_type=LIBRARY_FUSION_TYPE_DOT``
-   (through ``jax.jit(..., compiler_options=...)``): the installed XLA accepts it, and
-   with it a reduction over the examples of many models compiles to XLA's own loop (no
-   ``__ynn_fusion``) while a matrix product keeps the library.
 """
 
 from __future__ import annotations
 
-import functools
 import math
 
 import jax
@@ -62,14 +55,11 @@ import jax
 from jaxnet.network import Network
 from jaxnet.training._cpu.blocks import models_per_block, vmap_in_blocks
 from jaxnet.training._cpu.layout import examples_last
-from jaxnet.training._cpu.xla_options import compiler_options
 
 __all__ = [
     "NARROW",
     "applies",
-    "compiler_options",
     "examples_last",
-    "jit",
     "models_per_block",
     "narrow",
     "vmap_in_blocks",
@@ -97,9 +87,3 @@ def narrow(net) -> bool:
     """Whether every layer's input and output hold at most :data:`NARROW` values per example."""
     shapes = (*net.input_shapes, net.output_shape)
     return max(math.prod(s) for s in shapes) <= NARROW
-
-
-@functools.cache
-def jit(fun, static_argnames: tuple[str, ...]):
-    """``jax.jit(fun)`` with :func:`compiler_options`, built once per function, on first use."""
-    return jax.jit(fun, static_argnames=static_argnames, compiler_options=compiler_options())
