@@ -13,7 +13,8 @@ test_ensemble.py):
 
 **The switch.** :func:`applies` is the one place that decides: ``fit_ensemble`` asks it
 once and records the answer as ``TrainConfig.cpu`` (static: the compiled program
-differs), which the engine reads for the step's layout and the ensemble for its blocks. It applies on the CPU backend, to a network whose layers hold at
+differs), which the engine reads for the step's layout and the ensemble for its blocks.
+It applies on the CPU backend, to a network whose layers hold at
 most :data:`NARROW` values per example, without a mesh. ``jn.fit`` never uses it, nor does a
 :class:`jaxnet.Model` (its layers are not jaxnet's: it runs batch-first).
 
