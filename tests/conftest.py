@@ -47,10 +47,12 @@ if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
     signal.signal(signal.SIGINT, signal.default_int_handler)
 
 import jax  # noqa: E402
+import lowering_context  # noqa: E402
 import pytest  # noqa: E402
 from helpers import SHARED_DATA  # noqa: E402
 
 jax.config.update("jax_numpy_rank_promotion", "raise")
+lowering_context.install()  # one MLIR context per test process (tests/lowering_context.py)
 
 # Scripts the tests run in subprocesses (they set XLA_FLAGS at import): never imported by
 # --doctest-modules into the test process.
@@ -245,4 +247,5 @@ def _free_compiled_programs():
     yield
     if _holds_much_memory():
         jax.clear_caches()
+        lowering_context.reset()
         _return_freed_memory()
