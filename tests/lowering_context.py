@@ -10,8 +10,9 @@ is too; only the interned types and attributes are shared. 18% less time on lowe
 files (``tests/test_layers.py``, ``test_layers_conv.py`` and ``test_losses.py`` on 2 workers:
 22.5 s against 27.3 s).
 
-Users' processes, the ``jaxnet`` command and the subprocesses the tests start lower as JAX
-does. Where JAX has no ``make_ir_context`` (a later version), nothing is changed.
+The tests' own multi-device scripts (``sharded_*worker.py``, ``parallel_worker.py``) install it
+too. Users' processes, and what the tests run as a user does (the ``jaxnet`` command, the
+notebooks, the benchmarks and the scripts), lower as JAX does. Where JAX has no ``make_ir_context`` (a later version), nothing is changed.
 """
 
 from jax._src.interpreters import mlir

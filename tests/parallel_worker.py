@@ -9,10 +9,13 @@ import os
 import sys
 
 import jax
+import lowering_context
 
 import jaxnet as jn
 from jaxnet import parallel
 from jaxnet.datasets import planar_flower
+
+lowering_context.install()  # one MLIR context, as in the test processes (tests/conftest.py)
 
 
 def train_planar(mesh=None):

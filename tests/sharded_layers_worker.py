@@ -15,6 +15,7 @@ os.environ["XLA_FLAGS"] = (
 )
 
 import jax  # noqa: E402
+import lowering_context  # noqa: E402
 import numpy as np  # noqa: E402
 from helpers import small_sequence_net, token_sequences  # noqa: E402
 
@@ -31,6 +32,8 @@ from jaxnet.layers import (  # noqa: E402
     MaxPool2D,
     Residual,
 )
+
+lowering_context.install()  # one MLIR context, as in the test processes (tests/conftest.py)
 
 M = 402  # not a multiple of 8: the mesh pads 6 rows with weight 0
 

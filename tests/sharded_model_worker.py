@@ -12,12 +12,15 @@ os.environ["XLA_FLAGS"] = (
 )
 
 import jax  # noqa: E402
+import lowering_context  # noqa: E402
 import numpy as np  # noqa: E402
 from own_models import BN_DROPOUT, MLP  # noqa: E402
 
 import jaxnet as jn  # noqa: E402
 from jaxnet import parallel  # noqa: E402
 from jaxnet.datasets import planar_flower  # noqa: E402
+
+lowering_context.install()  # one MLIR context, as in the test processes (tests/conftest.py)
 
 
 def max_difference(a, b) -> float:

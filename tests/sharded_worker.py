@@ -13,12 +13,15 @@ os.environ["XLA_FLAGS"] = (
 )
 
 import jax  # noqa: E402
+import lowering_context  # noqa: E402
 import numpy as np  # noqa: E402
 from helpers import count_compiles  # noqa: E402
 
 import jaxnet as jn  # noqa: E402
 from jaxnet import parallel  # noqa: E402
 from jaxnet.datasets import flatten_images, load_mnist, planar_flower, scale  # noqa: E402
+
+lowering_context.install()  # one MLIR context, as in the test processes (tests/conftest.py)
 
 
 def max_difference(a, b) -> float:
