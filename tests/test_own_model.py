@@ -7,6 +7,7 @@ checkpoints with bitwise resume and the divergence guard; bad models are refused
 boundary with the argument named.
 """
 
+import gc
 import json
 import subprocess
 import sys
@@ -356,6 +357,42 @@ def test_an_impure_apply_is_refused():
         ValueError, match="not pure: apply uses a tracer leaked from an earlier call"
     ):
         jn.predict(stale, P0, X)
+
+
+@pytest.mark.parametrize("frozen_before", [False, True])
+def test_leaks_inside_a_vmap_or_from_init_are_found_and_the_collectors_state_is_kept(
+    frozen_before,
+):
+    """The leak check freezes the objects that existed before it (its collection then scans
+    only the new ones) and unfreezes them after; a process that froze objects itself keeps
+    them frozen. Either way a tracer kept in an older object is found: one of a ``vmap``
+    inside apply, or one of init."""
+    leaked = {}
+
+    def leaking(params, X, *, key, train):
+        def row(x):
+            leaked["row"] = x  # a tracer of the vmap's trace, kept in a dict made before
+            return x
+
+        return mlp_apply(params, jax.vmap(row)(X), key=key, train=train)
+
+    def leaking_init(key):
+        leaked["init"] = jax.random.normal(key, (2,))
+        return mlp_init(key)
+
+    if frozen_before:
+        gc.freeze()
+    try:
+        frozen = gc.get_freeze_count()
+        with pytest.raises(ValueError, match="not pure: apply leaks a tracer"):
+            jn.predict(_model(leaking), P0, X)
+        with pytest.raises(ValueError, match="not pure: init leaks a tracer"):
+            jn.predict(_model(mlp_apply, init=leaking_init), P0, X)
+        jn.predict(_model(mlp_apply), P0, X)  # a pure model still passes with the old leaks
+        assert gc.get_freeze_count() == frozen
+        assert (frozen > 0) == frozen_before
+    finally:
+        gc.unfreeze()
 
 
 def test_an_apply_that_fails_is_reported_with_the_shapes():
