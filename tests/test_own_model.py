@@ -389,8 +389,8 @@ def test_leaks_inside_a_vmap_or_from_init_are_found_and_the_collectors_state_is_
         with pytest.raises(ValueError, match="not pure: init leaks a tracer"):
             jn.predict(_model(mlp_apply, init=leaking_init), P0, X)
         jn.predict(_model(mlp_apply), P0, X)  # a pure model still passes with the old leaks
-        assert gc.get_freeze_count() == frozen
-        assert (frozen > 0) == frozen_before
+        # ours unfrozen, the process's own still frozen (a frozen object that dies leaves it)
+        assert (frozen > 0) == frozen_before == (gc.get_freeze_count() > 0)
     finally:
         gc.unfreeze()
 
