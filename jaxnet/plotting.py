@@ -478,10 +478,7 @@ def plot_images(
     shown = _displayable(images[:n])
     gray = {"cmap": "gray", "vmin": shown.min(), "vmax": shown.max()} if shown.ndim == 3 else {}
     fig = Figure(figsize=(1.6 * cols, 1.75 * rows), layout="constrained")
-    grid = fig.subplots(rows, cols, squeeze=False).ravel()
-    for ax in grid[n:]:
-        fig.delaxes(ax)
-    for i, ax in enumerate(grid[:n]):
+    for i, ax in enumerate(_panels(fig, n, cols)):
         ax.imshow(shown[i], interpolation="nearest", **gray)
         ax.set_xticks([])
         ax.set_yticks([])
@@ -564,6 +561,13 @@ def plot_hidden_size_sweep(
     return _finish(fig, path, dpi, overwrite)
 
 
+def _panels(fig: Figure, n: int, cols: int) -> list:
+    """``n`` Axes filling a grid of ``cols`` columns row by row: only the panels drawn are
+    made (each Axes costs milliseconds)."""
+    grid = fig.add_gridspec(math.ceil(n / cols), cols)
+    return [fig.add_subplot(grid[i // cols, i % cols]) for i in range(n)]
+
+
 def _blank(ax) -> None:
     ax.set_xticks([])
     ax.set_yticks([])
@@ -616,10 +620,7 @@ def plot_filters(
     cols = min(ncols, n)
     rows = math.ceil(n / cols)
     fig = Figure(figsize=(1.2 * cols, 1.35 * rows), layout="constrained")
-    grid = fig.subplots(rows, cols, squeeze=False).ravel()
-    for ax in grid[n:]:
-        fig.delaxes(ax)
-    for k, ax in enumerate(grid[:n]):
+    for k, ax in enumerate(_panels(fig, n, cols)):
         w = W[..., k] if color else W[:, :, channel, k]
         if color:
             lo, hi = w.min(), w.max()
@@ -708,23 +709,21 @@ def plot_feature_maps(
             maps[l] = np.asarray(A[0], dtype=float)
     cols = min(max_maps, max(m.shape[-1] for m in maps.values()))
     fig = Figure(figsize=(1.3 * cols + 0.6, 1.45 * (len(layers) + 1)), layout="constrained")
-    grid = fig.subplots(len(layers) + 1, cols, squeeze=False)
+    grid = fig.add_gridspec(len(layers) + 1, cols)
+    ax = fig.add_subplot(grid[0, 0])
     shown = _displayable(_as_images(image[None]))[0]
-    grid[0, 0].imshow(shown, cmap="gray" if shown.ndim == 2 else None, interpolation="nearest")
-    grid[0, 0].set_title("input", fontsize=8)
-    _blank(grid[0, 0])
-    for ax in grid[0, 1:]:
-        fig.delaxes(ax)
-    for row, (l, fmap) in zip(grid[1:], maps.items()):
+    ax.imshow(shown, cmap="gray" if shown.ndim == 2 else None, interpolation="nearest")
+    ax.set_title("input", fontsize=8)
+    _blank(ax)
+    for row, (l, fmap) in enumerate(maps.items(), start=1):
         n_H, n_W, n_C = fmap.shape
-        for c, ax in enumerate(row):
-            if c >= n_C:
-                fig.delaxes(ax)
-                continue
+        for c in range(min(n_C, cols)):
+            ax = fig.add_subplot(grid[row, c])
             ax.imshow(fmap[:, :, c], cmap="viridis", interpolation="nearest")
             ax.set_title(f"ch {c}", fontsize=8)
             _blank(ax)
-        row[0].set_ylabel(f"layer {l + 1} {net.layers[l].kind}\n{n_H}x{n_W}x{n_C}", fontsize=8)
+            if c == 0:
+                ax.set_ylabel(f"layer {l + 1} {net.layers[l].kind}\n{n_H}x{n_W}x{n_C}", fontsize=8)
     return _finish(fig, path, dpi, overwrite)
 
 
