@@ -271,7 +271,7 @@ def _image_data(name, train, test, image_shape, images) -> Data:
     """Pixels 0..255 scaled to [0, 1]: images ``(m, *image_shape)`` or flattened rows."""
     shape = image_shape if images else (math.prod(image_shape),)
     splits = {
-        split: ((X.reshape(X.shape[0], *shape) / np.float32(255.0)).astype(np.float32),
+        split: (np.divide(X.reshape(X.shape[0], *shape), np.float32(255.0), dtype=np.float32),
                 y.astype(np.int32))
         for split, (X, y) in (("train", train), ("test", test))
     }  # fmt: skip
