@@ -12,7 +12,9 @@ files (``tests/test_layers.py``, ``test_layers_conv.py`` and ``test_losses.py`` 
 
 The tests' own multi-device scripts (``sharded_*worker.py``, ``parallel_worker.py``) install it
 too. Users' processes, and what the tests run as a user does (the ``jaxnet`` command, the
-notebooks, the benchmarks and the scripts), lower as JAX does. Where JAX has no ``make_ir_context`` (a later version), nothing is changed.
+notebooks, the benchmarks and the scripts), lower as JAX does. Where JAX has no
+``make_ir_context`` (a later version), nothing is changed, and the comparison test fails to say
+so.
 """
 
 from jax._src.interpreters import mlir
