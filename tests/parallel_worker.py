@@ -28,7 +28,11 @@ def train_planar(mesh=None):
 
 
 def main(process_id: int, num_processes: int, port: int, out: str, crash: bool) -> None:
-    parallel.initialize(f"127.0.0.1:{port}", num_processes, process_id, heartbeat_timeout_seconds=5)
+    # a process that dies is noticed after the heartbeat timeout: 2 s where one is made to die
+    heartbeat = 2 if crash else 5
+    parallel.initialize(
+        f"127.0.0.1:{port}", num_processes, process_id, heartbeat_timeout_seconds=heartbeat
+    )
     if crash and process_id == 1:
         os._exit(3)  # dies without a word: the other process must not hang
     mesh = parallel.data_mesh()
