@@ -62,14 +62,13 @@ def scale(X, max_value: float = 255.0) -> jax.Array:
       ((1, 3), dtype('float32'), [0.0, 0.2, 1.0])
     """
     X = as_array(X, "X")
-    if is_traced(max_value):
-        return jnp.asarray(X, jnp.float32) / jnp.float32(max_value)
-    check_real(max_value, "max_value", 0.0, strict=True)
-    if _namespace(X) is jnp:
-        return jnp.asarray(X, jnp.float32) / jnp.float32(max_value)
-    # one float32 array, divided as it is cast (no float32 copy of X first: for MNIST's
-    # 60,000 images, 188 MB less to allocate and fill)
-    return placed(np.divide(X, np.float32(max_value), dtype=np.float32))
+    if not is_traced(max_value):
+        check_real(max_value, "max_value", 0.0, strict=True)
+        if isinstance(X, np.ndarray):
+            # one float32 array, divided as it is cast (no float32 copy of X first: for
+            # MNIST's 60,000 images, 188 MB less to allocate and fill)
+            return placed(np.divide(X, np.float32(max_value), dtype=np.float32))
+    return jnp.asarray(X, jnp.float32) / jnp.float32(max_value)
 
 
 class Standardization(NamedTuple):
